@@ -1,0 +1,71 @@
+// Command tollgate gets the most work through Amazon Bedrock without being throttled.
+//
+// See "tollgate --help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitUsage is the exit code for bad flags or configuration; exitFailure for anything else.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks an error caused by the user's input (flags, configuration files).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tollgate",
+		Short: "Get the most work through Amazon Bedrock without being throttled",
+		Long: `Tollgate admits each Bedrock call only when every quota (requests, tokens per minute,
+tokens per day) has room, queues the rest by priority, settles each reservation against
+the usage Bedrock reports, and learns the real limits from throttles.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")}
+	})
+	// Each command lives in its own file and is registered here.
+	root.AddCommand(commands()...)
+	return root
+}
+
+// commands lists the subcommands; each file adds its constructor to registered in init.
+func commands() []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, f := range registered {
+		cmds = append(cmds, f())
+	}
+	return cmds
+}
+
+// registered holds the constructors of the subcommands, added by each command's file.
+var registered []func() *cobra.Command
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tollgate:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(exitUsage)
+		}
+		os.Exit(exitFailure)
+	}
+}

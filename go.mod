@@ -1,0 +1,9 @@
+module github.com/tollgate-dev/tollgate
+
+go 1.25
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, staticcheck and the race-enabled tests.
+# CI (.ci/run) runs exactly this. Run it from anywhere inside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "these files need gofmt -w:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+STATICCHECK_VERSION=v0.8.2
+if ! command -v staticcheck >/dev/null 2>&1; then
+  bin=$(go env GOPATH)/bin
+  if [ ! -x "$bin/staticcheck" ]; then
+    echo "installing staticcheck@$STATICCHECK_VERSION with go install"
+    go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+  fi
+  PATH="$bin:$PATH"
+fi
+staticcheck ./...
+
+step "go test -race"
+go test -race -count=1 ./...
