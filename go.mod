@@ -1,6 +1,6 @@
 module github.com/tollgate-dev/tollgate
 
-go 1.25
+go 1.25.0
 
 require (
 	github.com/pkoukk/tiktoken-go v0.1.8
@@ -22,4 +22,5 @@ require (
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/image v0.44.0 // indirect
 )
