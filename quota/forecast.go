@@ -1,0 +1,169 @@
+package quota
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// Prediction is Forecast's answer: how long a new call would wait, and what binds.
+type Prediction struct {
+	// Wait is the predicted time from now until the call is admitted.
+	Wait time.Duration
+	// Limit is the limit that binds the wait; the zero Limit when nothing binds or the
+	// in-flight cap does.
+	Limit Limit
+	// InFlight reports that the cap on calls in flight binds the wait.
+	InFlight bool
+	// Ahead is the number of calls queued ahead of the new call.
+	Ahead int
+}
+
+// Forecast predicts how long a call of cost and priority p would wait if reserved now:
+// from the usage in each limit's window and when it leaves, the calls queued ahead (of
+// the same or a higher class, and the share owed to lower waiting classes), and, for the
+// in-flight cap, the moving average of how long reservations are held.
+//
+// The model: the calls ahead and this one form a demand D in each dimension. A limit of
+// Amount A whose window holds U now, of which F(τ) leaves within τ, can admit
+// R(τ) = (A − U) + F(τ) by time τ within the first window span S, and A more in each
+// further span (what is admitted then leaves one span later, in the same pattern). The
+// wait for a limit is the least τ with R(τ) ≥ D; the prediction is the largest over the
+// limits. It assumes reservations are charged as reserved; refunds at settlement make
+// real waits shorter.
+//
+// Forecast returns an error only when cost can never be admitted (*TooLargeError) or
+// the Store fails.
+func (l *Limiter) Forecast(ctx context.Context, cost Cost, p Priority) (Prediction, error) {
+	set := l.set.Load()
+	if err := set.check(cost); err != nil {
+		return Prediction{}, err
+	}
+	return l.forecastErr(ctx, time.Now(), set, cost, p)
+}
+
+// forecast is Forecast for TryReserve's answer, where a Store error leaves the poll
+// interval as the best guess.
+func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) Prediction {
+	f, err := l.forecastErr(ctx, now, set, cost, p)
+	if err != nil {
+		return Prediction{Wait: l.poll}
+	}
+	return f
+}
+
+func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
+	u, err := l.store.Usage(ctx, now, set.limits)
+	if err != nil {
+		return Prediction{}, err
+	}
+	c := p.class()
+	l.mu.Lock()
+	ahead, n := Cost{}, 0
+	for i := 0; i <= c; i++ {
+		ahead = ahead.Add(l.sched.classes[i].sum)
+		n += l.sched.classes[i].n
+	}
+	// Each waiting lower class is owed gain × the service above it.
+	stretch := 1.0
+	for i := c + 1; i < numClasses; i++ {
+		if l.sched.classes[i].n > 0 {
+			stretch += l.sched.gain
+		}
+	}
+	l.mu.Unlock()
+
+	demand := ahead.Add(cost)
+	pred := Prediction{Ahead: n}
+	for i, lim := range set.limits {
+		d := int64(math.Ceil(float64(demand.Get(lim.Dimension)) * stretch))
+		if w := waitFor(now, lim.Amount, d, u.Windows[i]); w > pred.Wait {
+			pred.Wait, pred.Limit = w, lim
+		}
+	}
+	if m := set.maxInFlight; m > 0 {
+		slots := n + 1 - (m - u.InFlight)
+		if slots > 0 {
+			hold := math.Float64frombits(l.hold.Load())
+			rounds := math.Ceil(float64(slots) / float64(m))
+			if w := time.Duration(rounds * hold * float64(time.Second)); w > pred.Wait {
+				pred.Wait, pred.Limit, pred.InFlight = w, Limit{}, true
+			}
+		}
+	}
+	return pred, nil
+}
+
+// waitFor returns the least τ at which a limit of amount, whose window is w at now, has
+// admitted a demand of d (see Forecast for the model).
+func waitFor(now time.Time, amount, d int64, w Window) time.Duration {
+	room := amount - w.Used
+	if d <= room {
+		return 0
+	}
+	var cycles int64
+	if d > amount {
+		cycles = (d - 1) / amount // full spans before the one in which d is reached
+		d -= cycles * amount
+	}
+	base := time.Duration(cycles) * w.Span
+	if d <= room {
+		return base
+	}
+	need := d - room
+	for _, e := range w.Expiring {
+		need -= e.Amount
+		if need <= 0 {
+			return base + max(e.At.Sub(now), 0)
+		}
+	}
+	return base + w.Span
+}
+
+// Snapshot is a Limiter's state at one moment, for metrics and progress displays.
+type Snapshot struct {
+	// Time is when the snapshot was taken.
+	Time time.Time
+	// Limits has one entry per limit in force.
+	Limits []LimitUsage
+	// InFlight is the number of reservations open in the Store (of every Limiter
+	// sharing it); MaxInFlight is the cap, zero when none.
+	InFlight, MaxInFlight int
+	// Queued is the number of calls waiting in each class, highest first (the order of
+	// Priorities).
+	Queued [numClasses]int
+}
+
+// LimitUsage is the usage of one limit.
+type LimitUsage struct {
+	Limit Limit
+	// Used is the usage counted in the window now.
+	Used int64
+	// Headroom is Amount − Used: what a call could take now. It is negative after
+	// settlements charged more than was reserved.
+	Headroom int64
+}
+
+// Utilization returns Used/Amount.
+func (u LimitUsage) Utilization() float64 { return float64(u.Used) / float64(u.Limit.Amount) }
+
+// Snapshot reports the usage and headroom of every limit, the calls in flight, and the
+// queue depth of every class.
+func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
+	now := time.Now()
+	set := l.set.Load()
+	u, err := l.store.Usage(ctx, now, set.limits)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s := Snapshot{Time: now, InFlight: u.InFlight, MaxInFlight: set.maxInFlight, Limits: make([]LimitUsage, len(set.limits))}
+	for i, lim := range set.limits {
+		s.Limits[i] = LimitUsage{Limit: lim, Used: u.Windows[i].Used, Headroom: lim.Amount - u.Windows[i].Used}
+	}
+	l.mu.Lock()
+	for c := range s.Queued {
+		s.Queued[c] = l.sched.classes[c].n
+	}
+	l.mu.Unlock()
+	return s, nil
+}

@@ -1,0 +1,453 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	// DefaultReservationTTL is how long an unsettled reservation stays open. It is long
+	// because a model call can generate for many minutes.
+	DefaultReservationTTL = time.Hour
+	// DefaultMinShare is the share of service each waiting lower class is guaranteed.
+	DefaultMinShare = 0.05
+	// DefaultPollInterval bounds how long a waiter blocked only by the in-flight cap waits
+	// before asking the Store again, for reservations other Limiters settle.
+	DefaultPollInterval = 250 * time.Millisecond
+)
+
+// Config configures a Limiter. The zero Config is a Limiter with no limits, which admits
+// everything at once.
+type Config struct {
+	// Limits are the rate limits every call is admitted against, all at once. At most
+	// one per (Dimension, Per); each must pass Limit.Validate.
+	Limits []Limit
+
+	// MaxInFlight caps the calls admitted and not yet settled or cancelled. Zero means
+	// no cap.
+	MaxInFlight int
+
+	// Store holds the usage. Nil means a new Memory store of the Limiter's own.
+	Store Store
+
+	// ReservationTTL is how long a reservation that is never settled or cancelled stays
+	// open; it then lapses, charged in full, and frees its in-flight slot. Zero means
+	// DefaultReservationTTL.
+	ReservationTTL time.Duration
+
+	// MinShare is the share of service (see Limiter) guaranteed to each class that waits
+	// below a busier, higher class: while class c has calls waiting, every admission of
+	// service x to a higher class earns c a credit of x·MinShare/(1−MinShare), and c is
+	// served out of turn whenever its credit covers its next call. Zero means
+	// DefaultMinShare; a negative value means strict priority with no guarantee. It must
+	// be below 0.5.
+	MinShare float64
+
+	// PollInterval bounds how long a call blocked only by the in-flight cap waits before
+	// the Limiter asks the Store again (settlements by this Limiter wake it at once).
+	// Zero means DefaultPollInterval.
+	PollInterval time.Duration
+}
+
+// validate checks the configuration and returns it with defaults applied.
+func (c Config) validate() (Config, error) {
+	seen := make(map[[2]int64]bool)
+	for _, l := range c.Limits {
+		if err := l.Validate(); err != nil {
+			return c, err
+		}
+		k := [2]int64{int64(l.Dimension), int64(l.Per)}
+		if seen[k] {
+			return c, fmt.Errorf("quota: two limits on %s per %v: keep one (the smaller)", l.Dimension, l.Per)
+		}
+		seen[k] = true
+	}
+	switch {
+	case c.MaxInFlight < 0:
+		return c, fmt.Errorf("quota: MaxInFlight is %d: use a positive cap, or zero for none", c.MaxInFlight)
+	case c.ReservationTTL < 0:
+		return c, fmt.Errorf("quota: ReservationTTL is %v: use a positive duration, or zero for %v", c.ReservationTTL, DefaultReservationTTL)
+	case c.MinShare >= 0.5:
+		return c, fmt.Errorf("quota: MinShare is %v: a guaranteed share must be below 0.5 (negative disables it)", c.MinShare)
+	case c.PollInterval < 0:
+		return c, fmt.Errorf("quota: PollInterval is %v: use a positive duration, or zero for %v", c.PollInterval, DefaultPollInterval)
+	}
+	if c.Store == nil {
+		c.Store = NewMemory()
+	}
+	if c.ReservationTTL == 0 {
+		c.ReservationTTL = DefaultReservationTTL
+	}
+	if c.MinShare == 0 {
+		c.MinShare = DefaultMinShare
+	}
+	if c.MinShare < 0 {
+		c.MinShare = 0
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	c.Limits = append([]Limit(nil), c.Limits...)
+	return c, nil
+}
+
+// A Limiter admits calls against several limits at once — requests, tokens, input and
+// output tokens, each over any period, plus a cap on calls in flight — in priority order,
+// and settles each admitted call against what it really used.
+//
+// # Admission
+//
+// Reserve blocks until every limit admits the call's Cost at once (usage in the limit's
+// trailing window plus the cost is at most its Amount) and a slot is free under
+// MaxInFlight; it then charges the cost and returns a Reservation. The caller ends the
+// reservation exactly once: Settle with the cost it really used (refunding the difference
+// or charging the excess) or Cancel (refunding everything). Usage is counted in sliding
+// windows (see SubWindows), so that over any trailing interval of length Per, the usage
+// admitted after settlements stays at most Amount — a guarantee that holds against
+// providers counting clock minutes and against providers running token buckets alike.
+// A settlement that charges more than was reserved cannot be refused: the excess is
+// counted when it happens, and no call is admitted while the window holds more than
+// Amount less its cost.
+//
+// # Order
+//
+// Calls that must wait queue by Priority. Admission is strict by class: the first call of
+// the highest waiting class is admitted next and nothing overtakes it, except that a
+// lower class with calls waiting is guaranteed a share of the service (Config.MinShare):
+// while it waits it receives at least MinShare of the service admitted, less one call's
+// service, and so is never starved. Within a class, callers (Options.Tenant) share by
+// virtual token counters (Sheng et al., "Fairness in Serving Large Language Models",
+// OSDI 2024): the waiting tenant that has received the least service goes next, and a
+// tenant that starts waiting is lifted to the least counter among those waiting, so no
+// one banks credit while idle. Between two tenants that both wait throughout an interval,
+// the service received differs by at most twice the largest single call's service.
+//
+// A call's service is its dominant share: the largest fraction of any rate limit's Amount
+// that its cost uses (for a Limiter with tokens limits only, service is proportional to
+// tokens). With no rate limits, each call's service is one request.
+//
+// # Concurrency
+//
+// A Limiter is safe for concurrent use. A call admitted at once (no one waiting) takes a
+// fast path: one Store round trip and no allocation with the Memory store.
+type Limiter struct {
+	store    Store
+	ttl      time.Duration
+	poll     time.Duration
+	minShare float64
+
+	set     atomic.Pointer[limitSet]
+	waiting atomic.Int64 // calls queued
+	closed  atomic.Bool
+	hold    atomic.Uint64 // float64 bits: moving average of reservation hold time, seconds
+
+	mu      sync.Mutex
+	sched   scheduler
+	timer   *time.Timer
+	timerAt time.Time
+}
+
+// limitSet is an immutable snapshot of a Limiter's limits; SetLimit replaces it.
+type limitSet struct {
+	limits      []Limit
+	maxInFlight int
+	inv         []float64 // 1/Amount of each limit, for service
+}
+
+func newLimitSet(limits []Limit, maxInFlight int) *limitSet {
+	s := &limitSet{limits: limits, maxInFlight: maxInFlight, inv: make([]float64, len(limits))}
+	for i, l := range limits {
+		s.inv[i] = 1 / float64(l.Amount)
+	}
+	return s
+}
+
+// service returns a cost's dominant share of the limits (see Limiter).
+func (s *limitSet) service(c Cost) float64 {
+	if len(s.limits) == 0 {
+		return float64(c.Requests) + 1e-9
+	}
+	var x float64
+	for i, l := range s.limits {
+		if v := float64(c.Get(l.Dimension)) * s.inv[i]; v > x {
+			x = v
+		}
+	}
+	return x + 1e-12 // a call that costs nothing still takes a turn
+}
+
+// check refuses costs that are negative or could never be admitted.
+func (s *limitSet) check(c Cost) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	for _, l := range s.limits {
+		if n := c.Get(l.Dimension); n > l.Amount {
+			return &TooLargeError{Limit: l, Cost: n}
+		}
+	}
+	return nil
+}
+
+// New returns a Limiter for cfg, or an error naming what is wrong with it.
+func New(cfg Config) (*Limiter, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare}
+	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
+	l.sched.init(cfg.MinShare)
+	return l, nil
+}
+
+// Options are the per-call parameters of Reserve, TryReserve and Forecast. The zero
+// Options is a Normal call with no tenant.
+type Options struct {
+	// Priority is the call's class.
+	Priority Priority
+	// Tenant names the caller for fairness within the class; calls with the same Tenant
+	// share one fair share. Empty is a tenant like any other.
+	Tenant string
+}
+
+// Limits returns a copy of the limits in force.
+func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.set.Load().limits...) }
+
+// MaxInFlight returns the cap on calls in flight in force; zero means none.
+func (l *Limiter) MaxInFlight() int { return l.set.Load().maxInFlight }
+
+// Reserve blocks until cost is admitted against every limit at once, in priority order,
+// and returns the reservation, which the caller must end with Settle or Cancel. It
+// returns at once with a *TooLargeError when the cost exceeds a limit's Amount, and with
+// an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
+// the queue and holds nothing.
+func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
+	return l.reserve(ctx, time.Now(), cost, opt, true)
+}
+
+// TryReserve admits cost at once if it can, without waiting and without overtaking calls
+// of the same or a higher priority that wait. Otherwise it returns a *NotAdmittedError
+// (matching ErrNotAdmitted) saying how long to wait before trying again.
+func (l *Limiter) TryReserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
+	return l.reserve(ctx, time.Now(), cost, opt, false)
+}
+
+func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Options, block bool) (Reservation, error) {
+	if l.closed.Load() {
+		return Reservation{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
+	}
+	set := l.set.Load()
+	if err := set.check(cost); err != nil {
+		return Reservation{}, err
+	}
+	if l.waiting.Load() == 0 {
+		adm, err := l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
+		if err != nil {
+			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
+		}
+		if adm.OK {
+			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+		}
+		if !block {
+			f := l.forecast(ctx, now, set, cost, opt.Priority)
+			return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight}
+		}
+	} else if !block {
+		return l.tryQueued(ctx, now, set, cost, opt)
+	}
+	return l.wait(ctx, now, set, cost, opt)
+}
+
+// tryQueued is TryReserve when calls are waiting: it may admit only if none of them is of
+// the same or a higher class.
+func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
+	l.mu.Lock()
+	ahead := l.sched.queuedAtOrAbove(opt.Priority.class())
+	l.mu.Unlock()
+	if ahead == 0 {
+		adm, err := l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
+		if err != nil {
+			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
+		}
+		if adm.OK {
+			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+		}
+	}
+	f := l.forecast(ctx, now, set, cost, opt.Priority)
+	return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight, Queued: ahead > 0}
+}
+
+// wait queues the call and blocks until the dispatcher admits it or ctx is done.
+func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
+	w := &waiter{ctx: ctx, cost: cost, opt: opt, service: set.service(cost), since: now, done: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return Reservation{}, ErrClosed
+	}
+	l.sched.enqueue(w)
+	l.waiting.Add(1)
+	l.dispatchLocked(now)
+	l.mu.Unlock()
+
+	select {
+	case <-w.done:
+		return w.res, w.err
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if w.decided {
+		l.mu.Unlock()
+		if w.err == nil {
+			_ = w.res.Cancel() // admitted as the context ended: give it back
+		}
+	} else {
+		l.sched.remove(w)
+		l.waiting.Add(-1)
+		l.dispatchLocked(time.Now()) // the call behind may fit where this one did not
+		l.mu.Unlock()
+	}
+	return Reservation{}, fmt.Errorf("quota: reserve: %w", ctx.Err())
+}
+
+// dispatchLocked admits waiting calls in scheduler order for as long as the Store admits
+// the next one, then arms the timer for when the next one could fit. l.mu must be held.
+func (l *Limiter) dispatchLocked(now time.Time) {
+	for {
+		w := l.sched.next()
+		if w == nil {
+			return
+		}
+		set := l.set.Load()
+		adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})
+		if err == nil && !adm.OK {
+			at := adm.RetryAt
+			if adm.Blocked < 0 {
+				if p := now.Add(l.poll); at.After(p) {
+					at = p
+				}
+			}
+			l.armTimerLocked(now, at)
+			return
+		}
+		l.sched.admit(w)
+		l.waiting.Add(-1)
+		w.decided = true
+		if err != nil {
+			w.err = fmt.Errorf("quota: reserve: %w", err)
+		} else {
+			w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
+		}
+		close(w.done)
+	}
+}
+
+// armTimerLocked makes sure the dispatcher runs again at at (or soon after).
+func (l *Limiter) armTimerLocked(now, at time.Time) {
+	if l.timer != nil && !l.timerAt.IsZero() && !l.timerAt.After(at) && l.timerAt.After(now) {
+		return // already due no later than at
+	}
+	d := at.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	l.timerAt = at
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, l.onTimer)
+	} else {
+		l.timer.Reset(d)
+	}
+}
+
+func (l *Limiter) onTimer() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timerAt = time.Time{}
+	if !l.closed.Load() {
+		l.dispatchLocked(time.Now())
+	}
+}
+
+// kick runs the dispatcher when calls wait, after a settlement or a limit change.
+func (l *Limiter) kick() {
+	if l.waiting.Load() == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed.Load() {
+		l.dispatchLocked(time.Now())
+	}
+}
+
+// SetLimit changes the Amount of the limit with l's Dimension and Per, at run time (the
+// adaptive controller uses it). Usage already counted is kept; a lower Amount holds new
+// calls back until the window has drained below it. It returns an error when there is no
+// such limit or the new one is invalid.
+func (l *Limiter) SetLimit(lim Limit) error {
+	if err := lim.Validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.set.Load()
+	i := -1
+	for j, o := range old.limits {
+		if o.Dimension == lim.Dimension && o.Per == lim.Per {
+			i = j
+		}
+	}
+	if i < 0 {
+		l.mu.Unlock()
+		return fmt.Errorf("quota: no limit on %s per %v to change: SetLimit changes only limits given to New", lim.Dimension, lim.Per)
+	}
+	limits := append([]Limit(nil), old.limits...)
+	limits[i] = lim
+	l.set.Store(newLimitSet(limits, old.maxInFlight))
+	l.mu.Unlock()
+	l.kick()
+	return nil
+}
+
+// SetMaxInFlight changes the cap on calls in flight; zero removes it.
+func (l *Limiter) SetMaxInFlight(n int) error {
+	if n < 0 {
+		return fmt.Errorf("quota: SetMaxInFlight(%d): use a positive cap, or zero for none", n)
+	}
+	l.mu.Lock()
+	old := l.set.Load()
+	l.set.Store(newLimitSet(old.limits, n))
+	l.mu.Unlock()
+	l.kick()
+	return nil
+}
+
+// Close fails every waiting call with ErrClosed and refuses new ones. Reservations
+// already admitted can still be settled or cancelled. Close returns nil; calling it
+// again does nothing.
+func (l *Limiter) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	for _, w := range l.sched.drain() {
+		w.decided, w.err = true, ErrClosed
+		close(w.done)
+	}
+	l.waiting.Store(0)
+	return nil
+}
+
+var errLimiterNil = errors.New("quota: zero Reservation: it was not admitted")

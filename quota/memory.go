@@ -1,0 +1,246 @@
+package quota
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Memory is a Store that keeps usage in process memory: for each limit a ring of
+// SubWindows+1 sub-window sums (see SubWindows for the approximation and its safe side),
+// and a table of open reservations in order of expiry.
+//
+// Settlement refunds into the sub-window where the reservation was charged, so the room
+// comes back at once; a settlement that charges more than was reserved lands the excess
+// in the current sub-window, where both a clock-window and a token-bucket provider see
+// it too (the provider learns the final usage when the call ends).
+//
+// The zero Memory is ready to use. A Memory is safe for concurrent use, and several
+// Limiters may share one to share quotas within a process. Reserve and Settle do not
+// allocate once the store has seen its limits and its peak number of open reservations.
+type Memory struct {
+	mu      sync.Mutex
+	epoch   time.Time // time of the first request; offsets are reckoned from it
+	started bool
+	last    int64 // latest offset seen; time never runs backwards inside the store
+	rings   []*ring
+	tickets ticketTable
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory store.
+func NewMemory() *Memory { return new(Memory) }
+
+// offset converts now to nanoseconds since the epoch, never less than an earlier offset.
+func (m *Memory) offset(now time.Time) int64 {
+	if !m.started {
+		m.epoch, m.started = now, true
+	}
+	off := int64(now.Sub(m.epoch))
+	if off < m.last {
+		off = m.last
+	}
+	m.last = off
+	return off
+}
+
+// ring returns the ring for l, creating it on first use. Rings are keyed by
+// (Dimension, Per), so a change of Amount keeps the usage.
+func (m *Memory) ring(l Limit) *ring {
+	for _, r := range m.rings {
+		if r.dim == l.Dimension && r.per == l.Per {
+			return r
+		}
+	}
+	r := newRing(l.Dimension, l.Per)
+	r.head = r.index(m.last)
+	m.rings = append(m.rings, r)
+	return r
+}
+
+// Reserve implements Store.
+func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	off := m.offset(req.Now)
+	m.tickets.expire(off)
+
+	adm := Admission{Blocked: -2}
+	var latest int64 = -1
+	for i, l := range req.Limits {
+		r := m.ring(l)
+		r.advance(off)
+		n := req.Cost.Get(l.Dimension)
+		if r.sum+n <= l.Amount {
+			continue
+		}
+		if n > l.Amount {
+			n = l.Amount // never admissible; the Limiter refuses such costs before asking
+		}
+		if at := r.retryAt(n, l.Amount); at > latest {
+			latest, adm.Blocked = at, i
+		}
+	}
+	if latest < 0 && req.MaxInFlight > 0 && m.tickets.open >= req.MaxInFlight {
+		latest, adm.Blocked = m.tickets.oldestExpiry(), -1
+	}
+	if latest >= 0 {
+		adm.RetryAt = m.epoch.Add(time.Duration(latest))
+		return adm, nil
+	}
+	for _, l := range req.Limits {
+		m.ring(l).charge(req.Cost.Get(l.Dimension))
+	}
+	adm.OK, adm.Blocked = true, 0
+	adm.Ticket = m.tickets.open1(off, off+int64(req.TTL), req.Cost)
+	return adm, nil
+}
+
+// Settle implements Store.
+func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	off := m.offset(req.Now)
+	m.tickets.expire(off)
+	t := m.tickets.lookup(req.Ticket)
+	if t == nil {
+		return false, nil
+	}
+	for _, l := range req.Limits {
+		r := m.ring(l)
+		r.advance(off)
+		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
+		switch {
+		case actual < reserved:
+			r.refund(r.index(t.at), reserved-actual)
+		case actual > reserved:
+			r.charge(actual - reserved)
+		}
+	}
+	m.tickets.close(req.Ticket)
+	return true, nil
+}
+
+// Usage implements Store.
+func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	off := m.offset(now)
+	m.tickets.expire(off)
+	u := Usage{Windows: make([]Window, len(limits)), InFlight: m.tickets.open}
+	for i, l := range limits {
+		r := m.ring(l)
+		r.advance(off)
+		u.Windows[i] = r.window(m.epoch)
+	}
+	return u, nil
+}
+
+// ticketTable holds the open reservations in a slab with a free list, linked in order of
+// expiry so that lapsed ones are found at the front. A ticket is the slot index plus one
+// in its low 32 bits and the slot's generation in its high 32 bits, so a ticket that was
+// ended (and its slot reused) is recognised as stale.
+type ticketTable struct {
+	slots      []ticket
+	free       int32 // first free slot, -1 when none (valid once slots is non-empty)
+	head, tail int32 // open tickets, soonest expiry first; -1 when none
+	open       int
+	inited     bool
+}
+
+type ticket struct {
+	gen        uint32
+	live       bool
+	prev, next int32
+	at         int64 // offset at which it was charged
+	expires    int64 // offset at which it lapses
+	cost       Cost
+}
+
+func (tt *ticketTable) init() {
+	if !tt.inited {
+		tt.free, tt.head, tt.tail, tt.inited = -1, -1, -1, true
+	}
+}
+
+// open1 opens a ticket charged at offset at and lapsing at expires.
+func (tt *ticketTable) open1(at, expires int64, cost Cost) uint64 {
+	tt.init()
+	var i int32
+	if tt.free >= 0 {
+		i = tt.free
+		tt.free = tt.slots[i].next
+	} else {
+		tt.slots = append(tt.slots, ticket{})
+		i = int32(len(tt.slots) - 1)
+	}
+	t := &tt.slots[i]
+	t.gen++
+	t.live, t.at, t.expires, t.cost = true, at, expires, cost
+	// Insert in expiry order, searching from the back: with one TTL per Limiter the new
+	// ticket goes last.
+	p := tt.tail
+	for p >= 0 && tt.slots[p].expires > expires {
+		p = tt.slots[p].prev
+	}
+	t.prev = p
+	if p >= 0 {
+		t.next = tt.slots[p].next
+		tt.slots[p].next = i
+	} else {
+		t.next = tt.head
+		tt.head = i
+	}
+	if t.next >= 0 {
+		tt.slots[t.next].prev = i
+	} else {
+		tt.tail = i
+	}
+	tt.open++
+	return uint64(t.gen)<<32 | uint64(i+1)
+}
+
+// lookup returns the open ticket id names, or nil.
+func (tt *ticketTable) lookup(id uint64) *ticket {
+	i := int64(id&0xffffffff) - 1
+	if i < 0 || i >= int64(len(tt.slots)) {
+		return nil
+	}
+	t := &tt.slots[i]
+	if !t.live || t.gen != uint32(id>>32) {
+		return nil
+	}
+	return t
+}
+
+// close ends an open ticket and frees its slot.
+func (tt *ticketTable) close(id uint64) {
+	i := int32(id&0xffffffff) - 1
+	t := &tt.slots[i]
+	if t.prev >= 0 {
+		tt.slots[t.prev].next = t.next
+	} else {
+		tt.head = t.next
+	}
+	if t.next >= 0 {
+		tt.slots[t.next].prev = t.prev
+	} else {
+		tt.tail = t.prev
+	}
+	t.live = false
+	t.next = tt.free
+	tt.free = i
+	tt.open--
+}
+
+// expire closes the tickets that lapsed at or before off; their charges stay in full.
+func (tt *ticketTable) expire(off int64) {
+	for tt.open > 0 && tt.slots[tt.head].expires <= off {
+		h := tt.head
+		tt.close(uint64(tt.slots[h].gen)<<32 | uint64(h+1))
+	}
+}
+
+// oldestExpiry returns the offset at which the first open ticket lapses.
+func (tt *ticketTable) oldestExpiry() int64 { return tt.slots[tt.head].expires }

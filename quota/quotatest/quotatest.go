@@ -1,0 +1,408 @@
+// Package quotatest is the conformance suite for implementations of quota.Store. Every
+// Store — the in-process Memory store, and shared ones such as a Redis store — must pass
+// it:
+//
+//	func TestStore(t *testing.T) {
+//		quotatest.Run(t, func(t *testing.T) quota.Store { return mystore.New(...) })
+//	}
+//
+// The suite passes time explicitly, so it runs in milliseconds whatever the windows.
+package quotatest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// T0 is the time the suite's scenarios start at.
+var T0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// Run runs the conformance suite against stores made by newStore, which is called once
+// per subtest and must return an empty store.
+func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s quota.Store)
+	}{
+		{"AdmitsUpToAmount", testAdmitsUpToAmount},
+		{"AllOrNothing", testAllOrNothing},
+		{"RetryAtIsEarliest", testRetryAtIsEarliest},
+		{"RefundRestoresRoom", testRefundRestoresRoom},
+		{"ExcessChargedNow", testExcessChargedNow},
+		{"EndsOnce", testEndsOnce},
+		{"LateRefundStaysOutOfWindow", testLateRefund},
+		{"InFlightCap", testInFlightCap},
+		{"ExpiryChargesInFull", testExpiry},
+		{"UsageReport", testUsageReport},
+		{"AmountChangeKeepsUsage", testAmountChange},
+		{"NeverOverAnyWindow", testNeverOverAnyWindow},
+		{"Concurrent", testConcurrent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+var (
+	tpm = quota.Limit{Dimension: quota.Tokens, Amount: 100, Per: time.Minute}
+	rpm = quota.Limit{Dimension: quota.Requests, Amount: 2, Per: time.Minute}
+)
+
+const ttl = time.Hour
+
+func reserve(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) quota.Admission {
+	t.Helper()
+	adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: now, Limits: limits, Cost: c, TTL: ttl})
+	if err != nil {
+		t.Fatalf("Reserve(%+v) at %v: %v", c, now.Sub(T0), err)
+	}
+	return adm
+}
+
+func mustAdmit(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) uint64 {
+	t.Helper()
+	adm := reserve(t, s, now, limits, c)
+	if !adm.OK || adm.Ticket == 0 {
+		t.Fatalf("Reserve(%+v) at +%v: got %+v, want admitted with a ticket", c, now.Sub(T0), adm)
+	}
+	return adm.Ticket
+}
+
+func mustRefuse(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) quota.Admission {
+	t.Helper()
+	adm := reserve(t, s, now, limits, c)
+	if adm.OK {
+		t.Fatalf("Reserve(%+v) at +%v was admitted; want refused", c, now.Sub(T0))
+	}
+	return adm
+}
+
+func settle(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) bool {
+	t.Helper()
+	ok, err := s.Settle(context.Background(), quota.SettleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
+	if err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	return ok
+}
+
+func used(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit) []int64 {
+	t.Helper()
+	u, err := s.Usage(context.Background(), now, limits)
+	if err != nil {
+		t.Fatalf("Usage: %v", err)
+	}
+	if len(u.Windows) != len(limits) {
+		t.Fatalf("Usage returned %d windows for %d limits", len(u.Windows), len(limits))
+	}
+	out := make([]int64, len(limits))
+	for i, w := range u.Windows {
+		out[i] = w.Used
+	}
+	return out
+}
+
+func tokens(n int64) quota.Cost { return quota.Cost{Requests: 1, Tokens: n} }
+
+func testAdmitsUpToAmount(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	mustAdmit(t, s, T0, limits, tokens(60))
+	mustAdmit(t, s, T0.Add(time.Second), limits, tokens(40))
+	adm := mustRefuse(t, s, T0.Add(2*time.Second), limits, tokens(1))
+	if adm.Blocked != 0 || !adm.RetryAt.After(T0.Add(2*time.Second)) {
+		t.Errorf("refusal = %+v; want Blocked 0 and a RetryAt in the future", adm)
+	}
+	if got := used(t, s, T0.Add(2*time.Second), limits)[0]; got != 100 {
+		t.Errorf("Used = %d, want 100", got)
+	}
+}
+
+func testAllOrNothing(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm, rpm}
+	mustAdmit(t, s, T0, limits, tokens(10))
+	mustAdmit(t, s, T0, limits, tokens(10))
+	adm := mustRefuse(t, s, T0, limits, tokens(10))
+	if adm.Blocked != 1 {
+		t.Errorf("Blocked = %d, want 1 (the requests limit)", adm.Blocked)
+	}
+	if got := used(t, s, T0, limits); got[0] != 20 || got[1] != 2 {
+		t.Errorf("Used = %v after a refusal, want [20 2]: a refused cost must charge nothing", got)
+	}
+	// A cost that fits requests but not tokens charges neither.
+	limits = []quota.Limit{tpm, {Dimension: quota.Requests, Amount: 10, Per: time.Minute}}
+	mustRefuse(t, s, T0, limits, tokens(81))
+	if got := used(t, s, T0, limits); got[0] != 20 || got[1] != 2 {
+		t.Errorf("Used = %v after a refusal, want [20 2]", got)
+	}
+}
+
+func testRetryAtIsEarliest(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	mustAdmit(t, s, T0, limits, tokens(70))
+	mustAdmit(t, s, T0.Add(20*time.Second), limits, tokens(30))
+	adm := mustRefuse(t, s, T0.Add(30*time.Second), limits, tokens(50))
+	// The 70 charged at T0 must leave before 50 more fit; it can leave no earlier than
+	// T0+Per, and a store may keep it a little longer (the safe side), but not past
+	// the 30 charged at +20s leaving.
+	if adm.RetryAt.Before(T0.Add(time.Minute)) || !adm.RetryAt.Before(T0.Add(80*time.Second)) {
+		t.Fatalf("RetryAt = +%v, want in [+1m, +1m20s)", adm.RetryAt.Sub(T0))
+	}
+	mustRefuse(t, s, adm.RetryAt.Add(-time.Nanosecond), limits, tokens(50))
+	mustAdmit(t, s, adm.RetryAt, limits, tokens(50))
+}
+
+func testRefundRestoresRoom(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	tk := mustAdmit(t, s, T0, limits, tokens(100))
+	mustRefuse(t, s, T0.Add(time.Second), limits, tokens(1))
+	if !settle(t, s, T0.Add(2*time.Second), limits, tk, tokens(30)) {
+		t.Fatal("Settle of an open reservation reported false")
+	}
+	mustRefuse(t, s, T0.Add(3*time.Second), limits, tokens(71))
+	mustAdmit(t, s, T0.Add(3*time.Second), limits, tokens(70))
+	if got := used(t, s, T0.Add(3*time.Second), limits)[0]; got != 100 {
+		t.Errorf("Used = %d, want 100", got)
+	}
+}
+
+func testExcessChargedNow(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	tk := mustAdmit(t, s, T0, limits, tokens(50))
+	settle(t, s, T0.Add(50*time.Second), limits, tk, tokens(80))
+	if got := used(t, s, T0.Add(50*time.Second), limits)[0]; got != 80 {
+		t.Fatalf("Used = %d after settling 50 as 80, want 80", got)
+	}
+	mustRefuse(t, s, T0.Add(50*time.Second), limits, tokens(21))
+	// The reserved 50 leaves around T0+1m; the excess 30 landed at +50s and stays until
+	// about +1m50s.
+	at := T0.Add(90 * time.Second)
+	if got := used(t, s, at, limits)[0]; got != 30 {
+		t.Errorf("Used at +90s = %d, want 30 (the excess, charged when settled)", got)
+	}
+}
+
+func testEndsOnce(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	tk := mustAdmit(t, s, T0, limits, tokens(60))
+	if !settle(t, s, T0, limits, tk, tokens(10)) {
+		t.Fatal("first Settle reported false")
+	}
+	if settle(t, s, T0, limits, tk, quota.Cost{}) {
+		t.Error("second Settle reported true; want a no-op")
+	}
+	if got := used(t, s, T0, limits)[0]; got != 10 {
+		t.Errorf("Used = %d after a second settle, want 10 (unchanged)", got)
+	}
+	if settle(t, s, T0, limits, 0, quota.Cost{}) || settle(t, s, T0, limits, 1<<40|12345, quota.Cost{}) {
+		t.Error("Settle of an unknown ticket reported true")
+	}
+	// A ticket whose slot was reused is still stale.
+	tk2 := mustAdmit(t, s, T0, limits, tokens(5))
+	if settle(t, s, T0, limits, tk, quota.Cost{}) {
+		t.Error("Settle of an ended ticket reported true after its slot was reused")
+	}
+	if !settle(t, s, T0, limits, tk2, quota.Cost{}) {
+		t.Error("Cancel (settle to zero) of an open ticket reported false")
+	}
+	if got := used(t, s, T0, limits)[0]; got != 10 {
+		t.Errorf("Used = %d, want 10", got)
+	}
+}
+
+func testLateRefund(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	tk := mustAdmit(t, s, T0, limits, tokens(100))
+	later := T0.Add(3 * time.Minute)
+	mustAdmit(t, s, later, limits, tokens(40))
+	settle(t, s, later, limits, tk, quota.Cost{})
+	if got := used(t, s, later, limits)[0]; got != 40 {
+		t.Errorf("Used = %d after refunding a charge that left the window, want 40", got)
+	}
+	mustRefuse(t, s, later, limits, tokens(61))
+}
+
+func testInFlightCap(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	req := func(now time.Time) quota.Admission {
+		adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: now, Limits: limits, MaxInFlight: 2, Cost: tokens(1), TTL: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return adm
+	}
+	a, b := req(T0), req(T0)
+	if !a.OK || !b.OK {
+		t.Fatalf("first two under a cap of 2: %+v %+v", a, b)
+	}
+	c := req(T0.Add(time.Second))
+	if c.OK || c.Blocked != -1 || !c.RetryAt.Equal(T0.Add(10*time.Second)) {
+		t.Fatalf("third under a cap of 2 = %+v; want refused, Blocked -1, RetryAt +10s (the oldest lapses)", c)
+	}
+	if used(t, s, T0, limits)[0] != 2 {
+		t.Error("a refusal by the in-flight cap charged tokens")
+	}
+	settle(t, s, T0.Add(2*time.Second), limits, a.Ticket, tokens(1))
+	if d := req(T0.Add(2 * time.Second)); !d.OK {
+		t.Fatalf("after a settlement the cap must admit one more: %+v", d)
+	}
+}
+
+func testExpiry(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{tpm}
+	adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: T0, Limits: limits, MaxInFlight: 1, Cost: tokens(30), TTL: 10 * time.Second})
+	if err != nil || !adm.OK {
+		t.Fatalf("Reserve: %+v %v", adm, err)
+	}
+	u, _ := s.Usage(context.Background(), T0.Add(9*time.Second), limits)
+	if u.InFlight != 1 {
+		t.Fatalf("InFlight = %d before expiry, want 1", u.InFlight)
+	}
+	u, _ = s.Usage(context.Background(), T0.Add(10*time.Second), limits)
+	if u.InFlight != 0 || u.Windows[0].Used != 30 {
+		t.Fatalf("after expiry: InFlight %d Used %d; want 0 and 30 (charged in full)", u.InFlight, u.Windows[0].Used)
+	}
+	if settle(t, s, T0.Add(11*time.Second), limits, adm.Ticket, quota.Cost{}) {
+		t.Error("Settle of a lapsed reservation reported true")
+	}
+	if got := used(t, s, T0.Add(11*time.Second), limits)[0]; got != 30 {
+		t.Errorf("Used = %d after settling a lapsed reservation, want 30", got)
+	}
+}
+
+func testUsageReport(t *testing.T, s quota.Store) {
+	tpd := quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: 24 * time.Hour}
+	limits := []quota.Limit{tpm, tpd}
+	mustAdmit(t, s, T0, limits, tokens(30))
+	mustAdmit(t, s, T0.Add(30*time.Second), limits, tokens(20))
+	now := T0.Add(40 * time.Second)
+	u, err := s.Usage(context.Background(), now, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.InFlight != 2 {
+		t.Errorf("InFlight = %d, want 2", u.InFlight)
+	}
+	for i, w := range u.Windows {
+		if w.Used != 50 {
+			t.Errorf("limit %v: Used = %d, want 50", limits[i], w.Used)
+		}
+		if w.Span < limits[i].Per || w.Span > limits[i].Per+limits[i].Per/20 {
+			t.Errorf("limit %v: Span = %v, want in [Per, Per+5%%]", limits[i], w.Span)
+		}
+		var sum int64
+		prev := now
+		for _, e := range w.Expiring {
+			sum += e.Amount
+			if e.At.Before(prev) {
+				t.Errorf("limit %v: expiries out of order or in the past: %v", limits[i], w.Expiring)
+			}
+			prev = e.At
+		}
+		if sum != w.Used {
+			t.Errorf("limit %v: expiring amounts sum to %d, want Used %d", limits[i], sum, w.Used)
+		}
+		if len(w.Expiring) == 0 || w.Expiring[0].At.Before(T0.Add(limits[i].Per)) {
+			t.Errorf("limit %v: first expiry %v is before the charge at T0 could leave (T0+Per)", limits[i], w.Expiring)
+		}
+	}
+}
+
+func testAmountChange(t *testing.T, s quota.Store) {
+	mustAdmit(t, s, T0, []quota.Limit{tpm}, tokens(60))
+	lower := tpm
+	lower.Amount = 50
+	mustRefuse(t, s, T0.Add(time.Second), []quota.Limit{lower}, tokens(1))
+	higher := tpm
+	higher.Amount = 200
+	mustAdmit(t, s, T0.Add(time.Second), []quota.Limit{higher}, tokens(140))
+	mustRefuse(t, s, T0.Add(time.Second), []quota.Limit{higher}, tokens(1))
+}
+
+// testNeverOverAnyWindow drives random reservations and settlements with refunds only and
+// checks, from its own log, that no interval of length Per ever holds more than Amount.
+func testNeverOverAnyWindow(t *testing.T, s quota.Store) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	limits := []quota.Limit{
+		{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute},
+		{Dimension: quota.Requests, Amount: 40, Per: 10 * time.Second},
+	}
+	type charge struct {
+		at     time.Time
+		cost   quota.Cost
+		ticket uint64
+	}
+	var log []*charge
+	now := T0
+	for i := 0; i < 4000; i++ {
+		now = now.Add(time.Duration(rng.IntN(400)) * time.Millisecond)
+		c := tokens(int64(1 + rng.IntN(120)))
+		if adm := reserve(t, s, now, limits, c); adm.OK {
+			log = append(log, &charge{at: now, cost: c, ticket: adm.Ticket})
+		}
+		if len(log) > 0 && rng.IntN(3) == 0 {
+			ch := log[rng.IntN(len(log))]
+			actual := quota.Cost{Requests: 1, Tokens: rng.Int64N(ch.cost.Tokens + 1)}
+			if settle(t, s, now, limits, ch.ticket, actual) {
+				ch.cost = actual
+			}
+		}
+	}
+	for _, l := range limits {
+		j := 0
+		var sum int64
+		for i, c := range log { // window [c.at-Per, c.at]
+			sum += c.cost.Get(l.Dimension)
+			for log[j].at.Before(c.at.Add(-l.Per)) {
+				sum -= log[j].cost.Get(l.Dimension)
+				j++
+			}
+			if sum > l.Amount {
+				t.Fatalf("limit %v: the interval of length Per ending at charge %d (+%v) holds %d", l, i, c.at.Sub(T0), sum)
+			}
+		}
+	}
+	if len(log) < 500 {
+		t.Fatalf("only %d admissions; the scenario is not exercising the store", len(log))
+	}
+}
+
+func testConcurrent(t *testing.T, s quota.Store) {
+	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: 1 << 40, Per: time.Minute}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: T0, Limits: limits, Cost: tokens(10), TTL: ttl})
+				if err != nil || !adm.OK {
+					errs <- fmt.Errorf("reserve: %+v %v", adm, err)
+					return
+				}
+				if ok, err := s.Settle(context.Background(), quota.SettleRequest{Now: T0, Limits: limits, Ticket: adm.Ticket, Actual: tokens(3)}); err != nil || !ok {
+					errs <- fmt.Errorf("settle: %v %v", ok, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	u, err := s.Usage(context.Background(), T0, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Windows[0].Used != 8*500*3 || u.InFlight != 0 {
+		t.Errorf("after 4000 reserve/settle pairs: Used %d InFlight %d, want %d and 0", u.Windows[0].Used, u.InFlight, 8*500*3)
+	}
+}

@@ -1,0 +1,112 @@
+package quota
+
+import "time"
+
+// SubWindows is the number of sub-windows a Memory store divides each limit's period
+// into. A limit of Amount per Per is enforced over the last SubWindows+1 sub-windows of
+// width ceil(Per/SubWindows), which together span at least Per: an interval of length Per
+// can touch SubWindows+1 sub-windows, and only their sums are kept. The approximation
+// therefore errs on the safe side — it never lets more than Amount into any interval of
+// length Per — and costs at most 1/(SubWindows+1) ≈ 0.5% of the limit's throughput.
+const SubWindows = 200
+
+// ring is the sliding-window account of one limit: the sums charged in the last
+// SubWindows+1 sub-windows, and their total. Sub-window a covers the offsets
+// [a·width, (a+1)·width) from the store's epoch; head is the newest sub-window held.
+//
+// The zero ring is not usable; see newRing. A ring is not safe for concurrent use.
+type ring struct {
+	dim   Dimension
+	per   time.Duration
+	width int64 // nanoseconds per sub-window
+	head  int64 // absolute index of the newest sub-window
+	sum   int64 // total of slots
+	slots [SubWindows + 1]int64
+}
+
+func newRing(dim Dimension, per time.Duration) *ring {
+	w := (int64(per) + SubWindows - 1) / SubWindows // ceil, so SubWindows·width >= Per
+	return &ring{dim: dim, per: per, width: w}
+}
+
+// index returns the sub-window holding offset off (nanoseconds from the epoch).
+func (r *ring) index(off int64) int64 { return off / r.width }
+
+// slot returns the sum of sub-window a, which must lie in [head-SubWindows, head] (or
+// just ahead of head, where it is zero). Before the first SubWindows sub-windows have
+// passed, indices are negative; they still map to distinct, zeroed slots.
+func (r *ring) slot(a int64) *int64 {
+	i := a % (SubWindows + 1)
+	if i < 0 {
+		i += SubWindows + 1
+	}
+	return &r.slots[i]
+}
+
+// advance moves head forward to the sub-window of off, dropping the sums that leave the
+// window. It never moves head back.
+func (r *ring) advance(off int64) {
+	a := r.index(off)
+	if a <= r.head {
+		return
+	}
+	if a-r.head > SubWindows {
+		r.slots = [SubWindows + 1]int64{}
+		r.sum = 0
+	} else {
+		for i := r.head + 1; i <= a; i++ {
+			s := r.slot(i) // holds sub-window i-(SubWindows+1), which leaves now
+			r.sum -= *s
+			*s = 0
+		}
+	}
+	r.head = a
+}
+
+// charge adds n to the head sub-window.
+func (r *ring) charge(n int64) {
+	*r.slot(r.head) += n
+	r.sum += n
+}
+
+// refund takes up to n back from sub-window a, if it is still in the window.
+func (r *ring) refund(a, n int64) {
+	if a > r.head || a < r.head-SubWindows {
+		return // out of the window: it no longer counts
+	}
+	s := r.slot(a)
+	if n > *s {
+		n = *s
+	}
+	*s -= n
+	r.sum -= n
+}
+
+// retryAt returns the offset of the earliest sub-window start at which sum + n <= amount,
+// given that nothing more is charged: the oldest sub-windows leave one by one.
+// It assumes n <= amount.
+func (r *ring) retryAt(n, amount int64) int64 {
+	need := r.sum + n - amount
+	if need <= 0 {
+		return r.head * r.width
+	}
+	for j := int64(1); j <= SubWindows; j++ {
+		need -= *r.slot(r.head - SubWindows + j - 1)
+		if need <= 0 {
+			return (r.head + j) * r.width
+		}
+	}
+	return (r.head + SubWindows + 1) * r.width
+}
+
+// window reports the ring's usage and when each part of it leaves, for Usage.
+func (r *ring) window(epoch time.Time) Window {
+	w := Window{Used: r.sum, Span: time.Duration(r.width * (SubWindows + 1))}
+	for j := int64(0); j <= SubWindows; j++ {
+		if v := *r.slot(r.head - SubWindows + j); v != 0 {
+			at := epoch.Add(time.Duration((r.head + j + 1) * r.width))
+			w.Expiring = append(w.Expiring, Expiry{At: at, Amount: v})
+		}
+	}
+	return w
+}
