@@ -1,0 +1,217 @@
+package estimate
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults of Config's fixed token amounts.
+const (
+	// DefaultMessageTokens is the framing each message adds (role markers, separators).
+	DefaultMessageTokens = 4
+	// DefaultToolPromptTokens is the tool-use system prompt Anthropic adds whenever a request
+	// offers tools: 346 tokens for Claude 3.7 Sonnet and Claude 4 models with tool_choice
+	// "auto" (https://docs.anthropic.com/en/docs/build-with-claude/tool-use, "Pricing").
+	DefaultToolPromptTokens = 346
+	// DefaultPDFPageTokens is what one PDF page costs: on Bedrock, Claude's visual PDF mode
+	// uses "approximately 7,000 tokens" for a 3-page PDF, about 2,334 a page
+	// (https://docs.claude.com/en/docs/build-with-claude/pdf-support, "Amazon Bedrock PDF
+	// Support").
+	DefaultPDFPageTokens = 2334
+	// BinaryBytesPerToken is how many bytes of a binary document other than a PDF (doc,
+	// docx, xls, xlsx) count as one token: a deliberately high estimate, since the text
+	// inside cannot be read without the format's parser.
+	BinaryBytesPerToken = 4
+)
+
+// Config configures an Estimator. The zero Config counts with Base, applies no
+// calibration and uses the documented default overheads.
+type Config struct {
+	// Counter counts text. Nil means Base().
+	Counter Counter
+	// Calibrator corrects the counts per model. Nil means factor 1 for every model.
+	Calibrator *Calibrator
+	// MessageTokens is added per message, in tokens. Zero means DefaultMessageTokens;
+	// negative is an error.
+	MessageTokens int
+	// ToolPromptTokens is added once when a request offers tools, in tokens. Zero means
+	// DefaultToolPromptTokens; negative is an error.
+	ToolPromptTokens int
+	// PDFPageTokens is what one PDF page costs, in tokens. Zero means DefaultPDFPageTokens;
+	// negative is an error.
+	PDFPageTokens int
+}
+
+// Estimator estimates the input tokens of requests. It is safe for concurrent use.
+type Estimator struct {
+	counter          Counter
+	cal              *Calibrator
+	messageTokens    int
+	toolPromptTokens int
+	pdfPageTokens    int
+}
+
+// New returns an Estimator configured by cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Estimator, error) {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MessageTokens", cfg.MessageTokens}, {"ToolPromptTokens", cfg.ToolPromptTokens}, {"PDFPageTokens", cfg.PDFPageTokens}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("estimate: Config.%s is %d: use 0 for the default or a positive token count", f.name, f.v)
+		}
+	}
+	e := &Estimator{
+		counter:          cfg.Counter,
+		cal:              cfg.Calibrator,
+		messageTokens:    orDefault(cfg.MessageTokens, DefaultMessageTokens),
+		toolPromptTokens: orDefault(cfg.ToolPromptTokens, DefaultToolPromptTokens),
+		pdfPageTokens:    orDefault(cfg.PDFPageTokens, DefaultPDFPageTokens),
+	}
+	if e.counter == nil {
+		e.counter = Base()
+	}
+	return e, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Input is the estimate of a request's input tokens, in parts.
+type Input struct {
+	// Counted is what the tokenizer counted in the request's text (system, messages, tool
+	// specs and inputs, text documents), before calibration.
+	Counted int
+	// Fixed is what formulas add: images, PDF pages, binary documents, the tool-use system
+	// prompt and per-message framing. Calibration does not scale it.
+	Fixed int
+	// Factor is the model's calibration factor applied to Counted (1 when uncalibrated).
+	Factor float64
+	// Tokens is the estimate: ceil(Counted × Factor) + Fixed.
+	Tokens int
+	// Cacheable is the part of Tokens before the request's last cache point (tools, then
+	// system, then messages, in Anthropic's prefix order); 0 when it has none.
+	Cacheable int
+}
+
+// tally accumulates counted and fixed tokens, and remembers them at the last cache point.
+type tally struct {
+	counted, fixed         int
+	cachedCount, cachedFix int
+}
+
+func (t *tally) cachePoint() { t.cachedCount, t.cachedFix = t.counted, t.fixed }
+
+// Input estimates r's input tokens for model: the tokenizer's count of every text part,
+// scaled by the model's calibration factor, plus the fixed costs of images, documents,
+// tools and message framing.
+func (e *Estimator) Input(model string, r *Request) Input {
+	var t tally
+	if len(r.Tools) > 0 {
+		t.fixed += e.toolPromptTokens
+		for _, tool := range r.Tools {
+			t.counted += e.counter.Count(tool.Name) + e.counter.Count(tool.Description) + e.counter.Count(tool.Schema)
+		}
+	}
+	e.blocks(&t, r.System)
+	for _, m := range r.Messages {
+		t.fixed += e.messageTokens
+		e.blocks(&t, m.Content)
+	}
+	factor := 1.0
+	if e.cal != nil {
+		factor = e.cal.Factor(model)
+	}
+	scaled := func(counted, fixed int) int { return int(math.Ceil(float64(counted)*factor)) + fixed }
+	in := Input{Counted: t.counted, Fixed: t.fixed, Factor: factor, Tokens: scaled(t.counted, t.fixed)}
+	if t.cachedCount+t.cachedFix > 0 {
+		in.Cacheable = scaled(t.cachedCount, t.cachedFix)
+	}
+	return in
+}
+
+// Observe feeds the usage Bedrock reported for a request estimated as in to the
+// calibrator, at time now: the reported input tokens (inputTokens + cacheReadInputTokens +
+// cacheWriteInputTokens) less the fixed part, against the counted part. It does nothing
+// without a Calibrator.
+func (e *Estimator) Observe(now time.Time, model string, in Input, reportedInput int) {
+	if e.cal != nil {
+		e.cal.Observe(now, model, in.Counted, reportedInput-in.Fixed)
+	}
+}
+
+// blocks adds the tokens of a list of blocks to t.
+func (e *Estimator) blocks(t *tally, bs []Block) {
+	for i := range bs {
+		b := &bs[i]
+		switch b.Kind {
+		case Text, Reasoning:
+			t.counted += e.counter.Count(b.Text)
+		case ToolUse:
+			t.counted += e.counter.Count(b.Name) + e.counter.Count(b.Text)
+		case ToolResult:
+			e.blocks(t, b.Content)
+		case Image:
+			t.fixed += imageTokens(b.Image)
+		case Document:
+			e.document(t, b.Document)
+		case CachePoint:
+			t.cachePoint()
+		}
+	}
+}
+
+// document adds a document block's tokens to t: its name and text counted; a PDF at
+// PDFPageTokens a page; other binary formats at one token per BinaryBytesPerToken bytes.
+func (e *Estimator) document(t *tally, d *DocSrc) {
+	if d == nil {
+		return
+	}
+	t.counted += e.counter.Count(d.Name) + e.counter.Count(d.Text)
+	switch {
+	case len(d.Data) == 0:
+	case d.Format == "pdf":
+		t.fixed += PDFPages(d.Data) * e.pdfPageTokens
+	case isTextFormat(d.Format) && utf8.Valid(d.Data):
+		t.counted += e.counter.Count(string(d.Data))
+	default:
+		t.fixed += (len(d.Data) + BinaryBytesPerToken - 1) / BinaryBytesPerToken
+	}
+}
+
+func isTextFormat(f string) bool {
+	switch f {
+	case "txt", "md", "csv", "html":
+		return true
+	}
+	return false
+}
+
+// PDFPages returns the number of pages of a PDF: the count of its page objects
+// ("/Type /Page", not "/Type /Pages"), and at least 1. It reads the bytes as they are and
+// does not inflate compressed object streams, where a few PDFs hide their page objects;
+// those count as one page per 3,000 bytes instead, a typical size of a text page.
+func PDFPages(data []byte) int {
+	n := 0
+	for rest := data; ; {
+		i := bytes.Index(rest, []byte("/Type"))
+		if i < 0 {
+			break
+		}
+		rest = bytes.TrimLeft(rest[i+len("/Type"):], " \t\r\n")
+		if bytes.HasPrefix(rest, []byte("/Page")) && !bytes.HasPrefix(rest, []byte("/Pages")) {
+			n++
+		}
+	}
+	if n == 0 {
+		n = len(data) / 3000
+	}
+	return max(n, 1)
+}
