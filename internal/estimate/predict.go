@@ -77,20 +77,25 @@ func NewPredictor(cfg PredictorConfig) (*OutputPredictor, error) {
 }
 
 // bucket returns the index of the bucket holding n tokens: the smallest i with
-// n ≤ 1.05^i.
+// n ≤ 1.05^i (equivalently n ≤ floor(1.05^i), n being whole).
 func bucket(n int) int {
 	if n <= 1 {
 		return 0
 	}
 	i := int(math.Ceil(math.Log(float64(n)) / lnGrowth))
-	if float64(n) > bucketUpper(i) { // guard against rounding in Log
+	// Guard against rounding in Log.
+	for float64(n) > bucketUpper(i) {
 		i++
+	}
+	for i > 0 && float64(n) <= bucketUpper(i-1) {
+		i--
 	}
 	return min(i, numBuckets-1)
 }
 
-// bucketUpper returns the upper bound of bucket i, in tokens: ceil(1.05^i).
-func bucketUpper(i int) float64 { return math.Ceil(math.Pow(bucketGrowth, float64(i))) }
+// bucketUpper returns the upper bound of bucket i, in tokens: floor(1.05^i), the largest
+// whole number of tokens the bucket holds.
+func bucketUpper(i int) float64 { return math.Floor(math.Pow(bucketGrowth, float64(i))) }
 
 // Observe records that a reply for task took outputTokens output tokens. A reply that
 // stopped on max_tokens was cut short; record it all the same (its true length was at
