@@ -1,0 +1,308 @@
+package quota_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+var tpm1000 = quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute}
+
+func newLimiter(t testing.TB, cfg quota.Config) *quota.Limiter {
+	t.Helper()
+	l, err := quota.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func tok(n int64) quota.Cost { return quota.Cost{Requests: 1, Tokens: n} }
+
+func snapshot(t testing.TB, l *quota.Limiter) quota.Snapshot {
+	t.Helper()
+	s, err := l.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  quota.Config
+	}{
+		{"zero amount", quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Per: time.Minute}}}},
+		{"short period", quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1, Per: time.Microsecond}}}},
+		{"unknown dimension", quota.Config{Limits: []quota.Limit{{Dimension: 9, Amount: 1, Per: time.Minute}}}},
+		{"duplicate", quota.Config{Limits: []quota.Limit{tpm1000, tpm1000}}},
+		{"negative in flight", quota.Config{MaxInFlight: -1}},
+		{"share too large", quota.Config{MinShare: 0.5}},
+		{"negative ttl", quota.Config{ReservationTTL: -time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := quota.New(tc.cfg); err == nil {
+				t.Errorf("New(%+v) succeeded; want an error", tc.cfg)
+			}
+		})
+	}
+	if _, err := quota.New(quota.Config{Limits: []quota.Limit{tpm1000, {Dimension: quota.Tokens, Amount: 5000, Per: 24 * time.Hour}}}); err != nil {
+		t.Errorf("TPM and TPD on one dimension: %v", err)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+	_, err := l.Reserve(context.Background(), tok(1001), quota.Options{})
+	var tl *quota.TooLargeError
+	if !errors.As(err, &tl) || !errors.Is(err, quota.ErrTooLarge) || tl.Limit != tpm1000 || tl.Cost != 1001 {
+		t.Fatalf("Reserve(1001 tokens) under 1000/min = %v; want a *TooLargeError naming the limit", err)
+	}
+	if _, err := l.Forecast(context.Background(), tok(1001), quota.Normal); !errors.Is(err, quota.ErrTooLarge) {
+		t.Errorf("Forecast(1001 tokens) = %v; want ErrTooLarge", err)
+	}
+	if _, err := l.Reserve(context.Background(), quota.Cost{Tokens: -1}, quota.Options{}); err == nil {
+		t.Error("a negative cost was admitted")
+	}
+}
+
+func TestReserveWaitsForRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		start := time.Now()
+		if _, err := l.Reserve(context.Background(), tok(800), quota.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.Reserve(context.Background(), tok(400), quota.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waited := time.Since(start)
+		if waited < time.Minute || waited > time.Minute+time.Minute/quota.SubWindows {
+			t.Errorf("waited %v for room; want the 800 to leave the window, 1m to 1m+1 sub-window", waited)
+		}
+		if r.Waited() != waited {
+			t.Errorf("Reservation.Waited() = %v, want %v", r.Waited(), waited)
+		}
+	})
+}
+
+func TestTryReserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		if _, err := l.TryReserve(context.Background(), tok(900), quota.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := l.TryReserve(context.Background(), tok(200), quota.Options{})
+		var na *quota.NotAdmittedError
+		if !errors.As(err, &na) || !errors.Is(err, quota.ErrNotAdmitted) {
+			t.Fatalf("TryReserve over the limit = %v; want *NotAdmittedError", err)
+		}
+		if na.Limit != tpm1000 || na.RetryAfter < time.Minute || na.RetryAfter > time.Minute+time.Second {
+			t.Errorf("NotAdmittedError = %+v; want limit %v and RetryAfter about 1m", na, tpm1000)
+		}
+		time.Sleep(na.RetryAfter)
+		if _, err := l.TryReserve(context.Background(), tok(200), quota.Options{}); err != nil {
+			t.Errorf("TryReserve after RetryAfter: %v", err)
+		}
+	})
+}
+
+func TestTryReserveDoesNotOvertakeWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		first, _ := l.Reserve(context.Background(), tok(1000), quota.Options{})
+		go l.Reserve(context.Background(), tok(500), quota.Options{Priority: quota.High})
+		synctest.Wait()
+		first.Settle(tok(0)) // room for everything, but a High call waits first
+		synctest.Wait()
+		if s := snapshot(t, l); s.Queued != [5]int{} {
+			t.Fatalf("queue after a full refund = %v, want empty", s.Queued)
+		}
+		_, err := l.TryReserve(context.Background(), tok(600), quota.Options{})
+		if !errors.Is(err, quota.ErrNotAdmitted) {
+			t.Fatalf("TryReserve(600) with 500 used = %v; want not admitted", err)
+		}
+		// Hold the window full and queue a High call: a Normal TryReserve must not pass it.
+		go l.Reserve(context.Background(), tok(600), quota.Options{Priority: quota.High})
+		synctest.Wait()
+		_, err = l.TryReserve(context.Background(), tok(1), quota.Options{})
+		var na *quota.NotAdmittedError
+		if !errors.As(err, &na) || !na.Queued {
+			t.Errorf("TryReserve behind a waiting High call = %v; want not admitted, Queued", err)
+		}
+		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{Priority: quota.Critical}); err != nil {
+			t.Errorf("a Critical TryReserve may pass a waiting High call when it fits: %v", err)
+		}
+	})
+}
+
+func TestGiveUpLeavesQueueHoldingNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, MaxInFlight: 3})
+		if _, err := l.Reserve(context.Background(), tok(900), quota.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, l)
+		ctx, cancel := context.WithCancel(context.Background())
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer dcancel()
+		errs := make(chan error, 2)
+		go func() { _, err := l.Reserve(ctx, tok(500), quota.Options{}); errs <- err }()
+		go func() { _, err := l.Reserve(dctx, tok(500), quota.Options{Priority: quota.Low}); errs <- err }()
+		synctest.Wait()
+		if s := snapshot(t, l); s.Queued[2] != 1 || s.Queued[3] != 1 {
+			t.Fatalf("queued = %v, want one Normal and one Low", s.Queued)
+		}
+		cancel()
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled waiter got %v, want context.Canceled", err)
+		}
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("waiter past its deadline got %v, want context.DeadlineExceeded", err)
+		}
+		after := snapshot(t, l)
+		if after.Queued != [5]int{} || after.Limits[0].Used != before.Limits[0].Used || after.InFlight != before.InFlight {
+			t.Errorf("after giving up: %+v; want an empty queue and usage unchanged from %+v", after, before)
+		}
+	})
+}
+
+func TestUnsettledReservationLapses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, MaxInFlight: 1, ReservationTTL: 30 * time.Second})
+		r, _ := l.Reserve(context.Background(), tok(100), quota.Options{})
+		start := time.Now()
+		if _, err := l.Reserve(context.Background(), tok(100), quota.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if w := time.Since(start); w < 30*time.Second || w > 30*time.Second+quota.DefaultPollInterval {
+			t.Errorf("second call waited %v; want the first to lapse after its 30s TTL", w)
+		}
+		if err := r.Settle(tok(0)); err != nil {
+			t.Errorf("settling a lapsed reservation: %v; want a no-op", err)
+		}
+		if s := snapshot(t, l); s.Limits[0].Used != 200 {
+			t.Errorf("Used = %d, want 200: a lapsed reservation stays charged in full", s.Limits[0].Used)
+		}
+	})
+}
+
+func TestEndOnce(t *testing.T) {
+	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+	r, _ := l.Reserve(context.Background(), tok(600), quota.Options{})
+	copyOfR := r
+	if err := r.Settle(tok(100)); err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []func() error{r.Cancel, copyOfR.Cancel, func() error { return copyOfR.Settle(tok(900)) }} {
+		if err := end(); err != nil {
+			t.Errorf("ending an ended reservation: %v", err)
+		}
+	}
+	if s := snapshot(t, l); s.Limits[0].Used != 100 {
+		t.Errorf("Used = %d, want 100", s.Limits[0].Used)
+	}
+	if err := (quota.Reservation{}).Settle(tok(1)); err == nil {
+		t.Error("settling the zero Reservation succeeded")
+	}
+	r2, _ := l.Reserve(context.Background(), tok(10), quota.Options{})
+	if err := r2.Settle(quota.Cost{Tokens: -5}); err == nil {
+		t.Error("a negative settlement was accepted")
+	}
+	if err := r2.Cancel(); err != nil {
+		t.Errorf("cancel after a refused settlement: %v", err)
+	}
+}
+
+func TestSetLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		l.Reserve(context.Background(), tok(1000), quota.Options{})
+		done := make(chan struct{})
+		go func() {
+			l.Reserve(context.Background(), tok(500), quota.Options{})
+			close(done)
+		}()
+		synctest.Wait()
+		raised := tpm1000
+		raised.Amount = 1500
+		if err := l.SetLimit(raised); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("raising the limit did not admit the waiting call")
+		}
+		if err := l.SetLimit(quota.Limit{Dimension: quota.Requests, Amount: 5, Per: time.Minute}); err == nil {
+			t.Error("SetLimit of a limit not given to New succeeded")
+		}
+		if got := l.Limits(); len(got) != 1 || got[0] != raised {
+			t.Errorf("Limits() = %v, want [%v]", got, raised)
+		}
+	})
+}
+
+func TestCloseFailsWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		l.Reserve(context.Background(), tok(1000), quota.Options{})
+		errs := make(chan error)
+		go func() { _, err := l.Reserve(context.Background(), tok(1), quota.Options{}); errs <- err }()
+		synctest.Wait()
+		l.Close()
+		if err := <-errs; !errors.Is(err, quota.ErrClosed) {
+			t.Errorf("waiter at Close got %v, want ErrClosed", err)
+		}
+		if _, err := l.Reserve(context.Background(), tok(1), quota.Options{}); !errors.Is(err, quota.ErrClosed) {
+			t.Errorf("Reserve after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+// TestSharedStore shows two Limiters sharing one Memory store share its quota.
+func TestSharedStore(t *testing.T) {
+	store := quota.NewMemory()
+	a := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, Store: store})
+	b := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, Store: store})
+	if _, err := a.TryReserve(context.Background(), tok(700), quota.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TryReserve(context.Background(), tok(400), quota.Options{}); !errors.Is(err, quota.ErrNotAdmitted) {
+		t.Errorf("b admitted 400 while a holds 700 of a shared 1000: %v", err)
+	}
+}
+
+func TestManyGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000, {Dimension: quota.Requests, Amount: 30, Per: time.Minute}}, MaxInFlight: 8})
+		var wg sync.WaitGroup
+		for g := 0; g < 64; g++ {
+			wg.Go(func() {
+				for i := 0; i < 10; i++ {
+					r, err := l.Reserve(context.Background(), tok(int64(10+g)), quota.Options{Priority: quota.Priorities[g%5], Tenant: string(rune('a' + g%3))})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(time.Second)
+					r.Settle(tok(int64(g)))
+				}
+			})
+		}
+		wg.Wait()
+		if s := snapshot(t, l); s.InFlight != 0 || s.Queued != [5]int{} {
+			t.Errorf("after all calls: %+v", s)
+		}
+	})
+}
