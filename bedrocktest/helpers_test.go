@@ -1,0 +1,139 @@
+package bedrocktest_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+// Model ids the tests serve.
+const (
+	sonnet    = "anthropic.claude-sonnet-4-20250514-v1:0" // profile only, burndown 5
+	sonnetUS  = "us." + sonnet
+	nova      = "amazon.nova-lite-v1:0" // on demand, burndown 1
+	noCounter = "meta.llama3-8b-instruct-v1:0"
+)
+
+// wordCounter counts whitespace-separated words: a token counter whose counts a test can
+// work out by hand.
+type wordCounter struct{}
+
+func (wordCounter) Count(s string) int { return len(strings.Fields(s)) }
+
+// testModels are small explicit models with generous limits.
+func testModels() []bedrocktest.Model {
+	return []bedrocktest.Model{
+		{ID: sonnet, Name: "Anthropic Claude Sonnet 4 V1", Burndown: 5, MaxOutputTokens: 64_000, ContextWindow: 200_000,
+			CountTokens: true, RequiresProfile: true,
+			Limits: map[catalog.Scope]bedrocktest.Limits{
+				catalog.CrossRegion: {TokensPerMinute: 10_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-59759B4A", TokensPerDay: "L-22F701C5"}},
+				catalog.Global:      {TokensPerMinute: 10_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-97E41E39"}},
+			}},
+		{ID: nova, Name: "Amazon Nova Lite", Burndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300,
+			Limits: map[catalog.Scope]bedrocktest.Limits{
+				catalog.OnDemand: {TokensPerMinute: 10_000_000, RequestsPerMinute: 1000,
+					Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-70423BF8", RequestsPerMinute: "L-E386A278"}},
+			}},
+		{ID: noCounter, Burndown: 1, MaxOutputTokens: 2048, ContextWindow: 8192,
+			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 1_000_000}}},
+	}
+}
+
+// fixedOutput makes every reply n tokens long (before max_tokens clamps it).
+func fixedOutput(n int) func(bedrocktest.ReplyRequest) int {
+	return func(bedrocktest.ReplyRequest) int { return n }
+}
+
+// manualClock is a real-time source a test moves by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *manualClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// startServer starts an emulator and closes it at the end of the test.
+func startServer(t testing.TB, opts bedrocktest.Options) *bedrocktest.Server {
+	t.Helper()
+	srv, err := bedrocktest.NewServer(opts)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// quickOptions are options for round-trip tests: the test models, the word counter,
+// no latency.
+func quickOptions() bedrocktest.Options {
+	return bedrocktest.Options{
+		Models:  testModels(),
+		Counter: wordCounter{},
+		Latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+	}
+}
+
+// runtimeClient is the real SDK client pointed at the emulator, with retries off so that
+// every error surfaces.
+func runtimeClient(t testing.TB, url string) *bedrockruntime.Client {
+	t.Helper()
+	return runtimeClientAs(t, url, "AKIDTEST")
+}
+
+func runtimeClientAs(t testing.TB, url, accessKey string) *bedrockruntime.Client {
+	t.Helper()
+	return bedrockruntime.New(bedrockruntime.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, "secret", ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+func quotasClient(t testing.TB, url string) *servicequotas.Client {
+	t.Helper()
+	return servicequotas.New(servicequotas.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// userMessage is a Converse input of one user text message.
+func userMessage(text string) []types.Message {
+	return []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: text}}}}
+}
+
+func ctxT(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,197 @@
+package bedrocktest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The emulator's own endpoints, beside the Bedrock Runtime and Service Quotas APIs.
+const (
+	// StatsPath answers GET with the Stats as JSON.
+	StatsPath = "/_tollgate/stats"
+	// ResetPath, on POST, forgets all metering state, stats and cached prompts.
+	ResetPath = "/_tollgate/reset"
+)
+
+// maxBodyBytes bounds a request body: CountTokens' documented maximum blob is 25,000,000
+// bytes, base64 on the wire.
+const maxBodyBytes = 40 << 20
+
+// Handler is the emulator as an http.Handler: Bedrock Runtime (Converse, ConverseStream,
+// InvokeModel, InvokeModelWithResponseStream, CountTokens), the Service Quotas API and
+// the stats endpoints, all on one URL. Build it with New; it is safe for concurrent use.
+type Handler struct {
+	opts   Options
+	clock  *clock
+	meter  *meter
+	cache  promptCache
+	models map[string]*Model
+
+	seq         atomic.Uint64
+	faults      atomic.Pointer[Faults]
+	faultCounts [numFaults]atomic.Int64
+
+	// ctx ends every reply in progress when the handler is closed.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New returns an emulator handler for opts, or an error naming the first invalid option.
+// Call Close when done with it to end replies in progress.
+func New(opts Options) (*Handler, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		opts:   o,
+		clock:  newClock(o.Clock, o.TimeScale, o.Start),
+		meter:  newMeter(o.Window),
+		cache:  promptCache{ttl: o.CacheTTL},
+		models: make(map[string]*Model, len(o.Models)),
+	}
+	for i := range o.Models {
+		h.models[o.Models[i].ID] = &o.Models[i]
+	}
+	f := o.Faults
+	h.faults.Store(&f)
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// Close ends every reply in progress (streams stop, pending replies are abandoned). It
+// does not stop a server the handler is mounted in.
+func (h *Handler) Close() { h.cancel() }
+
+// Now returns the emulated time.
+func (h *Handler) Now() time.Time { return h.clock.now() }
+
+// Models returns the models served, with defaults filled in.
+func (h *Handler) Models() []Model { return append([]Model(nil), h.opts.Models...) }
+
+// SetFaults replaces the injected faults for the calls that start from now on.
+func (h *Handler) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	h.faults.Store(&f)
+	return nil
+}
+
+// Stats returns a snapshot of what the emulator metered since it started or was reset.
+func (h *Handler) Stats() Stats {
+	now := h.clock.now()
+	st := Stats{Window: h.opts.Window.String(), Now: now, Series: h.meter.snapshot(now), Faults: map[string]int64{}}
+	for k := faultKind(1); k < numFaults; k++ {
+		if n := h.faultCounts[k].Load(); n > 0 {
+			st.Faults[faultNames[k]] = n
+		}
+	}
+	return st
+}
+
+// Reset forgets all metering state, stats and cached prompts. Calls in flight settle
+// against the state they were admitted in and are not counted again.
+func (h *Handler) Reset() {
+	h.meter.reset()
+	h.cache.reset()
+	for i := range h.faultCounts {
+		h.faultCounts[i].Store(0)
+	}
+}
+
+// ServeHTTP routes a request: the stats endpoints, the Service Quotas API (POST / with an
+// X-Amz-Target header), or a Bedrock Runtime operation (POST /model/{modelId}/…).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == StatsPath && r.Method == http.MethodGet:
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(h.Stats()) // the client may be gone
+	case r.URL.Path == ResetPath && r.Method == http.MethodPost:
+		h.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":
+		h.serveQuotas(w, r)
+	default:
+		h.serveModel(w, r)
+	}
+}
+
+// requestID returns a fresh request id shaped like Bedrock's (a UUID).
+func (h *Handler) requestID(seq uint64) string {
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(seq>>32)^0x7011, uint16(seq>>16), uint16(seq)&0xfff, uint16(seq>>4)&0xfff, seq)
+}
+
+// Serve serves the handler on ln until ctx is done, then closes the handler (ending
+// replies in progress) and shuts the server down. It returns nil after a shutdown caused
+// by ctx, or the error that stopped the server.
+func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Go(func() { errc <- srv.Serve(ln) })
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		h.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if serr := srv.Shutdown(sctx); serr != nil {
+			srv.Close()
+		}
+		cancel()
+		err = <-errc
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Server is an emulator listening on a loopback port, shaped like httptest.Server.
+type Server struct {
+	*Handler
+	// URL is the base URL, "http://127.0.0.1:port", to use as the SDK's BaseEndpoint for
+	// both Bedrock Runtime and Service Quotas.
+	URL string
+	// Listener is the listener the server accepts on.
+	Listener net.Listener
+
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+// NewServer starts an emulator for opts on a free loopback port. The caller must Close it.
+func NewServer(opts Options) (*Server, error) {
+	h, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bedrocktest: listening on loopback: %w", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Server{Handler: h, URL: "http://" + ln.Addr().String(), Listener: ln, stop: stop, done: make(chan error, 1)}
+	go func() { s.done <- h.Serve(ctx, ln) }() // owned by Close, which waits for it
+	return s, nil
+}
+
+// Close ends replies in progress, stops the server and waits until it has stopped.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.stop()
+		<-s.done
+	})
+}
