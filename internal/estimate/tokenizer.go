@@ -3,6 +3,7 @@ package estimate
 import (
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pkoukk/tiktoken-go"
 	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
@@ -22,7 +23,7 @@ var _ Counter = (*Tokenizer)(nil)
 // at run time. Each Tokenizer is built once, on first use (tens of milliseconds), and is
 // safe for concurrent use afterwards. Count costs one pass of the pre-tokenizing regular
 // expression over the text plus a BPE merge for each word not in the vocabulary, roughly
-// 5 MB/s (see BenchmarkCount).
+// 5 MB/s (see BenchmarkCount), and stays linear in the text's length on any input.
 type Tokenizer struct {
 	name      string // encoding name, as Name reports it
 	vocabSize int    // keep only ranks below this; 0 keeps all
@@ -113,5 +114,45 @@ func (t *Tokenizer) Count(text string) int {
 		// The ranks are embedded in the binary; only a broken build gets here.
 		panic(t.err)
 	}
-	return len(t.enc.EncodeOrdinary(text))
+	n := 0
+	for text != "" {
+		var chunk string
+		chunk, text = nextChunk(text)
+		n += len(t.enc.EncodeOrdinary(chunk))
+	}
+	return n
 }
+
+// Chunk sizes for Count, in bytes. BPE merging and the pre-tokenizer's backtracking are
+// quadratic in the length of one run of similar characters (a megabyte of spaces would
+// take minutes), so Count encodes the text in chunks of at most maxChunk bytes.
+const (
+	minChunk = 1024
+	maxChunk = 2048
+)
+
+// nextChunk splits text into a chunk to encode and the rest. It cuts where the
+// pre-tokenizer always cuts, before a space that follows a non-space and precedes an ASCII
+// letter (cl100k_base's pattern starts a word piece there), so ordinary text counts exactly
+// as it would whole. A run of maxChunk bytes with no such place (a pathological input) is
+// cut at a rune boundary, which can add a token or two per cut.
+func nextChunk(text string) (chunk, rest string) {
+	if len(text) <= maxChunk {
+		return text, ""
+	}
+	for i := minChunk; i < maxChunk; i++ {
+		if text[i] == ' ' && !isSpace(text[i-1]) && isASCIILetter(text[i+1]) {
+			return text[:i], text[i:]
+		}
+	}
+	i := maxChunk
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
+	}
+	return text[:i], text[i:]
+}
+
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
+}
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
