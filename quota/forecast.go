@@ -21,7 +21,8 @@ type Prediction struct {
 
 // Forecast predicts how long a call of cost and priority p would wait if reserved now:
 // from the usage in each limit's window and when it leaves, the calls queued ahead (of
-// the same or a higher class, and the share owed to lower waiting classes), and, for the
+// the same or a higher class, and the calls of lower waiting classes that their credit
+// will let go first; see Config.MinShare), and, for the
 // in-flight cap, the moving average of how long reservations are held.
 //
 // The model: the calls ahead and this one form a demand D in each dimension. A limit of
@@ -59,16 +60,25 @@ func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet,
 	}
 	c := p.class()
 	l.mu.Lock()
-	ahead, n := Cost{}, 0
+	ahead, n, service := Cost{}, 0, 0.0
 	for i := 0; i <= c; i++ {
-		ahead = ahead.Add(l.sched.classes[i].sum)
-		n += l.sched.classes[i].n
+		cl := &l.sched.classes[i]
+		ahead = ahead.Add(cl.sum)
+		n += cl.n
+		service += cl.service
 	}
-	// Each waiting lower class is owed gain × the service above it.
-	stretch := 1.0
-	for i := c + 1; i < numClasses; i++ {
-		if l.sched.classes[i].n > 0 {
-			stretch += l.sched.gain
+	// A waiting lower class is served out of turn each time its credit — what it has,
+	// plus gain × the service admitted above it — covers its next call.
+	for i := c + 1; i < numClasses && l.sched.gain > 0; i++ {
+		cl := &l.sched.classes[i]
+		if cl.n == 0 {
+			continue
+		}
+		h := cl.head()
+		k := min(int((cl.credit+l.sched.gain*service)/h.service), cl.n)
+		for ; k > 0; k-- {
+			ahead = ahead.Add(h.cost)
+			n++
 		}
 	}
 	l.mu.Unlock()
@@ -76,8 +86,7 @@ func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet,
 	demand := ahead.Add(cost)
 	pred := Prediction{Ahead: n}
 	for i, lim := range set.limits {
-		d := int64(math.Ceil(float64(demand.Get(lim.Dimension)) * stretch))
-		if w := waitFor(now, lim.Amount, d, u.Windows[i]); w > pred.Wait {
+		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), u.Windows[i]); w > pred.Wait {
 			pred.Wait, pred.Limit = w, lim
 		}
 	}

@@ -34,6 +34,7 @@ type class struct {
 	waiting tenantHeap
 	n       int     // calls waiting
 	sum     Cost    // their total cost, for Forecast
+	service float64 // their total service, for Forecast
 	credit  float64 // service owed to this class under the MinShare guarantee
 	floor   float64 // counter of the tenant served last; the lift when no tenant waits
 }
@@ -108,6 +109,7 @@ func (s *scheduler) enqueue(w *waiter) {
 	w.tenant = t
 	cl.n++
 	cl.sum = cl.sum.Add(w.cost)
+	cl.service += w.service
 }
 
 // admit takes w, which next returned, out of the queue and accounts its service: to its
@@ -156,8 +158,9 @@ func (s *scheduler) take(cl *class, w *waiter) {
 	}
 	cl.n--
 	cl.sum = cl.sum.Add(Cost{-w.cost.Requests, -w.cost.Tokens, -w.cost.InputTokens, -w.cost.OutputTokens})
+	cl.service -= w.service
 	if cl.n == 0 {
-		cl.credit = 0
+		cl.credit, cl.service = 0, 0
 		// Tenants at or below the floor would be lifted to it anyway: forget them.
 		for k, v := range cl.tenants {
 			if v.counter <= cl.floor {
@@ -197,7 +200,7 @@ func (s *scheduler) drain() []*waiter {
 			all = append(all, t.fifo...)
 			t.fifo, t.hi = nil, -1
 		}
-		cl.waiting, cl.n, cl.sum, cl.credit = nil, 0, Cost{}, 0
+		cl.waiting, cl.n, cl.sum, cl.credit, cl.service = nil, 0, Cost{}, 0, 0
 	}
 	return all
 }
