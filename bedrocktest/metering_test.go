@@ -1,0 +1,156 @@
+package bedrocktest_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+// TestMeteringThroughSDK drives the metering arithmetic through the real SDK, with the
+// emulator's clock moved by hand. Each call has 10 input tokens, max_tokens 1000 and
+// 100 output tokens on a burndown-5 model: it reserves 10 + 1000 (10 + 5000 with
+// ReserveBurndown) and settles 10 + 100×5 = 510.
+func TestMeteringThroughSDK(t *testing.T) {
+	tests := []struct {
+		name            string
+		mode            bedrocktest.WindowMode
+		reserveBurndown bool
+		wantFirst       int64 // calls admitted at the start
+		wantAfter6s     int64 // more admitted 6 emulated seconds later
+		wantPeak        int64 // highest TPM usage
+	}{
+		// 510k + 1010 ≤ 10000 ⇒ k ≤ 17: 18 calls. Clock: 6s later it is the same minute.
+		{"clock", bedrocktest.ClockMinute, false, 18, 0, 17*510 + 1010},
+		// Bucket: 10000 − 18×510 = 820 left; 6s refill 1000 more ⇒ 1820, which admits two
+		// calls (1820 → 1310 → 800); the deepest draw is then 10000 − 300.
+		{"bucket", bedrocktest.TokenBucket, false, 18, 2, 10_000 - 300},
+		// 510k + 5010 ≤ 10000 ⇒ k ≤ 9: 10 calls.
+		{"clock, reserve burndown", bedrocktest.ClockMinute, true, 10, 0, 9*510 + 5010},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newManualClock()
+			start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+			opts := quickOptions()
+			opts.Clock, opts.Start = clk.Now, start
+			opts.Window, opts.ReserveBurndown = tt.mode, tt.reserveBurndown
+			opts.OutputTokens = fixedOutput(100)
+			opts.Models = []bedrocktest.Model{{ID: sonnet, Burndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
+				Limits: map[catalog.Scope]bedrocktest.Limits{catalog.CrossRegion: {TokensPerMinute: 10_000}}}}
+			srv := startServer(t, opts)
+			client := runtimeClient(t, srv.URL)
+			in := &bedrockruntime.ConverseInput{ModelId: aws.String(sonnetUS),
+				Messages:        userMessage("one two three four five six seven eight nine ten"),
+				InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1000)}}
+			burst := func() int64 {
+				var n int64
+				for {
+					_, err := client.Converse(ctxT(t), in)
+					var te *types.ThrottlingException
+					if errors.As(err, &te) {
+						return n
+					}
+					if err != nil {
+						t.Fatalf("Converse: %v", err)
+					}
+					n++
+				}
+			}
+			if got := burst(); got != tt.wantFirst {
+				t.Errorf("admitted %d at the start, want %d", got, tt.wantFirst)
+			}
+			clk.Set(clk.Now().Add(6 * time.Second))
+			if got := burst(); got != tt.wantAfter6s {
+				t.Errorf("admitted %d more 6s later, want %d", got, tt.wantAfter6s)
+			}
+			clk.Set(clk.Now().Add(60 * time.Second))
+			if got := burst(); got < tt.wantFirst-1 {
+				t.Errorf("admitted %d a minute later, want about %d", got, tt.wantFirst)
+			}
+			s, ok := srv.Stats().Get(sonnet, "cross-region")
+			if !ok {
+				t.Fatal("no stats")
+			}
+			reservation := map[bool]int64{false: 1010, true: 5010}[tt.reserveBurndown]
+			if s.ReservedTokens != s.Admitted*reservation || s.SettledTokens != s.Admitted*510 {
+				t.Errorf("reserved %d, settled %d for %d calls; want %d and %d each", s.ReservedTokens, s.SettledTokens, s.Admitted, reservation, 510)
+			}
+			if s.Throttled["tokens-per-minute"] != 3 {
+				t.Errorf("throttled = %v, want 3 tokens-per-minute throttles", s.Throttled)
+			}
+			tpm, _ := s.Limit("tokens-per-minute")
+			if tpm.Peak != tt.wantPeak || tpm.Peak > tpm.Amount {
+				t.Errorf("TPM peak = %d, want %d (≤ %d)", tpm.Peak, tt.wantPeak, tpm.Amount)
+			}
+			if _, ok := s.Limit("requests-per-minute"); ok {
+				t.Errorf("RPM enforced without being configured")
+			}
+		})
+	}
+}
+
+// TestPromptCaching checks cache writes, reads and what they reserve and settle: the
+// first call writes the 4-token system prefix, the second reads it.
+func TestPromptCaching(t *testing.T) {
+	opts := quickOptions()
+	opts.OutputTokens = fixedOutput(10)
+	srv := startServer(t, opts)
+	client := runtimeClient(t, srv.URL)
+	in := &bedrockruntime.ConverseInput{
+		ModelId:  aws.String(sonnetUS),
+		Messages: userMessage("x y"),
+		System: []types.SystemContentBlock{
+			&types.SystemContentBlockMemberText{Value: "a b c d"},
+			&types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}},
+		},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(100)},
+	}
+	type counts struct{ in, rd, wr int32 }
+	var got []counts
+	for range 2 {
+		out, err := client.Converse(ctxT(t), in)
+		if err != nil {
+			t.Fatalf("Converse: %v", err)
+		}
+		u := out.Usage
+		got = append(got, counts{aws.ToInt32(u.InputTokens), aws.ToInt32(u.CacheReadInputTokens), aws.ToInt32(u.CacheWriteInputTokens)})
+	}
+	if want := []counts{{2, 0, 4}, {2, 4, 0}}; got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("usage (input, cache read, cache write) = %v, want %v", got, want)
+	}
+	s, _ := srv.Stats().Get(sonnet, "cross-region")
+	// Reserve input + cache read + cache write + max_tokens = 6 + 100, twice; settle
+	// input + cache write + output × 5: (2 + 4 + 50) + (2 + 0 + 50).
+	if s.ReservedTokens != 2*106 || s.SettledTokens != 56+52 {
+		t.Errorf("reserved %d, settled %d; want %d and %d", s.ReservedTokens, s.SettledTokens, 2*106, 56+52)
+	}
+}
+
+// TestAccountsAreSeparate checks that two access keys have their own quotas.
+func TestAccountsAreSeparate(t *testing.T) {
+	opts := quickOptions()
+	opts.OutputTokens = fixedOutput(10) // each call settles 1 + 10 of the 15
+	opts.Models = []bedrocktest.Model{{ID: nova, Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 15}}}}
+	srv := startServer(t, opts)
+	in := &bedrockruntime.ConverseInput{ModelId: aws.String(nova), Messages: userMessage("hi"),
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(10)}}
+	for _, key := range []string{"AKIDONE", "AKIDTWO"} {
+		if _, err := runtimeClientAs(t, srv.URL, key).Converse(ctxT(t), in); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+	}
+	if _, err := runtimeClientAs(t, srv.URL, "AKIDONE").Converse(ctxT(t), in); err == nil {
+		t.Errorf("AKIDONE's second call was admitted past its quota")
+	}
+	st := srv.Stats()
+	if len(st.Series) != 2 || st.Series[0].Account != "AKIDONE" || st.Series[1].Account != "AKIDTWO" {
+		t.Errorf("series = %+v, want one per account", st.Series)
+	}
+}
