@@ -11,13 +11,18 @@ import (
 	"time"
 )
 
-// contractRequests returns one summarisation request per contract in testdata/contracts,
-// in file-name order.
+// contractRequests returns one summarisation request per contract, in file-name order,
+// from testdata/contracts or from the folder named by $TOLLGATE_CONTRACTS (e.g. the full
+// 60-contract set in ../shared/data/contracts).
 func contractRequests(tb testing.TB) (names []string, reqs []*Request) {
 	tb.Helper()
-	files, err := filepath.Glob("testdata/contracts/*.txt")
+	dir := "testdata/contracts"
+	if d := os.Getenv("TOLLGATE_CONTRACTS"); d != "" {
+		dir = d
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
 	if err != nil || len(files) < 20 {
-		tb.Fatalf("want at least 20 contracts in testdata/contracts, found %d (err %v)", len(files), err)
+		tb.Fatalf("want at least 20 contracts in %s, found %d (err %v)", dir, len(files), err)
 	}
 	slices.Sort(files)
 	for _, f := range files {

@@ -140,3 +140,13 @@ func (u Usage) validate() error {
 	}
 	return nil
 }
+
+// Reserve estimates r's input for model and returns what to reserve for the call,
+// ReserveCost(m, Usage{InputTokens: in.Tokens}, r.MaxTokens), together with the estimate
+// itself, which Observe takes back when the call settles. (Cache reads and writes are
+// reserved like plain input, so the estimate need not be split.)
+func (e *Estimator) Reserve(model string, m ModelParams, r *Request) (quota.Cost, Input, error) {
+	in := e.Input(model, r)
+	c, err := ReserveCost(m, Usage{InputTokens: in.Tokens}, r.MaxTokens)
+	return c, in, err
+}

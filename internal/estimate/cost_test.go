@@ -102,3 +102,20 @@ func TestCostErrors(t *testing.T) {
 		t.Error("SettleCost accepted negative usage")
 	}
 }
+
+func TestEstimatorReserve(t *testing.T) {
+	e := newEstimator(t, Config{})
+	req := &Request{Messages: []Message{{Role: "user", Content: []Block{{Kind: Text, Text: "Summarise the attached agreement."}}}}}
+	got, in, err := e.Reserve("m", sonnet4, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := quota.Cost{Requests: 1, Tokens: int64(in.Tokens) + 64_000, InputTokens: int64(in.Tokens), OutputTokens: 64_000}
+	if got != want || in.Tokens != Base().Count("Summarise the attached agreement.")+DefaultMessageTokens {
+		t.Errorf("Reserve = %+v (input %+v), want %+v", got, in, want)
+	}
+	req.MaxTokens = 100_000
+	if _, _, err := e.Reserve("m", sonnet4, req); err == nil {
+		t.Error("Reserve accepted max_tokens above the model's maximum")
+	}
+}
