@@ -135,7 +135,20 @@ func (h *Handler) requestID(seq uint64) string {
 // replies in progress) and shuts the server down. It returns nil after a shutdown caused
 // by ctx, or the error that stopped the server.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Connections that never sent a request (the SDK's transport dials spares) would hold
+	// Shutdown for 5 seconds; they are tracked and closed at once instead.
+	var mu sync.Mutex
+	fresh := map[net.Conn]bool{}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(c net.Conn, s http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			if s == http.StateNew {
+				fresh[c] = true
+			} else {
+				delete(fresh, c)
+			}
+		}}
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Go(func() { errc <- srv.Serve(ln) })
@@ -145,11 +158,19 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 		h.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if serr := srv.Shutdown(sctx); serr != nil {
-			srv.Close()
+		wg.Go(func() {
+			if serr := srv.Shutdown(sctx); serr != nil {
+				_ = srv.Close() // the timeout passed: cut the remaining connections
+			}
+		})
+		mu.Lock()
+		for c := range fresh {
+			_ = c.Close()
 		}
-		cancel()
+		mu.Unlock()
 		err = <-errc
+		wg.Wait()
+		cancel()
 	}
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {

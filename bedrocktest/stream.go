@@ -35,8 +35,9 @@ func (c *call) stream(ctx context.Context) {
 	if c.fault == faultStreamThrottle || c.fault == faultStreamUnavailable {
 		failAt = len(pieces) / 2
 	}
-	sent := 0 // output tokens sent so far
-	if err := c.h.clock.sleep(ctx, c.ttft); err != nil {
+	sent := 0          // output tokens sent so far
+	at := c.latency(1) // emulated time since admission: the first token's
+	if err := c.h.clock.sleep(ctx, at); err != nil {
 		c.settle(0)
 		return
 	}
@@ -55,12 +56,12 @@ func (c *call) stream(ctx context.Context) {
 			return
 		}
 		n := min(per, c.output-sent)
-		if i > 0 {
-			if err := c.h.clock.sleep(ctx, c.latency(sent+n)-c.latency(sent)); err != nil {
-				c.settle(sent)
-				return
-			}
+		// A delta goes out when its last token is produced.
+		if err := c.h.clock.sleep(ctx, c.latency(sent+n)-at); err != nil {
+			c.settle(sent)
+			return
 		}
+		at = c.latency(sent + n)
 		if err := c.dialect.streamDelta(c, ew, piece); err != nil {
 			c.settle(sent)
 			return

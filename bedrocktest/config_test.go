@@ -1,0 +1,129 @@
+package bedrocktest_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+const sampleConfig = `
+window: clock
+time_scale: 60
+reserve_burndown: true
+legacy_rpm: true
+latency:
+  time_to_first_token: 200ms
+  per_output_token: 5ms
+faults:
+  seed: 3
+  service_unavailable: 0.01
+  stream_throttle: 0.02
+limits:
+  us.anthropic.claude-sonnet-4-20250514-v1:0:
+    tokens_per_minute: 50000
+    tokens_per_day: 2000000
+models:
+  - id: example.tiny-model-v1:0
+    name: Example Tiny
+    burndown: 2
+    max_output_tokens: 1000
+    context_window: 8000
+    limits:
+      on-demand: {tokens_per_minute: 10000, codes: {tokens_per_minute: L-12345678}}
+`
+
+func TestConfig(t *testing.T) {
+	c, err := bedrocktest.ParseConfig([]byte(sampleConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Window != bedrocktest.ClockMinute || o.TimeScale != 60 || !o.ReserveBurndown ||
+		o.Latency.TimeToFirstToken != 200*time.Millisecond || o.Faults.Seed != 3 || o.Faults.StreamThrottle != 0.02 {
+		t.Errorf("options = %+v", o)
+	}
+	var sonnetLimits, tiny bedrocktest.Limits
+	for _, m := range o.Models {
+		switch m.ID {
+		case sonnet:
+			sonnetLimits = m.Limits[catalog.CrossRegion]
+		case "example.tiny-model-v1:0":
+			tiny = m.Limits[catalog.OnDemand]
+		}
+	}
+	if sonnetLimits.TokensPerMinute != 50_000 || sonnetLimits.TokensPerDay != 2_000_000 || sonnetLimits.Codes.TokensPerMinute != "L-59759B4A" {
+		t.Errorf("sonnet cross-region limits = %+v, want the override with the preset's codes", sonnetLimits)
+	}
+	if tiny.TokensPerMinute != 10_000 || tiny.Codes.TokensPerMinute != "L-12345678" {
+		t.Errorf("added model limits = %+v", tiny)
+	}
+	// The presets themselves are untouched.
+	for _, m := range bedrocktest.Presets("us-east-1", false) {
+		if m.ID == sonnet && m.Limits[catalog.CrossRegion].TokensPerMinute != 200_000 {
+			t.Errorf("presets changed: %+v", m.Limits)
+		}
+	}
+	if _, err := bedrocktest.New(o); err != nil {
+		t.Errorf("New rejects the sample configuration: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unknown key", "windwo: clock", "field windwo not found"},
+		{"bad window", "window: sliding", `unknown window mode "sliding"`},
+		{"unknown model in limits", "limits:\n  us.example.nothing-v1:0: {tokens_per_minute: 5}", "is not served"},
+		{"bad model id", "limits:\n  'not an id': {tokens_per_minute: 5}", "invalid model id"},
+		{"no models", "presets: false", "no models"},
+		{"bad scope", "presets: false\nmodels:\n  - id: a.b\n    limits: {nowhere: {tokens_per_minute: 1}}", "nowhere"},
+		{"negative output", "output_tokens: -1", "must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := bedrocktest.ParseConfig([]byte(tt.yaml))
+			if err == nil {
+				_, err = c.Options()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	good := func() bedrocktest.Options { return quickOptions() }
+	tests := []struct {
+		name   string
+		modify func(*bedrocktest.Options)
+		want   string
+	}{
+		{"no models", func(o *bedrocktest.Options) { o.Models = []bedrocktest.Model{} }, "no models"},
+		{"negative time scale", func(o *bedrocktest.Options) { o.TimeScale = -1 }, "TimeScale"},
+		{"fault probability", func(o *bedrocktest.Options) { o.Faults.Drop = 2 }, "between 0 and 1"},
+		{"faults over 1", func(o *bedrocktest.Options) { o.Faults.Drop, o.Faults.Slow = 0.6, 0.6 }, "add up"},
+		{"profile as model id", func(o *bedrocktest.Options) { o.Models[0].ID = sonnetUS }, "give the base model id"},
+		{"duplicate", func(o *bedrocktest.Options) { o.Models[1].ID = o.Models[0].ID }, "twice"},
+		{"no limits", func(o *bedrocktest.Options) { o.Models[0].Limits = nil }, "has no Limits"},
+		{"bad burndown", func(o *bedrocktest.Options) { o.Models[0].Burndown = 0.5 }, "burndown"},
+		{"negative quota", func(o *bedrocktest.Options) {
+			o.Models[2].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: -5}}
+		}, "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := good()
+			tt.modify(&o)
+			_, err := bedrocktest.New(o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package bedrocktest_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+)
+
+// converseRequest builds an in-process Converse request for the handler.
+func converseRequest(op, prompt string) *httptestRequest {
+	body := `{"messages":[{"role":"user","content":[{"text":"` + prompt + `"}]}]}`
+	return &httptestRequest{path: "/model/" + strings.ReplaceAll(nova, ":", "%3A") + "/" + op, body: body}
+}
+
+type httptestRequest struct{ path, body string }
+
+func (r *httptestRequest) serve(h *bedrocktest.Handler) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", r.path, strings.NewReader(r.body)))
+	return rec
+}
+
+// TestLatencyModel checks, in a synctest bubble, that a reply takes the time to first
+// token plus the per-token time for each further token, divided by the time scale.
+func TestLatencyModel(t *testing.T) {
+	for _, op := range []string{"converse", "converse-stream"} {
+		t.Run(op, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				opts := quickOptions()
+				opts.TimeScale = 10
+				opts.Latency = bedrocktest.Latency{TimeToFirstToken: time.Second, PerOutputToken: 10 * time.Millisecond}
+				opts.OutputTokens = fixedOutput(101)
+				h, err := bedrocktest.New(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer h.Close()
+				start := time.Now()
+				emuStart := h.Now()
+				rec := converseRequest(op, "hi").serve(h)
+				// Emulated: 1s + 100 × 10ms = 2s; real: 2s / 10.
+				if got, want := time.Since(start), 200*time.Millisecond; got != want {
+					t.Errorf("real time = %v, want %v", got, want)
+				}
+				if got, want := h.Now().Sub(emuStart), 2*time.Second; got != want {
+					t.Errorf("emulated time = %v, want %v", got, want)
+				}
+				if rec.Code != 200 {
+					t.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				if op == "converse" {
+					var resp struct{ Metrics struct{ LatencyMs int64 } }
+					if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.Metrics.LatencyMs != 2000 {
+						t.Errorf("latencyMs = %d (%v), want 2000", resp.Metrics.LatencyMs, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestSlowFault checks that a slow call takes SlowFactor times as long.
+func TestSlowFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts := quickOptions()
+		opts.Latency = bedrocktest.Latency{TimeToFirstToken: time.Second, PerOutputToken: -1}
+		opts.Faults = bedrocktest.Faults{Slow: 1, SlowFactor: 3}
+		h, err := bedrocktest.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		start := time.Now()
+		if rec := converseRequest("converse", "hi").serve(h); rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if got := time.Since(start); got != 3*time.Second {
+			t.Errorf("slow call took %v, want 3s", got)
+		}
+	})
+}
+
+// TestCloseEndsReplies checks that Close ends a reply in progress and settles it.
+func TestCloseEndsReplies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts := quickOptions()
+		opts.Latency = bedrocktest.Latency{TimeToFirstToken: time.Hour}
+		h, err := bedrocktest.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { converseRequest("converse-stream", "hi").serve(h) })
+		synctest.Wait()
+		s, _ := h.Stats().Get(nova, "on-demand")
+		if s.InFlight != 1 {
+			t.Fatalf("in flight = %d, want 1", s.InFlight)
+		}
+		start := time.Now()
+		h.Close()
+		wg.Wait()
+		if time.Since(start) != 0 {
+			t.Errorf("Close took %v of fake time", time.Since(start))
+		}
+		s, _ = h.Stats().Get(nova, "on-demand")
+		if s.InFlight != 0 || s.SettledTokens != 1 {
+			t.Errorf("after Close: %+v, want the call settled at its 1 input token", s)
+		}
+	})
+}
+
+// TestTimeScaleRun runs 200 concurrent calls of 2 emulated seconds each through the
+// real SDK at 1,000× and checks they finish in far less than real seconds each.
+func TestTimeScaleRun(t *testing.T) {
+	opts := quickOptions()
+	opts.TimeScale = 1000
+	opts.Latency = bedrocktest.Latency{TimeToFirstToken: time.Second, PerOutputToken: 10 * time.Millisecond}
+	opts.OutputTokens = fixedOutput(101)
+	srv := startServer(t, opts)
+	client := runtimeClient(t, srv.URL)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Go(func() {
+			out, err := client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(nova), Messages: userMessage("hi")})
+			if err == nil && aws.ToInt64(out.Metrics.LatencyMs) != 2000 {
+				t.Errorf("latencyMs = %d, want 2000", aws.ToInt64(out.Metrics.LatencyMs))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("200 calls took %v", d)
+	}
+	s, _ := srv.Stats().Get(nova, "on-demand")
+	if s.Admitted != 200 || s.InFlight != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
