@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas/types"
 	"github.com/aws/smithy-go"
@@ -181,7 +182,12 @@ func list(ctx context.Context, c servicequotas.ListServiceQuotasAPIClient, pageS
 // fallbackReason says in words why listing failed.
 func fallbackReason(err error) string {
 	var api smithy.APIError
+	var signing *v4.SigningError
 	switch {
+	case errors.As(err, &signing) || strings.Contains(err.Error(), "get identity: "):
+		// The SDK wraps a failed credential lookup as "get identity: …" (servicequotas
+		// auth.go) without an error type; older paths use a v4.SigningError.
+		return fmt.Sprintf("no usable AWS credentials (%v): configure them (AWS_PROFILE, aws configure, AWS_ACCESS_KEY_ID…) to read the account's quotas", err)
 	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
 		return "access denied: these credentials may not call servicequotas:ListServiceQuotas " +
 			"(attach a policy allowing it, such as the ServiceQuotasReadOnlyAccess managed policy)"
@@ -219,7 +225,7 @@ func (r *Report) build(applied []types.ServiceQuota, listed, legacyRPM bool) {
 		} else if d := k.q.DefaultIn(r.Region); d > 0 {
 			v.Source, v.Value = CatalogDefault, d
 			if k.q.Derived {
-				v.Note = "derived: TPM × 1440, the documented default"
+				v.Note = "derived from the TPM: the documented default is a day's worth of it (TPM × 1440)"
 			}
 		}
 		if v.Source != Applied && k.used {

@@ -183,6 +183,17 @@ func accessDenied(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/x is not authorized to perform: servicequotas:ListServiceQuotas"}`))
 }
 
+// noCredentials returns a client for url whose credential chain finds nothing.
+func noCredentials(t testing.TB, url string) *servicequotas.Client {
+	t.Helper()
+	return servicequotas.New(servicequotas.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errors.New("no credentials configured")
+		}),
+	})
+}
+
 // refusedURL returns the URL of a loopback port nobody listens on.
 func refusedURL(t testing.TB) string {
 	t.Helper()
@@ -207,6 +218,7 @@ func TestQuotasFallsBack(t *testing.T) {
 		{"access denied", client(t, denied.URL), []string{"access denied", "servicequotas:ListServiceQuotas", "catalog defaults"}},
 		{"connection refused", client(t, refusedURL(t)), []string{"unreachable", "connection refused", "catalog defaults"}},
 		{"no client", nil, []string{"no Service Quotas client", "catalog defaults"}},
+		{"no credentials", noCredentials(t, denied.URL), []string{"no usable AWS credentials", "no credentials configured", "AWS_PROFILE", "catalog defaults"}},
 		{"model not listed", onlyHaiku, []string{"lists no TPM or TPD quota", sonnet35, "catalog defaults"}},
 	}
 	for _, tt := range tests {
