@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,13 +157,18 @@ type Limiter struct {
 type limitSet struct {
 	limits      []Limit
 	maxInFlight int
-	inv         []float64 // 1/Amount of each limit, for service
+	inv         []float64            // 1/Amount of each limit, for service
+	largest     [numDimensions]int64 // per dimension, the least Amount: the largest admissible cost
 }
 
 func newLimitSet(limits []Limit, maxInFlight int) *limitSet {
 	s := &limitSet{limits: limits, maxInFlight: maxInFlight, inv: make([]float64, len(limits))}
+	for d := range s.largest {
+		s.largest[d] = math.MaxInt64
+	}
 	for i, l := range limits {
 		s.inv[i] = 1 / float64(l.Amount)
+		s.largest[l.Dimension] = min(s.largest[l.Dimension], l.Amount)
 	}
 	return s
 }
@@ -183,6 +189,11 @@ func (s *limitSet) service(c Cost) float64 {
 
 // check refuses costs that are negative or could never be admitted.
 func (s *limitSet) check(c Cost) error {
+	if c.Requests <= s.largest[Requests] && c.Tokens <= s.largest[Tokens] &&
+		c.InputTokens <= s.largest[InputTokens] && c.OutputTokens <= s.largest[OutputTokens] &&
+		c.Requests|c.Tokens|c.InputTokens|c.OutputTokens >= 0 {
+		return nil // the common case, without a loop
+	}
 	if err := c.validate(); err != nil {
 		return err
 	}

@@ -25,6 +25,11 @@ type Memory struct {
 	last    int64 // latest offset seen; time never runs backwards inside the store
 	rings   []*ring
 	tickets ticketTable
+
+	// The rings of the limits slice seen last, in its order: a Limiter passes the same
+	// slice until its limits change, so the lookup is usually a comparison.
+	cacheKey   *Limit
+	cacheRings []*ring
 }
 
 var _ Store = (*Memory)(nil)
@@ -33,7 +38,11 @@ var _ Store = (*Memory)(nil)
 func NewMemory() *Memory { return new(Memory) }
 
 // offset converts now to nanoseconds since the epoch, never less than an earlier offset.
+// The zero time means the latest offset seen.
 func (m *Memory) offset(now time.Time) int64 {
+	if now.IsZero() {
+		return m.last
+	}
 	if !m.started {
 		m.epoch, m.started = now, true
 	}
@@ -54,22 +63,47 @@ func (m *Memory) ring(l Limit) *ring {
 		}
 	}
 	r := newRing(l.Dimension, l.Per)
-	r.head = r.index(m.last)
+	r.start(m.last)
 	m.rings = append(m.rings, r)
 	return r
+}
+
+// ringsFor returns the rings of limits, in order.
+func (m *Memory) ringsFor(limits []Limit) []*ring {
+	if len(limits) == 0 {
+		return nil
+	}
+	if &limits[0] == m.cacheKey && len(limits) == len(m.cacheRings) {
+		ok := true
+		for i, r := range m.cacheRings { // the slice may have been reused with new limits
+			if r.dim != limits[i].Dimension || r.per != limits[i].Per {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return m.cacheRings
+		}
+	}
+	m.cacheRings = m.cacheRings[:0]
+	for _, l := range limits {
+		m.cacheRings = append(m.cacheRings, m.ring(l))
+	}
+	m.cacheKey = &limits[0]
+	return m.cacheRings
 }
 
 // Reserve implements Store.
 func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	off := m.offset(req.Now)
 	m.tickets.expire(off)
 
 	adm := Admission{Blocked: -2}
 	var latest int64 = -1
+	rings := m.ringsFor(req.Limits)
 	for i, l := range req.Limits {
-		r := m.ring(l)
+		r := rings[i]
 		r.advance(off)
 		n := req.Cost.Get(l.Dimension)
 		if r.sum+n <= l.Amount {
@@ -87,28 +121,31 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 	}
 	if latest >= 0 {
 		adm.RetryAt = m.epoch.Add(time.Duration(latest))
+		m.mu.Unlock()
 		return adm, nil
 	}
-	for _, l := range req.Limits {
-		m.ring(l).charge(req.Cost.Get(l.Dimension))
+	for i, l := range req.Limits {
+		rings[i].charge(req.Cost.Get(l.Dimension))
 	}
 	adm.OK, adm.Blocked = true, 0
 	adm.Ticket = m.tickets.open1(off, off+int64(req.TTL), req.Cost)
+	m.mu.Unlock()
 	return adm, nil
 }
 
 // Settle implements Store.
 func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	off := m.offset(req.Now)
 	m.tickets.expire(off)
 	t := m.tickets.lookup(req.Ticket)
 	if t == nil {
+		m.mu.Unlock()
 		return false, nil
 	}
-	for _, l := range req.Limits {
-		r := m.ring(l)
+	rings := m.ringsFor(req.Limits)
+	for i, l := range req.Limits {
+		r := rings[i]
 		r.advance(off)
 		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
 		switch {
@@ -119,6 +156,7 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 		}
 	}
 	m.tickets.close(req.Ticket)
+	m.mu.Unlock()
 	return true, nil
 }
 

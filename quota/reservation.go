@@ -55,8 +55,13 @@ func (r Reservation) end(actual Cost) error {
 	if l == nil {
 		return errLimiterNil
 	}
-	now := time.Now()
 	set := l.set.Load()
+	// The clock is read only when something needs it: an excess charge lands now, the
+	// hold time feeds the in-flight forecast, and waiters are dispatched at now.
+	var now time.Time
+	if exceeds(actual, r.cost) || set.maxInFlight > 0 || l.waiting.Load() > 0 {
+		now = time.Now()
+	}
 	ok, err := l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual})
 	if err != nil {
 		return fmt.Errorf("quota: settle: %w", err)
@@ -68,6 +73,9 @@ func (r Reservation) end(actual Cost) error {
 		l.observeHold(now.Sub(r.at))
 	}
 	if l.waiting.Load() > 0 {
+		if now.IsZero() {
+			now = time.Now()
+		}
 		l.mu.Lock()
 		l.sched.correct(r.opt, set.service(actual)-set.service(r.cost))
 		if !l.closed.Load() {
@@ -78,7 +86,12 @@ func (r Reservation) end(actual Cost) error {
 	return nil
 }
 
-// holdHalfLife weighs the moving average of hold times: each new sample counts 1/8.
+// exceeds reports whether a is above b in any dimension.
+func exceeds(a, b Cost) bool {
+	return a.Requests > b.Requests || a.Tokens > b.Tokens || a.InputTokens > b.InputTokens || a.OutputTokens > b.OutputTokens
+}
+
+// holdWeight weighs the moving average of hold times: each new sample counts 1/8.
 const holdWeight = 0.125
 
 // observeHold folds a reservation's hold time into the moving average Forecast uses for

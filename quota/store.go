@@ -69,7 +69,9 @@ type Admission struct {
 
 // SettleRequest ends a reservation.
 type SettleRequest struct {
-	// Now is the time of the settlement; an excess charge lands at Now.
+	// Now is the time of the settlement; an excess charge lands at Now. It may be the
+	// zero time when Actual exceeds the reservation in no dimension: a refund goes where
+	// the charge was made and needs no clock (the Limiter saves reading it).
 	Now time.Time
 	// Limits are the limits the reservation was charged to, as the Limiter has them now.
 	Limits []Limit

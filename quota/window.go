@@ -16,17 +16,26 @@ const SubWindows = 200
 //
 // The zero ring is not usable; see newRing. A ring is not safe for concurrent use.
 type ring struct {
-	dim   Dimension
-	per   time.Duration
-	width int64 // nanoseconds per sub-window
-	head  int64 // absolute index of the newest sub-window
-	sum   int64 // total of slots
-	slots [SubWindows + 1]int64
+	dim      Dimension
+	per      time.Duration
+	width    int64 // nanoseconds per sub-window
+	head     int64 // absolute index of the newest sub-window
+	headSlot int   // slot of head in slots
+	headEnd  int64 // offset at which head's sub-window ends: (head+1)·width
+	sum      int64 // total of slots
+	slots    [SubWindows + 1]int64
 }
 
 func newRing(dim Dimension, per time.Duration) *ring {
 	w := (int64(per) + SubWindows - 1) / SubWindows // ceil, so SubWindows·width >= Per
-	return &ring{dim: dim, per: per, width: w}
+	return &ring{dim: dim, per: per, width: w, headEnd: w}
+}
+
+// start places an empty ring's head at the sub-window of off.
+func (r *ring) start(off int64) {
+	r.head = r.index(off)
+	r.headSlot = slotIndex(r.head)
+	r.headEnd = (r.head + 1) * r.width
 }
 
 // index returns the sub-window holding offset off (nanoseconds from the epoch).
@@ -35,8 +44,20 @@ func (r *ring) index(off int64) int64 { return off / r.width }
 // slot returns the sum of sub-window a, which must lie in [head-SubWindows, head] (or
 // just ahead of head, where it is zero). Before the first SubWindows sub-windows have
 // passed, indices are negative; they still map to distinct, zeroed slots.
-func (r *ring) slot(a int64) *int64 {
+func (r *ring) slot(a int64) *int64 { return &r.slots[slotIndex(a)] }
+
+func slotIndex(a int64) int {
 	i := a % (SubWindows + 1)
+	if i < 0 {
+		i += SubWindows + 1
+	}
+	return int(i)
+}
+
+// slotBack returns the sum of the sub-window k places before head (0 <= k <= SubWindows),
+// without dividing.
+func (r *ring) slotBack(k int64) *int64 {
+	i := r.headSlot - int(k)
 	if i < 0 {
 		i += SubWindows + 1
 	}
@@ -46,10 +67,10 @@ func (r *ring) slot(a int64) *int64 {
 // advance moves head forward to the sub-window of off, dropping the sums that leave the
 // window. It never moves head back.
 func (r *ring) advance(off int64) {
-	a := r.index(off)
-	if a <= r.head {
-		return
+	if off < r.headEnd {
+		return // still in head's sub-window (or earlier)
 	}
+	a := r.index(off)
 	if a-r.head > SubWindows {
 		r.slots = [SubWindows + 1]int64{}
 		r.sum = 0
@@ -61,11 +82,13 @@ func (r *ring) advance(off int64) {
 		}
 	}
 	r.head = a
+	r.headSlot = slotIndex(a)
+	r.headEnd = (a + 1) * r.width
 }
 
 // charge adds n to the head sub-window.
 func (r *ring) charge(n int64) {
-	*r.slot(r.head) += n
+	r.slots[r.headSlot] += n
 	r.sum += n
 }
 
@@ -74,7 +97,7 @@ func (r *ring) refund(a, n int64) {
 	if a > r.head || a < r.head-SubWindows {
 		return // out of the window: it no longer counts
 	}
-	s := r.slot(a)
+	s := r.slotBack(r.head - a)
 	if n > *s {
 		n = *s
 	}
