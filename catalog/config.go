@@ -41,7 +41,8 @@ type configNodes struct {
 //	  arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6: us.anthropic.claude-sonnet-4-20250514-v1:0
 //
 // An entry whose id the catalog knows changes only the fields it names, down to single
-// quota fields; when it changes a TPM whose TPD was derived (TPM × 1440) and gives no TPD,
+// quota fields; a quota default given without region_defaults replaces the built-in
+// per-region defaults too, so that it applies in every region; when it changes a TPM whose TPD was derived (TPM × 1440) and gives no TPD,
 // the TPD is derived again. An entry with a new id must give every required setting.
 // Unknown fields, bad scopes and bad values are errors naming the line or the setting.
 func (c *Catalog) Load(r io.Reader) (*Catalog, error) {
@@ -134,6 +135,16 @@ func (c *Catalog) apply(node *yaml.Node) (Model, error) {
 			return Model{}, fmt.Errorf("line %d: %w", quotas.Content[i].Line, err)
 		}
 		cur, v := base.Quotas[s], quotas.Content[i+1]
+		// A default given without region_defaults applies everywhere: drop the built-in
+		// per-region values it would otherwise hide behind.
+		for _, k := range []struct {
+			key string
+			q   *Quota
+		}{{"tpm", &cur.TPM}, {"tpd", &cur.TPD}, {"rpm", &cur.RPM}} {
+			if n := valueOf(v, k.key); n != nil && hasKey(n, "default") && !hasKey(n, "region_defaults") {
+				k.q.RegionDefaults = nil
+			}
+		}
 		before := cur.TPM
 		before.RegionDefaults = maps.Clone(before.RegionDefaults) // Decode writes into the map
 		if err := v.Decode(&cur); err != nil {
@@ -148,11 +159,17 @@ func (c *Catalog) apply(node *yaml.Node) (Model, error) {
 }
 
 // hasKey reports whether the mapping node n has the key.
-func hasKey(n *yaml.Node, key string) bool {
+func hasKey(n *yaml.Node, key string) bool { return valueOf(n, key) != nil }
+
+// valueOf returns the value of key in the mapping node n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
-			return true
+			return n.Content[i+1]
 		}
 	}
-	return false
+	return nil
 }

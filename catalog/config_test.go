@@ -37,13 +37,13 @@ profiles:
 		t.Errorf("overridden model = %+v: want max_output_tokens changed and the other fields kept", s)
 	}
 	od := s.Quotas[OnDemand]
-	if od.TPM.Default != 50000 || od.TPM.Code != "L-A50569E5" || od.RPM.Default != 50 {
-		t.Errorf("on-demand quotas = %+v: want TPM default 50000 with code and RPM kept", od)
+	if od.TPM.DefaultIn("us-east-1") != 50000 || od.TPM.Code != "L-A50569E5" || od.RPM.DefaultIn("us-east-1") != 50 {
+		t.Errorf("on-demand quotas = %+v: want TPM default 50000 in every region, with its code, and RPM kept", od)
 	}
 	if got, want := od.TPD.Default, int64(50000*1440); got != want {
 		t.Errorf("derived TPD after TPM override = %d, want TPM × 1440 = %d", got, want)
 	}
-	if s.Quotas[CrossRegion].TPM.Default != 800_000 {
+	if s.Quotas[CrossRegion].TPM.DefaultIn("us-west-2") != 4_000_000 {
 		t.Errorf("cross-region quotas changed: %+v", s.Quotas[CrossRegion])
 	}
 	m, r, err := c.Lookup("arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3d4e5f6")

@@ -19,8 +19,8 @@
 // [Catalog.WithProfile] maps an application inference profile to what it wraps, and
 // [Catalog.Load] reads both from a YAML configuration file (see docs/catalog.md).
 //
-// Quota defaults are those AWS documents for us-east-1 unless a region is named; a zero
-// value means "unknown", never "no quota". Real accounts often have less (new accounts)
+// Quota defaults are the AWS defaults, per region where AWS lists regional values
+// ([Quota.DefaultIn]); a zero value means "unknown", never "no quota". Real accounts often have less (new accounts)
 // or more (approved increases): package internal/discover reads the applied values, and
 // [Model.Limits] turns the defaults into [quota.Limit] values as the fallback.
 //

@@ -78,10 +78,12 @@ type Quota struct {
 	Code string `yaml:"code,omitempty" json:"code,omitempty"`
 	// Name is the quota's name as Service Quotas lists it, when known.
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
-	// Default is the AWS default value in us-east-1 (tokens or requests per period), as
-	// listed by Service Quotas. Zero means unknown.
+	// Default is the AWS default value (tokens or requests per period, as Service Quotas
+	// lists it) in every region RegionDefaults does not name — what AWS's quota table calls
+	// "each of the other supported Regions". Zero means unknown.
 	Default int64 `yaml:"default,omitempty" json:"default,omitempty"`
-	// RegionDefaults holds defaults for regions where they differ from Default.
+	// RegionDefaults holds the default of each region where it differs from Default,
+	// keyed by region name ("us-east-1").
 	RegionDefaults map[string]int64 `yaml:"region_defaults,omitempty" json:"region_defaults,omitempty"`
 	// CrossRegionDoubled reports that the quota's value applies doubled to cross-region
 	// calls, as for TPD quotas named "… (doubled for cross-region calls)".
