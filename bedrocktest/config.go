@@ -26,6 +26,9 @@ type Config struct {
 	// Presets, when not false, starts from the catalog's models with their default
 	// quotas; Models then override or add to them. Nil means true.
 	Presets *bool `yaml:"presets"`
+	// Catalog is the catalog the presets come from; nil means catalog.Default(). It is
+	// set from Go (tollgate emulate --catalog), not from the YAML file.
+	Catalog *catalog.Catalog `yaml:"-"`
 	// LegacyRPM enforces the presets' legacy requests-per-minute quotas.
 	LegacyRPM bool `yaml:"legacy_rpm"`
 	// Models are served beside (or instead of) the presets; a model with a preset's id
@@ -33,7 +36,8 @@ type Config struct {
 	Models []Model `yaml:"models"`
 	// Limits override the quotas of served models in single scopes, keyed by a model or
 	// inference-profile id: "us.anthropic.claude-sonnet-4-20250514-v1:0" sets the
-	// cross-region quotas of that model.
+	// cross-region quotas of that model. Fields left zero keep the model's value; use -1
+	// for a zero quota.
 	Limits map[string]Limits `yaml:"limits"`
 	// Latency is the latency model; zero fields take the defaults.
 	Latency Latency `yaml:"latency"`
@@ -77,7 +81,11 @@ func (c Config) Options() (Options, error) {
 	}
 	var models []Model
 	if c.Presets == nil || *c.Presets {
-		models = Presets(region, c.LegacyRPM)
+		cat := c.Catalog
+		if cat == nil {
+			cat = catalog.Default()
+		}
+		models = PresetsFrom(cat, region, c.LegacyRPM)
 	}
 	for _, m := range c.Models {
 		replaced := false
@@ -103,10 +111,7 @@ func (c Config) Options() (Options, error) {
 				for s, v := range models[i].Limits {
 					lim[s] = v
 				}
-				if old, ok := lim[ref.Scope]; ok && l.Codes == (QuotaCodes{}) {
-					l.Codes = old.Codes
-				}
-				lim[ref.Scope] = l
+				lim[ref.Scope] = mergeLimits(lim[ref.Scope], l)
 				models[i].Limits, found = lim, true
 			}
 		}
@@ -125,4 +130,30 @@ func (c Config) Options() (Options, error) {
 		o.OutputTokens = func(ReplyRequest) int { return n }
 	}
 	return o, nil
+}
+
+// mergeLimits returns base with the non-zero fields of override.
+func mergeLimits(base, override Limits) Limits {
+	pick := func(b, o int64) int64 {
+		if o != 0 {
+			return o
+		}
+		return b
+	}
+	pickCode := func(b, o string) string {
+		if o != "" {
+			return o
+		}
+		return b
+	}
+	return Limits{
+		TokensPerMinute:   pick(base.TokensPerMinute, override.TokensPerMinute),
+		TokensPerDay:      pick(base.TokensPerDay, override.TokensPerDay),
+		RequestsPerMinute: pick(base.RequestsPerMinute, override.RequestsPerMinute),
+		Codes: QuotaCodes{
+			TokensPerMinute:   pickCode(base.Codes.TokensPerMinute, override.Codes.TokensPerMinute),
+			TokensPerDay:      pickCode(base.Codes.TokensPerDay, override.Codes.TokensPerDay),
+			RequestsPerMinute: pickCode(base.Codes.RequestsPerMinute, override.Codes.RequestsPerMinute),
+		},
+	}
 }

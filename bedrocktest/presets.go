@@ -16,7 +16,13 @@ const PresetTokensPerMinute = 200_000
 // name says so; TPM × 1440 when unknown) and, when legacyRPM is set, the requests-per-
 // minute quota (not enforced otherwise, as Bedrock no longer enforces it).
 func Presets(region string, legacyRPM bool) []Model {
-	ms := catalog.Default().Models()
+	return PresetsFrom(catalog.Default(), region, legacyRPM)
+}
+
+// PresetsFrom is Presets for the models of catalog c (the built-in one extended by a
+// catalog file, for instance).
+func PresetsFrom(c *catalog.Catalog, region string, legacyRPM bool) []Model {
+	ms := c.Models()
 	out := make([]Model, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, FromCatalog(m, region, legacyRPM))

@@ -1,0 +1,87 @@
+package bedrocktest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+// Start an emulator and call it with the real SDK: point BaseEndpoint at srv.URL.
+func ExampleNewServer() {
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{
+		TimeScale: 60, // one emulated minute per real second
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	client := bedrockruntime.New(bedrockruntime.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+		Retryer:      aws.NopRetryer{},
+	})
+	out, err := client.Converse(context.Background(), &bedrockruntime.ConverseInput{
+		ModelId: aws.String("us.anthropic.claude-sonnet-4-20250514-v1:0"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(5)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out.StopReason, aws.ToInt32(out.Usage.OutputTokens))
+
+	s, _ := srv.Stats().Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region")
+	fmt.Println("admitted:", s.Admitted)
+	// Output:
+	// max_tokens 5
+	// admitted: 1
+}
+
+// A model with a tiny quota in clock-minute mode: the first call reserves 1 + 1000
+// tokens and settles 1 + 1000 (every reply runs to max_tokens here), so the second call
+// does not fit in the minute and is throttled, as Bedrock throttles, with a
+// *types.ThrottlingException.
+func ExampleOptions_throttle() {
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{
+		Window:       bedrocktest.ClockMinute,
+		OutputTokens: func(bedrocktest.ReplyRequest) int { return 5000 },
+		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+		Models: []bedrocktest.Model{{
+			ID: "amazon.nova-lite-v1:0", MaxOutputTokens: 5000,
+			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 1500}},
+		}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	client := bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+	})
+	in := &bedrockruntime.ConverseInput{
+		ModelId: aws.String("amazon.nova-lite-v1:0"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1000)},
+	}
+	for range 2 {
+		_, err = client.Converse(context.Background(), in)
+	}
+	var te *types.ThrottlingException
+	fmt.Println(errors.As(err, &te), te.ErrorMessage())
+	// Output:
+	// true Too many tokens, please wait before trying again.
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+func init() { registered = append(registered, newEmulateCmd) }
+
+// defaultEmulateAddr is where "tollgate emulate" listens unless --addr says otherwise.
+const defaultEmulateAddr = "127.0.0.1:8480"
+
+// emulateFlags are the flags of "tollgate emulate".
+type emulateFlags struct {
+	addr, config, catalogFile, window, region string
+	timeScale, slowFactor                     float64
+	reserveBurndown, legacyRPM, noPresets     bool
+	ttft, perToken                            time.Duration
+	outputTokens                              int
+	tpm, tpd, rpm, faults                     []string
+	faultSeed                                 uint64
+}
+
+func newEmulateCmd() *cobra.Command {
+	var f emulateFlags
+	cmd := &cobra.Command{
+		Use:   "emulate [--addr 127.0.0.1:8480] [--config emulator.yaml]",
+		Short: "Serve a local Bedrock Runtime that enforces quotas the way Bedrock does",
+		Long: `Emulate serves a local Amazon Bedrock Runtime that the AWS SDKs cannot tell from the
+real one for Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream and
+CountTokens, plus the Service Quotas API (ListServiceQuotas, GetServiceQuota) for the
+models it serves. Point any SDK at it with the environment variables it prints,
+AWS_ENDPOINT_URL_BEDROCK_RUNTIME and AWS_ENDPOINT_URL_SERVICE_QUOTAS; any credentials do
+(each access key id is a separate account with its own quotas).
+
+It meters every call as Bedrock does, per account, region, model and scope (on-demand
+model id, cross-region "us."/"eu."/… profile, "global." profile): at the start it reserves
+input + cache read + cache write + max_tokens (the model's maximum when unset), at the end
+it settles input + cache write + output × burndown (5 for Claude 3.7 and 4.x). Tokens per
+minute, tokens per day and (with --legacy-rpm) requests per minute are enforced as a token
+bucket (--window bucket) or per clock minute and day (--window clock); throttles are HTTP
+429 ThrottlingException "Too many tokens…", "Too many tokens per day…", "Too many
+requests…".
+
+Models and quotas: by default every model of Tollgate's catalog, with the AWS default
+quotas of --region (see "tollgate quotas"). Change a quota with --tpm/--tpd/--rpm
+MODEL=N, where MODEL is a model id (on-demand quotas) or a profile id ("us.…",
+"global.…") and N a count (0: a zero quota, nothing admitted). Add models or set
+everything at once in a YAML file (--config; the format is in docs/emulator.md); flags
+override the file.
+
+Replies are deterministic text whose length follows the prompt (or --output-tokens),
+clamped at max_tokens. Latency is --ttft plus --per-token for each further token, in
+emulated time; --time-scale 60 makes an emulated minute pass in one real second, for
+windows and latency alike.
+
+Faults (--fault KIND=PROBABILITY, repeatable, drawn from --fault-seed): service-unavailable
+(503), internal-error (500), model-not-ready (429 ModelNotReadyException), stream-throttle
+and stream-unavailable (exception frames halfway through a stream), slow (latency ×
+--slow-factor), drop (connection closed without an answer).
+
+Stats: GET /_tollgate/stats gives per account, model and scope the calls admitted and
+throttled (by limit), the tokens reserved and settled, and the highest usage each limit
+ever saw (the referee for "no overshoot"); POST /_tollgate/reset clears them.
+Ctrl-C stops the emulator.`,
+		Example: `  tollgate emulate
+  tollgate emulate --window clock --time-scale 60
+  tollgate emulate --tpm us.anthropic.claude-sonnet-4-20250514-v1:0=100000 --tpd us.anthropic.claude-sonnet-4-20250514-v1:0=0
+  tollgate emulate --fault service-unavailable=0.01 --fault stream-throttle=0.02 --fault-seed 7
+  tollgate emulate --config emulator.yaml --addr 127.0.0.1:9000`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unexpected argument %q: emulate takes flags only (see tollgate emulate --help)", args[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := f.options(cmd)
+			if err != nil {
+				return usageError{err}
+			}
+			return runEmulate(cmd.Context(), cmd.OutOrStdout(), f.addr, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", defaultEmulateAddr, "address to listen on (loopback unless you mean otherwise; port 0 picks a free one)")
+	fl.StringVar(&f.config, "config", "", "YAML file with models, quotas, faults and settings (see docs/emulator.md)")
+	fl.StringVar(&f.catalogFile, "catalog", "", "YAML catalog file adding or overriding preset models (see docs/catalog.md)")
+	fl.BoolVar(&f.noPresets, "no-presets", false, "serve only the models of --config, not the catalog's")
+	fl.StringVar(&f.window, "window", "", `window mode: "bucket" (token bucket, default) or "clock" (clock minutes and days)`)
+	fl.Float64Var(&f.timeScale, "time-scale", 0, "emulated seconds per real second, for windows and latency (default 1)")
+	fl.BoolVar(&f.reserveBurndown, "reserve-burndown", false, "reserve max_tokens × burndown instead of max_tokens (Bedrock does not document which)")
+	fl.BoolVar(&f.legacyRPM, "legacy-rpm", false, "enforce the presets' legacy requests-per-minute quotas (Bedrock stopped in 2026)")
+	fl.StringVar(&f.region, "region", "", "region of the preset quotas and of unsigned calls (default us-east-1)")
+	fl.StringArrayVar(&f.tpm, "tpm", nil, "tokens per minute of a model or profile, MODEL=N (repeatable)")
+	fl.StringArrayVar(&f.tpd, "tpd", nil, "tokens per day of a model or profile, MODEL=N (repeatable; 0 = zero quota)")
+	fl.StringArrayVar(&f.rpm, "rpm", nil, "legacy requests per minute of a model or profile, MODEL=N (repeatable)")
+	fl.DurationVar(&f.ttft, "ttft", 0, "time to first token, emulated (default 400ms; negative: none)")
+	fl.DurationVar(&f.perToken, "per-token", 0, "time per further output token, emulated (default 15ms; negative: none)")
+	fl.IntVar(&f.outputTokens, "output-tokens", 0, "make every reply this many tokens before max_tokens (default: follows the prompt)")
+	fl.StringArrayVar(&f.faults, "fault", nil, "inject a fault, KIND=PROBABILITY (repeatable; kinds above)")
+	fl.Uint64Var(&f.faultSeed, "fault-seed", 0, "seed of the fault draws")
+	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "latency multiplier of slow replies (default 10)")
+	return cmd
+}
+
+// options builds the emulator's options from the config file and the flags set.
+func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
+	var c bedrocktest.Config
+	if f.config != "" {
+		data, err := os.ReadFile(f.config)
+		if err != nil {
+			return bedrocktest.Options{}, fmt.Errorf("--config: %w", err)
+		}
+		if c, err = bedrocktest.ParseConfig(data); err != nil {
+			return bedrocktest.Options{}, fmt.Errorf("--config %s: %w", f.config, err)
+		}
+	}
+	if f.catalogFile != "" {
+		cat, err := catalog.Default().LoadFile(f.catalogFile)
+		if err != nil {
+			return bedrocktest.Options{}, fmt.Errorf("--catalog: %w", err)
+		}
+		c.Catalog = cat
+	}
+	set := cmd.Flags().Changed
+	if set("window") {
+		c.Window = f.window
+	}
+	if set("time-scale") {
+		c.TimeScale = f.timeScale
+	}
+	if set("reserve-burndown") {
+		c.ReserveBurndown = f.reserveBurndown
+	}
+	if set("legacy-rpm") {
+		c.LegacyRPM = f.legacyRPM
+	}
+	if set("no-presets") {
+		presets := !f.noPresets
+		c.Presets = &presets
+	}
+	if set("region") {
+		c.Region = f.region
+	}
+	if set("ttft") {
+		c.Latency.TimeToFirstToken = f.ttft
+	}
+	if set("per-token") {
+		c.Latency.PerOutputToken = f.perToken
+	}
+	if set("output-tokens") {
+		c.OutputTokens = f.outputTokens
+	}
+	if set("fault-seed") {
+		c.Faults.Seed = f.faultSeed
+	}
+	if set("slow-factor") {
+		c.Faults.SlowFactor = f.slowFactor
+	}
+	if err := applyFaults(&c.Faults, f.faults); err != nil {
+		return bedrocktest.Options{}, err
+	}
+	if c.Limits == nil {
+		c.Limits = map[string]bedrocktest.Limits{}
+	}
+	for _, q := range []struct {
+		flag   string
+		values []string
+		set    func(*bedrocktest.Limits, int64)
+	}{
+		{"--tpm", f.tpm, func(l *bedrocktest.Limits, n int64) { l.TokensPerMinute = n }},
+		{"--tpd", f.tpd, func(l *bedrocktest.Limits, n int64) { l.TokensPerDay = n }},
+		{"--rpm", f.rpm, func(l *bedrocktest.Limits, n int64) { l.RequestsPerMinute = n }},
+	} {
+		for _, v := range q.values {
+			id, n, err := parseQuotaFlag(v)
+			if err != nil {
+				return bedrocktest.Options{}, fmt.Errorf("%s %q: %w", q.flag, v, err)
+			}
+			l := c.Limits[id]
+			q.set(&l, n)
+			c.Limits[id] = l
+		}
+	}
+	return c.Options() // runEmulate's New checks the rest
+}
+
+// parseQuotaFlag reads MODEL=N; N = 0 is a zero quota.
+func parseQuotaFlag(v string) (string, int64, error) {
+	i := strings.LastIndexByte(v, '=')
+	if i <= 0 {
+		return "", 0, errors.New("want MODEL=N, e.g. us.anthropic.claude-sonnet-4-20250514-v1:0=200000")
+	}
+	n, err := strconv.ParseInt(v[i+1:], 10, 64)
+	if err != nil || n < 0 {
+		return "", 0, fmt.Errorf("%q is not a count: want a whole number ≥ 0 (0 = zero quota)", v[i+1:])
+	}
+	if n == 0 {
+		n = bedrocktest.NoTokens
+	}
+	return v[:i], n, nil
+}
+
+// faultSetters maps --fault kinds to the Faults field they set.
+var faultSetters = map[string]func(*bedrocktest.Faults) *float64{
+	"service-unavailable": func(f *bedrocktest.Faults) *float64 { return &f.ServiceUnavailable },
+	"internal-error":      func(f *bedrocktest.Faults) *float64 { return &f.InternalError },
+	"model-not-ready":     func(f *bedrocktest.Faults) *float64 { return &f.ModelNotReady },
+	"stream-throttle":     func(f *bedrocktest.Faults) *float64 { return &f.StreamThrottle },
+	"stream-unavailable":  func(f *bedrocktest.Faults) *float64 { return &f.StreamUnavailable },
+	"slow":                func(f *bedrocktest.Faults) *float64 { return &f.Slow },
+	"drop":                func(f *bedrocktest.Faults) *float64 { return &f.Drop },
+}
+
+func applyFaults(f *bedrocktest.Faults, specs []string) error {
+	for _, s := range specs {
+		kind, p, ok := strings.Cut(s, "=")
+		setter := faultSetters[kind]
+		if !ok || setter == nil {
+			return fmt.Errorf("--fault %q: want KIND=PROBABILITY with KIND one of service-unavailable, internal-error, model-not-ready, stream-throttle, stream-unavailable, slow, drop", s)
+		}
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return fmt.Errorf("--fault %q: %q is not a probability between 0 and 1", s, p)
+		}
+		*setter(f) = v
+	}
+	return nil
+}
+
+// runEmulate serves the emulator on addr until ctx is done.
+func runEmulate(ctx context.Context, out io.Writer, addr string, opts bedrocktest.Options) error {
+	h, err := bedrocktest.New(opts)
+	if err != nil {
+		return usageError{err}
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("emulate: %w (is another emulator running? pick another port with --addr)", err)
+	}
+	url := "http://" + ln.Addr().String()
+	mode := "token-bucket"
+	if opts.Window == bedrocktest.ClockMinute {
+		mode = "clock-minute"
+	}
+	scale := opts.TimeScale
+	if scale == 0 {
+		scale = 1
+	}
+	fmt.Fprintf(out, `Bedrock emulator on %s: %d models, %s windows, time scale %g×.
+Point the AWS SDK or CLI at it (any credentials work; each access key is its own account):
+
+  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s
+  export AWS_ENDPOINT_URL_SERVICE_QUOTAS=%s
+
+Stats: curl %s%s    Reset: curl -X POST %s%s
+Press Ctrl-C to stop.
+`, url, len(h.Models()), mode, scale, url, url, url, bedrocktest.StatsPath, url, bedrocktest.ResetPath)
+	if err := h.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("emulate: %w", err)
+	}
+	fmt.Fprintln(out, "emulator stopped")
+	return nil
+}
