@@ -18,6 +18,15 @@ func BenchmarkCount(b *testing.B) {
 			}
 		})
 	}
+	// The anchor: tiktoken-go, the library whose counts Count reproduces.
+	b.Run("tiktoken-go", func(b *testing.B) {
+		enc := oracle(b, Base())
+		b.ReportAllocs()
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			enc.EncodeOrdinary(text)
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		tok := Base()
 		b.ReportAllocs()
