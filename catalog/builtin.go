@@ -59,9 +59,9 @@ func q(code string, def int64, regions ...any) Quota {
 // TPM × 1440. The cross-region TPD is listed at half that and doubled for cross-region
 // calls (it is the same quota as the on-demand TPD, whose TPM is half the cross-region TPM;
 // Sonnet 4's TPD, L-22F701C5, is listed at 144,000,000 = 200,000 × 720). code is the TPD
-// quota code when known. A zero TPM gives an unknown TPD.
+// quota code when known. An unknown TPM gives an unknown TPD, not marked Derived.
 func daily(s Scope, code string, tpm Quota) Quota {
-	d := Quota{Code: code, Derived: true}
+	d := Quota{Code: code, Derived: tpm.Default > 0 || len(tpm.RegionDefaults) > 0}
 	per := int64(1440)
 	if s == CrossRegion {
 		d.CrossRegionDoubled = true
@@ -119,6 +119,11 @@ func profileOnly(m Model) Model {
 func other(id, name, quotaName, provider, family string, maxOut, defaultMax, context int, quotas map[Scope]Quotas) Model {
 	return Model{ID: id, Name: name, QuotaName: quotaName, Provider: provider, Family: family, OutputBurndown: 1,
 		MaxOutputTokens: maxOut, DefaultMaxTokens: defaultMax, ContextWindow: context, Quotas: quotas}
+}
+
+// llama returns a Meta Llama 3.x model [limits]: max_gen_len up to 2,048, default 512.
+func llama(id, name, quotaName string, context int, quotas map[Scope]Quotas) Model {
+	return other(id, name, quotaName, "Meta", "llama", 2048, 512, context, quotas)
 }
 
 // Regions named in [genref]'s per-region defaults.
@@ -222,35 +227,35 @@ func builtin() []Model {
 
 		// Meta Llama 3.x [limits]: max_gen_len up to 2,048, default 512; context 8K (Llama 3),
 		// 128K (3.1, 3.2, 3.3). Codes [registry], defaults [genref].
-		other("meta.llama3-8b-instruct-v1:0", "Llama 3 8B Instruct", "Meta Llama 3 8B Instruct", "Meta", "llama", 2048, 512, 8192, map[Scope]Quotas{
+		llama("meta.llama3-8b-instruct-v1:0", "Llama 3 8B Instruct", "Meta Llama 3 8B Instruct", 8192, map[Scope]Quotas{
 			OnDemand: scope(OnDemand, q("L-03A9B835", 300_000), q("L-320BEFEB", 800)),
 		}),
-		other("meta.llama3-70b-instruct-v1:0", "Llama 3 70B Instruct", "Meta Llama 3 70B Instruct", "Meta", "llama", 2048, 512, 8192, map[Scope]Quotas{
+		llama("meta.llama3-70b-instruct-v1:0", "Llama 3 70B Instruct", "Meta Llama 3 70B Instruct", 8192, map[Scope]Quotas{
 			OnDemand: scope(OnDemand, q("L-609E24B0", 300_000), q("L-46D383AF", 400)),
 		}),
-		other("meta.llama3-1-8b-instruct-v1:0", "Llama 3.1 8B Instruct", "Meta Llama 3.1 8B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-1-8b-instruct-v1:0", "Llama 3.1 8B Instruct", "Meta Llama 3.1 8B Instruct", k128, map[Scope]Quotas{
 			OnDemand:    scope(OnDemand, q("L-9E79C230", 300_000), q("L-19A2ED6C", 800)),
 			CrossRegion: scope(CrossRegion, q("L-9782749C", 600_000), q("L-396C5302", 1_600)),
 		}),
-		other("meta.llama3-1-70b-instruct-v1:0", "Llama 3.1 70B Instruct", "Meta Llama 3.1 70B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-1-70b-instruct-v1:0", "Llama 3.1 70B Instruct", "Meta Llama 3.1 70B Instruct", k128, map[Scope]Quotas{
 			OnDemand:    scope(OnDemand, q("L-48E55E59", 300_000), q("L-ECA5B974", 400)),
 			CrossRegion: scope(CrossRegion, q("L-92E68994", 600_000), q("L-29644EB3", 800)),
 		}),
-		other("meta.llama3-2-1b-instruct-v1:0", "Llama 3.2 1B Instruct", "Meta Llama 3.2 1B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-2-1b-instruct-v1:0", "Llama 3.2 1B Instruct", "Meta Llama 3.2 1B Instruct", k128, map[Scope]Quotas{
 			OnDemand:    scope(OnDemand, q("L-6F14193C", 300_000), q("L-20CFCD61", 800)),
 			CrossRegion: scope(CrossRegion, q("L-BD9FDA6F", 600_000), q("L-A31D2B40", 1_600)),
 		}),
-		other("meta.llama3-2-3b-instruct-v1:0", "Llama 3.2 3B Instruct", "Meta Llama 3.2 3B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-2-3b-instruct-v1:0", "Llama 3.2 3B Instruct", "Meta Llama 3.2 3B Instruct", k128, map[Scope]Quotas{
 			OnDemand:    scope(OnDemand, q("L-A7EDC29B", 300_000), q("L-2F9B4FC2", 800)),
 			CrossRegion: scope(CrossRegion, q("L-0B2687F4", 600_000), q("L-6B0A9FAD", 1_600)),
 		}),
-		other("meta.llama3-2-11b-instruct-v1:0", "Llama 3.2 11B Vision Instruct", "Meta Llama 3.2 11B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-2-11b-instruct-v1:0", "Llama 3.2 11B Vision Instruct", "Meta Llama 3.2 11B Instruct", k128, map[Scope]Quotas{
 			OnDemand: scope(OnDemand, q("L-E2D0B19E", 300_000), q("L-53CCF898", 400)),
 		}),
-		other("meta.llama3-2-90b-instruct-v1:0", "Llama 3.2 90B Vision Instruct", "Meta Llama 3.2 90B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-2-90b-instruct-v1:0", "Llama 3.2 90B Vision Instruct", "Meta Llama 3.2 90B Instruct", k128, map[Scope]Quotas{
 			OnDemand: scope(OnDemand, q("L-41C63FF8", 300_000), q("L-EBDED838", 400)),
 		}),
-		other("meta.llama3-3-70b-instruct-v1:0", "Llama 3.3 70B Instruct", "Meta Llama 3.3 70B Instruct", "Meta", "llama", 2048, 512, k128, map[Scope]Quotas{
+		llama("meta.llama3-3-70b-instruct-v1:0", "Llama 3.3 70B Instruct", "Meta Llama 3.3 70B Instruct", k128, map[Scope]Quotas{
 			// [genref] lists on-demand quotas (300,000 TPM, 400 RPM) whose codes [registry]
 			// does not give: discovery finds them by name.
 			OnDemand:    scope(OnDemand, q("", 300_000), q("", 400)),
