@@ -43,17 +43,26 @@ const (
 )
 
 // q returns a Quota with a code (empty = unknown), a default for the regions not listed
-// (0 = unknown) and, in pairs, region names and their defaults.
-func q(code string, def int64, regions ...any) Quota {
+// (0 = unknown) and the defaults of the regions that differ.
+func q(code string, def int64, regions ...regionDefault) Quota {
 	qt := Quota{Code: code, Default: def}
-	for i := 0; i+1 < len(regions); i += 2 {
+	for _, r := range regions {
 		if qt.RegionDefaults == nil {
 			qt.RegionDefaults = make(map[string]int64)
 		}
-		qt.RegionDefaults[regions[i].(string)] = int64(regions[i+1].(int))
+		qt.RegionDefaults[r.region] = r.value
 	}
 	return qt
 }
+
+// A regionDefault is a quota's default in one region.
+type regionDefault struct {
+	region string
+	value  int64
+}
+
+// in returns the default value of a quota in region.
+func in(region string, value int64) regionDefault { return regionDefault{region, value} }
 
 // daily derives the TPD quota of a scope from its TPM by the documented rule [tpd]: TPD =
 // TPM × 1440. The cross-region TPD is listed at half that and doubled for cross-region
@@ -141,34 +150,34 @@ func builtin() []Model {
 		// [registry], defaults [genref].
 		claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku", "Anthropic Claude 3 Haiku", 4096, map[Scope]Quotas{
 			OnDemand: scope(OnDemand,
-				q("L-8CE99163", 300_000, use1, 2_000_000, usw2, 2_000_000, apne1, 200_000, apse1, 200_000),
-				q("L-2DC80978", 400, use1, 1_000, usw2, 1_000, apne1, 200, apse1, 200)),
+				q("L-8CE99163", 300_000, in(use1, 2_000_000), in(usw2, 2_000_000), in(apne1, 200_000), in(apse1, 200_000)),
+				q("L-2DC80978", 400, in(use1, 1_000), in(usw2, 1_000), in(apne1, 200), in(apse1, 200))),
 			CrossRegion: scope(CrossRegion,
-				q("L-DCADBC78", 600_000, use1, 4_000_000, usw2, 4_000_000, apne1, 400_000, apse1, 400_000),
-				q("L-616A3F5B", 800, use1, 2_000, usw2, 2_000, apne1, 400, apse1, 400)),
+				q("L-DCADBC78", 600_000, in(use1, 4_000_000), in(usw2, 4_000_000), in(apne1, 400_000), in(apse1, 400_000)),
+				q("L-616A3F5B", 800, in(use1, 2_000), in(usw2, 2_000), in(apne1, 400), in(apse1, 400))),
 		}),
 		counted(claude("anthropic.claude-3-5-haiku-20241022-v1:0", "Claude 3.5 Haiku", "Anthropic Claude 3.5 Haiku", 8192, map[Scope]Quotas{
-			OnDemand:    scope(OnDemand, q("L-7AB4ABDD", 2_000_000, usw1, 300_000), q("L-C7438F8F", 1_000, usw1, 400)),
+			OnDemand:    scope(OnDemand, q("L-7AB4ABDD", 2_000_000, in(usw1, 300_000)), q("L-C7438F8F", 1_000, in(usw1, 400))),
 			CrossRegion: scope(CrossRegion, q("L-4BF37C17", 4_000_000), q("L-252DF594", 2_000)),
 		})),
 		counted(claude("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude 3.5 Sonnet", "Anthropic Claude 3.5 Sonnet", 8192, map[Scope]Quotas{
 			OnDemand: scope(OnDemand,
-				q("L-A50569E5", 200_000, use1, 400_000, use2, 400_000, usw2, 2_000_000, apne2, 400_000, aps1, 400_000, apse2, 400_000),
-				q("L-254CACF4", 20, use1, 50, use2, 50, usw2, 250, apne2, 50, aps1, 50, apse2, 50)),
+				q("L-A50569E5", 200_000, in(use1, 400_000), in(use2, 400_000), in(usw2, 2_000_000), in(apne2, 400_000), in(aps1, 400_000), in(apse2, 400_000)),
+				q("L-254CACF4", 20, in(use1, 50), in(use2, 50), in(usw2, 250), in(apne2, 50), in(aps1, 50), in(apse2, 50))),
 			CrossRegion: scope(CrossRegion,
-				q("L-479B647F", 800_000, usw2, 4_000_000, apne1, 400_000, apse1, 400_000, euc1, 400_000, euw1, 400_000, euw3, 400_000),
-				q("L-F457545D", 100, usw2, 500, apne1, 40, apse1, 40, euc1, 40, euw1, 40, euw3, 40)),
+				q("L-479B647F", 800_000, in(usw2, 4_000_000), in(apne1, 400_000), in(apse1, 400_000), in(euc1, 400_000), in(euw1, 400_000), in(euw3, 400_000)),
+				q("L-F457545D", 100, in(usw2, 500), in(apne1, 40), in(apse1, 40), in(euc1, 40), in(euw1, 40), in(euw3, 40))),
 		})),
 		counted(claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", "Anthropic Claude 3.5 Sonnet V2", 8192, map[Scope]Quotas{
-			OnDemand:    scope(OnDemand, q("L-AD41C330", 400_000, usw2, 2_000_000), q("L-79E773B3", 50, usw2, 250)),
-			CrossRegion: scope(CrossRegion, q("L-FF8B4E28", 800_000, usw2, 4_000_000), q("L-1D3E59A3", 100, usw2, 500)),
+			OnDemand:    scope(OnDemand, q("L-AD41C330", 400_000, in(usw2, 2_000_000)), q("L-79E773B3", 50, in(usw2, 250))),
+			CrossRegion: scope(CrossRegion, q("L-FF8B4E28", 800_000, in(usw2, 4_000_000)), q("L-1D3E59A3", 100, in(usw2, 500))),
 		})),
 
 		// Anthropic Claude 3.7 and 4.x: burndown 5, inference profiles only.
 		counted(fivefold(claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", "Anthropic Claude 3.7 Sonnet V1", 64_000, map[Scope]Quotas{
 			CrossRegion: scope(CrossRegion,
-				q("L-6E888CC2", 50_000, use1, 1_000_000, use2, 1_000_000, usw2, 1_000_000, euc1, 100_000, eun1, 100_000, euw1, 100_000, euw3, 100_000),
-				q("L-3D8CC480", 50, use1, 250, use2, 250, usw2, 250, euc1, 100, eun1, 100, euw1, 100, euw3, 100)),
+				q("L-6E888CC2", 50_000, in(use1, 1_000_000), in(use2, 1_000_000), in(usw2, 1_000_000), in(euc1, 100_000), in(eun1, 100_000), in(euw1, 100_000), in(euw3, 100_000)),
+				q("L-3D8CC480", 50, in(use1, 250), in(use2, 250), in(usw2, 250), in(euc1, 100), in(eun1, 100), in(euw1, 100), in(euw3, 100))),
 		}))),
 		counted(fivefold(claude("anthropic.claude-sonnet-4-20250514-v1:0", "Claude Sonnet 4", "Anthropic Claude Sonnet 4 V1", 64_000, map[Scope]Quotas{
 			// TPD L-22F701C5 "Model invocation max tokens per day for Anthropic Claude Sonnet 4
@@ -210,16 +219,16 @@ func builtin() []Model {
 		// Amazon Nova [limits]: context 128K (Micro), 300K (Lite, Pro), 1M (Premier); output
 		// up to 10K (Micro, Lite, Pro) and 32K (Premier). Codes [registry], defaults [genref].
 		other("amazon.nova-micro-v1:0", "Nova Micro", "Amazon Nova Micro", "Amazon", "nova", 10_000, 0, k128, map[Scope]Quotas{
-			OnDemand:    scope(OnDemand, q("L-CFA4FA0D", 100_000, use1, 2_000_000), q("L-E118F160", 100, use1, 1_000)),
-			CrossRegion: scope(CrossRegion, q("L-DC7FF66C", 200_000, use1, 4_000_000, use2, 4_000_000, usw2, 4_000_000), q("L-3F110E0F", 200, use1, 2_000, use2, 2_000, usw2, 2_000)),
+			OnDemand:    scope(OnDemand, q("L-CFA4FA0D", 100_000, in(use1, 2_000_000)), q("L-E118F160", 100, in(use1, 1_000))),
+			CrossRegion: scope(CrossRegion, q("L-DC7FF66C", 200_000, in(use1, 4_000_000), in(use2, 4_000_000), in(usw2, 4_000_000)), q("L-3F110E0F", 200, in(use1, 2_000), in(use2, 2_000), in(usw2, 2_000))),
 		}),
 		other("amazon.nova-lite-v1:0", "Nova Lite", "Amazon Nova Lite", "Amazon", "nova", 10_000, 0, 300_000, map[Scope]Quotas{
-			OnDemand:    scope(OnDemand, q("L-70423BF8", 100_000, use1, 2_000_000), q("L-E386A278", 100, use1, 1_000)),
-			CrossRegion: scope(CrossRegion, q("L-7C42E72A", 200_000, use1, 4_000_000, use2, 4_000_000, usw2, 4_000_000), q("L-89F8391A", 200, use1, 2_000, use2, 2_000, usw2, 2_000)),
+			OnDemand:    scope(OnDemand, q("L-70423BF8", 100_000, in(use1, 2_000_000)), q("L-E386A278", 100, in(use1, 1_000))),
+			CrossRegion: scope(CrossRegion, q("L-7C42E72A", 200_000, in(use1, 4_000_000), in(use2, 4_000_000), in(usw2, 4_000_000)), q("L-89F8391A", 200, in(use1, 2_000), in(use2, 2_000), in(usw2, 2_000))),
 		}),
 		other("amazon.nova-pro-v1:0", "Nova Pro", "Amazon Nova Pro", "Amazon", "nova", 10_000, 0, 300_000, map[Scope]Quotas{
-			OnDemand:    scope(OnDemand, q("L-CE33604C", 400_000, cac1, 100_000), q("L-F2717A44", 100, cac1, 50)),
-			CrossRegion: scope(CrossRegion, q("L-C0326783", 200_000, use1, 800_000, use2, 800_000, usw2, 800_000), q("L-ED46B8C5", 100, use1, 200, use2, 200, usw2, 200)),
+			OnDemand:    scope(OnDemand, q("L-CE33604C", 400_000, in(cac1, 100_000)), q("L-F2717A44", 100, in(cac1, 50))),
+			CrossRegion: scope(CrossRegion, q("L-C0326783", 200_000, in(use1, 800_000), in(use2, 800_000), in(usw2, 800_000)), q("L-ED46B8C5", 100, in(use1, 200), in(use2, 200), in(usw2, 200))),
 		}),
 		profileOnly(other("amazon.nova-premier-v1:0", "Nova Premier", "Amazon Nova Premier V1", "Amazon", "nova", 32_000, 0, 1_000_000, map[Scope]Quotas{
 			CrossRegion: scope(CrossRegion, q("L-AA7FE948", 800_000), q("L-9AD981E7", 200)),
