@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -118,4 +119,14 @@ func TestEstimatorReserve(t *testing.T) {
 	if _, _, err := e.Reserve("m", sonnet4, req); err == nil {
 		t.Error("Reserve accepted max_tokens above the model's maximum")
 	}
+}
+
+// ExampleReserveCost reserves a call on Claude Sonnet 4 with max_tokens unset, then settles
+// it against the usage Bedrock reported.
+func ExampleReserveCost() {
+	sonnet4 := ModelParams{OutputBurndown: 5, MaxOutputTokens: 64_000}
+	reserve, _ := ReserveCost(sonnet4, Usage{InputTokens: 1_000}, 0)
+	settle, _ := SettleCost(sonnet4, Usage{InputTokens: 1_000, OutputTokens: 300})
+	fmt.Println(reserve.Tokens, settle.Tokens)
+	// Output: 65000 2500
 }

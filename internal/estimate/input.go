@@ -111,8 +111,11 @@ func (t *tally) cachePoint() { t.cachedCount, t.cachedFix = t.counted, t.fixed }
 
 // Input estimates r's input tokens for model: the tokenizer's count of every text part,
 // scaled by the model's calibration factor, plus the fixed costs of images, documents,
-// tools and message framing.
+// tools and message framing. A nil request counts as empty.
 func (e *Estimator) Input(model string, r *Request) Input {
+	if r == nil {
+		r = &Request{}
+	}
 	var t tally
 	if len(r.Tools) > 0 {
 		t.fixed += e.toolPromptTokens

@@ -42,7 +42,9 @@ type PredictorConfig struct {
 // keeps a streaming histogram with logarithmic buckets (bounds growing by 5 %, from 1 to
 // about a million tokens, 285 buckets, 2.3 KB per task): quantiles are answered with the
 // upper bound of the bucket that holds them, so a prediction errs upward by at most 5 % of
-// the observed quantile, never downward. It is safe for concurrent use.
+// the observed quantile, never downward. Task keys should name kinds of work (a template, a
+// job), not single requests: each key keeps its histogram for the predictor's lifetime.
+// It is safe for concurrent use.
 type OutputPredictor struct {
 	minObs, floor int
 	window        float64

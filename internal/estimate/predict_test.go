@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -82,4 +83,16 @@ func TestPredictorConfigErrors(t *testing.T) {
 			t.Errorf("NewPredictor(%+v) succeeded, want an error", cfg)
 		}
 	}
+}
+
+// ExampleOutputPredictor right-sizes max_tokens from the replies a task has produced.
+func ExampleOutputPredictor() {
+	p, _ := NewPredictor(PredictorConfig{})
+	for i := range 100 {
+		p.Observe("summarise-contract", 400+i*4) // replies of 400 to 796 tokens
+	}
+	// The 95th percentile is 776 tokens; the prediction rounds it up to its bucket's bound.
+	maxTokens, ok := p.Predict("summarise-contract", 0.95)
+	fmt.Println(maxTokens, ok)
+	// Output: 799 true
 }

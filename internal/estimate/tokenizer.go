@@ -47,6 +47,11 @@ const ReferenceVocabulary = 16_000
 // 15–30 % above cl100k_base on English text in the same way.
 const ReferenceOffset = 1.219
 
+// cl100kRanks parses the embedded cl100k_base ranks once; both tokenizers read them.
+var cl100kRanks = sync.OnceValues(func() (map[string]int, error) {
+	return tiktokenloader.NewOfflineLoader().LoadTiktokenBpe(BaseEncoding + ".tiktoken")
+})
+
 var (
 	base      = &Tokenizer{name: BaseEncoding}
 	reference = &Tokenizer{name: fmt.Sprintf("%s[:%d]", BaseEncoding, ReferenceVocabulary), vocabSize: ReferenceVocabulary}
@@ -73,15 +78,17 @@ func Reference() *Tokenizer {
 // a broken build, never bad input.
 func (t *Tokenizer) load() {
 	t.once.Do(func() {
-		ranks, err := tiktokenloader.NewOfflineLoader().LoadTiktokenBpe(BaseEncoding + ".tiktoken")
+		all, err := cl100kRanks()
 		if err != nil {
 			t.err = fmt.Errorf("estimate: loading the embedded %s ranks: %w", BaseEncoding, err)
 			return
 		}
+		ranks := all
 		if t.vocabSize > 0 {
-			for tok, rank := range ranks {
-				if rank >= t.vocabSize {
-					delete(ranks, tok)
+			ranks = make(map[string]int, t.vocabSize)
+			for tok, rank := range all {
+				if rank < t.vocabSize {
+					ranks[tok] = rank
 				}
 			}
 		}
