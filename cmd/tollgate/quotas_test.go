@@ -221,3 +221,28 @@ func TestQuotasCommandHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestQuotasCommandApplicationProfile(t *testing.T) {
+	isolateAWS(t)
+	const arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+	// Without a mapping the command explains how to give one.
+	_, err := runCLI(t, "quotas", "--model", arn)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `under "profiles:"`) {
+		t.Fatalf("error = %v, want a usage error explaining the profiles mapping", err)
+	}
+	// With one, the ARN's region and the mapped model's on-demand quotas are used.
+	file := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(file, []byte("profiles:\n  "+arn+": "+sonnet35+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "quotas", "--model", arn, "--catalog", file, "--endpoint", emulatorURL(t))
+	if err != nil {
+		t.Fatalf("quotas: %v\n%s", err, out)
+	}
+	for _, want := range []string{"(application-inference-profile ARN) → on-demand quotas in us-east-1", "TPM    123,000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
