@@ -51,7 +51,7 @@ type LimitStats struct {
 	Name string `json:"name"`
 	// Amount is the quota per Per (zero: a zero quota that admits nothing).
 	Amount int64         `json:"amount"`
-	Per    time.Duration `json:"per"`
+	Per    time.Duration `json:"per_ns"`
 	// Usage is the current usage (see Peak for its meaning in each mode).
 	Usage int64 `json:"usage"`
 	// Peak is the highest usage ever seen, the referee for "no overshoot". In clock mode
