@@ -209,8 +209,8 @@ func builtin() []Model {
 		fivefold(claude("anthropic.claude-opus-4-1-20250805-v1:0", "Claude Opus 4.1", "", 32_000, map[Scope]Quotas{
 			CrossRegion: scope(CrossRegion, q("L-BD85BFCD", 0), q("L-7EC72A47", 0)), // codes [registry]
 		})),
-		// [registry] keys Opus 4.5 as "anthropic.claude-opus-4-5-20251001-v1:0"; Bedrock's model
-		// id is dated 20251101 (the model's release), which is the id used here.
+		// The [registry] snapshot read keys Opus 4.5 as "anthropic.claude-opus-4-5-20251001-v1:0";
+		// Bedrock's model id, and later copies of the same registry, use 20251101.
 		fivefold(claude("anthropic.claude-opus-4-5-20251101-v1:0", "Claude Opus 4.5", "", 64_000, map[Scope]Quotas{
 			CrossRegion: scope(CrossRegion, q("L-7007E9C9", 0), q("L-27989F42", 0)), // codes [registry]
 			Global:      scope(Global, q("L-3ABF6ACC", 0), q("L-58424D95", 0)),
