@@ -154,7 +154,11 @@ func Quotas(ctx context.Context, cfg Config, modelID string) (*Report, error) {
 		r.Fallback = fallbackReason(err) + ": using catalog defaults"
 	}
 	r.build(applied, cfg.Client != nil && r.Fallback == "", cfg.LegacyRPM)
-	if len(r.Limits) == 0 || r.Limits[0].Per != time.Minute || r.Limits[0].Dimension != quota.Tokens {
+	if tpm := r.Values[0]; tpm.Source == Applied && tpm.Value == 0 {
+		return r, fmt.Errorf("discover: the account's tokens-per-minute quota %s for %s (%s) in %s is 0: every call would be throttled; request an increase in Service Quotas (new accounts often start at 0)",
+			tpm.Code, m.ID, ref.Scope, region)
+	}
+	if tpm := r.Values[0]; tpm.Limit.Amount == 0 {
 		return r, fmt.Errorf("discover: no tokens-per-minute quota known for %s (%s) in %s: set quotas.%s.tpm.default for model %q in the catalog file (see docs/catalog.md), or give the limits explicitly",
 			m.ID, ref.Scope, region, ref.Scope, m.ID)
 	}
@@ -251,7 +255,7 @@ func (r *Report) build(applied []types.ServiceQuota, listed, legacyRPM bool) {
 		r.Values = append(r.Values, v)
 	}
 	if listed && len(notFound) > 0 {
-		r.Fallback = fmt.Sprintf("the account lists no %s quota for %s (%s) in %s: using catalog defaults for it",
+		r.Fallback = fmt.Sprintf("the account lists no %s quota for %s (%s) in %s: using catalog defaults where known",
 			strings.Join(notFound, " or "), r.Model.ID, s, r.Region)
 	}
 }

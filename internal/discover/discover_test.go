@@ -156,6 +156,21 @@ func TestQuotasMatchesByName(t *testing.T) {
 	}
 }
 
+func TestQuotasZeroTPM(t *testing.T) {
+	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
+		cr := l[catalog.CrossRegion]
+		cr.TokensPerMinute = bedrocktest.NoTokens
+		l[catalog.CrossRegion] = cr
+	})
+	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet35)
+	if err == nil || !strings.Contains(err.Error(), "L-479B647F") || !strings.Contains(err.Error(), "is 0") {
+		t.Fatalf("error = %v, want one saying the applied TPM L-479B647F is 0", err)
+	}
+	if r == nil || r.Values[0].Source != Applied || len(r.Limits) != 1 || r.Limits[0].Per != day {
+		t.Errorf("report = %+v, want the applied zero TPM and the TPD limit alone", r)
+	}
+}
+
 func TestQuotasZeroTPD(t *testing.T) {
 	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
 		od := l[catalog.OnDemand]
