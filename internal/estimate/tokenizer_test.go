@@ -43,6 +43,24 @@ func TestReferenceCountsMore(t *testing.T) {
 	}
 }
 
+func TestReferenceOffsetOnTestContracts(t *testing.T) {
+	// ReferenceOffset was measured on all 60 contracts; the 20 kept here must agree with it.
+	files, err := filepath.Glob("testdata/contracts/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no contracts: %v", err)
+	}
+	var sum float64
+	for _, f := range files {
+		text := readContract(t, filepath.Base(f))
+		sum += float64(Reference().Count(text)) / float64(Base().Count(text))
+	}
+	if mean := sum / float64(len(files)); mean < ReferenceOffset-0.02 || mean > ReferenceOffset+0.02 {
+		t.Errorf("mean Reference/Base over %d contracts = %.3f, want ReferenceOffset %.3f ± 0.02", len(files), mean, ReferenceOffset)
+	} else {
+		t.Logf("mean Reference/Base over %d contracts = %.3f", len(files), mean)
+	}
+}
+
 func TestCountConcurrent(t *testing.T) {
 	text := strings.Repeat("The Licensee shall indemnify the Licensor. ", 50)
 	want := Base().Count(text)
