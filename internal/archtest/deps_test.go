@@ -12,9 +12,11 @@ import (
 const module = "github.com/tollgate-dev/tollgate"
 
 // corePackages must stay free of the AWS SDK, go-redis and Prometheus so that the admission
-// engine, the estimator, the controller and the router can be used and tested alone.
+// engine, the model catalog, the estimator, the controller and the router can be used and
+// tested alone.
 var corePackages = []string{
 	"quota",
+	"catalog",
 	"internal/estimate",
 	"internal/adapt",
 	"internal/route",
