@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
@@ -96,8 +97,8 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request) {
 // validationMessage words a body error as Bedrock does.
 func validationMessage(err error) string {
 	msg := err.Error()
-	if errors.Is(err, wire.ErrMalformed) {
-		return "Malformed input request: " + msg[len(wire.ErrMalformed.Error())+2:]
+	if rest, ok := strings.CutPrefix(msg, wire.ErrMalformed.Error()+": "); ok && errors.Is(err, wire.ErrMalformed) {
+		return "Malformed input request: " + rest
 	}
 	return msg
 }
@@ -214,7 +215,9 @@ func (c *call) run() {
 		return
 	}
 	if err := h.clock.sleep(ctx, c.latency(c.output)); err != nil {
-		c.settle(0) // the client left or the emulator closed before the reply
+		// The client left (the answer goes nowhere) or the emulator is closing.
+		c.settle(0)
+		c.fail(wire.ServiceUnavailableException, wire.MsgUnavailable)
 		return
 	}
 	c.settle(c.output)

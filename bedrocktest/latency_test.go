@@ -115,6 +115,10 @@ func TestCloseEndsReplies(t *testing.T) {
 		if s.InFlight != 0 || s.SettledTokens != 1 {
 			t.Errorf("after Close: %+v, want the call settled at its 1 input token", s)
 		}
+		// A closed emulator answers 503 rather than an empty success.
+		if rec := converseRequest("converse", "hi").serve(h); rec.Code != 503 {
+			t.Errorf("after Close: status %d, want 503", rec.Code)
+		}
 	})
 }
 

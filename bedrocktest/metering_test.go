@@ -153,4 +153,9 @@ func TestAccountsAreSeparate(t *testing.T) {
 	if len(st.Series) != 2 || st.Series[0].Account != "AKIDONE" || st.Series[1].Account != "AKIDTWO" {
 		t.Errorf("series = %+v, want one per account", st.Series)
 	}
+	sum, _ := st.Get(nova, "on-demand")
+	tpm, _ := sum.Limit("tokens-per-minute")
+	if sum.Admitted != 2 || sum.Throttled["tokens-per-minute"] != 1 || sum.SettledTokens != 22 || tpm.Peak != 11 {
+		t.Errorf("summed stats = %+v, want 2 admitted, 1 throttled, 22 settled, peak 11", sum)
+	}
 }

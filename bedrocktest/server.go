@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -73,8 +74,15 @@ func (h *Handler) Close() { h.cancel() }
 // Now returns the emulated time.
 func (h *Handler) Now() time.Time { return h.clock.now() }
 
-// Models returns the models served, with defaults filled in.
-func (h *Handler) Models() []Model { return append([]Model(nil), h.opts.Models...) }
+// Models returns the models served, with defaults filled in. The result is a copy.
+func (h *Handler) Models() []Model {
+	out := make([]Model, len(h.opts.Models))
+	for i, m := range h.opts.Models {
+		m.Limits = maps.Clone(m.Limits)
+		out[i] = m
+	}
+	return out
+}
 
 // SetFaults replaces the injected faults for the calls that start from now on.
 func (h *Handler) SetFaults(f Faults) error {

@@ -68,7 +68,7 @@ type LimitStats struct {
 
 // Get returns the stats of the series of model (base id) and scope ("on-demand",
 // "cross-region", "global"), summed over accounts and regions, and whether there is any.
-// Peaks and usages are the highest of any account and region.
+// The limits' usages and peaks are the highest of any account and region.
 func (st Stats) Get(model, scope string) (SeriesStats, bool) {
 	var out SeriesStats
 	found := false
@@ -92,9 +92,13 @@ func (st Stats) Get(model, scope string) (SeriesStats, bool) {
 			out.Throttled[k] += v
 		}
 		for i := range out.Limits {
-			if i < len(s.Limits) && s.Limits[i].Peak > out.Limits[i].Peak {
+			if i >= len(s.Limits) {
+				break
+			}
+			if s.Limits[i].Peak > out.Limits[i].Peak {
 				out.Limits[i].Peak, out.Limits[i].PeakAt = s.Limits[i].Peak, s.Limits[i].PeakAt
 			}
+			out.Limits[i].Usage = max(out.Limits[i].Usage, s.Limits[i].Usage)
 		}
 	}
 	return out, found

@@ -39,6 +39,7 @@ func (c *call) stream(ctx context.Context) {
 	at := c.latency(1) // emulated time since admission: the first token's
 	if err := c.h.clock.sleep(ctx, at); err != nil {
 		c.settle(0)
+		_ = ew.Exception(wire.ServiceUnavailableException, wire.MsgUnavailable) // closing
 		return
 	}
 	if err := c.dialect.streamStart(c, ew); err != nil {
@@ -59,6 +60,7 @@ func (c *call) stream(ctx context.Context) {
 		// A delta goes out when its last token is produced.
 		if err := c.h.clock.sleep(ctx, c.latency(sent+n)-at); err != nil {
 			c.settle(sent)
+			_ = ew.Exception(wire.ServiceUnavailableException, wire.MsgUnavailable) // closing
 			return
 		}
 		at = c.latency(sent + n)
