@@ -177,6 +177,7 @@ func TestQuotasCommandUsageErrors(t *testing.T) {
 		{"profile required", []string{"quotas", "--model", sonnet4, "--region", "us-east-1"}, []string{"inference profile", "us." + sonnet4}},
 		{"bad endpoint", []string{"quotas", "--model", sonnet35, "--region", "us-east-1", "--endpoint", "localhost:8080"}, []string{"--endpoint", "http(s) URL"}},
 		{"no region", []string{"quotas", "--model", sonnet35}, []string{"no region", "--region", "AWS_REGION"}},
+		{"bad region", []string{"quotas", "--model", sonnet35, "--region", "Virginia"}, []string{`"Virginia" is not a region name`}},
 		{"region mismatch", []string{"quotas", "--model", "arn:aws:bedrock:eu-west-1::foundation-model/" + sonnet35, "--region", "us-east-1"}, []string{"use region eu-west-1"}},
 		{"bad catalog", []string{"quotas", "--model", sonnet35, "--catalog", badCatalog}, []string{"max_ouput_tokens"}},
 		{"missing catalog", []string{"quotas", "--model", sonnet35, "--catalog", badCatalog + ".missing"}, []string{"no such file"}},

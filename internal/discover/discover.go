@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ import (
 
 // ServiceCode is the Service Quotas code of Amazon Bedrock.
 const ServiceCode = "bedrock"
+
+// regionName matches AWS region names: us-east-1, us-gov-west-1, eu-central-2, …
+var regionName = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
 
 // DefaultPageSize is the number of quotas asked for per ListServiceQuotas page, the
 // API's maximum.
@@ -137,6 +141,8 @@ func Quotas(ctx context.Context, cfg Config, modelID string) (*Report, error) {
 		return nil, errors.New("discover: no region: quotas are per region; give the region calls are made from (the source region of a cross-region profile)")
 	case region == "":
 		region = ref.Region
+	case !regionName.MatchString(region):
+		return nil, fmt.Errorf("discover: %q is not a region name: use one like us-east-1 or eu-central-1", region)
 	case ref.Region != "" && ref.Region != region:
 		return nil, fmt.Errorf("discover: %q is in region %s but quotas would be read in %s: use region %s", ref.Raw, ref.Region, region, ref.Region)
 	}

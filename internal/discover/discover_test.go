@@ -275,6 +275,7 @@ func TestQuotasErrors(t *testing.T) {
 		{"bad id", context.Background(), Config{Region: "us-east-1"}, "not an id", catalog.ErrInvalidID, "not allowed"},
 		{"profile required", context.Background(), Config{Region: "us-east-1"}, sonnet4, catalog.ErrProfileRequired, "us." + sonnet4},
 		{"no region", context.Background(), Config{}, sonnet35, nil, "no region"},
+		{"bad region", context.Background(), Config{Region: "us east"}, sonnet35, nil, `"us east" is not a region name`},
 		{"region mismatch", context.Background(), Config{Region: "us-east-1"}, "arn:aws:bedrock:eu-west-1::foundation-model/" + sonnet35, nil, "use region eu-west-1"},
 		{"page size", context.Background(), Config{Region: "us-east-1", PageSize: 500}, sonnet35, nil, "page size 500"},
 		{"no TPM known", context.Background(), Config{Region: "us-east-1"}, "global." + sonnet4, nil, "quotas.global.tpm.default"},
