@@ -158,3 +158,56 @@ func TestTimeScaleRun(t *testing.T) {
 		t.Errorf("stats = %+v", s)
 	}
 }
+
+// flushTimes records when each event frame was flushed.
+type flushTimes struct {
+	*httptest.ResponseRecorder
+	at []time.Time
+}
+
+func (f *flushTimes) Flush() {
+	f.at = append(f.at, time.Now())
+	f.ResponseRecorder.Flush()
+}
+
+// TestStreamDeltasOverTime checks, in a synctest bubble, that a stream's events go out as
+// the tokens are produced: the first at the time to first token, the deltas spread
+// evenly after it, the last at the reply's whole latency.
+func TestStreamDeltasOverTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts := quickOptions()
+		opts.Latency = bedrocktest.Latency{TimeToFirstToken: time.Second, PerOutputToken: 10 * time.Millisecond}
+		opts.OutputTokens = fixedOutput(401) // deltas of 7 tokens (at most 64 deltas)
+		h, err := bedrocktest.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		r := converseRequest("converse-stream", "hi")
+		rec := &flushTimes{ResponseRecorder: httptest.NewRecorder()}
+		start := time.Now()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", r.path, strings.NewReader(r.body)))
+		if len(rec.at) < 60 {
+			t.Fatalf("%d frames, want the reply spread over many deltas", len(rec.at))
+		}
+		if got := rec.at[0].Sub(start); got != time.Second {
+			t.Errorf("first frame after %v, want the 1s time to first token", got)
+		}
+		// messageStart, then deltas, then 3 closing frames at the end.
+		if got, want := rec.at[len(rec.at)-1].Sub(start), time.Second+400*10*time.Millisecond; got != want {
+			t.Errorf("last frame after %v, want %v", got, want)
+		}
+		distinct := 0
+		for i := 1; i < len(rec.at); i++ {
+			if rec.at[i].Before(rec.at[i-1]) {
+				t.Fatalf("frame %d went out before frame %d", i, i-1)
+			}
+			if rec.at[i].After(rec.at[i-1]) {
+				distinct++
+			}
+		}
+		if distinct < 50 {
+			t.Errorf("frames went out at only %d distinct times", distinct+1)
+		}
+	})
+}
