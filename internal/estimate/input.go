@@ -1,11 +1,9 @@
 package estimate
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"time"
-	"unicode/utf8"
 )
 
 // Defaults of Config's fixed token amounts.
@@ -21,9 +19,8 @@ const (
 	// (https://docs.claude.com/en/docs/build-with-claude/pdf-support, "Amazon Bedrock PDF
 	// Support").
 	DefaultPDFPageTokens = 2334
-	// BinaryBytesPerToken is how many bytes of a binary document other than a PDF (doc,
-	// docx, xls, xlsx) count as one token: a deliberately high estimate, since the text
-	// inside cannot be read without the format's parser.
+	// BinaryBytesPerToken is how many bytes of a binary document whose text cannot be read
+	// (doc, xls, or a damaged docx/xlsx) count as one token: a deliberately high estimate.
 	BinaryBytesPerToken = 4
 )
 
@@ -169,52 +166,4 @@ func (e *Estimator) blocks(t *tally, bs []Block) {
 			t.cachePoint()
 		}
 	}
-}
-
-// document adds a document block's tokens to t: its name and text counted; a PDF at
-// PDFPageTokens a page; other binary formats at one token per BinaryBytesPerToken bytes.
-func (e *Estimator) document(t *tally, d *DocSrc) {
-	if d == nil {
-		return
-	}
-	t.counted += e.counter.Count(d.Name) + e.counter.Count(d.Text)
-	switch {
-	case len(d.Data) == 0:
-	case d.Format == "pdf":
-		t.fixed += PDFPages(d.Data) * e.pdfPageTokens
-	case isTextFormat(d.Format) && utf8.Valid(d.Data):
-		t.counted += e.counter.Count(string(d.Data))
-	default:
-		t.fixed += (len(d.Data) + BinaryBytesPerToken - 1) / BinaryBytesPerToken
-	}
-}
-
-func isTextFormat(f string) bool {
-	switch f {
-	case "txt", "md", "csv", "html":
-		return true
-	}
-	return false
-}
-
-// PDFPages returns the number of pages of a PDF: the count of its page objects
-// ("/Type /Page", not "/Type /Pages"), and at least 1. It reads the bytes as they are and
-// does not inflate compressed object streams, where a few PDFs hide their page objects;
-// those count as one page per 3,000 bytes instead, a typical size of a text page.
-func PDFPages(data []byte) int {
-	n := 0
-	for rest := data; ; {
-		i := bytes.Index(rest, []byte("/Type"))
-		if i < 0 {
-			break
-		}
-		rest = bytes.TrimLeft(rest[i+len("/Type"):], " \t\r\n")
-		if bytes.HasPrefix(rest, []byte("/Page")) && !bytes.HasPrefix(rest, []byte("/Pages")) {
-			n++
-		}
-	}
-	if n == 0 {
-		n = len(data) / 3000
-	}
-	return max(n, 1)
 }

@@ -96,22 +96,6 @@ func TestInputCalibratedAndDocuments(t *testing.T) {
 	}
 }
 
-func TestPDFPages(t *testing.T) {
-	tests := []struct {
-		data string
-		want int
-	}{
-		{"<</Type /Page>> <</Type /Page>> <</Type /Pages>>", 2},
-		{"no page objects", 1},
-		{string(make([]byte, 9000)), 3},
-	}
-	for _, tt := range tests {
-		if got := PDFPages([]byte(tt.data)); got != tt.want {
-			t.Errorf("PDFPages(%.30q) = %d, want %d", tt.data, got, tt.want)
-		}
-	}
-}
-
 func TestNewRejectsNegativeOverheads(t *testing.T) {
 	for _, cfg := range []Config{{MessageTokens: -1}, {ToolPromptTokens: -1}, {PDFPageTokens: -1}} {
 		if _, err := New(cfg); err == nil {

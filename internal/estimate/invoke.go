@@ -181,6 +181,10 @@ func mediaFormat(mediaType string) string {
 		return "html"
 	case "text/markdown":
 		return "md"
+	case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+		return "docx"
+	case "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+		return "xlsx"
 	}
 	return mediaType
 }
