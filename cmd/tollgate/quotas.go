@@ -57,7 +57,7 @@ catalog file (--catalog; see docs/catalog.md).`,
 		Example: `  tollgate quotas --model us.anthropic.claude-sonnet-4-20250514-v1:0 --region us-east-1
   tollgate quotas --model anthropic.claude-3-5-sonnet-20240620-v1:0 --json
   tollgate quotas --model arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.amazon.nova-pro-v1:0
-  tollgate quotas --model us.amazon.nova-pro-v1:0 --endpoint http://127.0.0.1:8080   # an emulator`,
+  tollgate quotas --model us.amazon.nova-pro-v1:0 --endpoint http://127.0.0.1:8480   # against "tollgate emulate"`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("unexpected argument %q: give the model with --model", args[0])}
