@@ -326,7 +326,10 @@ func TestParseName(t *testing.T) {
 			t.Errorf("parseName(%q) = %s %v %q %v; want %s %v %q", tt.name, kind, s, model, ok, tt.kind, tt.scope, tt.model)
 		}
 	}
-	for _, bad := range []string{"", "Bedrock Mantle input tokens per minute for Anthropic Claude Sonnet 4", "Cross-Model Max Tokens Per Day"} {
+	for _, bad := range []string{"", "Bedrock Mantle input tokens per minute for Anthropic Claude Sonnet 4", "Cross-Model Max Tokens Per Day",
+		// Latency-optimized inference has quotas of its own, which are not the standard ones.
+		"On-demand latency-optimized InvokeModel tokens per minute for Anthropic Claude 3.5 Haiku",
+		"On-Demand, latency-optimized model inference tokens per minute for Amazon Nova Pro V1"} {
 		if _, _, _, ok := parseName(bad); ok {
 			t.Errorf("parseName(%q) matched; want no match", bad)
 		}
