@@ -49,13 +49,11 @@ func ExampleNewServer() {
 	// admitted: 1
 }
 
-// A model with a tiny quota in clock-minute mode: the first call reserves 1 + 1000
-// tokens and settles 1 + 1000 (every reply runs to max_tokens here), so the second call
-// does not fit in the minute and is throttled, as Bedrock throttles, with a
-// *types.ThrottlingException.
+// A model with a tiny quota: the first call reserves 1 + 1000 tokens of the 1500 and
+// settles 1 + 1000 (every reply runs to max_tokens here), so the second call does not
+// fit and is throttled, as Bedrock throttles, with a *types.ThrottlingException.
 func ExampleOptions_throttle() {
 	srv, err := bedrocktest.NewServer(bedrocktest.Options{
-		Window:       bedrocktest.ClockMinute,
 		OutputTokens: func(bedrocktest.ReplyRequest) int { return 5000 },
 		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
 		Models: []bedrocktest.Model{{

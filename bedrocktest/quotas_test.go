@@ -12,6 +12,7 @@ import (
 	sqtypes "github.com/aws/aws-sdk-go-v2/service/servicequotas/types"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
 )
 
 func TestServiceQuotas(t *testing.T) {
@@ -80,9 +81,14 @@ func TestPresetsServeTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetServiceQuota: %v", err)
 	}
-	// Claude 3.7 Sonnet cross-region TPM: 1,000,000 in us-east-1 (bedrock-facts §2.2).
-	if v := aws.ToFloat64(q.Quota.Value); v != 1_000_000 {
-		t.Errorf("L-6E888CC2 = %v, want 1000000", v)
+	// Claude 3.7 Sonnet's cross-region TPM, as the catalog has it for us-east-1.
+	m, ok := catalog.Default().Model("anthropic.claude-3-7-sonnet-20250219-v1:0")
+	tpm := m.Quotas[catalog.CrossRegion].TPM
+	if !ok || tpm.Code != "L-6E888CC2" || tpm.DefaultIn("us-east-1") == 0 {
+		t.Fatalf("the catalog lost Claude 3.7 Sonnet's cross-region TPM: %+v", tpm)
+	}
+	if v, want := aws.ToFloat64(q.Quota.Value), float64(tpm.DefaultIn("us-east-1")); v != want {
+		t.Errorf("L-6E888CC2 = %v, want the catalog's %v", v, want)
 	}
 	models := srv.Models()
 	if len(models) < 10 {

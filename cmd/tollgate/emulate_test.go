@@ -76,9 +76,9 @@ func startEmulate(t *testing.T, args ...string) (url string, stop func() (string
 
 func TestEmulateServesTheSDK(t *testing.T) {
 	const model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
-	// Clock-minute windows in real time: the three calls take milliseconds, so they share
-	// a minute but for a 1-in-several-thousand chance.
-	url, stop := startEmulate(t, "--window", "clock", "--time-scale", "1", "--ttft", "-1ms", "--per-token", "-1ms",
+	// Clock-minute windows with emulated time nearly frozen (a millisecond per real
+	// second), so that the three calls share a minute.
+	url, stop := startEmulate(t, "--window", "clock", "--time-scale", "0.001", "--ttft", "-1ms", "--per-token", "-1ms",
 		"--tpm", model+"=2100", "--output-tokens", "10")
 	ctx := context.Background()
 	creds := credentials.NewStaticCredentialsProvider("AKID", "secret", "")
@@ -116,7 +116,7 @@ func TestEmulateServesTheSDK(t *testing.T) {
 		t.Fatalf("emulate returned %v after cancellation", err)
 	}
 	for _, want := range []string{"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + url, "export AWS_ENDPOINT_URL_SERVICE_QUOTAS=" + url,
-		"clock-minute windows", "time scale 1×", "/_tollgate/stats", "emulator stopped"} {
+		"clock-minute windows", "time scale 0.001×", "/_tollgate/stats", "emulator stopped"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("output lacks %q:\n%s", want, printed)
 		}
