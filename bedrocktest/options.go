@@ -47,7 +47,7 @@ func ParseWindowMode(s string) (WindowMode, error) {
 	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
 }
 
-// NoTokens, as a Limits field, is a quota of zero: every call is throttled. New AWS
+// NoTokens is, as a Limits field, a quota of zero: every call is throttled. New AWS
 // accounts often have a tokens-per-day quota of zero.
 const NoTokens = -1
 

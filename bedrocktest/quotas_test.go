@@ -61,6 +61,14 @@ func TestServiceQuotas(t *testing.T) {
 	if name := aws.ToString(q.Quota.QuotaName); name != "Cross-region model inference tokens per minute for Anthropic Claude Sonnet 4 V1" {
 		t.Errorf("name = %q", name)
 	}
+	def, err := client.ListAWSDefaultServiceQuotas(ctx, &servicequotas.ListAWSDefaultServiceQuotasInput{ServiceCode: aws.String("bedrock")})
+	if err != nil || len(def.Quotas) != len(want) || def.NextToken != nil {
+		t.Errorf("ListAWSDefaultServiceQuotas = %d quotas, next %v, error %v; want the %d configured in one page", len(def.Quotas), def.NextToken, err, len(want))
+	}
+	_, err = client.ListServiceQuotas(ctx, &servicequotas.ListServiceQuotasInput{ServiceCode: aws.String("ec2")})
+	if !errors.As(err, new(*sqtypes.NoSuchResourceException)) {
+		t.Errorf("service code ec2: error = %v, want NoSuchResourceException", err)
+	}
 	_, err = client.GetServiceQuota(ctx, &servicequotas.GetServiceQuotaInput{ServiceCode: aws.String("bedrock"), QuotaCode: aws.String("L-00000000")})
 	var nsr *sqtypes.NoSuchResourceException
 	if !errors.As(err, &nsr) {
