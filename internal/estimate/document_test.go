@@ -3,15 +3,18 @@ package estimate
 import (
 	"archive/zip"
 	"bytes"
+	"maps"
+	"slices"
 	"testing"
 )
 
-// zipFile builds a zip archive holding the given files (name → content).
+// zipFile builds a zip archive holding the given files (name → content), in name order.
 func zipFile(tb testing.TB, files map[string]string) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	for name, content := range files {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		content := files[name]
 		w, err := zw.Create(name)
 		if err != nil {
 			tb.Fatal(err)

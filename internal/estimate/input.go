@@ -119,6 +119,9 @@ func (e *Estimator) Input(model string, r *Request) Input {
 		for _, tool := range r.Tools {
 			t.counted += e.counter.Count(tool.Name) + e.counter.Count(tool.Description) + e.counter.Count(tool.Schema)
 		}
+		if r.ToolsCachePoint {
+			t.cachePoint()
+		}
 	}
 	e.blocks(&t, r.System)
 	for _, m := range r.Messages {

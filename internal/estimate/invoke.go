@@ -23,9 +23,10 @@ type anthropicBody struct {
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
 	Tools []struct {
-		Name        string          `json:"name"`
-		Description string          `json:"description"`
-		InputSchema json.RawMessage `json:"input_schema"`
+		Name         string          `json:"name"`
+		Description  string          `json:"description"`
+		InputSchema  json.RawMessage `json:"input_schema"`
+		CacheControl json.RawMessage `json:"cache_control"`
 	} `json:"tools"`
 }
 
@@ -43,9 +44,10 @@ type anthropicBlock struct {
 }
 
 type anthropicSrc struct {
-	Type      string `json:"type"` // "base64", "text", "url"
-	MediaType string `json:"media_type"`
-	Data      string `json:"data"`
+	Type      string          `json:"type"` // "base64", "text", "content", "url"
+	MediaType string          `json:"media_type"`
+	Data      string          `json:"data"`
+	Content   json.RawMessage `json:"content"` // for "content": a string or text blocks
 }
 
 // ParseInvokeBody reads an InvokeModel body in the Anthropic Messages format
@@ -88,6 +90,7 @@ func ParseInvokeBody(body []byte) (*Request, error) {
 	}
 	for _, t := range b.Tools {
 		r.Tools = append(r.Tools, Tool{Name: t.Name, Description: t.Description, Schema: string(t.InputSchema)})
+		r.ToolsCachePoint = r.ToolsCachePoint || isSet(t.CacheControl)
 	}
 	return r, nil
 }
@@ -116,11 +119,17 @@ func parseContent(raw json.RawMessage, where string) ([]Block, error) {
 			return nil, err
 		}
 		out = append(out, b)
-		if len(ab.CacheControl) > 0 && !bytes.Equal(ab.CacheControl, []byte("null")) {
+		if isSet(ab.CacheControl) {
 			out = append(out, Block{Kind: CachePoint})
 		}
 	}
 	return out, nil
+}
+
+// isSet reports whether an optional JSON member is present and not null.
+func isSet(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
 }
 
 // convertBlock turns one Anthropic block into a Block.
@@ -154,6 +163,14 @@ func convertBlock(ab anthropicBlock, where string) (Block, error) {
 			switch s.Type {
 			case "text":
 				doc.Format, doc.Text = "txt", s.Data
+			case "content":
+				blocks, err := parseContent(s.Content, where+".source.content")
+				if err != nil {
+					return Block{}, err
+				}
+				for _, b := range blocks {
+					doc.Text += b.Text
+				}
 			case "base64":
 				data, err := base64.StdEncoding.DecodeString(s.Data)
 				if err != nil {

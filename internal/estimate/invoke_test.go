@@ -20,7 +20,8 @@ func TestParseInvokeBody(t *testing.T) {
 	    {"role": "user", "content": [
 	      {"type": "tool_result", "tool_use_id": "t1", "content": "Net 30."},
 	      {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "` + png + `"}},
-	      {"type": "document", "title": "deal", "source": {"type": "text", "media_type": "text/plain", "data": "The term is five years."}}
+	      {"type": "document", "title": "deal", "source": {"type": "text", "media_type": "text/plain", "data": "The term is five years."}},
+	      {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "Clause 1. "}, {"type": "text", "text": "Clause 2."}]}}
 	    ]}
 	  ]
 	}`
@@ -32,7 +33,7 @@ func TestParseInvokeBody(t *testing.T) {
 		t.Fatalf("ParseInvokeBody = %+v", r)
 	}
 	last := r.Messages[2].Content
-	if last[0].Kind != ToolResult || last[0].Content[0].Text != "Net 30." || last[1].Kind != Image || last[2].Document.Text != "The term is five years." {
+	if last[0].Kind != ToolResult || last[0].Content[0].Text != "Net 30." || last[1].Kind != Image || last[2].Document.Text != "The term is five years." || last[3].Document.Text != "Clause 1. Clause 2." {
 		t.Errorf("last message = %+v", last)
 	}
 	in := newEstimator(t, Config{}).Input("m", r)
@@ -66,6 +67,7 @@ func FuzzParseInvokeBody(f *testing.F) {
 	f.Add([]byte(`{"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQ="}}]}]}`))
 	f.Add([]byte(`{"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}]}`))
 	f.Add([]byte(`{"messages": [{"role": "assistant", "content": [{"type": "server_tool_use", "input": {}}]}]}`))
+	f.Add([]byte(`{"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "x"}]}}]}]}`))
 	e, err := New(Config{})
 	if err != nil {
 		f.Fatal(err)

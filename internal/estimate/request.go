@@ -11,6 +11,9 @@ type Request struct {
 	Messages []Message
 	// Tools holds the tool specifications the model may call.
 	Tools []Tool
+	// ToolsCachePoint marks a cache point after the tool specifications (Converse's
+	// cachePoint among toolConfig.tools, or cache_control on a tool).
+	ToolsCachePoint bool
 	// MaxTokens is the output cap the request sends (max_tokens, maxTokens); 0 means unset,
 	// and Bedrock then applies and reserves the model's default (see ReserveCost).
 	MaxTokens int
@@ -82,7 +85,9 @@ type DocSrc struct {
 
 // Tool is a tool specification offered to the model.
 type Tool struct {
-	Name        string
+	// Name is the tool's name.
+	Name string
+	// Description is the tool's description, as the model reads it.
 	Description string
 	// Schema is the tool's input JSON schema, as sent.
 	Schema string

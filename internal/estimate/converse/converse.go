@@ -38,6 +38,10 @@ func Request(in *bedrockruntime.ConverseInput) (*estimate.Request, error) {
 	}
 	if in.ToolConfig != nil {
 		for i, t := range in.ToolConfig.Tools {
+			if _, ok := t.(*types.ToolMemberCachePoint); ok {
+				r.ToolsCachePoint = true
+				continue
+			}
 			spec, ok := t.(*types.ToolMemberToolSpec)
 			if !ok {
 				continue

@@ -39,7 +39,7 @@ func TestConverseMatchesInvokeBody(t *testing.T) {
 			Name:        aws.String("lookup"),
 			Description: aws.String("Finds a clause."),
 			InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(map[string]any{"type": "object"})},
-		}}}},
+		}}, &types.ToolMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}}}},
 		Messages: []types.Message{
 			{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
 				&types.ContentBlockMemberText{Value: "What does clause 4 say?"},
@@ -60,7 +60,7 @@ func TestConverseMatchesInvokeBody(t *testing.T) {
 	}
 	body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":700,
 	  "system":[{"type":"text","text":"You are terse.","cache_control":{"type":"ephemeral"}}],
-	  "tools":[{"name":"lookup","description":"Finds a clause.","input_schema":{"type":"object"}}],
+	  "tools":[{"name":"lookup","description":"Finds a clause.","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}],
 	  "messages":[
 	    {"role":"user","content":[{"type":"text","text":"What does clause 4 say?"},
 	      {"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + base64.StdEncoding.EncodeToString(img) + `"}},
@@ -84,7 +84,7 @@ func TestConverseMatchesInvokeBody(t *testing.T) {
 	if got != want {
 		t.Errorf("Converse estimate %+v, InvokeModel estimate %+v: want equal", got, want)
 	}
-	if fromConverse.MaxTokens != 700 || got.Cacheable == 0 || got.Fixed < estimate.ImageTokens(400, 300) {
+	if fromConverse.MaxTokens != 700 || !fromConverse.ToolsCachePoint || got.Cacheable == 0 || got.Fixed < estimate.ImageTokens(400, 300) {
 		t.Errorf("Request = %+v, estimate %+v: want max_tokens 700, a cacheable prefix and the image counted", fromConverse, got)
 	}
 }
