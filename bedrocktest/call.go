@@ -29,13 +29,12 @@ type call struct {
 	key     seriesKey
 	dialect dialect
 	prompt  prompt
-	// maxTokens is the max_tokens in effect: the request's, or the model's maximum.
+	// maxTokens is the max_tokens in effect: the request's, or the model's default.
 	maxTokens int
 
 	// Set at admission.
 	fault                   faultKind
 	ticket                  ticket
-	admittedAt              time.Time
 	input, cacheRd, cacheWr int
 	output                  int
 	stopReason              string
@@ -170,7 +169,7 @@ func (c *call) fail(code wire.ErrorCode, message string) {
 func (c *call) run() {
 	h := c.h
 	faults := h.faults.Load()
-	c.fault = faults.draw(c.seq)
+	c.fault = faults.draw(h.draws.Add(1))
 	if c.fault != faultNone {
 		h.faultCounts[c.fault].Add(1)
 	}
@@ -243,7 +242,7 @@ func (c *call) admit() bool {
 		return false
 	}
 	h.cache.store(now, c.key.Account, m.ID, c.prompt)
-	c.ticket, c.admittedAt = t, now
+	c.ticket = t
 	return true
 }
 

@@ -6,8 +6,8 @@ import (
 )
 
 // Faults are injected failures. Each field is the probability, in [0, 1], that one call
-// meets the fault; the draws are deterministic in Seed and the call's sequence number, so
-// a sequential run replays exactly. Faults that fail a call before admission (the first
+// meets the fault; the draws are deterministic in Seed and the call's number (valid calls
+// are numbered from 1 in arrival order), so a sequential run replays exactly. Faults that fail a call before admission (the first
 // three) do not touch the quotas.
 type Faults struct {
 	// Seed seeds the draws.

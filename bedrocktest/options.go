@@ -138,10 +138,12 @@ type Options struct {
 	Start time.Time
 	// Latency is the latency model, in emulated time.
 	Latency Latency
-	// OutputTokens decides how many tokens a reply has before max_tokens clamps it.
-	// Nil means DefaultOutputTokens.
+	// OutputTokens decides how many tokens a reply has before max_tokens clamps it
+	// (results below 1 count as 1). It is called concurrently. Nil means
+	// DefaultOutputTokens.
 	OutputTokens func(ReplyRequest) int
-	// Counter counts the tokens of prompt text. Nil means DefaultCounter().
+	// Counter counts the tokens of prompt text; it is called concurrently. Nil means
+	// DefaultCounter().
 	Counter TokenCounter
 	// Faults are the injected faults; the zero value injects none. SetFaults changes
 	// them on a running emulator.

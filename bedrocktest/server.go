@@ -35,7 +35,8 @@ type Handler struct {
 	cache  promptCache
 	models map[string]*Model
 
-	seq         atomic.Uint64
+	seq         atomic.Uint64 // numbers requests, for their ids
+	draws       atomic.Uint64 // numbers valid calls, for their fault draws
 	faults      atomic.Pointer[Faults]
 	faultCounts [numFaults]atomic.Int64
 
