@@ -90,9 +90,9 @@ func TestThrottles(t *testing.T) {
 		reason string
 		msg    string
 	}{
-		{"tokens per minute", bedrocktest.Limits{TokensPerMinute: 10}, "tokens-per-minute", "Too many tokens, please wait before trying again."},
-		{"tokens per day", bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: bedrocktest.NoTokens}, "tokens-per-day", "Too many tokens per day, please wait before trying again."},
-		{"legacy requests per minute", bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}, "requests-per-minute", "Too many requests, please wait before trying again."},
+		{"tokens per minute", bedrocktest.Limits{TokensPerMinute: 10}, bedrocktest.TokensPerMinute, "Too many tokens, please wait before trying again."},
+		{"tokens per day", bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: bedrocktest.NoTokens}, bedrocktest.TokensPerDay, "Too many tokens per day, please wait before trying again."},
+		{"legacy requests per minute", bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}, bedrocktest.RequestsPerMinute, "Too many requests, please wait before trying again."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,7 +81,7 @@ func TestOversubscribedLoad(t *testing.T) {
 				t.Fatal("no stats")
 			}
 			t.Logf("%d admitted, %d throttled; limits %+v", ok.Load(), throttled.Load(), s.Limits)
-			if s.Admitted != ok.Load() || s.Throttled["tokens-per-minute"] != throttled.Load() || ok.Load()+throttled.Load() != 400 {
+			if s.Admitted != ok.Load() || s.Throttled[bedrocktest.TokensPerMinute] != throttled.Load() || ok.Load()+throttled.Load() != 400 {
 				t.Errorf("stats admitted %d, throttled %v; clients saw %d ok, %d throttled", s.Admitted, s.Throttled, ok.Load(), throttled.Load())
 			}
 			if throttled.Load() == 0 || ok.Load() < 10 {

@@ -19,8 +19,15 @@ const (
 	numLimits
 )
 
-// limitNames are the names of the limits in Stats and in throttle reasons.
-var limitNames = [numLimits]string{"tokens-per-day", "tokens-per-minute", "requests-per-minute"}
+// The names of the limits in Stats (LimitStats.Name, SeriesStats.Throttled).
+const (
+	TokensPerDay      = "tokens-per-day"
+	TokensPerMinute   = "tokens-per-minute"
+	RequestsPerMinute = "requests-per-minute"
+)
+
+// limitNames are the names of the limits, by limitKind.
+var limitNames = [numLimits]string{TokensPerDay, TokensPerMinute, RequestsPerMinute}
 
 var limitMessages = [numLimits]string{wire.MsgTooManyTokensPerDay, wire.MsgTooManyTokens, wire.MsgTooManyRequests}
 

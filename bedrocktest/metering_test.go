@@ -82,14 +82,14 @@ func TestMeteringThroughSDK(t *testing.T) {
 			if s.ReservedTokens != s.Admitted*reservation || s.SettledTokens != s.Admitted*510 {
 				t.Errorf("reserved %d, settled %d for %d calls; want %d and %d each", s.ReservedTokens, s.SettledTokens, s.Admitted, reservation, 510)
 			}
-			if s.Throttled["tokens-per-minute"] != 3 {
+			if s.Throttled[bedrocktest.TokensPerMinute] != 3 {
 				t.Errorf("throttled = %v, want 3 tokens-per-minute throttles", s.Throttled)
 			}
-			tpm, _ := s.Limit("tokens-per-minute")
+			tpm, _ := s.Limit(bedrocktest.TokensPerMinute)
 			if tpm.Peak != tt.wantPeak || tpm.Peak > tpm.Amount {
 				t.Errorf("TPM peak = %d, want %d (≤ %d)", tpm.Peak, tt.wantPeak, tpm.Amount)
 			}
-			if _, ok := s.Limit("requests-per-minute"); ok {
+			if _, ok := s.Limit(bedrocktest.RequestsPerMinute); ok {
 				t.Errorf("RPM enforced without being configured")
 			}
 		})
@@ -154,8 +154,8 @@ func TestAccountsAreSeparate(t *testing.T) {
 		t.Errorf("series = %+v, want one per account", st.Series)
 	}
 	sum, _ := st.Get(nova, "on-demand")
-	tpm, _ := sum.Limit("tokens-per-minute")
-	if sum.Admitted != 2 || sum.Throttled["tokens-per-minute"] != 1 || sum.SettledTokens != 22 || tpm.Peak != 11 {
+	tpm, _ := sum.Limit(bedrocktest.TokensPerMinute)
+	if sum.Admitted != 2 || sum.Throttled[bedrocktest.TokensPerMinute] != 1 || sum.SettledTokens != 22 || tpm.Peak != 11 {
 		t.Errorf("summed stats = %+v, want 2 admitted, 1 throttled, 22 settled, peak 11", sum)
 	}
 }
