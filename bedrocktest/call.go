@@ -105,6 +105,9 @@ func validationMessage(err error) string {
 // resolve finds the model and scope of modelID, or answers a ValidationException.
 func (h *Handler) resolve(c *call, modelID string) bool {
 	ref, err := catalog.Parse(modelID)
+	if err == nil && ref.Kind == catalog.ApplicationProfileARN {
+		_, ref, _ = h.opts.Catalog.Lookup(modelID) // sets ModelID and Scope if the profile is mapped
+	}
 	var m *Model
 	if err == nil {
 		m = h.models[ref.ModelID]

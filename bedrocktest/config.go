@@ -26,8 +26,9 @@ type Config struct {
 	// Presets, when not false, starts from the catalog's models with their default
 	// quotas; Models then override or add to them. Nil means true.
 	Presets *bool `yaml:"presets"`
-	// Catalog is the catalog the presets come from; nil means catalog.Default(). It is
-	// set from Go (tollgate emulate --catalog), not from the YAML file.
+	// Catalog is the catalog the presets come from and application-inference-profile
+	// ARNs are resolved with; nil means catalog.Default(). It is set from Go (tollgate
+	// emulate --catalog), not from the YAML file.
 	Catalog *catalog.Catalog `yaml:"-"`
 	// LegacyRPM enforces the presets' legacy requests-per-minute quotas.
 	LegacyRPM bool `yaml:"legacy_rpm"`
@@ -66,7 +67,7 @@ func ParseConfig(data []byte) (Config, error) {
 func (c Config) Options() (Options, error) {
 	o := Options{
 		ReserveBurndown: c.ReserveBurndown, TimeScale: c.TimeScale, Region: c.Region,
-		Latency: c.Latency, Faults: c.Faults, CacheTTL: c.CacheTTL,
+		Latency: c.Latency, Faults: c.Faults, CacheTTL: c.CacheTTL, Catalog: c.Catalog,
 	}
 	if c.Window != "" {
 		w, err := ParseWindowMode(c.Window)

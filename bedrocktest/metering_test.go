@@ -159,3 +159,29 @@ func TestAccountsAreSeparate(t *testing.T) {
 		t.Errorf("summed stats = %+v, want 2 admitted, 1 throttled, 22 settled, peak 11", sum)
 	}
 }
+
+// TestApplicationProfile checks that a mapped application inference profile is served
+// and metered as the profile it wraps.
+func TestApplicationProfile(t *testing.T) {
+	const arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+	cat, err := catalog.Default().WithProfile(arn, sonnetUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := quickOptions()
+	opts.Catalog = cat
+	srv := startServer(t, opts)
+	client := runtimeClient(t, srv.URL)
+	if _, err := client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(arn), Messages: userMessage("hi")}); err != nil {
+		t.Fatalf("Converse through the application profile: %v", err)
+	}
+	if s, ok := srv.Stats().Get(sonnet, "cross-region"); !ok || s.Admitted != 1 {
+		t.Errorf("stats = %+v, want the call metered as %s cross-region", s, sonnet)
+	}
+	const unmapped = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ffffffffffff"
+	_, err = client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(unmapped), Messages: userMessage("hi")})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Errorf("unmapped profile: error = %v, want a ValidationException", err)
+	}
+}

@@ -151,6 +151,11 @@ type Options struct {
 	// CacheTTL is how long, in emulated time, a prompt prefix marked by a cache point
 	// stays cached. Zero means 5 minutes.
 	CacheTTL time.Duration
+	// Catalog resolves application-inference-profile ARNs to the model and scope they
+	// wrap (see catalog.Catalog.WithProfile and the profiles of a catalog file); their
+	// calls share that model's quotas. Nil means catalog.Default(), which maps none. The
+	// models served are Models, not the catalog's.
+	Catalog *catalog.Catalog
 	// Region is the region assumed for requests whose signature names none, and the one
 	// Service Quotas ARNs name. Empty means "us-east-1".
 	Region string
@@ -235,6 +240,9 @@ func (o Options) normalize() (Options, error) {
 		o.CacheTTL = defaultCacheTTL
 	case o.CacheTTL < 0:
 		return o, fmt.Errorf("bedrocktest: Options.CacheTTL %v: must not be negative", o.CacheTTL)
+	}
+	if o.Catalog == nil {
+		o.Catalog = catalog.Default()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -200,3 +200,37 @@ func TestEmulateHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestEmulateCatalogFile(t *testing.T) {
+	const arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	cat := `models:
+  - id: acme.custom-model-v1:0
+    output_burndown: 1
+    max_output_tokens: 4096
+    context_window: 32000
+    quotas: {on-demand: {tpm: {code: L-ACME0001, default: 123456}}}
+profiles:
+  ` + arn + `: acme.custom-model-v1:0
+`
+	if err := os.WriteFile(path, []byte(cat), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, stop := startEmulate(t, "--catalog", path, "--ttft", "-1ms", "--per-token", "-1ms")
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider("AKID", "secret", "")
+	rt := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, Retryer: aws.NopRetryer{}})
+	_, err := rt.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(arn),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hello"}}}}})
+	if err != nil {
+		t.Fatalf("Converse through the mapped profile: %v", err)
+	}
+	sq := servicequotas.New(servicequotas.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, Retryer: aws.NopRetryer{}})
+	q, err := sq.GetServiceQuota(ctx, &servicequotas.GetServiceQuotaInput{ServiceCode: aws.String("bedrock"), QuotaCode: aws.String("L-ACME0001")})
+	if err != nil || aws.ToFloat64(q.Quota.Value) != 123456 {
+		t.Errorf("GetServiceQuota(L-ACME0001) = %+v, %v; want the catalog file's 123456", q, err)
+	}
+	if _, err := stop(); err != nil {
+		t.Error(err)
+	}
+}
