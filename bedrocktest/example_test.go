@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -82,4 +83,35 @@ func ExampleOptions_throttle() {
 	fmt.Println(errors.As(err, &te), te.ErrorMessage())
 	// Output:
 	// true Too many tokens, please wait before trying again.
+}
+
+// Mount the emulator in a server of your own, here an httptest.Server, and read its stats.
+func ExampleNew() {
+	h, err := bedrocktest.New(bedrocktest.Options{
+		Latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+
+	client := bedrockruntime.New(bedrockruntime.Options{
+		Region: "eu-west-1", BaseEndpoint: aws.String(ts.URL), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+	})
+	_, err = client.Converse(context.Background(), &bedrockruntime.ConverseInput{
+		ModelId: aws.String("global.anthropic.claude-sonnet-4-20250514-v1:0"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range h.Stats().Series {
+		fmt.Println(s.Account, s.Region, s.Model, s.Scope, s.Admitted)
+	}
+	// Output:
+	// AKIDEXAMPLE eu-west-1 anthropic.claude-sonnet-4-20250514-v1:0 global 1
 }
