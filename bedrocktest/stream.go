@@ -3,6 +3,7 @@ package bedrocktest
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/wire"
 )
@@ -13,6 +14,15 @@ const (
 	maxDeltas      = 64
 	minDeltaTokens = 4
 )
+
+// minFirstFrame is the least real time between reading a streaming request and sending
+// the response, whatever the latency model and time scale. It stands for the network
+// round trip of the real service, and keeps the emulator out of a client-side race in
+// smithy-go v1.28.9: the SDK closes the request body as soon as the response headers
+// arrive, and its closed body's WriteTo returns io.EOF, which net/http's transport — if
+// it has not yet finished its post-body check — takes for a write error and closes the
+// connection under the event stream being read ("use of closed network connection").
+const minFirstFrame = 2 * time.Millisecond
 
 // stream answers an admitted streaming call: the start events after the time to first
 // token, then the text in deltas spaced by the per-token time, then the closing events.
@@ -37,7 +47,7 @@ func (c *call) stream(ctx context.Context) {
 	}
 	sent := 0          // output tokens sent so far
 	at := c.latency(1) // emulated time since admission: the first token's
-	if err := c.h.clock.sleep(ctx, at); err != nil {
+	if err := c.h.clock.sleep(ctx, max(at, c.h.clock.emulated(minFirstFrame))); err != nil {
 		c.settle(0)
 		_ = ew.Exception(wire.ServiceUnavailableException, wire.MsgUnavailable) // closing
 		return
