@@ -63,6 +63,10 @@ type Limits struct {
 	// RequestsPerMinute is the legacy RPM quota, no longer enforced by Bedrock since 2026.
 	// Zero means not enforced.
 	RequestsPerMinute int64 `yaml:"requests_per_minute"`
+	// TokensPerDayDoubled reports that TokensPerDay is the doubled cross-region value of
+	// a quota Service Quotas lists at half, "… (doubled for cross-region calls)", as AWS
+	// lists it. The emulator enforces TokensPerDay and lists TokensPerDay/2.
+	TokensPerDayDoubled bool `yaml:"tokens_per_day_doubled"`
 	// Codes are the Service Quotas codes of the three quotas ("L-6E888CC2"). A quota
 	// without a code is enforced but not listed by the Service Quotas API.
 	Codes QuotaCodes `yaml:"codes"`

@@ -47,6 +47,8 @@ func FromCatalog(m catalog.Model, region string, legacyRPM bool) Model {
 			TokensPerMinute: q.TPM.DefaultIn(region),
 			TokensPerDay:    q.TPD.ForScope(q.TPD.DefaultIn(region), s),
 			Codes:           QuotaCodes{TokensPerMinute: q.TPM.Code, TokensPerDay: q.TPD.Code},
+			// ForScope doubled it exactly when this holds.
+			TokensPerDayDoubled: q.TPD.CrossRegionDoubled && s == catalog.CrossRegion,
 		}
 		if l.TokensPerMinute == 0 {
 			l.TokensPerMinute = PresetTokensPerMinute

@@ -79,11 +79,14 @@ func (h *Handler) serviceQuotas() []serviceQuota {
 				catalog.Global: "Global cross-region"}[s]
 			add(l.Codes.TokensPerMinute, prefix+" model inference tokens per minute for "+m.Name, l.TokensPerMinute, "MINUTE")
 			add(l.Codes.RequestsPerMinute, prefix+" model inference requests per minute for "+m.Name, l.RequestsPerMinute, "MINUTE")
-			tpd := "Model invocation max tokens per day for " + m.Name + " (doubled for cross-region calls)"
+			tpd, listed := "Model invocation max tokens per day for "+m.Name+" (doubled for cross-region calls)", l.TokensPerDay
+			if l.TokensPerDayDoubled {
+				listed = l.TokensPerDay / 2 // AWS lists the undoubled value under this name
+			}
 			if s == catalog.Global {
 				tpd = "Global cross-region model inference tokens per day for " + m.Name
 			}
-			add(l.Codes.TokensPerDay, tpd, l.TokensPerDay, "DAY")
+			add(l.Codes.TokensPerDay, tpd, listed, "DAY")
 		}
 	}
 	return out

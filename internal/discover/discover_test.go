@@ -108,8 +108,10 @@ func TestQuotasReadsAppliedValues(t *testing.T) {
 
 func TestQuotasCrossRegionTPDIsDoubled(t *testing.T) {
 	m := served(t, sonnet4, func(l map[catalog.Scope]bedrocktest.Limits) {
+		// The emulator enforces 72,000,000 for cross-region calls and, as AWS does, lists
+		// the quota at half, 36,000,000, "doubled for cross-region calls".
 		cr := l[catalog.CrossRegion]
-		cr.TokensPerMinute, cr.TokensPerDay = 50_000, 36_000_000
+		cr.TokensPerMinute, cr.TokensPerDay = 50_000, 72_000_000
 		l[catalog.CrossRegion] = cr
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet4)
@@ -337,5 +339,28 @@ func TestParseName(t *testing.T) {
 	// The 1M-context quota must not be taken for the standard model's.
 	if normalize("Anthropic Claude Sonnet 4.5 V1 1M Context Length") == normalize("Anthropic Claude Sonnet 4.5 V1") {
 		t.Error("normalize confuses the 1M-context variant with the standard model")
+	}
+}
+
+// TestQuotasMatchWhatTheEmulatorEnforces discovers the default quotas of cross-region
+// Claude Sonnet 4 from the emulator's catalog presets: AWS lists its TPD at half, "doubled
+// for cross-region calls", so discovery must double what is listed back to what the
+// service (here, the emulator) really enforces — not more.
+func TestQuotasMatchWhatTheEmulatorEnforces(t *testing.T) {
+	m := served(t, sonnet4, func(map[catalog.Scope]bedrocktest.Limits) {})
+	enforced := m.Limits[catalog.CrossRegion]
+	if !enforced.TokensPerDayDoubled {
+		t.Fatalf("the catalog's cross-region Sonnet 4 TPD is not marked doubled: %+v", enforced)
+	}
+	rep, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Fallback != "" {
+		t.Fatalf("fell back to catalog defaults: %s", rep.Fallback)
+	}
+	want := []quota.Limit{tokens(enforced.TokensPerMinute, time.Minute), tokens(enforced.TokensPerDay, day)}
+	if diff := cmp.Diff(want, rep.Limits); diff != "" {
+		t.Errorf("discovered limits differ from what the emulator enforces (-want +got):\n%s", diff)
 	}
 }
