@@ -225,6 +225,10 @@ type Options struct {
 	// Tenant names the caller for fairness within the class; calls with the same Tenant
 	// share one fair share. Empty is a tenant like any other.
 	Tenant string
+	// Front queues the call ahead of its tenant's other waiting calls, for a call that
+	// was admitted once and must be admitted again (a retry after the service throttled
+	// it): it keeps its place instead of going to the back.
+	Front bool
 }
 
 // Limits returns a copy of the limits in force.

@@ -203,3 +203,33 @@ func TestForecastMatchesWait(t *testing.T) {
 		})
 	}
 }
+
+// TestFrontKeepsItsPlace queues calls behind a full window, then a retry with Front: it is
+// admitted before the calls that were already waiting in its class.
+func TestFrontKeepsItsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		filler, _ := l.Reserve(context.Background(), tok(1000), quota.Options{})
+		admitted := make(chan string, 4)
+		for i := 0; i < 3; i++ {
+			go func() {
+				if _, err := l.Reserve(context.Background(), tok(100), quota.Options{}); err == nil {
+					admitted <- "queued"
+				}
+			}()
+		}
+		synctest.Wait()
+		go func() {
+			if _, err := l.Reserve(context.Background(), tok(100), quota.Options{Front: true}); err == nil {
+				admitted <- "retry"
+			}
+		}()
+		synctest.Wait()
+		filler.Settle(tok(900)) // room for exactly one
+		synctest.Wait()
+		if got := <-admitted; got != "retry" {
+			t.Errorf("first admitted: %s; want the retry queued with Front", got)
+		}
+		l.Close()
+	})
+}

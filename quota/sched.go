@@ -105,7 +105,13 @@ func (s *scheduler) enqueue(w *waiter) {
 		}
 		heap.Push(&cl.waiting, t)
 	}
-	t.fifo = append(t.fifo, w)
+	if w.opt.Front {
+		t.fifo = append(t.fifo, nil)
+		copy(t.fifo[1:], t.fifo)
+		t.fifo[0] = w
+	} else {
+		t.fifo = append(t.fifo, w)
+	}
 	w.tenant = t
 	cl.n++
 	cl.sum = cl.sum.Add(w.cost)
