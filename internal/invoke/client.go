@@ -1,0 +1,89 @@
+package invoke
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
+)
+
+// NewClient returns a Bedrock Runtime client for one target: region (empty keeps
+// cfg.Region), endpoint as the BaseEndpoint (empty keeps the SDK's normal resolution,
+// including AWS_ENDPOINT_URL_BEDROCK_RUNTIME) and creds (nil keeps cfg.Credentials,
+// the default chain when cfg came from config.LoadDefaultConfig).
+//
+// The client makes exactly one HTTP attempt per call (aws.NopRetryer, whatever
+// cfg.RetryMaxAttempts says) and sends requests through cfg.HTTPClient (or the SDK's
+// default one) wrapped so that request bodies reach the transport without WriteTo,
+// which avoids smithy-go's closed-connection bug (see the package documentation).
+// It is safe for concurrent use; concurrent streams need PrivateCodec.
+func NewClient(cfg aws.Config, region, endpoint string, creds aws.CredentialsProvider) *bedrockruntime.Client {
+	return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		if creds != nil {
+			o.Credentials = creds
+		}
+		o.Retryer = aws.NopRetryer{}
+		o.RetryMaxAttempts = 0
+		o.RetryMode = ""
+		next := o.HTTPClient
+		if next == nil {
+			next = awshttp.NewBuildableClient()
+		}
+		o.HTTPClient = plainBodyClient{next: next}
+	})
+}
+
+// PrivateCodec is a per-call option of the bedrockruntime client that gives the call a
+// protocol, and so an event-stream decoder, of its own. Streams on one shared client
+// race on the client's single decoder without it (see the package documentation).
+func PrivateCodec(o *bedrockruntime.Options) {
+	o.Protocol = restjson1.New(nil)
+}
+
+// ConverseStream calls client.ConverseStream with PrivateCodec added to optFns, so
+// that it is safe to run concurrently with other streams on the same client.
+func ConverseStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error) {
+	return client.ConverseStream(ctx, in, append(optFns, PrivateCodec)...)
+}
+
+// InvokeStream calls client.InvokeModelWithResponseStream with PrivateCodec added to
+// optFns, so that it is safe to run concurrently with other streams on the same client.
+func InvokeStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.InvokeModelWithResponseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelWithResponseStreamOutput, error) {
+	return client.InvokeModelWithResponseStream(ctx, in, append(optFns, PrivateCodec)...)
+}
+
+// plainBodyClient sends each request with its body wrapped in a plainBody, on a
+// shallow copy of the request (the caller's request is not modified).
+type plainBodyClient struct {
+	next aws.HTTPClient
+}
+
+// Do implements aws.HTTPClient.
+func (c plainBodyClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return c.next.Do(req)
+	}
+	r := new(http.Request)
+	*r = *req
+	r.Body = plainBody{req.Body}
+	return c.next.Do(r)
+}
+
+// plainBody exposes only Read and Close of a request body: net/http's transport then
+// copies it with Read and never calls a WriteTo that smithy-go may have broken.
+type plainBody struct {
+	rc io.ReadCloser
+}
+
+func (b plainBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
+func (b plainBody) Close() error               { return b.rc.Close() }

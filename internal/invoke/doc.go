@@ -1,0 +1,44 @@
+// Package invoke is the only package of Tollgate that calls the AWS SDK's
+// bedrockruntime client or inspects its error types. It builds the SDK clients
+// (NewClient), classifies the outcome of one attempt (Classify), reads the usage a
+// response reports (ConverseUsage, InvokeUsage) and watches event streams so that a
+// stream's usage and output are known when it ends (WatchConverseStream,
+// WatchInvokeStream).
+//
+// # One attempt per call
+//
+// Clients are built with aws.NopRetryer: the SDK makes exactly one HTTP attempt and
+// Tollgate owns every retry, so that every throttle is seen by the limiter above.
+//
+// # Two SDK issues and how they are handled
+//
+// Both are in smithy-go v1.28.9 (see docs/emulator.md, "SDK note 1" and "SDK note 2").
+//
+// Closed request bodies. smithy-go closes an operation's request body as soon as the
+// response headers arrive, and the closed body's WriteTo returns io.EOF. If net/http's
+// transport has not finished its post-body bookkeeping by then, it takes that for a
+// write error and closes the connection under the event stream being read:
+// stream.Err() then reports "decode event: … use of closed network connection" after
+// the events arrived. NewClient gives the SDK an HTTP client that hands the transport
+// each request body wrapped in a plain io.ReadCloser with no WriteTo, so the transport
+// copies the body with Read and never sees the spurious io.EOF.
+//
+// Shared event-stream decoder. A bedrockruntime.Client holds one restjson1 protocol,
+// and that protocol holds one event-stream codec whose payload buffer every stream of
+// the client decodes into: concurrent streams on one client race on it (the race
+// detector reports it, and payloads can be corrupted). PrivateCodec is a per-call
+// option that gives one call a protocol (and so a codec) of its own; pass it to every
+// ConverseStream and InvokeModelWithResponseStream call on a shared client, or use
+// the ConverseStream and InvokeStream helpers of this package, which pass it. The
+// non-streaming operations do not use the codec and need nothing.
+//
+// # Streams
+//
+// The watchers replace the output's event stream by one that forwards the SDK's
+// events unchanged through a single goroutine, observing them on the way: the text of
+// the output, and the usage of the final metadata event (or of the
+// amazon-bedrock-invocationMetrics of InvokeModelWithResponseStream's last chunk).
+// When the stream ends — all events read, Close called, or an error or exception
+// frame — the watcher calls its done function exactly once with what it saw, before
+// the events channel is closed; Close waits for the goroutine.
+package invoke
