@@ -62,7 +62,7 @@ type Config struct {
 	Cap int64
 
 	// Decrease is the factor the effective amount is multiplied by on a throttle:
-	// limit = max(Floor, limit × Decrease). It must be in (0, 1). Zero means DefaultDecrease.
+	// limit = max(Floor, round(limit × Decrease)). It must be in (0, 1). Zero means DefaultDecrease.
 	Decrease float64
 
 	// Increase is the additive growth per Per of successful traffic, as a fraction of
@@ -193,7 +193,7 @@ func New(cfg Config) (*Controller, error) {
 //
 // Outside the hold period it decreases multiplicatively,
 //
-//	limit = max(Floor, limit × Decrease),
+//	limit = max(Floor, round(limit × Decrease)),
 //
 // and starts a new hold period at now. Within Hold of the last decrease (or at a now
 // before it, as happens when goroutines report out of order) it changes nothing: that
@@ -206,7 +206,7 @@ func (c *Controller) Throttled(now time.Time) (limit int64, changed bool) {
 	if c.decreases > 0 && now.Before(c.lastDecrease.Add(c.hold)) {
 		return before, false
 	}
-	c.amount = max(float64(c.floor), math.Floor(c.amount*c.decrease))
+	c.amount = max(float64(c.floor), math.Round(float64(before)*c.decrease))
 	c.lastDecrease = now
 	c.decreases++
 	c.growthFrom = now
