@@ -148,15 +148,19 @@ type target struct {
 // Every call Pick returns should be reported exactly once, with Success, Failure,
 // Throttled or Cancel, so that a breaker's probe ends.
 type Router struct {
-	// Resolved configuration, immutable after New.
+	settings // immutable after New
+
+	mu      sync.Mutex
+	targets []target
+}
+
+// settings is a Config with its defaults applied.
+type settings struct {
 	threshold    int
 	openFor      time.Duration
 	maxOpenFor   time.Duration
 	probeTimeout time.Duration
 	coolDown     time.Duration // ≤ 0: no cool-down
-
-	mu      sync.Mutex
-	targets []target
 }
 
 // New validates targets and cfg, applies cfg's defaults and returns a Router with every
@@ -185,13 +189,13 @@ func New(targets []Target, cfg Config) (*Router, error) {
 		return bad("OpenFor, MaxOpenFor and ProbeTimeout must not be negative, got %v, %v and %v",
 			cfg.OpenFor, cfg.MaxOpenFor, cfg.ProbeTimeout)
 	}
-	r := &Router{
+	r := &Router{settings: settings{
 		threshold:    cmpOr(cfg.FailureThreshold, DefaultFailureThreshold),
 		openFor:      cmpOr(cfg.OpenFor, DefaultOpenFor),
 		maxOpenFor:   cfg.MaxOpenFor,
 		probeTimeout: cfg.ProbeTimeout,
 		coolDown:     cmpOr(cfg.ThrottleCoolDown, DefaultThrottleCoolDown),
-	}
+	}}
 	switch {
 	case r.maxOpenFor == 0:
 		r.maxOpenFor = max(DefaultMaxOpenFor, r.openFor)
