@@ -10,12 +10,14 @@
 //	tollgate_calls_total{model,target,priority,outcome}   counter    calls that ended, by outcome:
 //	                                                                 ok, throttled, failed, rejected, canceled
 //	tollgate_attempts_total{model,target,result}          counter    SDK attempts (one HTTP request each), by result:
-//	                                                                 ok, throttle, server_error, client_error, timeout, canceled
+//	                                                                 ok, throttle, server_error, model_not_ready, connection,
+//	                                                                 timeout, canceled, client_error
 //	tollgate_retries_total{model,target,reason}           counter    attempts retried, by the reason the attempt failed
 //	tollgate_throttles_total{model,target,reason}         counter    429s from the service, by the quota the message names:
 //	                                                                 tokens, requests, tokens_per_day, unknown
 //	tollgate_tokens_total{model,target,kind}              counter    tokens: reserved and settled (quota tokens, after
-//	                                                                 burndown); input, output, cache_read, cache_write (reported)
+//	                                                                 burndown); input, output, cache_read, cache_write (reported);
+//	                                                                 counted (CountTokens)
 //	tollgate_queue_wait_seconds{model,priority}           histogram  seconds waited for admission; buckets 1 ms doubling to 524 s
 //	tollgate_queue_depth{target,priority}                 gauge      calls waiting for admission now
 //	tollgate_limit_used{target,limit}                     gauge      usage in the limit's trailing window, in its unit

@@ -26,9 +26,15 @@ const (
 	ResultOK = "ok"
 	// ResultThrottle is an attempt the service throttled (HTTP 429 ThrottlingException).
 	ResultThrottle = "throttle"
-	// ResultServerError is an attempt that failed on the service's side (5xx,
-	// ModelNotReady); it is retried with backoff.
+	// ResultServerError is an attempt that failed on the service's side (HTTP 500, 502,
+	// 503, 504); it is retried with backoff.
 	ResultServerError = "server_error"
+	// ResultModelNotReady is an attempt refused because the model is loading
+	// (ModelNotReadyException); it is retried with backoff.
+	ResultModelNotReady = "model_not_ready"
+	// ResultConnection is an attempt that got no reply: connection refused or reset,
+	// unexpected EOF, a connection closed under a stream. It is retried with backoff.
+	ResultConnection = "connection"
 	// ResultClientError is an attempt the service refused as invalid or not allowed
 	// (validation, access); it is not retried.
 	ResultClientError = "client_error"
@@ -52,6 +58,8 @@ const (
 	KindCacheRead = "cache_read"
 	// KindCacheWrite counts prompt-cache write tokens as the service reported them.
 	KindCacheWrite = "cache_write"
+	// KindCounted counts input tokens as the CountTokens API counted them.
+	KindCounted = "counted"
 )
 
 // Values of the reason label of tollgate_throttles_total: the quota a throttle's message
@@ -90,7 +98,8 @@ func outcomeLabel(s string) string {
 
 func resultLabel(s string) string {
 	switch s {
-	case ResultOK, ResultThrottle, ResultServerError, ResultClientError, ResultTimeout, ResultCanceled:
+	case ResultOK, ResultThrottle, ResultServerError, ResultModelNotReady, ResultConnection,
+		ResultClientError, ResultTimeout, ResultCanceled:
 		return s
 	}
 	return Other
@@ -98,7 +107,7 @@ func resultLabel(s string) string {
 
 func kindLabel(s string) string {
 	switch s {
-	case KindReserved, KindSettled, KindInput, KindOutput, KindCacheRead, KindCacheWrite:
+	case KindReserved, KindSettled, KindInput, KindOutput, KindCacheRead, KindCacheWrite, KindCounted:
 		return s
 	}
 	return Other

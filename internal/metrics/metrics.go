@@ -132,8 +132,9 @@ func newMetrics() *Metrics {
 			"model", "target", "priority", "outcome"),
 		attempts: counter("attempts_total",
 			"SDK attempts, one HTTP request to Bedrock each (the SDK's own retries are off), by result: "+
-				"ok, throttle (HTTP 429 ThrottlingException), server_error (5xx, ModelNotReady), "+
-				"client_error (validation or access errors, never retried), timeout, canceled. "+
+				"ok, throttle (HTTP 429 ThrottlingException), server_error (HTTP 5xx), model_not_ready (the model is loading), "+
+				"connection (no reply: refused, reset, dropped), timeout, canceled, "+
+				"client_error (validation or access errors, never retried), other. "+
 				"attempts_total / calls_total is the mean number of attempts per call.",
 			"model", "target", "result"),
 		retries: counter("retries_total",
@@ -150,7 +151,7 @@ func newMetrics() *Metrics {
 		tokens: counter("tokens_total",
 			"Tokens by kind. reserved: quota tokens held at admission (input + cache + max_tokens, after burndown); "+
 				"settled: quota tokens finally charged after the reply (input + cache_write + output x burndown); "+
-				"input, output, cache_read, cache_write: as the service reported them. "+
+				"input, output, cache_read, cache_write: as the service reported them; counted: input tokens from the CountTokens API. "+
 				"settled / reserved below 1 is reservation headroom left unused: lower max_tokens to gain throughput.",
 			"model", "target", "kind"),
 		queueWait: histogram("queue_wait_seconds",
@@ -204,8 +205,9 @@ func (m *Metrics) Call(model, target, priority, outcome string) {
 }
 
 // Attempt counts one SDK attempt in tollgate_attempts_total{model,target,result}. The
-// result is one of ResultOK, ResultThrottle, ResultServerError, ResultClientError,
-// ResultTimeout and ResultCanceled.
+// result is one of ResultOK, ResultThrottle, ResultServerError, ResultModelNotReady,
+// ResultConnection, ResultClientError, ResultTimeout and ResultCanceled: the names
+// invoke.Kind's String returns.
 func (m *Metrics) Attempt(model, target, result string) {
 	if m.off() {
 		return
@@ -214,8 +216,8 @@ func (m *Metrics) Attempt(model, target, result string) {
 }
 
 // Tokens adds n tokens of a kind to tollgate_tokens_total{model,target,kind}. The kind is
-// one of KindReserved, KindSettled, KindInput, KindOutput, KindCacheRead and
-// KindCacheWrite. A counter only grows: n ≤ 0 records nothing.
+// one of KindReserved, KindSettled, KindInput, KindOutput, KindCacheRead, KindCacheWrite
+// and KindCounted. A counter only grows: n ≤ 0 records nothing.
 func (m *Metrics) Tokens(model, target, kind string, n int64) {
 	if m.off() || n <= 0 {
 		return
@@ -225,7 +227,8 @@ func (m *Metrics) Tokens(model, target, kind string, n int64) {
 
 // Throttle counts one throttle received from the service in
 // tollgate_throttles_total{model,target,reason}. The reason is one of ReasonTokens,
-// ReasonRequests, ReasonTokensPerDay and ReasonUnknown.
+// ReasonRequests, ReasonTokensPerDay and ReasonUnknown: the names invoke.Reason's String
+// returns.
 func (m *Metrics) Throttle(model, target, reason string) {
 	if m.off() {
 		return

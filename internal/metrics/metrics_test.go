@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -143,7 +142,7 @@ func TestCounters(t *testing.T) {
 		tollgate_calls_total{model="anthropic.claude-sonnet-4",outcome="other",priority="low",target="us-east-1"} 1
 		tollgate_calls_total{model="anthropic.claude-sonnet-4",outcome="rejected",priority="low",target=""} 1
 		tollgate_calls_total{model="anthropic.claude-sonnet-4",outcome="throttled",priority="low",target="us-west-2"} 1
-		# HELP tollgate_attempts_total SDK attempts, one HTTP request to Bedrock each (the SDK's own retries are off), by result: ok, throttle (HTTP 429 ThrottlingException), server_error (5xx, ModelNotReady), client_error (validation or access errors, never retried), timeout, canceled. attempts_total / calls_total is the mean number of attempts per call.
+		# HELP tollgate_attempts_total SDK attempts, one HTTP request to Bedrock each (the SDK's own retries are off), by result: ok, throttle (HTTP 429 ThrottlingException), server_error (HTTP 5xx), model_not_ready (the model is loading), connection (no reply: refused, reset, dropped), timeout, canceled, client_error (validation or access errors, never retried), other. attempts_total / calls_total is the mean number of attempts per call.
 		# TYPE tollgate_attempts_total counter
 		tollgate_attempts_total{model="anthropic.claude-sonnet-4",result="ok",target="us-east-1"} 1
 		tollgate_attempts_total{model="anthropic.claude-sonnet-4",result="server_error",target="us-west-2"} 1
@@ -157,7 +156,7 @@ func TestCounters(t *testing.T) {
 		tollgate_throttles_total{model="anthropic.claude-sonnet-4",reason="other",target="us-west-2"} 1
 		tollgate_throttles_total{model="anthropic.claude-sonnet-4",reason="tokens",target="us-west-2"} 1
 		tollgate_throttles_total{model="anthropic.claude-sonnet-4",reason="tokens_per_day",target="us-west-2"} 1
-		# HELP tollgate_tokens_total Tokens by kind. reserved: quota tokens held at admission (input + cache + max_tokens, after burndown); settled: quota tokens finally charged after the reply (input + cache_write + output x burndown); input, output, cache_read, cache_write: as the service reported them. settled / reserved below 1 is reservation headroom left unused: lower max_tokens to gain throughput.
+		# HELP tollgate_tokens_total Tokens by kind. reserved: quota tokens held at admission (input + cache + max_tokens, after burndown); settled: quota tokens finally charged after the reply (input + cache_write + output x burndown); input, output, cache_read, cache_write: as the service reported them; counted: input tokens from the CountTokens API. settled / reserved below 1 is reservation headroom left unused: lower max_tokens to gain throughput.
 		# TYPE tollgate_tokens_total counter
 		tollgate_tokens_total{kind="input",model="anthropic.claude-sonnet-4",target="us-east-1"} 6000
 		tollgate_tokens_total{kind="output",model="anthropic.claude-sonnet-4",target="us-east-1"} 800
@@ -346,33 +345,63 @@ func TestRegisteringTwiceFails(t *testing.T) {
 	}
 }
 
+// refusing is a real registry that refuses one metric by name and keeps track of the
+// collectors registered on it.
+type refusing struct {
+	*prometheus.Registry
+	refuse string
+	live   map[prometheus.Collector]bool
+}
+
+func (r *refusing) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc, 1)
+	c.Describe(ch)
+	if d := (<-ch).String(); strings.Contains(d, `fqName: "`+r.refuse+`"`) {
+		return errors.New("refused")
+	}
+	if err := r.Registry.Register(c); err != nil {
+		return err
+	}
+	r.live[c] = true
+	return nil
+}
+
+func (r *refusing) Unregister(c prometheus.Collector) bool {
+	delete(r.live, c)
+	return r.Registry.Unregister(c)
+}
+
 func TestFailedRegistrationRollsBack(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	// A foreign collector under one of Tollgate's names, with other labels, makes the
-	// registration of tollgate_limit_used fail half-way through New.
-	foreign := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_limit_used", Help: "Someone else's."})
-	reg.MustRegister(foreign)
+	// tollgate_limit_used is registered half-way through New.
+	reg := &refusing{Registry: prometheus.NewRegistry(), refuse: "tollgate_limit_used", live: map[prometheus.Collector]bool{}}
 	m, err := metrics.New(reg)
 	if err == nil {
-		t.Fatal("New succeeded despite a conflicting collector")
+		t.Fatal("New succeeded though the registry refused a collector")
 	}
 	if m != nil {
 		t.Errorf("New returned %p with its error, want nil", m)
 	}
-	if !strings.Contains(err.Error(), "tollgate_limit_used") {
-		t.Errorf("error %q does not name the conflicting metric", err)
+	if got, want := err.Error(), "metrics: registering tollgate_limit_used: refused"; got != want {
+		t.Errorf("error %q, want %q", got, want)
 	}
-	// Everything New registered before the conflict was unregistered: the registry takes
-	// a new tollgate_calls_total, registered first by New, as if New had never run.
-	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tollgate_calls_total",
-		Help: "Calls through the Tollgate client, counted once when a call ends after all its attempts, by outcome: " +
-			"ok (answered), throttled (gave up after service throttles), failed (gave up after other errors), " +
-			"rejected (refused before any attempt: larger than a limit, or forecast past its deadline), " +
-			"canceled (the caller's context ended). The error ratio is sum without(outcome) of the non-ok outcomes over the total.",
-	}, []string{"model", "target", "priority", "outcome"})
-	if err := reg.Register(calls); err != nil {
-		t.Errorf("registering tollgate_calls_total after the failed New: %v (New left it behind)", err)
+	if len(reg.live) != 0 {
+		t.Errorf("the failed New left %d collectors registered, want 0", len(reg.live))
+	}
+	// With nothing left behind, the same registry takes a *Metrics once it stops refusing.
+	reg.refuse = ""
+	if _, err := metrics.New(reg); err != nil {
+		t.Errorf("New on the same registry after the failure: %v", err)
+	}
+	if len(reg.live) != 12 {
+		t.Errorf("New registered %d collectors, want 12", len(reg.live))
+	}
+}
+
+func TestForeignCollectorUnderOurName(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_limit_used", Help: "Someone else's."}))
+	if _, err := metrics.New(reg); err == nil || !strings.Contains(err.Error(), "tollgate_limit_used") {
+		t.Errorf("New beside a foreign tollgate_limit_used: error %v, want one naming the metric", err)
 	}
 }
 
@@ -386,87 +415,4 @@ func TestInvalidLabelValuesAreDropped(t *testing.T) {
 	if n := testutil.CollectAndCount(reg); n != 0 {
 		t.Errorf("%d series recorded with invalid UTF-8 labels, want 0", n)
 	}
-}
-
-func TestOpenLabelsAreCapped(t *testing.T) {
-	m, reg := newMetrics(t)
-	for i := range metrics.MaxLabelValues + 10 {
-		m.Call("model-"+strings.Repeat("x", i), "t", "high", metrics.OutcomeOK)
-	}
-	if n := testutil.CollectAndCount(reg, "tollgate_calls_total"); n != metrics.MaxLabelValues+1 {
-		t.Errorf("tollgate_calls_total has %d series, want %d values and %q", n, metrics.MaxLabelValues, metrics.Other)
-	}
-	m.Attempt("model-x", "t", metrics.ResultOK)   // an admitted value stays itself,
-	m.Attempt("brand-new", "t", metrics.ResultOK) // a new one past the cap is other
-	compare(t, reg, `
-		# HELP tollgate_attempts_total SDK attempts, one HTTP request to Bedrock each (the SDK's own retries are off), by result: ok, throttle (HTTP 429 ThrottlingException), server_error (5xx, ModelNotReady), client_error (validation or access errors, never retried), timeout, canceled. attempts_total / calls_total is the mean number of attempts per call.
-		# TYPE tollgate_attempts_total counter
-		tollgate_attempts_total{model="model-x",result="ok",target="t"} 1
-		tollgate_attempts_total{model="other",result="ok",target="t"} 1
-	`, "tollgate_attempts_total")
-}
-
-func TestConcurrentRecording(t *testing.T) {
-	m, reg := newMetrics(t)
-	const goroutines, perGoroutine = 16, 500
-	priorities := []string{"high", "normal", "low"}
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			p := priorities[g%len(priorities)]
-			for i := range perGoroutine {
-				m.Call("m", "t", p, metrics.OutcomeOK)
-				m.Attempt("m", "t", metrics.ResultOK)
-				m.Tokens("m", "t", metrics.KindInput, 3)
-				m.QueueWait("m", p, time.Duration(i)*time.Millisecond)
-				m.QueueDepth("t", p, i)
-				m.Limit("t", "tokens_per_minute", int64(i), 1000, 1000)
-				m.EstimateError("m", 100, int64(90+i%20))
-			}
-		})
-	}
-	// Gathering while recording is part of the contract too.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 20 {
-			if _, err := reg.Gather(); err != nil {
-				t.Error(err)
-			}
-		}
-	}()
-	wg.Wait()
-	<-done
-
-	if got, want := testutil.ToFloat64(counterOf(t, reg, "tollgate_attempts_total")), float64(goroutines*perGoroutine); got != want {
-		t.Errorf("tollgate_attempts_total = %v, want %v", got, want)
-	}
-	if got, want := testutil.ToFloat64(counterOf(t, reg, "tollgate_tokens_total")), float64(3*goroutines*perGoroutine); got != want {
-		t.Errorf("tollgate_tokens_total = %v, want %v", got, want)
-	}
-	if n := testutil.CollectAndCount(reg, "tollgate_calls_total"); n != len(priorities) {
-		t.Errorf("tollgate_calls_total has %d series, want %d", n, len(priorities))
-	}
-}
-
-// counterOf returns a collector that yields the single series of the named metric, for
-// testutil.ToFloat64.
-func counterOf(t testing.TB, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			if len(mf.GetMetric()) != 1 {
-				t.Fatalf("%s has %d series, want 1", name, len(mf.GetMetric()))
-			}
-			c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "copy"})
-			c.Add(mf.GetMetric()[0].GetCounter().GetValue())
-			return c
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return nil
 }
