@@ -100,8 +100,15 @@ type State struct {
 	Throttles int
 }
 
-// Controller holds the effective amount of one limit. The zero Controller is not usable;
-// build one with New. A Controller is safe for concurrent use.
+// Controller holds the effective amount of one limit, in the limit's unit per Per, and
+// adapts it by AIMD: each throttle outside the hold period multiplies it by Decrease
+// (Throttled), and successful traffic adds Increase × Configured per Per of elapsed time
+// (Succeeded), always within [Floor, Ceiling]. The amount is kept fractional inside so
+// that frequent small growth steps accumulate; Limit and the methods' results round it
+// down to a whole unit.
+//
+// The zero Controller is not usable; build one with New. A Controller is safe for
+// concurrent use.
 type Controller struct {
 	// Resolved configuration, immutable after New.
 	configured int64

@@ -20,7 +20,7 @@ import (
 // probe in flight: no other call is admitted there until the probe's outcome is reported
 // (or ProbeTimeout passes).
 //
-// ok is false when no candidate is left; retryAt then says when the first of the other
+// ok is false (and i is -1) when no candidate is left; retryAt then says when the first of the other
 // non-excluded targets may admit a call by the passing of time alone: the earliest
 // OpenUntil of an open breaker, or ProbeTimeout after a probe in flight. retryAt is zero
 // when every target is excluded. Indices in exclude outside the targets are ignored.
@@ -217,7 +217,9 @@ func (r *Router) Throttled(i int, now time.Time) {
 
 // Cancel reports that a call picked for target i ended without a verdict on the target
 // (the caller's context ended first, or the call was never sent). A probe in flight ends
-// and the breaker admits the next one. Cancel panics if i is not a target's index.
+// and the breaker admits the next one; otherwise nothing changes. now is when the call
+// ended, taken for symmetry with the other reports. Cancel panics if i is not a target's
+// index.
 func (r *Router) Cancel(i int, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
