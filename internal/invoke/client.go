@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 )
 
@@ -20,7 +21,9 @@ import (
 // cfg.RetryMaxAttempts says) and sends requests through cfg.HTTPClient (or the SDK's
 // default one) wrapped so that request bodies reach the transport without WriteTo,
 // which avoids smithy-go's closed-connection bug (see the package documentation).
-// It is safe for concurrent use; concurrent streams need PrivateCodec.
+// Its protocol decodes every stream event with a codec of its own, so that concurrent
+// streams on the client do not race on the SDK's shared decoder. It is safe for
+// concurrent use, streams included.
 func NewClient(cfg aws.Config, region, endpoint string, creds aws.CredentialsProvider) *bedrockruntime.Client {
 	return bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
 		if region != "" {
@@ -40,24 +43,45 @@ func NewClient(cfg aws.Config, region, endpoint string, creds aws.CredentialsPro
 			next = awshttp.NewBuildableClient()
 		}
 		o.HTTPClient = plainBodyClient{next: next}
+		if p, ok := o.Protocol.(*restjson1.Protocol); ok {
+			o.Protocol = streamSafeProtocol{p}
+		}
 	})
+}
+
+// streamSafeProtocol is the client's restjson1 protocol with one change: each event
+// of a stream is decoded by a protocol (and so an event-stream codec) of its own, so
+// that concurrent streams on one client share no decoder state (SDK note 1 in the
+// package documentation). A fresh codec per event also means no decoded event can
+// alias a buffer another event reuses.
+type streamSafeProtocol struct {
+	*restjson1.Protocol
+}
+
+// DeserializeEventMessage decodes one event from r with a fresh restjson1 codec.
+func (streamSafeProtocol) DeserializeEventMessage(schema *smithy.Schema, types *smithy.TypeRegistry, r io.Reader) (smithy.Deserializable, error) {
+	return restjson1.New(nil).DeserializeEventMessage(schema, types, r)
 }
 
 // PrivateCodec is a per-call option of the bedrockruntime client that gives the call a
 // protocol, and so an event-stream decoder, of its own. Streams on one shared client
-// race on the client's single decoder without it (see the package documentation).
+// built by the SDK race on the client's single decoder without it (see the package
+// documentation). Clients from NewClient do not need it: their protocol already
+// decodes each event with a codec of its own.
 func PrivateCodec(o *bedrockruntime.Options) {
 	o.Protocol = restjson1.New(nil)
 }
 
 // ConverseStream calls client.ConverseStream with PrivateCodec added to optFns, so
-// that it is safe to run concurrently with other streams on the same client.
+// that it is safe to run concurrently with other streams on the same client even when
+// the client was not built by NewClient.
 func ConverseStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error) {
 	return client.ConverseStream(ctx, in, append(optFns, PrivateCodec)...)
 }
 
 // InvokeStream calls client.InvokeModelWithResponseStream with PrivateCodec added to
-// optFns, so that it is safe to run concurrently with other streams on the same client.
+// optFns, so that it is safe to run concurrently with other streams on the same client
+// even when the client was not built by NewClient.
 func InvokeStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.InvokeModelWithResponseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelWithResponseStreamOutput, error) {
 	return client.InvokeModelWithResponseStream(ctx, in, append(optFns, PrivateCodec)...)
 }

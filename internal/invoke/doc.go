@@ -26,11 +26,13 @@
 // Shared event-stream decoder. A bedrockruntime.Client holds one restjson1 protocol,
 // and that protocol holds one event-stream codec whose payload buffer every stream of
 // the client decodes into: concurrent streams on one client race on it (the race
-// detector reports it, and payloads can be corrupted). PrivateCodec is a per-call
-// option that gives one call a protocol (and so a codec) of its own; pass it to every
-// ConverseStream and InvokeModelWithResponseStream call on a shared client, or use
-// the ConverseStream and InvokeStream helpers of this package, which pass it. The
-// non-streaming operations do not use the codec and need nothing.
+// detector reports it on codec.go with 50 concurrent streams, and payloads can be
+// corrupted). NewClient wraps the client's protocol so that each stream event is
+// decoded by a fresh restjson1 codec; nothing is shared between streams, and one
+// client per target serves any number of concurrent streams. For clients built
+// elsewhere, the per-call option PrivateCodec (or the ConverseStream and InvokeStream
+// helpers) gives one call a protocol of its own. The non-streaming operations do not
+// use the codec.
 //
 // # Streams
 //
