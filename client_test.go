@@ -1,0 +1,121 @@
+package tollgate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+func TestConverseRoundTrip(t *testing.T) {
+	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
+	out, err := c.Converse(context.Background(), review(sonnet35, contracts(t)[0], 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, ok := out.Output.(*types.ConverseOutputMemberMessage)
+	if !ok || len(msg.Value.Content) == 0 || out.Usage == nil || *out.Usage.InputTokens == 0 {
+		t.Fatalf("Converse output = %+v", out)
+	}
+	s := series(t, srv, sonnet35, "on-demand")
+	if s.Admitted != 1 || throttles(s) != 0 {
+		t.Errorf("emulator saw %+v; want one admitted call", s)
+	}
+	if want := int64(*out.Usage.InputTokens + *out.Usage.OutputTokens); s.SettledTokens != want {
+		t.Errorf("emulator settled %d tokens, the reply reported %d", s.SettledTokens, want)
+	}
+}
+
+func TestUnknownModelAndBadInput(t *testing.T) {
+	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
+	if _, err := c.Converse(context.Background(), review("amazon.nova-pro-v1:0", "hi", 10)); !errors.Is(err, tollgate.ErrNoTarget) {
+		t.Errorf("call to a model without a target: %v; want ErrNoTarget", err)
+	}
+	if _, err := c.Converse(context.Background(), review(sonnet35, "x", 0)); err == nil {
+		// max_tokens unset reserves the model's maximum output: allowed.
+	} else if errors.Is(err, tollgate.ErrNoTarget) {
+		t.Errorf("unexpected: %v", err)
+	}
+	if _, err := tollgate.New(context.Background(), tollgate.Config{AWS: awsConfig()}); err == nil {
+		t.Error("New with no targets succeeded")
+	}
+	if _, err := tollgate.New(context.Background(), tollgate.Config{AWS: awsConfig(), Targets: []tollgate.Target{{Model: "acme.unknown-v1"}}}); err == nil {
+		t.Error("New with an unknown model and no settings succeeded")
+	}
+}
+
+// oversubscribe sends the contracts, n calls in all, arriving at 4× the rate the limit
+// allows, and returns the makespan (emulated) and every call's error.
+func oversubscribe(t *testing.T, c *tollgate.Client, model string, n int, tpm int64, maxTokens int32) (time.Duration, []error) {
+	t.Helper()
+	docs := contracts(t)
+	var avg int64
+	for _, d := range docs {
+		avg += int64(len(d)) / 4
+	}
+	avg /= int64(len(docs))
+	interval := time.Duration(float64(emulated(time.Minute)) * float64(avg) / float64(4*tpm)) // 4× the limit's rate
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval))) // on schedule, catching up when late
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Converse(context.Background(), review(model, docs[i%len(docs)], maxTokens))
+		}()
+	}
+	wg.Wait()
+	return time.Duration(float64(time.Since(start)) * scale), errs
+}
+
+// TestNoThrottlesUnderOversubscription: limits known, both window modes, 500 calls with
+// contract-sized inputs at 4× oversubscription: zero throttles, no call lost, quota
+// efficiency (lower bound / makespan) of at least 0.95.
+func TestNoThrottlesUnderOversubscription(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs 500 calls")
+	}
+	const tpm = 1_000_000
+	for _, mode := range []bedrocktest.WindowMode{bedrocktest.TokenBucket, bedrocktest.ClockMinute} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			srv := emulator(t, mode, tpm, nil)
+			c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
+			makespan, errs := oversubscribe(t, c, sonnet35, 500, tpm, 400)
+			lost := 0
+			for _, err := range errs {
+				if err != nil {
+					lost++
+					if lost < 4 {
+						t.Errorf("call failed: %v", err)
+					}
+				}
+			}
+			s := series(t, srv, sonnet35, "on-demand")
+			lower := time.Duration(float64(s.SettledTokens) / tpm * float64(time.Minute))
+			eff := lower.Seconds() / makespan.Seconds()
+			t.Logf("%v: %d admitted, %d throttled, settled %d tokens; lower bound %v, makespan %v: efficiency %.3f",
+				mode, s.Admitted, throttles(s), s.SettledTokens, lower.Round(time.Second), makespan.Round(time.Second), eff)
+			if lost > 0 || s.Admitted != 500 {
+				t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
+			}
+			if throttles(s) != 0 {
+				t.Errorf("%d throttles; want none", throttles(s))
+			}
+			if eff < 0.95 {
+				t.Errorf("quota efficiency %.3f; want >= 0.95", eff)
+			}
+		})
+	}
+}

@@ -1,0 +1,268 @@
+package tollgate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/estimate/converse"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// rightSizeQuantile is the learned output quantile max_tokens is set to when
+// Config.RightSizeMaxTokens is on.
+const rightSizeQuantile = 0.99
+
+// converseCall plans a Converse or ConverseStream call, right-sizing max_tokens on a copy
+// of in when configured, and returns the input to send.
+func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseInput) (*call, *bedrockruntime.ConverseInput, error) {
+	if in == nil || in.ModelId == nil {
+		return nil, nil, fmt.Errorf("tollgate: Converse input has no ModelId: set it to a model or profile id")
+	}
+	req, err := converse.Request(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tollgate: %w", err)
+	}
+	if c.cfg.RightSizeMaxTokens && req.MaxTokens == 0 {
+		if task := taskOf(ctx); task != "" {
+			if n, ok := c.pred.Predict(task, rightSizeQuantile); ok {
+				cp := *in
+				ic := types.InferenceConfiguration{}
+				if in.InferenceConfig != nil {
+					ic = *in.InferenceConfig
+				}
+				ic.MaxTokens = aws.Int32(int32(n))
+				cp.InferenceConfig = &ic
+				in, req.MaxTokens = &cp, n
+			}
+		}
+	}
+	cl, err := c.plan(ctx, *in.ModelId, req, c.countTokens(ctx, in))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, in, nil
+}
+
+// Converse is bedrockruntime.Client.Converse behind Tollgate's admission: it waits in
+// priority order until the quotas of a target serving the model have room, makes one
+// SDK attempt, settles against the reported usage, and retries throttles and server
+// errors itself.
+func (c *Client) Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error) {
+	cl, in, err := c.converseCall(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var out *bedrockruntime.ConverseOutput
+	err = c.run(ctx, cl, func(ctx context.Context, t *target, _ quota.Reservation) (invoke.Usage, bool, error) {
+		send := *in
+		send.ModelId = aws.String(t.cfg.Model)
+		o, err := t.sdk.Converse(ctx, &send, optFns...)
+		if err != nil {
+			return invoke.Usage{}, false, err
+		}
+		out = o
+		return invoke.ConverseUsage(o), false, nil
+	})
+	return out, err
+}
+
+// ConverseStream is bedrockruntime.Client.ConverseStream behind Tollgate's admission.
+// The stream is settled when it ends, from its metadata event; a stream that breaks is
+// settled for what was seen. Throttles before the stream starts are retried; an error in
+// the middle of a stream reaches the caller through the stream's Err, as with the SDK.
+func (c *Client) ConverseStream(ctx context.Context, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error) {
+	if in == nil || in.ModelId == nil {
+		return nil, fmt.Errorf("tollgate: ConverseStream input has no ModelId: set it to a model or profile id")
+	}
+	conv := &bedrockruntime.ConverseInput{ModelId: in.ModelId, Messages: in.Messages, System: in.System,
+		InferenceConfig: in.InferenceConfig, ToolConfig: in.ToolConfig}
+	cl, conv, err := c.converseCall(ctx, conv)
+	if err != nil {
+		return nil, err
+	}
+	var out *bedrockruntime.ConverseStreamOutput
+	err = c.run(ctx, cl, func(ctx context.Context, t *target, r quota.Reservation) (invoke.Usage, bool, error) {
+		send := *in
+		send.ModelId = aws.String(t.cfg.Model)
+		send.InferenceConfig = conv.InferenceConfig
+		o, err := invoke.ConverseStream(ctx, t.sdk, &send, optFns...)
+		if err != nil {
+			return invoke.Usage{}, false, err
+		}
+		c.streams.Add(1)
+		invoke.WatchConverseStream(o, func(end invoke.StreamEnd) {
+			defer c.streams.Done()
+			c.endStream(t, cl, r, end)
+		})
+		out = o
+		return invoke.Usage{}, true, nil
+	})
+	return out, err
+}
+
+// InvokeModel is bedrockruntime.Client.InvokeModel behind Tollgate's admission. The
+// body is read as an Anthropic Messages request to estimate it; the usage comes from the
+// X-Amzn-Bedrock-Input-Token-Count and -Output-Token-Count headers.
+func (c *Client) InvokeModel(ctx context.Context, in *bedrockruntime.InvokeModelInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelOutput, error) {
+	cl, err := c.invokeCall(ctx, in.ModelId, in.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out *bedrockruntime.InvokeModelOutput
+	err = c.run(ctx, cl, func(ctx context.Context, t *target, _ quota.Reservation) (invoke.Usage, bool, error) {
+		send := *in
+		send.ModelId = aws.String(t.cfg.Model)
+		o, err := t.sdk.InvokeModel(ctx, &send, optFns...)
+		if err != nil {
+			return invoke.Usage{}, false, err
+		}
+		out = o
+		return invoke.InvokeUsage(o), false, nil
+	})
+	return out, err
+}
+
+// InvokeModelWithResponseStream is bedrockruntime.Client.InvokeModelWithResponseStream
+// behind Tollgate's admission, settled from the final chunk's invocation metrics.
+func (c *Client) InvokeModelWithResponseStream(ctx context.Context, in *bedrockruntime.InvokeModelWithResponseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelWithResponseStreamOutput, error) {
+	cl, err := c.invokeCall(ctx, in.ModelId, in.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out *bedrockruntime.InvokeModelWithResponseStreamOutput
+	err = c.run(ctx, cl, func(ctx context.Context, t *target, r quota.Reservation) (invoke.Usage, bool, error) {
+		send := *in
+		send.ModelId = aws.String(t.cfg.Model)
+		o, err := invoke.InvokeStream(ctx, t.sdk, &send, optFns...)
+		if err != nil {
+			return invoke.Usage{}, false, err
+		}
+		c.streams.Add(1)
+		invoke.WatchInvokeStream(o, func(end invoke.StreamEnd) {
+			defer c.streams.Done()
+			c.endStream(t, cl, r, end)
+		})
+		out = o
+		return invoke.Usage{}, true, nil
+	})
+	return out, err
+}
+
+func (c *Client) invokeCall(ctx context.Context, modelID *string, body []byte) (*call, error) {
+	if modelID == nil {
+		return nil, fmt.Errorf("tollgate: InvokeModel input has no ModelId: set it to a model or profile id")
+	}
+	req, err := estimate.ParseInvokeBody(body)
+	if err != nil {
+		return nil, fmt.Errorf("tollgate: %w", err)
+	}
+	return c.plan(ctx, *modelID, req, 0)
+}
+
+// endStream settles a stream when it ends: from its reported usage, or, when it broke
+// before reporting, for what was seen — the estimated input plus the output text seen,
+// counted and calibrated, times the burndown — so the settlement never counts less than
+// the service is likely to have charged for what it sent.
+func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.StreamEnd) {
+	if end.Usage.Known {
+		c.settle(t, cl, r, end.Usage)
+		c.metrics.Call(cl.g.model.ID, t.name, cl.prio, "ok")
+		return
+	}
+	seen := int64(estimate.Base().Count(end.OutputText))
+	out := int64(float64(seen)*c.cal.Factor(cl.g.model.ID)) + 1
+	u := estimate.Usage{InputTokens: cl.in.Tokens, OutputTokens: int(out)}
+	cost, err := estimate.SettleCost(t.params, u)
+	if err != nil || cost.Tokens > r.Cost().Tokens {
+		cost = r.Cost()
+	}
+	cost.Requests = r.Cost().Requests
+	_ = r.Settle(cost)
+	outcome := "failed"
+	if end.Outcome.Kind == invoke.Throttle {
+		outcome = "throttled"
+		t.throttled(time.Now(), end.Outcome.Reason.String())
+		c.metrics.Throttle(cl.g.model.ID, t.name, end.Outcome.Reason.String())
+	}
+	c.metrics.Call(cl.g.model.ID, t.name, cl.prio, outcome)
+}
+
+// CountTokens is bedrockruntime.Client.CountTokens, sent to the first target serving the
+// model (the API is free and not metered against the quotas).
+func (c *Client) CountTokens(ctx context.Context, in *bedrockruntime.CountTokensInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.CountTokensOutput, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	if in == nil || in.ModelId == nil {
+		return nil, fmt.Errorf("tollgate: CountTokens input has no ModelId")
+	}
+	g, err := c.groupFor(*in.ModelId)
+	if err != nil {
+		return nil, err
+	}
+	t := g.targets[0]
+	send := *in
+	send.ModelId = aws.String(t.model.ID)
+	return t.sdk.CountTokens(ctx, &send, optFns...)
+}
+
+// countTokens returns Bedrock's exact count of in's input when UseCountTokens is set and
+// the model supports CountTokens, else 0 (estimate instead).
+func (c *Client) countTokens(ctx context.Context, in *bedrockruntime.ConverseInput) int {
+	if !c.cfg.UseCountTokens {
+		return 0
+	}
+	g, err := c.groupFor(*in.ModelId)
+	if err != nil || !g.model.CountTokens {
+		return 0
+	}
+	t := g.targets[0]
+	out, err := t.sdk.CountTokens(ctx, &bedrockruntime.CountTokensInput{ModelId: aws.String(t.model.ID),
+		Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{Messages: in.Messages, System: in.System, ToolConfig: in.ToolConfig}}})
+	if err != nil || out.InputTokens == nil {
+		c.cfg.Logger.Debug("tollgate CountTokens failed; estimating instead", "model", *in.ModelId, "err", err)
+		return 0
+	}
+	c.metrics.Tokens(g.model.ID, t.name, "counted", int64(*out.InputTokens))
+	return int(*out.InputTokens)
+}
+
+// Prediction is Forecast's answer for a call.
+type Prediction struct {
+	// Wait is the predicted time until the call would be admitted.
+	Wait time.Duration
+	// Limit is the limit that binds; the zero Limit when nothing does or the in-flight
+	// cap binds.
+	Limit quota.Limit
+	// Target is the target with the earliest admission.
+	Target string
+	// Cost is what the call would reserve.
+	Cost quota.Cost
+}
+
+// Forecast predicts how long a Converse call with in would wait for admission now, at
+// the priority of ctx, on the target that would admit it first.
+func (c *Client) Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (Prediction, error) {
+	cl, _, err := c.converseCall(ctx, in)
+	if err != nil {
+		return Prediction{}, err
+	}
+	best := Prediction{Wait: -1, Cost: cl.cost}
+	for _, t := range cl.g.targets {
+		p, err := t.lim.Forecast(ctx, cl.cost, cl.opt.Priority)
+		if err != nil {
+			return Prediction{}, fmt.Errorf("tollgate: %s: %w", t.name, err)
+		}
+		if best.Wait < 0 || p.Wait < best.Wait {
+			best.Wait, best.Limit, best.Target = p.Wait, p.Limit, t.name
+		}
+	}
+	return best, nil
+}

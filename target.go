@@ -1,0 +1,165 @@
+package tollgate
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/adapt"
+	"github.com/tollgate-dev/tollgate/internal/discover"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/route"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// loadDefaultConfig is the AWS default configuration: credential chain, region, endpoints.
+func loadDefaultConfig(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
+
+// target is one Target, ready: its model, its limiter, its controllers and its SDK client.
+type target struct {
+	name   string // "region/model"
+	region string
+	cfg    Target
+	ref    catalog.Ref
+	model  catalog.Model
+	params estimate.ModelParams
+	sdk    *bedrockruntime.Client
+	lim    *quota.Limiter
+	source string // where the limits came from
+
+	mu    sync.Mutex
+	ctrls []*adapt.Controller // one per limit, in the limiter's order
+}
+
+// group is the targets that serve one base model, and the router between them.
+type group struct {
+	model   catalog.Model
+	targets []*target
+	router  *route.Router
+}
+
+// newTarget resolves t's model and limits and builds its limiter and SDK client.
+func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
+	m, ref, err := c.cfg.Catalog.Lookup(t.Model)
+	if err != nil {
+		return nil, fmt.Errorf("tollgate: target %s: %w", t.Model, err)
+	}
+	tg := &target{
+		name: t.Region + "/" + t.Model, region: t.Region, cfg: t, ref: ref, model: m,
+		params: estimate.ModelParams{
+			OutputBurndown: m.OutputBurndown, DefaultMaxTokens: m.DefaultMaxTokens,
+			MaxOutputTokens: m.MaxOutputTokens, ReserveWithBurndown: c.cfg.ReserveWithBurndown,
+		},
+	}
+	limits, guess, err := c.limitsFor(ctx, tg)
+	if err != nil {
+		return nil, err
+	}
+	for i := range limits {
+		limits[i].Per += c.cfg.WindowMargin
+	}
+	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight})
+	if err != nil {
+		return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
+	}
+	for _, l := range limits {
+		ctrl, err := adapt.New(adapt.Config{Configured: l.Amount, Per: l.Per, Guess: guess, Floor: max(l.Amount/4, 1)})
+		if err != nil {
+			return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
+		}
+		tg.ctrls = append(tg.ctrls, ctrl)
+	}
+	tg.sdk = invoke.NewClient(*c.cfg.AWS, t.Region, t.Endpoint, t.Credentials)
+	c.cfg.Logger.Info("tollgate target", "target", tg.name, "model", m.ID, "scope", ref.Scope.String(),
+		"limits", fmt.Sprint(limits), "source", tg.source)
+	return tg, nil
+}
+
+// limitsFor returns the target's limits and whether they are a guess (catalog defaults),
+// recording their source.
+func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, bool, error) {
+	if tg.cfg.Limits != nil {
+		tg.source = "explicit"
+		return append([]quota.Limit(nil), tg.cfg.Limits...), false, nil
+	}
+	if c.cfg.DiscoverQuotas {
+		awsCfg := c.cfg.AWS.Copy()
+		awsCfg.Region = tg.region
+		if tg.cfg.Credentials != nil {
+			awsCfg.Credentials = tg.cfg.Credentials
+		}
+		rep, err := discover.Quotas(ctx, discover.Config{Client: servicequotas.NewFromConfig(awsCfg), Region: tg.region, Catalog: c.cfg.Catalog}, tg.cfg.Model)
+		if err != nil {
+			return nil, false, fmt.Errorf("tollgate: target %s: discovering quotas: %w", tg.name, err)
+		}
+		if rep.Fallback == "" {
+			tg.source = "service quotas"
+			return rep.Limits, false, nil
+		}
+		tg.source = "catalog default (" + rep.Fallback + ")"
+		return rep.Limits, true, nil
+	}
+	limits, err := tg.model.Limits(tg.ref.Scope, tg.region, false)
+	if err != nil {
+		return nil, false, fmt.Errorf("tollgate: target %s has no Limits and the catalog has no defaults: %w; set Target.Limits", tg.name, err)
+	}
+	tg.source = "catalog default"
+	return limits, true, nil
+}
+
+// throttled lowers the effective limit a throttle of reason most likely hit.
+func (tg *target) throttled(now time.Time, reason string) {
+	limits := tg.lim.Limits()
+	i := bindingFor(limits, reason)
+	if i < 0 {
+		return
+	}
+	tg.mu.Lock()
+	amount, changed := tg.ctrls[i].Throttled(now)
+	tg.mu.Unlock()
+	if changed {
+		l := limits[i]
+		l.Amount = amount
+		_ = tg.lim.SetLimit(l)
+	}
+}
+
+// succeeded lets every effective limit grow back.
+func (tg *target) succeeded(now time.Time) {
+	limits := tg.lim.Limits()
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for i, ctrl := range tg.ctrls {
+		if amount, changed := ctrl.Succeeded(now); changed {
+			l := limits[i]
+			l.Amount = amount
+			_ = tg.lim.SetLimit(l)
+		}
+	}
+}
+
+// bindingFor returns the index of the limit a throttle's reason points at: tokens per day
+// for "tokens_per_day", requests for "requests" (when limited), else the shortest tokens
+// window; -1 when there is none.
+func bindingFor(limits []quota.Limit, reason string) int {
+	best := -1
+	for i, l := range limits {
+		switch {
+		case reason == "tokens_per_day" && l.Dimension == quota.Tokens && l.Per >= 24*time.Hour:
+			return i
+		case reason == "requests" && l.Dimension == quota.Requests:
+			return i
+		case l.Dimension == quota.Tokens && (best < 0 || l.Per < limits[best].Per):
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,81 @@
+// Package tollgate is a quota-aware client for Amazon Bedrock: a drop-in for the AWS SDK's
+// *bedrockruntime.Client that turns throttling and lost work into queueing in priority
+// order, at the highest rate the quotas allow.
+//
+// Each call goes through one pipeline (see the design notes in docs/):
+//
+//	estimate ─▶ route ─▶ admit (quota) ─▶ one SDK attempt ─▶ settle ─▶ learn
+//
+// Tollgate estimates what the call will cost against the quotas (input tokens + the
+// max_tokens Bedrock reserves), picks the target (region and model or profile) with the
+// earliest admission, waits in priority order until every quota of that target has room,
+// makes exactly one SDK attempt (the SDK's own retries are off), settles the reservation
+// against the usage Bedrock reports, calibrates the estimator and feeds the adaptive
+// controller. A throttle cancels the reservation, lowers the effective limit, and puts
+// the call back at the head of its class, possibly on another target; server errors back
+// off exponentially with full jitter; client errors are returned at once.
+//
+// Priority and tenant ride on the context:
+//
+//	ctx = tollgate.WithPriority(ctx, tollgate.High)
+//	out, err := client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(id), ...})
+package tollgate
+
+import (
+	"context"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// Priority is a call's class in the queue; see quota.Priority. The zero value is Normal.
+type Priority = quota.Priority
+
+// The priority classes, highest first.
+const (
+	Critical   = quota.Critical
+	High       = quota.High
+	Normal     = quota.Normal
+	Low        = quota.Low
+	Background = quota.Background
+)
+
+type ctxKey int
+
+const (
+	priorityKey ctxKey = iota
+	tenantKey
+	taskKey
+)
+
+// WithPriority returns a context whose calls queue in class p.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey, p)
+}
+
+// WithTenant returns a context whose calls share the fair share of tenant within their
+// class (virtual token counters; see quota.Limiter).
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantKey, tenant)
+}
+
+// WithTask returns a context whose calls belong to task, the key under which output
+// lengths are learned to right-size max_tokens (Config.RightSizeMaxTokens).
+func WithTask(ctx context.Context, task string) context.Context {
+	return context.WithValue(ctx, taskKey, task)
+}
+
+func callOptions(ctx context.Context) quota.Options {
+	var o quota.Options
+	if p, ok := ctx.Value(priorityKey).(Priority); ok {
+		o.Priority = p
+	}
+	if t, ok := ctx.Value(tenantKey).(string); ok {
+		o.Tenant = t
+	}
+	return o
+}
+
+func taskOf(ctx context.Context) string {
+	t, _ := ctx.Value(taskKey).(string)
+	return t
+}
