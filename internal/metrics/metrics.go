@@ -41,17 +41,17 @@ type Metrics struct {
 	models, targets, priorities, limits, retryReasons bounded
 }
 
-// QueueWaitBuckets are the upper bounds, in seconds, of tollgate_queue_wait_seconds: 1 ms
-// doubling 20 times to 524.288 s (≈ 8.7 minutes), plus the implicit +Inf. Waits range
+// queueWaitBuckets are the upper bounds, in seconds, of tollgate_queue_wait_seconds: 1 ms
+// doubling 19 times to 524.288 s (≈ 8.7 minutes), 20 bounds and the implicit +Inf. Waits range
 // from nothing (a quota with room) to minutes (Low work behind a saturated
 // tokens-per-minute quota), so the buckets are exponential.
-var QueueWaitBuckets = prometheus.ExponentialBuckets(0.001, 2, 20)
+var queueWaitBuckets = prometheus.ExponentialBuckets(0.001, 2, 20)
 
-// EstimateErrorBuckets are the upper bounds of tollgate_estimate_error_ratio, the ratio
+// estimateErrorBuckets are the upper bounds of tollgate_estimate_error_ratio, the ratio
 // reported ÷ estimated. They are dense around 1 (exact) and roughly symmetric in ratio
 // terms: 0.5 and 2 are the same factor off in opposite directions. The bucket
 // (0.99, 1.01] holds calls estimated to within 1%.
-var EstimateErrorBuckets = []float64{0.5, 0.67, 0.8, 0.9, 0.95, 0.99, 1.01, 1.05, 1.1, 1.25, 1.5, 2}
+var estimateErrorBuckets = []float64{0.5, 0.67, 0.8, 0.9, 0.95, 0.99, 1.01, 1.05, 1.1, 1.25, 1.5, 2}
 
 // New builds Tollgate's collectors and registers every one of them on reg.
 //
@@ -128,7 +128,7 @@ func newMetrics() *Metrics {
 			"Calls through the Tollgate client, counted once when a call ends after all its attempts, by outcome: "+
 				"ok (answered), throttled (gave up after service throttles), failed (gave up after other errors), "+
 				"rejected (refused before any attempt: larger than a limit, or forecast past its deadline), "+
-				"canceled (the caller's context ended). The error ratio is sum without(outcome) of the non-ok outcomes over the total.",
+				"canceled (the caller's context ended). The non-ok outcomes' share of the total is the failure ratio callers see.",
 			"model", "target", "priority", "outcome"),
 		attempts: counter("attempts_total",
 			"SDK attempts, one HTTP request to Bedrock each (the SDK's own retries are off), by result: "+
@@ -158,7 +158,7 @@ func newMetrics() *Metrics {
 			"Seconds a call waited for admission, until every limit of its target had room, by priority. "+
 				"A call requeued after a throttle is observed again. High-priority quantiles should stay small "+
 				"while low-priority work saturates the quota.",
-			QueueWaitBuckets, "model", "priority"),
+			queueWaitBuckets, "model", "priority"),
 		queueDepth: gauge("queue_depth",
 			"Calls waiting for admission on a target now, by priority.",
 			"target", "priority"),
@@ -183,7 +183,7 @@ func newMetrics() *Metrics {
 			"Per call, the token count the service reported divided by Tollgate's estimate of it before the call. "+
 				"1 is exact; above 1 the estimate was low (risk of throttles), below 1 it was high (idle headroom). "+
 				"Calls where either count is 0 are not observed.",
-			EstimateErrorBuckets, "model"),
+			estimateErrorBuckets, "model"),
 	}
 	for _, b := range []*bounded{&m.models, &m.targets, &m.priorities, &m.limits, &m.retryReasons} {
 		b.max = MaxLabelValues

@@ -136,7 +136,7 @@ func TestCounters(t *testing.T) {
 	m.Tokens(sonnet, east, metrics.KindCacheWrite, -5) // counters never go down
 
 	compare(t, reg, `
-		# HELP tollgate_calls_total Calls through the Tollgate client, counted once when a call ends after all its attempts, by outcome: ok (answered), throttled (gave up after service throttles), failed (gave up after other errors), rejected (refused before any attempt: larger than a limit, or forecast past its deadline), canceled (the caller's context ended). The error ratio is sum without(outcome) of the non-ok outcomes over the total.
+		# HELP tollgate_calls_total Calls through the Tollgate client, counted once when a call ends after all its attempts, by outcome: ok (answered), throttled (gave up after service throttles), failed (gave up after other errors), rejected (refused before any attempt: larger than a limit, or forecast past its deadline), canceled (the caller's context ended). The non-ok outcomes' share of the total is the failure ratio callers see.
 		# TYPE tollgate_calls_total counter
 		tollgate_calls_total{model="anthropic.claude-sonnet-4",outcome="ok",priority="high",target="us-east-1"} 2
 		tollgate_calls_total{model="anthropic.claude-sonnet-4",outcome="other",priority="low",target="us-east-1"} 1
