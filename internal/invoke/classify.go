@@ -29,8 +29,9 @@ const (
 	ServerError
 	// ModelNotReady is a ModelNotReadyException: the model is loading.
 	ModelNotReady
-	// Timeout is a ModelTimeoutException, a RequestTimeout, or the attempt's own
-	// context deadline.
+	// Timeout is a ModelTimeoutException, a RequestTimeout (HTTP 408), a network
+	// timeout, or a context deadline. A deadline is Timeout whether it was the
+	// attempt's or the caller's: the caller tells them apart by its own ctx.Err().
 	Timeout
 	// ClientError is an error the same request would meet again: validation, access
 	// denied, resource not found, service quota exceeded, model errors.
