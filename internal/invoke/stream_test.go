@@ -1,12 +1,14 @@
 package invoke_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -357,4 +359,92 @@ func TestWatchNothing(t *testing.T) {
 	invoke.WatchInvokeStream(&bedrockruntime.InvokeModelWithResponseStreamOutput{}, rec2.done)
 	rec2.only(t)
 	invoke.WatchConverseStream(nil, nil) // a nil done is allowed
+}
+
+// TestWatchContextEndsStream ends streams through the call's context while events
+// are still coming: a deadline is reported as Timeout, a cancellation as Canceled,
+// each with the text seen so far.
+func TestWatchContextEndsStream(t *testing.T) {
+	o := options(100_000, 400)
+	o.Latency = bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: 5 * time.Millisecond}
+	e := startEmulator(t, o)
+	client := newClient(t, e.URL)
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		kind invoke.Kind
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(ctxT(t), 300*time.Millisecond)
+		}, invoke.Timeout},
+		{"cancel", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(ctxT(t))
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}, invoke.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			out, err := client.ConverseStream(ctx, converseStreamInput("hi", 1000))
+			if err != nil {
+				t.Fatalf("ConverseStream: %v", err)
+			}
+			var rec endRecorder
+			invoke.WatchConverseStream(out, rec.done)
+			text, metadata := readConverse(out.GetStream())
+			out.GetStream().Close()
+			end := rec.only(t)
+			if metadata || end.Usage.Known {
+				t.Fatalf("the stream ended before the context did")
+			}
+			if end.Outcome.Kind != tt.kind {
+				t.Errorf("outcome = %v (%v), want %v", end.Outcome.Kind, end.Outcome.Err, tt.kind)
+			}
+			if end.OutputText != text || text == "" {
+				t.Errorf("watcher saw %q, caller read %q", end.OutputText, text)
+			}
+		})
+	}
+}
+
+// TestWatchCloseRacesEnd closes streams from another goroutine while they are being
+// read to their end: done runs exactly once whichever comes first.
+func TestWatchCloseRacesEnd(t *testing.T) {
+	e := startEmulator(t, options(100_000_000, 30))
+	client := newClient(t, e.URL)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			out, err := client.ConverseStream(ctxT(t), converseStreamInput("hi", 100))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var rec endRecorder
+			invoke.WatchConverseStream(out, rec.done)
+			stream := out.GetStream()
+			read := make(chan struct{})
+			go func() {
+				defer close(read)
+				n := 0
+				for range stream.Events() {
+					if n++; n == i%40 {
+						stream.Close()
+					}
+				}
+			}()
+			<-read
+			stream.Close()
+			if n := rec.calls.Load(); n != 1 {
+				t.Errorf("stream %d: done called %d times", i, n)
+				return
+			}
+			if k := rec.end.Load().Outcome.Kind; k != invoke.OK && k != invoke.Canceled {
+				t.Errorf("stream %d: outcome %v", i, k)
+			}
+		})
+	}
+	wg.Wait()
 }
