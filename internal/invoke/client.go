@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -76,14 +77,20 @@ func PrivateCodec(o *bedrockruntime.Options) {
 // that it is safe to run concurrently with other streams on the same client even when
 // the client was not built by NewClient.
 func ConverseStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error) {
-	return client.ConverseStream(ctx, in, append(optFns, PrivateCodec)...)
+	return client.ConverseStream(ctx, in, withPrivateCodec(optFns)...)
 }
 
 // InvokeStream calls client.InvokeModelWithResponseStream with PrivateCodec added to
 // optFns, so that it is safe to run concurrently with other streams on the same client
 // even when the client was not built by NewClient.
 func InvokeStream(ctx context.Context, client *bedrockruntime.Client, in *bedrockruntime.InvokeModelWithResponseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelWithResponseStreamOutput, error) {
-	return client.InvokeModelWithResponseStream(ctx, in, append(optFns, PrivateCodec)...)
+	return client.InvokeModelWithResponseStream(ctx, in, withPrivateCodec(optFns)...)
+}
+
+// withPrivateCodec returns optFns followed by PrivateCodec, in a new slice (the
+// caller's backing array is never written).
+func withPrivateCodec(optFns []func(*bedrockruntime.Options)) []func(*bedrockruntime.Options) {
+	return append(slices.Clip(optFns), PrivateCodec)
 }
 
 // plainBodyClient sends each request with its body wrapped in a plainBody, on a

@@ -14,14 +14,19 @@
 //
 // Both are in smithy-go v1.28.9 (see docs/emulator.md, "SDK note 1" and "SDK note 2").
 //
-// Closed request bodies. smithy-go closes an operation's request body as soon as the
-// response headers arrive, and the closed body's WriteTo returns io.EOF. If net/http's
-// transport has not finished its post-body bookkeeping by then, it takes that for a
-// write error and closes the connection under the event stream being read:
-// stream.Err() then reports "decode event: … use of closed network connection" after
-// the events arrived. NewClient gives the SDK an HTTP client that hands the transport
-// each request body wrapped in a plain io.ReadCloser with no WriteTo, so the transport
-// copies the body with Read and never sees the spurious io.EOF.
+// Closed request bodies. After writing a request body of known length, net/http's
+// transport copies what is left of it to io.Discard to check that nothing is; for a
+// body with WriteTo (the SDK's is one) that copy calls WriteTo. smithy-go closes the
+// request body as soon as the response headers arrive, and its closed body's WriteTo
+// returns io.EOF as an error: when a fast server answers before the transport made
+// that check, the transport takes it for a write failure and closes the connection
+// under the event stream being read, and stream.Err() reports "decode event: … use
+// of closed network connection" (aws/aws-sdk-go-v2#2737 family). NewClient gives the
+// SDK an HTTP client that hands the transport each request body as a plain
+// io.ReadCloser with no WriteTo, so the check uses Read, and a closed body's Read
+// returns a clean io.EOF. The emulator's 2 ms delay before a stream's first frame hides
+// the bug; the tests check the mechanism (the transport sees no WriteTo) and run 300
+// concurrent streams against a server that answers at once.
 //
 // Shared event-stream decoder. A bedrockruntime.Client holds one restjson1 protocol,
 // and that protocol holds one event-stream codec whose payload buffer every stream of
