@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
@@ -88,4 +89,89 @@ func TestInvokeUsageHeaders(t *testing.T) {
 	if got := invoke.InvokeUsage(&bedrockruntime.InvokeModelOutput{}); got.Known {
 		t.Errorf("InvokeUsage without metadata = %+v", got)
 	}
+}
+
+// TestUsageWithPromptCache reads cache reads and writes from each API's usage: the
+// emulator caches the prefix up to a cache point, written by the first call and read
+// by the second.
+func TestUsageWithPromptCache(t *testing.T) {
+	e := startEmulator(t, options(100_000, 10))
+	client := newClient(t, e.URL)
+	system := []types.SystemContentBlock{
+		&types.SystemContentBlockMemberText{Value: "a b c d"},
+		&types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}},
+	}
+	want := []invoke.Usage{
+		{Input: 2, CacheWrite: 4, Output: 10, Known: true},
+		{Input: 2, CacheRead: 4, Output: 10, Known: true},
+	}
+	t.Run("converse", func(t *testing.T) {
+		in := converseInput("x y", 100)
+		in.System = system
+		for i := range 2 {
+			out, err := client.Converse(ctxT(t), in)
+			if err != nil {
+				t.Fatalf("Converse: %v", err)
+			}
+			if got := invoke.ConverseUsage(out); got != want[i] {
+				t.Errorf("call %d: ConverseUsage = %+v, want %+v", i, got, want[i])
+			}
+		}
+	})
+	t.Run("converse stream", func(t *testing.T) {
+		in := converseStreamInput("x y z", 100) // another prefix: its own cache entry
+		in.System = []types.SystemContentBlock{
+			&types.SystemContentBlockMemberText{Value: "e f g h"},
+			&types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}},
+		}
+		for i := range 2 {
+			out, err := client.ConverseStream(ctxT(t), in)
+			if err != nil {
+				t.Fatalf("ConverseStream: %v", err)
+			}
+			var rec endRecorder
+			invoke.WatchConverseStream(out, rec.done)
+			readConverse(out.GetStream())
+			out.GetStream().Close()
+			w := want[i]
+			w.Input = 3
+			if got := rec.only(t).Usage; got != w {
+				t.Errorf("call %d: stream usage = %+v, want %+v", i, got, w)
+			}
+		}
+	})
+	t.Run("invoke", func(t *testing.T) {
+		body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,` +
+			`"system":[{"type":"text","text":"i j k l","cache_control":{"type":"ephemeral"}}],` +
+			`"messages":[{"role":"user","content":[{"type":"text","text":"x y"}]}]}`)
+		for i := range 2 {
+			out, err := client.InvokeModel(ctxT(t), &bedrockruntime.InvokeModelInput{
+				ModelId: aws.String(nova), ContentType: aws.String("application/json"), Body: body})
+			if err != nil {
+				t.Fatalf("InvokeModel: %v", err)
+			}
+			if got := invoke.InvokeUsage(out); got != want[i] {
+				t.Errorf("call %d: InvokeUsage = %+v, want %+v", i, got, want[i])
+			}
+		}
+	})
+	t.Run("invoke stream", func(t *testing.T) {
+		body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,` +
+			`"system":[{"type":"text","text":"m n o p","cache_control":{"type":"ephemeral"}}],` +
+			`"messages":[{"role":"user","content":[{"type":"text","text":"x y"}]}]}`)
+		for i := range 2 {
+			out, err := client.InvokeModelWithResponseStream(ctxT(t), &bedrockruntime.InvokeModelWithResponseStreamInput{
+				ModelId: aws.String(nova), ContentType: aws.String("application/json"), Body: body})
+			if err != nil {
+				t.Fatalf("InvokeModelWithResponseStream: %v", err)
+			}
+			var rec endRecorder
+			invoke.WatchInvokeStream(out, rec.done)
+			readInvoke(t, out.GetStream())
+			out.GetStream().Close()
+			if got := rec.only(t).Usage; got != want[i] {
+				t.Errorf("call %d: stream usage = %+v, want %+v", i, got, want[i])
+			}
+		}
+	})
 }
