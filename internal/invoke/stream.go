@@ -19,11 +19,12 @@ type StreamEnd struct {
 	// when it did not arrive.
 	Usage Usage
 	// OutputText is the output text seen: text, reasoning text and tool-use input
-	// deltas, concatenated.
+	// deltas, concatenated. When the caller closed the stream early it can hold one
+	// event more than the caller received (the one the watcher was handing over).
 	OutputText string
-	// Outcome is the stream's final error classified: OK when it ended normally,
-	// Canceled (ErrStreamClosed) when the caller closed it first, the exception's kind
-	// for a mid-stream exception frame.
+	// Outcome is the stream's final error classified: OK when it ended normally (or
+	// was closed after its usage arrived), Canceled (ErrStreamClosed) when the caller
+	// closed it before, the exception's kind for a mid-stream exception frame.
 	Outcome Outcome
 }
 
@@ -34,10 +35,15 @@ var errNoStream = errors.New("invoke: no event stream to watch")
 // Close and Err, while it watches them, and calls done exactly once when the stream
 // ends: after the last event was read (before the events channel closes), when Close
 // is called, or on an error or exception frame. done runs on the watcher's goroutine
-// and must not call the stream's Close. Call it right after ConverseStream returns,
-// before anything reads the stream. When out has no stream, done is called at once
-// with an Other outcome; so it is, leaving the stream unwatched, if this SDK
-// version's output cannot be rewired (a test guards against that).
+// and must not call the stream's Close.
+//
+// Call it right after ConverseStream returns, before anything reads the stream.
+// Events are handed over unbuffered, so a stream that is neither read to its end nor
+// closed does not end, as with the SDK's own stream. The SDK offers no way to set an
+// output's stream, so the watcher sets its unexported field by reflection, checking
+// its name and type; if this SDK version's output cannot be rewired the stream is
+// left unwatched and done is called at once with an Other outcome (a test guards
+// against that), as it is when out has no stream.
 func WatchConverseStream(out *bedrockruntime.ConverseStreamOutput, done func(StreamEnd)) {
 	if out == nil || out.GetStream() == nil || out.GetStream().Reader == nil {
 		finishAtOnce(done)
@@ -170,11 +176,12 @@ func (w *watcher[E]) run() {
 }
 
 // closedEarly ends a stream the caller closed: the SDK's stream is closed, and an
-// error it had already met is reported rather than ErrStreamClosed.
+// error it had already met is reported rather than ErrStreamClosed. A stream whose
+// usage arrived (it comes last) was complete: closing it then is no error.
 func (w *watcher[E]) closedEarly() {
 	_ = w.src.Close()
 	err := w.src.Err()
-	if err == nil {
+	if err == nil && !w.seen.usage.Known {
 		err = ErrStreamClosed
 	}
 	w.end(err)

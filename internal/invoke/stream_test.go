@@ -448,3 +448,26 @@ func TestWatchCloseRacesEnd(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestWatchClosedAfterMetadata closes a stream as soon as its metadata event arrives,
+// before the SDK's channel has closed: the stream was complete, so the outcome is OK.
+func TestWatchClosedAfterMetadata(t *testing.T) {
+	e := startEmulator(t, options(100_000, 10))
+	client := newClient(t, e.URL)
+	out, err := client.ConverseStream(ctxT(t), converseStreamInput("hi", 100))
+	if err != nil {
+		t.Fatalf("ConverseStream: %v", err)
+	}
+	var rec endRecorder
+	invoke.WatchConverseStream(out, rec.done)
+	for ev := range out.GetStream().Events() {
+		if _, ok := ev.(*types.ConverseStreamOutputMemberMetadata); ok {
+			break
+		}
+	}
+	out.GetStream().Close()
+	end := rec.only(t)
+	if end.Outcome.Kind != invoke.OK || end.Usage != (invoke.Usage{Input: 1, Output: 10, Known: true}) {
+		t.Errorf("end = %+v, want OK with the usage", end)
+	}
+}
