@@ -179,36 +179,19 @@ func kindOf(err error, code string, status int) Kind {
 	if errors.Is(err, context.Canceled) || errors.Is(err, ErrStreamClosed) {
 		return Canceled
 	}
-	var (
-		throttle    *types.ThrottlingException
-		unavailable *types.ServiceUnavailableException
-		internal    *types.InternalServerException
-		notReady    *types.ModelNotReadyException
-		modelTime   *types.ModelTimeoutException
-	)
 	switch {
-	case errors.As(err, &throttle):
+	case is[*types.ThrottlingException](err):
 		return Throttle
-	case errors.As(err, &notReady):
+	case is[*types.ModelNotReadyException](err):
 		return ModelNotReady
-	case errors.As(err, &unavailable), errors.As(err, &internal):
+	case is[*types.ServiceUnavailableException](err), is[*types.InternalServerException](err):
 		return ServerError
-	case errors.As(err, &modelTime):
+	case is[*types.ModelTimeoutException](err):
 		return Timeout
-	}
-	var (
-		validation *types.ValidationException
-		denied     *types.AccessDeniedException
-		notFound   *types.ResourceNotFoundException
-		quota      *types.ServiceQuotaExceededException
-		modelErr   *types.ModelErrorException
-		streamErr  *types.ModelStreamErrorException
-		conflict   *types.ConflictException
-	)
-	switch {
-	case errors.As(err, &validation), errors.As(err, &denied), errors.As(err, &notFound),
-		errors.As(err, &quota), errors.As(err, &modelErr), errors.As(err, &streamErr),
-		errors.As(err, &conflict):
+	case is[*types.ValidationException](err), is[*types.AccessDeniedException](err),
+		is[*types.ResourceNotFoundException](err), is[*types.ServiceQuotaExceededException](err),
+		is[*types.ModelErrorException](err), is[*types.ModelStreamErrorException](err),
+		is[*types.ConflictException](err):
 		return ClientError
 	}
 	if k, ok := kindOfCode(code); ok {
@@ -240,6 +223,12 @@ func kindOf(err error, code string, status int) Kind {
 		return ClientError
 	}
 	return Other
+}
+
+// is reports whether err's chain holds an error of type T.
+func is[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
 }
 
 // kindOfCode classifies an error code that no modeled type matched.

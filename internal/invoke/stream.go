@@ -45,34 +45,39 @@ var errNoStream = errors.New("invoke: no event stream to watch")
 // left unwatched and done is called at once with an Other outcome (a test guards
 // against that), as it is when out has no stream.
 func WatchConverseStream(out *bedrockruntime.ConverseStreamOutput, done func(StreamEnd)) {
-	if out == nil || out.GetStream() == nil || out.GetStream().Reader == nil {
-		finishAtOnce(done)
-		return
+	var src *bedrockruntime.ConverseStreamEventStream
+	if out != nil {
+		src = out.GetStream()
 	}
-	w := newWatcher[types.ConverseStreamOutput](out.GetStream(), done, observeConverse)
-	es := bedrockruntime.NewConverseStreamEventStream(func(es *bedrockruntime.ConverseStreamEventStream) {
-		es.Reader = w
-	})
-	if !setEventStream(out, es) {
-		finishErr(done, errCannotWatch)
-		return
-	}
-	w.start()
+	watch(out, src, src != nil && src.Reader != nil, done, observeConverse,
+		func(w *watcher[types.ConverseStreamOutput]) *bedrockruntime.ConverseStreamEventStream {
+			return bedrockruntime.NewConverseStreamEventStream(func(es *bedrockruntime.ConverseStreamEventStream) { es.Reader = w })
+		})
 }
 
 // WatchInvokeStream is WatchConverseStream for InvokeModelWithResponseStream: chunk
 // events carry the model's JSON; content_block_delta text is the output text and the
 // final chunk's amazon-bedrock-invocationMetrics the usage.
 func WatchInvokeStream(out *bedrockruntime.InvokeModelWithResponseStreamOutput, done func(StreamEnd)) {
-	if out == nil || out.GetStream() == nil || out.GetStream().Reader == nil {
-		finishAtOnce(done)
+	var src *bedrockruntime.InvokeModelWithResponseStreamEventStream
+	if out != nil {
+		src = out.GetStream()
+	}
+	watch(out, src, src != nil && src.Reader != nil, done, observeInvoke,
+		func(w *watcher[types.ResponseStream]) *bedrockruntime.InvokeModelWithResponseStreamEventStream {
+			return bedrockruntime.NewInvokeModelWithResponseStreamEventStream(func(es *bedrockruntime.InvokeModelWithResponseStreamEventStream) { es.Reader = w })
+		})
+}
+
+// watch puts a watcher of src in out's place: wrap builds the SDK stream type around
+// the watcher, and ok says whether there is a stream to watch at all.
+func watch[E, S any](out any, src source[E], ok bool, done func(StreamEnd), observe func(*observed, E), wrap func(*watcher[E]) *S) {
+	if !ok {
+		finishErr(done, errNoStream)
 		return
 	}
-	w := newWatcher[types.ResponseStream](out.GetStream(), done, observeInvoke)
-	es := bedrockruntime.NewInvokeModelWithResponseStreamEventStream(func(es *bedrockruntime.InvokeModelWithResponseStreamEventStream) {
-		es.Reader = w
-	})
-	if !setEventStream(out, es) {
+	w := newWatcher(src, done, observe)
+	if !setEventStream(out, wrap(w)) {
 		finishErr(done, errCannotWatch)
 		return
 	}
@@ -82,8 +87,6 @@ func WatchInvokeStream(out *bedrockruntime.InvokeModelWithResponseStreamOutput, 
 // errCannotWatch is reported when the SDK's output type no longer has the field the
 // watcher replaces; the stream is then left as it was, unwatched.
 var errCannotWatch = errors.New("invoke: cannot watch this SDK version's event stream")
-
-func finishAtOnce(done func(StreamEnd)) { finishErr(done, errNoStream) }
 
 func finishErr(done func(StreamEnd), err error) {
 	if done != nil {
