@@ -30,9 +30,15 @@ type Usage struct {
 
 // The unmodeled InvokeModel response headers that carry usage (bedrock-facts §3.2).
 const (
-	HeaderInputTokens      = "X-Amzn-Bedrock-Input-Token-Count"
-	HeaderOutputTokens     = "X-Amzn-Bedrock-Output-Token-Count"
-	HeaderCacheReadTokens  = "X-Amzn-Bedrock-Cache-Read-Input-Token-Count"
+	// HeaderInputTokens carries the input tokens charged at the full rate.
+	HeaderInputTokens = "X-Amzn-Bedrock-Input-Token-Count"
+	// HeaderOutputTokens carries the output tokens.
+	HeaderOutputTokens = "X-Amzn-Bedrock-Output-Token-Count"
+	// HeaderCacheReadTokens carries the input tokens read from the prompt cache; it is
+	// sent only when there are some.
+	HeaderCacheReadTokens = "X-Amzn-Bedrock-Cache-Read-Input-Token-Count"
+	// HeaderCacheWriteTokens carries the input tokens written to the prompt cache; it
+	// is sent only when there are some.
 	HeaderCacheWriteTokens = "X-Amzn-Bedrock-Cache-Write-Input-Token-Count"
 )
 
