@@ -47,5 +47,7 @@
 // amazon-bedrock-invocationMetrics of InvokeModelWithResponseStream's last chunk).
 // When the stream ends — all events read, Close called, or an error or exception
 // frame — the watcher calls its done function exactly once with what it saw, before
-// the events channel is closed; Close waits for the goroutine.
+// the events channel is closed; Close waits for the goroutine. The SDK has no setter
+// for an output's stream: the watcher sets the unexported field by reflection, after
+// checking its name and type, and the tests fail if an SDK upgrade moves it.
 package invoke
