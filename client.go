@@ -203,7 +203,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		switch o.Kind {
 		case invoke.Throttle:
 			_ = r.Cancel()
-			tg.throttled(now, o.Reason.String())
+			tg.throttled(now, o.Reason.String(), r.Cost())
 			cl.g.router.Throttled(i, now)
 			c.metrics.Throttle(cl.g.model.ID, tg.name, o.Reason.String())
 			c.cfg.Logger.Debug("tollgate throttled", "target", tg.name, "reason", o.Reason.String(), "attempt", n)
@@ -338,4 +338,33 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// TargetSnapshot is one target's quota state: usage and headroom per limit (effective
+// amounts, after adaptation), calls in flight and queued per class.
+type TargetSnapshot struct {
+	Target string
+	quota.Snapshot
+	// Source says where the target's limits came from: "explicit", "service quotas" or
+	// "catalog default (…)".
+	Source string
+}
+
+// Snapshot reports every target's quota state, for progress displays and metrics.
+func (c *Client) Snapshot(ctx context.Context) ([]TargetSnapshot, error) {
+	out := make([]TargetSnapshot, 0, len(c.targets))
+	for _, tg := range c.targets {
+		s, err := tg.lim.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("tollgate: %s: %w", tg.name, err)
+		}
+		out = append(out, TargetSnapshot{Target: tg.name, Snapshot: s, Source: tg.source})
+		for i, l := range s.Limits {
+			c.metrics.Limit(tg.name, tg.names[i], l.Used, l.Limit.Amount, tg.configured[i])
+		}
+		for i, p := range quota.Priorities {
+			c.metrics.QueueDepth(tg.name, p.String(), s.Queued[i])
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -117,5 +118,64 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 				t.Errorf("quota efficiency %.3f; want >= 0.95", eff)
 			}
 		})
+	}
+}
+
+// counter sums the samples of a counter family in reg.
+func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// TestLearnsAnOverstatedLimit configures twice the TPM the service enforces: after the
+// first emulated minute, throttled attempts stay under 2% of calls, efficiency (against
+// the real TPM) stays at least 0.85, and no call is lost.
+func TestLearnsAnOverstatedLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs 500 calls")
+	}
+	const real = 1_000_000
+	srv := emulator(t, bedrocktest.TokenBucket, real, nil)
+	reg := prometheus.NewRegistry()
+	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2 * real)}}}})
+	var early float64
+	go func() {
+		time.Sleep(emulated(time.Minute))
+		early = counter(t, reg, "tollgate_throttles_total")
+	}()
+	makespan, errs := oversubscribe(t, c, sonnet35, 500, real, 400)
+	lost := 0
+	for _, err := range errs {
+		if err != nil {
+			lost++
+			t.Log(err)
+		}
+	}
+	s := series(t, srv, sonnet35, "on-demand")
+	late := counter(t, reg, "tollgate_throttles_total") - early
+	lower := time.Duration(float64(s.SettledTokens) / real * float64(time.Minute))
+	eff := lower.Seconds() / makespan.Seconds()
+	t.Logf("throttles: %v in the first minute, %v after (%d emulator); efficiency %.3f (lower bound %v, makespan %v)",
+		early, late, throttles(s), eff, lower.Round(time.Second), makespan.Round(time.Second))
+	if lost > 0 {
+		t.Errorf("%d calls lost", lost)
+	}
+	if late >= 0.02*500 {
+		t.Errorf("%v throttled attempts after the first minute; want < 2%% of 500 calls", late)
+	}
+	if eff < 0.85 {
+		t.Errorf("efficiency %.3f; want >= 0.85", eff)
 	}
 }

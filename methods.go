@@ -188,7 +188,7 @@ func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.
 	outcome := "failed"
 	if end.Outcome.Kind == invoke.Throttle {
 		outcome = "throttled"
-		t.throttled(time.Now(), end.Outcome.Reason.String())
+		t.throttled(time.Now(), end.Outcome.Reason.String(), r.Cost())
 		c.metrics.Throttle(cl.g.model.ID, t.name, end.Outcome.Reason.String())
 	}
 	c.metrics.Call(cl.g.model.ID, t.name, cl.prio, outcome)

@@ -3,6 +3,8 @@ package tollgate
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +36,10 @@ type target struct {
 	sdk    *bedrockruntime.Client
 	lim    *quota.Limiter
 	source string // where the limits came from
+	// configured holds each limit's configured Amount, before adaptation, and names its
+	// metrics label ("tokens_per_minute").
+	configured []int64
+	names      []string
 
 	mu    sync.Mutex
 	ctrls []*adapt.Controller // one per limit, in the limiter's order
@@ -64,6 +70,7 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 		return nil, err
 	}
 	for i := range limits {
+		tg.names = append(tg.names, limitName(limits[i]))
 		limits[i].Per += c.cfg.WindowMargin
 	}
 	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight})
@@ -71,7 +78,14 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
 	}
 	for _, l := range limits {
-		ctrl, err := adapt.New(adapt.Config{Configured: l.Amount, Per: l.Per, Guess: guess, Floor: max(l.Amount/4, 1)})
+		tg.configured = append(tg.configured, l.Amount)
+		ctrl, err := adapt.New(adapt.Config{
+			Configured: l.Amount, Per: l.Per, Guess: guess, Floor: max(l.Amount/4, 1),
+			// Gentle steps: a token-bucket provider absorbs a small overestimate for many
+			// windows, so the limit oscillates little below the truth; decreases may follow
+			// each other every sixth of a window while throttles continue.
+			Decrease: 0.8, Increase: 0.02, Hold: l.Per / 6,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
 		}
@@ -115,21 +129,33 @@ func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, bool
 	return limits, true, nil
 }
 
-// throttled lowers the effective limit a throttle of reason most likely hit.
-func (tg *target) throttled(now time.Time, reason string) {
+// throttled lowers the effective limit a throttle of reason most likely hit, and pauses
+// the target for as long as the provider needs to refill cost at that limit's rate: the
+// throttle says the provider's window is full now, so calls sent sooner would be
+// throttled too, whatever this side counted.
+func (tg *target) throttled(now time.Time, reason string, cost quota.Cost) {
 	limits := tg.lim.Limits()
 	i := bindingFor(limits, reason)
 	if i < 0 {
 		return
 	}
+	// The provider refused at about the usage this side counts now: the limit drops to it
+	// at once (see adapt.Controller.ThrottledAt), so nothing more is sent until the window
+	// drains, instead of filling the room the refunded reservation left.
+	used := int64(math.MaxInt64)
+	if s, err := tg.lim.Snapshot(context.Background()); err == nil {
+		used = s.Limits[i].Used
+	}
 	tg.mu.Lock()
-	amount, changed := tg.ctrls[i].Throttled(now)
+	amount, changed := tg.ctrls[i].ThrottledAt(now, used)
 	tg.mu.Unlock()
+	l := limits[i]
 	if changed {
-		l := limits[i]
 		l.Amount = amount
 		_ = tg.lim.SetLimit(l)
 	}
+	refill := time.Duration(float64(l.Per) * float64(cost.Get(l.Dimension)) / float64(l.Amount))
+	tg.lim.PauseUntil(now.Add(min(refill, l.Per/4)))
 }
 
 // succeeded lets every effective limit grow back.
@@ -162,4 +188,17 @@ func bindingFor(limits []quota.Limit, reason string) int {
 		}
 	}
 	return best
+}
+
+// limitName names a limit for metrics labels by its dimension and period, which stay
+// fixed while its amount adapts: "tokens_per_minute", "tokens_per_day", "requests_per_10s".
+func limitName(l quota.Limit) string {
+	per := l.Per.String()
+	switch l.Per {
+	case time.Minute:
+		per = "minute"
+	case 24 * time.Hour:
+		per = "day"
+	}
+	return strings.ReplaceAll(l.Dimension.String(), "-", "_") + "_per_" + per
 }

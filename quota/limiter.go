@@ -143,6 +143,7 @@ type Limiter struct {
 	minShare float64
 
 	set     atomic.Pointer[limitSet]
+	paused  atomic.Int64 // UnixNano until which nothing is admitted; 0 when not paused
 	waiting atomic.Int64 // calls queued
 	closed  atomic.Bool
 	hold    atomic.Uint64 // float64 bits: moving average of reservation hold time, seconds
@@ -264,7 +265,7 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 	if err := set.check(cost); err != nil {
 		return Reservation{}, err
 	}
-	if l.waiting.Load() == 0 {
+	if l.waiting.Load() == 0 && !l.pausedAt(now) {
 		adm, err := l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
@@ -277,9 +278,36 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 			return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight}
 		}
 	} else if !block {
+		if l.pausedAt(now) {
+			return Reservation{}, &NotAdmittedError{RetryAfter: time.Duration(l.paused.Load() - now.UnixNano())}
+		}
 		return l.tryQueued(ctx, now, set, cost, opt)
 	}
 	return l.wait(ctx, now, set, cost, opt)
+}
+
+// pausedAt reports whether a pause (PauseUntil) is in force at now.
+func (l *Limiter) pausedAt(now time.Time) bool {
+	p := l.paused.Load()
+	return p != 0 && now.UnixNano() < p
+}
+
+// PauseUntil admits nothing before t: calls queue (in order) and are admitted from t on.
+// A provider's throttle is the use: it says the provider's window is full now, whatever
+// this Limiter counted, so calls sent before it refills would be throttled too. A pause
+// ending earlier than one in force does not shorten it.
+func (l *Limiter) PauseUntil(t time.Time) {
+	for {
+		old := l.paused.Load()
+		if t.UnixNano() <= old || l.paused.CompareAndSwap(old, t.UnixNano()) {
+			break
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); l.waiting.Load() > 0 && !l.closed.Load() && t.After(now) {
+		l.armTimerLocked(now, t)
+	}
 }
 
 // tryQueued is TryReserve when calls are waiting: it may admit only if none of them is of
@@ -337,6 +365,12 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 // dispatchLocked admits waiting calls in scheduler order for as long as the Store admits
 // the next one, then arms the timer for when the next one could fit. l.mu must be held.
 func (l *Limiter) dispatchLocked(now time.Time) {
+	if l.pausedAt(now) {
+		if l.waiting.Load() > 0 {
+			l.armTimerLocked(now, time.Unix(0, l.paused.Load()))
+		}
+		return
+	}
 	for {
 		w := l.sched.next()
 		if w == nil {

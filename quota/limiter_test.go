@@ -306,3 +306,25 @@ func TestManyGoroutines(t *testing.T) {
 		}
 	})
 }
+
+func TestPauseUntil(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		start := time.Now()
+		l.PauseUntil(start.Add(5 * time.Second))
+		l.PauseUntil(start.Add(time.Second)) // shorter: no effect
+		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{}); !errors.Is(err, quota.ErrNotAdmitted) {
+			t.Errorf("TryReserve while paused = %v; want not admitted", err)
+		}
+		r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := r.Waited(); w != 5*time.Second {
+			t.Errorf("waited %v while paused; want 5s", w)
+		}
+		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{}); err != nil {
+			t.Errorf("TryReserve after the pause: %v", err)
+		}
+	})
+}

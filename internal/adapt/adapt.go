@@ -206,17 +206,32 @@ func New(cfg Config) (*Controller, error) {
 // before it, as happens when goroutines report out of order) it changes nothing: that
 // throttle is the same overload still draining.
 func (c *Controller) Throttled(now time.Time) (limit int64, changed bool) {
+	return c.ThrottledAt(now, math.MaxInt64)
+}
+
+// ThrottledAt is Throttled for a caller that knows its usage in the limit's window when
+// the throttle came: the provider refused at that usage, so the effective amount is
+// also lowered to it (never below Floor) — at once, even within Hold, where Throttled
+// alone changes nothing. After the multiplicative step (outside Hold),
+//
+//	limit = max(Floor, min(limit, used))
+//
+// A throttle with used at or above the limit is just Throttled.
+func (c *Controller) ThrottledAt(now time.Time, used int64) (limit int64, changed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.throttles++
 	before := c.limit()
-	if c.decreases > 0 && now.Before(c.lastDecrease.Add(c.hold)) {
-		return before, false
+	if c.decreases == 0 || !now.Before(c.lastDecrease.Add(c.hold)) {
+		c.amount = max(float64(c.floor), math.Round(float64(before)*c.decrease))
+		c.lastDecrease = now
+		c.decreases++
+		c.growthFrom = now
 	}
-	c.amount = max(float64(c.floor), math.Round(float64(before)*c.decrease))
-	c.lastDecrease = now
-	c.decreases++
-	c.growthFrom = now
+	if u := float64(max(used, c.floor)); u < c.amount {
+		c.amount = u
+		c.growthFrom = now
+	}
 	after := c.limit()
 	return after, after != before
 }

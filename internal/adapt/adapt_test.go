@@ -232,3 +232,31 @@ func TestStateCounts(t *testing.T) {
 		t.Errorf("State() = %+v, want %+v", got, want)
 	}
 }
+
+func TestThrottledAtClampsToUsage(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, err := New(Config{Configured: 1000, Per: time.Minute, Decrease: 0.8, Floor: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outside Hold: the multiplicative step, then the clamp to the usage seen.
+	if got, changed := c.ThrottledAt(t0, 600); got != 600 || !changed {
+		t.Errorf("ThrottledAt(600) from 1000 = %d, %v; want 600 (below 0.8 × 1000)", got, changed)
+	}
+	// Within Hold: no further step, but a lower usage still clamps.
+	if got, _ := c.ThrottledAt(t0.Add(time.Second), 550); got != 550 {
+		t.Errorf("ThrottledAt(550) within Hold = %d; want 550", got)
+	}
+	if got, changed := c.ThrottledAt(t0.Add(2*time.Second), 900); got != 550 || changed {
+		t.Errorf("ThrottledAt(900) within Hold = %d, %v; want 550 unchanged", got, changed)
+	}
+	// Never below the floor.
+	if got, _ := c.ThrottledAt(t0.Add(3*time.Second), 10); got != 100 {
+		t.Errorf("ThrottledAt(10) = %d; want the floor 100", got)
+	}
+	// A usage above the stepped limit leaves the step alone.
+	d, _ := New(Config{Configured: 1000, Per: time.Minute, Decrease: 0.8})
+	if got, _ := d.ThrottledAt(t0, 5000); got != 800 {
+		t.Errorf("ThrottledAt(5000) from 1000 = %d; want 800", got)
+	}
+}
