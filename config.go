@@ -101,6 +101,12 @@ type Config struct {
 	// DefaultWindowMargin; negative means none.
 	WindowMargin time.Duration
 
+	// Pacing spreads each target's admissions at its limits' rates, with bursts of at most
+	// this long's worth (see quota.Config.Pacing), so that capacity freed in a lump is not
+	// sent as a burst a provider near its limit would refuse. Zero means a sixth of the
+	// target's shortest limit period; negative means no pacing.
+	Pacing time.Duration
+
 	// MaxAttempts bounds the attempts of one call, throttles included. Zero means
 	// DefaultMaxAttempts.
 	MaxAttempts int

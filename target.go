@@ -73,7 +73,15 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 		tg.names = append(tg.names, limitName(limits[i]))
 		limits[i].Per += c.cfg.WindowMargin
 	}
-	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight})
+	pacing := c.cfg.Pacing
+	if pacing == 0 {
+		for _, l := range limits {
+			if pacing == 0 || l.Per/6 < pacing {
+				pacing = l.Per / 6
+			}
+		}
+	}
+	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: max(pacing, 0)})
 	if err != nil {
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
 	}

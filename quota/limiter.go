@@ -49,6 +49,17 @@ type Config struct {
 	// be below 0.5.
 	MinShare float64
 
+	// Pacing, when positive, also admits calls no faster than each rate limit's rate
+	// (Amount per Per), allowing bursts of up to Amount × Pacing/Per: a call is admitted
+	// when every limit's paced horizon — the time by which everything admitted would have
+	// been delivered at the limit's rate, less refunds — is at most Pacing ahead of now.
+	// The sliding windows still bound every interval; pacing spreads admissions over it,
+	// so capacity that frees in a lump (a burst a window ago) is not re-admitted as a
+	// burst. A provider running a token bucket near empty, or one whose real limit is a
+	// little below the configured one, sees a steady stream instead of bursts it must
+	// refuse. Zero means no pacing. It must be below the shortest Per.
+	Pacing time.Duration
+
 	// PollInterval bounds how long a call blocked only by the in-flight cap waits before
 	// the Limiter asks the Store again (settlements by this Limiter wake it at once).
 	// Zero means DefaultPollInterval.
@@ -75,6 +86,8 @@ func (c Config) validate() (Config, error) {
 		return c, fmt.Errorf("quota: ReservationTTL is %v: use a positive duration, or zero for %v", c.ReservationTTL, DefaultReservationTTL)
 	case c.MinShare >= 0.5:
 		return c, fmt.Errorf("quota: MinShare is %v: a guaranteed share must be below 0.5 (negative disables it)", c.MinShare)
+	case c.Pacing < 0:
+		return c, fmt.Errorf("quota: Pacing is %v: use a positive duration, or zero for none", c.Pacing)
 	case c.PollInterval < 0:
 		return c, fmt.Errorf("quota: PollInterval is %v: use a positive duration, or zero for %v", c.PollInterval, DefaultPollInterval)
 	}
@@ -92,6 +105,11 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
+	}
+	for _, l := range c.Limits {
+		if c.Pacing >= l.Per {
+			return c, fmt.Errorf("quota: Pacing %v is not below the period of %q: pace with a shorter burst", c.Pacing, l.String())
+		}
 	}
 	c.Limits = append([]Limit(nil), c.Limits...)
 	return c, nil
@@ -141,6 +159,7 @@ type Limiter struct {
 	ttl      time.Duration
 	poll     time.Duration
 	minShare float64
+	pacing   time.Duration
 
 	set     atomic.Pointer[limitSet]
 	paused  atomic.Int64 // UnixNano until which nothing is admitted; 0 when not paused
@@ -152,6 +171,7 @@ type Limiter struct {
 	sched   scheduler
 	timer   *time.Timer
 	timerAt time.Time
+	horizon []time.Time // per limit, the paced horizon (see Config.Pacing); guarded by mu
 }
 
 // limitSet is an immutable snapshot of a Limiter's limits; SetLimit replaces it.
@@ -212,7 +232,8 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare}
+	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare, pacing: cfg.Pacing}
+	l.horizon = make([]time.Time, len(cfg.Limits))
 	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
 	l.sched.init(cfg.MinShare)
 	return l, nil
@@ -266,7 +287,7 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 		return Reservation{}, err
 	}
 	if l.waiting.Load() == 0 && !l.pausedAt(now) {
-		adm, err := l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
+		adm, err := l.fastReserve(ctx, now, set, cost)
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
@@ -310,6 +331,59 @@ func (l *Limiter) PauseUntil(t time.Time) {
 	}
 }
 
+// fastReserve asks the Store to admit cost at once, within the pacing when it is on.
+func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet, cost Cost) (Admission, error) {
+	req := ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl}
+	if l.pacing == 0 {
+		return l.store.Reserve(ctx, req)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if at := l.pacedAt(set, cost); at.After(now) {
+		return Admission{RetryAt: at}, nil
+	}
+	adm, err := l.store.Reserve(ctx, req)
+	if err == nil && adm.OK {
+		l.pace(now, set, cost, 1)
+	}
+	return adm, err
+}
+
+// pacedAt returns the earliest time at which the pacing admits cost: when every limit's
+// horizon is at most Pacing ahead. l.mu must be held.
+func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
+	var at time.Time
+	for i, lim := range set.limits {
+		if cost.Get(lim.Dimension) == 0 {
+			continue
+		}
+		if t := l.horizon[i].Add(-l.pacing); t.After(at) {
+			at = t
+		}
+	}
+	return at
+}
+
+// pace moves each limit's horizon by sign × cost at the limit's rate, from now for a
+// charge (idle time is not banked), and back for a refund. l.mu must be held.
+func (l *Limiter) pace(now time.Time, set *limitSet, cost Cost, sign int64) {
+	for i, lim := range set.limits {
+		n := cost.Get(lim.Dimension)
+		if n == 0 {
+			continue
+		}
+		d := time.Duration(float64(lim.Per) * float64(n) / float64(lim.Amount))
+		if sign > 0 {
+			if l.horizon[i].Before(now) {
+				l.horizon[i] = now
+			}
+			l.horizon[i] = l.horizon[i].Add(d)
+		} else {
+			l.horizon[i] = l.horizon[i].Add(-d)
+		}
+	}
+}
+
 // tryQueued is TryReserve when calls are waiting: it may admit only if none of them is of
 // the same or a higher class.
 func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
@@ -317,7 +391,7 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 	ahead := l.sched.queuedAtOrAbove(opt.Priority.class())
 	l.mu.Unlock()
 	if ahead == 0 {
-		adm, err := l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
+		adm, err := l.fastReserve(ctx, now, set, cost)
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
@@ -377,7 +451,16 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 			return
 		}
 		set := l.set.Load()
+		if l.pacing > 0 {
+			if at := l.pacedAt(set, w.cost); at.After(now) {
+				l.armTimerLocked(now, at)
+				return
+			}
+		}
 		adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})
+		if err == nil && adm.OK && l.pacing > 0 {
+			l.pace(now, set, w.cost, 1)
+		}
 		if err == nil && !adm.OK {
 			at := adm.RetryAt
 			if adm.Blocked < 0 {

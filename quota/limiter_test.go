@@ -3,6 +3,7 @@ package quota_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -327,4 +328,32 @@ func TestPauseUntil(t *testing.T) {
 			t.Errorf("TryReserve after the pause: %v", err)
 		}
 	})
+}
+
+// TestPacing checks that with pacing a backlog is admitted at the limit's rate after a
+// burst of Pacing's worth, not in one lump when the window frees, and that refunds give
+// their pace back.
+func TestPacing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 600, Per: time.Minute}}, Pacing: 5 * time.Second})
+		start := time.Now()
+		var at []time.Duration
+		for i := 0; i < 10; i++ {
+			r, err := l.Reserve(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s at 600/min
+			if err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, time.Since(start))
+			if i == 7 {
+				r.Settle(tok(0)) // refunded: its second of pace comes back
+			}
+		}
+		want := []time.Duration{0, 0, 0, 0, 0, 0, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second}
+		if fmt.Sprint(at) != fmt.Sprint(want) {
+			t.Errorf("admitted at %v; want %v (a burst of 5s worth, then one per second)", at, want)
+		}
+	})
+	if _, err := quota.New(quota.Config{Limits: []quota.Limit{tpm1000}, Pacing: time.Minute}); err == nil {
+		t.Error("Pacing as long as the period was accepted")
+	}
 }

@@ -72,6 +72,15 @@ func (r Reservation) end(actual Cost) error {
 	if set.maxInFlight > 0 {
 		l.observeHold(now.Sub(r.at))
 	}
+	if l.pacing > 0 {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		l.mu.Lock()
+		l.pace(now, set, positive(r.cost.sub(actual)), -1) // refunds give their pace back
+		l.pace(now, set, positive(actual.sub(r.cost)), 1)  // excess charges take more
+		l.mu.Unlock()
+	}
 	if l.waiting.Load() > 0 {
 		if now.IsZero() {
 			now = time.Now()
@@ -84,6 +93,16 @@ func (r Reservation) end(actual Cost) error {
 		l.mu.Unlock()
 	}
 	return nil
+}
+
+// sub returns c − o, dimension by dimension.
+func (c Cost) sub(o Cost) Cost {
+	return Cost{c.Requests - o.Requests, c.Tokens - o.Tokens, c.InputTokens - o.InputTokens, c.OutputTokens - o.OutputTokens}
+}
+
+// positive returns c with negative amounts set to zero.
+func positive(c Cost) Cost {
+	return Cost{max(c.Requests, 0), max(c.Tokens, 0), max(c.InputTokens, 0), max(c.OutputTokens, 0)}
 }
 
 // exceeds reports whether a is above b in any dimension.
