@@ -185,6 +185,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 			return err
 		}
 		c.metrics.QueueWait(cl.g.model.ID, cl.prio, r.Waited())
+		c.cfg.Logger.Debug("tollgate admitted", "target", tg.name, "priority", cl.prio, "waited", r.Waited(), "attempt", n, "tokens", r.Cost().Tokens)
 		c.metrics.Tokens(cl.g.model.ID, tg.name, "reserved", r.Cost().Tokens)
 		u, deferred, err := attempt(ctx, tg, r)
 		now := time.Now()
