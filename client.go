@@ -108,6 +108,7 @@ type call struct {
 	in      estimate.Input
 	max     int // max_tokens sent (0: unset)
 	cost    quota.Cost
+	input   int // input tokens reserved (the estimate with its margin, or the exact count)
 	opt     quota.Options
 	prio    string
 	task    string // for output-length learning
@@ -158,7 +159,7 @@ func (c *Client) plan(ctx context.Context, modelID string, req *estimate.Request
 		return nil, fmt.Errorf("tollgate: %w", err)
 	}
 	opt := callOptions(ctx)
-	return &call{g: g, modelID: modelID, in: in, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx)}, nil
+	return &call{g: g, modelID: modelID, in: in, input: tokens, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx)}, nil
 }
 
 // attemptFunc makes one SDK attempt on t and reports its outcome. On success it returns
@@ -216,7 +217,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		case invoke.Connection:
 			// The service may have metered the input before the connection broke: keep
 			// that much charged rather than risk counting less than it did.
-			_ = r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.in.Tokens), InputTokens: int64(cl.in.Tokens)})
+			_ = r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.input), InputTokens: int64(cl.input)})
 			last = err
 			cl.g.router.Failure(i, now)
 		case invoke.ServerError, invoke.ModelNotReady, invoke.Timeout:

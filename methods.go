@@ -3,6 +3,7 @@ package tollgate
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -167,20 +168,20 @@ func (c *Client) invokeCall(ctx context.Context, modelID *string, body []byte) (
 }
 
 // endStream settles a stream when it ends: from its reported usage, or, when it broke
-// before reporting, for what was seen — the estimated input plus the output text seen,
-// counted and calibrated, times the burndown — so the settlement never counts less than
-// the service is likely to have charged for what it sent.
+// before reporting, for what was seen — the input as reserved (the estimate with its
+// margin) plus the output text seen, counted, calibrated and padded by a tenth, times
+// the burndown — so that the settlement does not count less than the service charged
+// for what it sent. It is not capped at the reservation: output at a burndown of 5 can
+// cost more than the max_tokens reserved.
 func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.StreamEnd) {
 	if end.Usage.Known {
 		c.settle(t, cl, r, end.Usage)
 		c.metrics.Call(cl.g.model.ID, t.name, cl.prio, "ok")
 		return
 	}
-	seen := int64(estimate.Base().Count(end.OutputText))
-	out := int64(float64(seen)*c.cal.Factor(cl.g.model.ID)) + 1
-	u := estimate.Usage{InputTokens: cl.in.Tokens, OutputTokens: int(out)}
-	cost, err := estimate.SettleCost(t.params, u)
-	if err != nil || cost.Tokens > r.Cost().Tokens {
+	seen := float64(estimate.Base().Count(end.OutputText)) * c.cal.Factor(cl.g.model.ID) * 1.1
+	cost, err := estimate.SettleCost(t.params, estimate.Usage{InputTokens: cl.input, OutputTokens: int(math.Ceil(seen))})
+	if err != nil {
 		cost = r.Cost()
 	}
 	cost.Requests = r.Cost().Requests
