@@ -179,3 +179,53 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 		t.Errorf("efficiency %.3f; want >= 0.85", eff)
 	}
 }
+
+// TestMetrics records through a real Prometheus registry: calls by outcome, tokens,
+// queue waits and the limit gauges of a snapshot.
+func TestMetrics(t *testing.T) {
+	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	reg := prometheus.NewRegistry()
+	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
+	for i := 0; i < 3; i++ {
+		if _, err := c.Converse(context.Background(), review(sonnet35, contracts(t)[i], 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := series(t, srv, sonnet35, "on-demand")
+	if got := counter(t, reg, "tollgate_calls_total"); got != 3 {
+		t.Errorf("tollgate_calls_total = %v, want 3", got)
+	}
+	if got := counter(t, reg, "tollgate_attempts_total"); got != 3 {
+		t.Errorf("tollgate_attempts_total = %v, want 3", got)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, mf := range mfs {
+		found[mf.GetName()] = true
+		switch mf.GetName() {
+		case "tollgate_tokens_total":
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "kind" && l.GetValue() == "settled" && int64(m.GetCounter().GetValue()) != s.SettledTokens {
+						t.Errorf("settled tokens = %v; the emulator settled %d", m.GetCounter().GetValue(), s.SettledTokens)
+					}
+				}
+			}
+		case "tollgate_queue_wait_seconds":
+			if n := mf.GetMetric()[0].GetHistogram().GetSampleCount(); n != 3 {
+				t.Errorf("queue wait samples = %d, want 3", n)
+			}
+		}
+	}
+	for _, name := range []string{"tollgate_tokens_total", "tollgate_queue_wait_seconds", "tollgate_limit_used", "tollgate_limit_effective", "tollgate_queue_depth", "tollgate_estimate_error_ratio"} {
+		if !found[name] {
+			t.Errorf("metric %s not exported", name)
+		}
+	}
+}
