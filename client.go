@@ -269,6 +269,11 @@ func (c *Client) admit(ctx context.Context, cl *call, exclude []int) (int, *targ
 			return p.Wait
 		}
 		i, ok, retryAt := g.router.Pick(now, wait, exclude...)
+		if !ok && len(g.targets) == 1 {
+			// A breaker steers calls among targets; a lone target has no alternative and
+			// keeps being tried, paced by the backoff.
+			i, ok = 0, true
+		}
 		if !ok {
 			if len(exclude) > 0 {
 				exclude = nil // every other target is out: the throttled one will do

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -227,5 +229,64 @@ func TestMetrics(t *testing.T) {
 		if !found[name] {
 			t.Errorf("metric %s not exported", name)
 		}
+	}
+}
+
+// TestRetries: server errors and ModelNotReady are retried with backoff until the call
+// succeeds; a quota that never admits gives up after MaxAttempts with a *ThrottleError;
+// validation errors are returned at once.
+func TestRetries(t *testing.T) {
+	flaky := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+		o.Faults = bedrocktest.Faults{Seed: 9, ServiceUnavailable: 0.15, InternalError: 0.1, ModelNotReady: 0.05}
+	})
+	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: flaky.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
+	for i := 0; i < 20; i++ {
+		if _, err := c.Converse(context.Background(), review(sonnet35, "Name the parties.", 50)); err != nil {
+			t.Fatalf("call %d through 30%% faults: %v", i, err)
+		}
+	}
+	if f := flaky.Stats().Faults; f["service-unavailable"]+f["internal-error"]+f["model-not-ready"] == 0 {
+		t.Fatalf("no faults were injected: %v", f)
+	}
+
+	// A zero tokens-per-day quota throttles every call ("Too many tokens per day").
+	dry := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+		for _, m := range o.Models {
+			for s, l := range m.Limits {
+				l.TokensPerDay = bedrocktest.NoTokens
+				m.Limits[s] = l
+			}
+		}
+	})
+	c = newClient(t, tollgate.Config{MaxAttempts: 3, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: dry.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
+	_, err := c.Converse(context.Background(), review(sonnet35, "Name the parties.", 50))
+	var te *tollgate.ThrottleError
+	var ge *tollgate.GiveUpError
+	if !errors.As(err, &ge) || ge.Attempts != 3 || !errors.As(err, &te) || te.Reason != "tokens_per_day" {
+		t.Fatalf("call against a zero daily quota = %v; want giving up after 3 attempts with a tokens_per_day *ThrottleError", err)
+	}
+	if !strings.Contains(err.Error(), "giving up after 3 attempts") {
+		t.Errorf("error %q does not say it gave up after 3 attempts", err)
+	}
+	var sdkThrottle *types.ThrottlingException
+	if !errors.As(err, &sdkThrottle) {
+		t.Errorf("the SDK's *types.ThrottlingException is not reachable through %v", err)
+	}
+
+	// A validation error is not retried.
+	before := series(t, dry, sonnet35, "on-demand")
+	huge := strings.Repeat(longest(t), 1+1_000_000/len(longest(t))) // beyond the 200K-token context window
+	_, err = c.Converse(context.Background(), review(sonnet35, huge, 50))
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Fatalf("input beyond the context window = %v; want a *types.ValidationException", err)
+	}
+	in := review(sonnet35, "x", 50)
+	in.InferenceConfig.MaxTokens = aws.Int32(1_000_000)
+	if _, err := c.Converse(context.Background(), in); err == nil || !strings.Contains(err.Error(), "maximum output") {
+		t.Errorf("max_tokens above the model's maximum = %v; want Tollgate's own error before any call", err)
+	}
+	if after := series(t, dry, sonnet35, "on-demand"); throttles(after) != throttles(before) {
+		t.Errorf("a validation error was retried")
 	}
 }
