@@ -21,7 +21,7 @@ func settledAll(srv *bedrocktest.Server) int64 {
 }
 
 // steadyThroughput keeps the client backlogged and returns the tokens per emulated minute
-// the emulator settled between the first and third emulated minutes (after the ramp).
+// the emulator settled between the first and fourth emulated minutes (after the ramp).
 func steadyThroughput(t *testing.T, srv *bedrocktest.Server, c *tollgate.Client, calls int) float64 {
 	t.Helper()
 	docs := contracts(t)
@@ -32,11 +32,11 @@ func steadyThroughput(t *testing.T, srv *bedrocktest.Server, c *tollgate.Client,
 	}
 	time.Sleep(emulated(time.Minute))
 	from := settledAll(srv)
-	time.Sleep(emulated(2 * time.Minute))
+	time.Sleep(emulated(3 * time.Minute))
 	to := settledAll(srv)
 	cancel()
 	wg.Wait()
-	return float64(to-from) / 2
+	return float64(to-from) / 3
 }
 
 // TestTwoRegionsDoubleThroughput: two regions with equal quotas carry at least 1.9× the
@@ -51,11 +51,11 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 	}
 	one := emulator(t, bedrocktest.TokenBucket, tpm, nil)
 	c1 := newClient(t, tollgate.Config{Targets: []tollgate.Target{target("us-east-1", one.URL)}})
-	single := steadyThroughput(t, one, c1, 400)
+	single := steadyThroughput(t, one, c1, 600)
 
 	two := emulator(t, bedrocktest.TokenBucket, tpm, nil) // one emulator, metered per region
 	c2 := newClient(t, tollgate.Config{Targets: []tollgate.Target{target("us-east-1", two.URL), target("us-west-2", two.URL)}})
-	double := steadyThroughput(t, two, c2, 400)
+	double := steadyThroughput(t, two, c2, 600)
 
 	var regions []string
 	var thr int64
