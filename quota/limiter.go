@@ -287,7 +287,13 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 		return Reservation{}, err
 	}
 	if l.waiting.Load() == 0 && !l.pausedAt(now) {
-		adm, err := l.fastReserve(ctx, now, set, cost)
+		var adm Admission
+		var err error
+		if l.pacing == 0 { // inline: this is the hot path
+			adm, err = l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
+		} else {
+			adm, err = l.fastReserve(ctx, now, set, cost)
+		}
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}

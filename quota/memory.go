@@ -97,7 +97,9 @@ func (m *Memory) ringsFor(limits []Limit) []*ring {
 func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
 	m.mu.Lock()
 	off := m.offset(req.Now)
-	m.tickets.expire(off)
+	if m.tickets.open > 0 && m.tickets.slots[m.tickets.head].expires <= off {
+		m.tickets.expire(off)
+	}
 
 	adm := Admission{Blocked: -2}
 	var latest int64 = -1
@@ -137,7 +139,9 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	m.mu.Lock()
 	off := m.offset(req.Now)
-	m.tickets.expire(off)
+	if !req.Now.IsZero() { // without a clock reading, time has not moved: nothing new lapsed
+		m.tickets.expire(off)
+	}
 	t := m.tickets.lookup(req.Ticket)
 	if t == nil {
 		m.mu.Unlock()
@@ -150,7 +154,11 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
 		switch {
 		case actual < reserved:
-			r.refund(r.index(t.at), reserved-actual)
+			a := r.head // charged in the head sub-window: no division needed
+			if t.at < r.headEnd-r.width {
+				a = r.index(t.at)
+			}
+			r.refund(a, reserved-actual)
 		case actual > reserved:
 			r.charge(actual - reserved)
 		}
