@@ -177,6 +177,7 @@ func TestForecastMatchesWait(t *testing.T) {
 							r.Settle(c)
 						}
 					}()
+					synctest.Wait() // queued (or admitted) before the next: the backlog is the same every run
 				}
 				time.Sleep(tc.inspect)
 				synctest.Wait()
