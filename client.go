@@ -89,7 +89,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 // Close stops admitting calls, fails those waiting with ErrClosed, and waits for the
-// streams it handed out to end.
+// streams it handed out to end — read to their last event, or closed with the stream's
+// Close, as the SDK requires of every stream: Close blocks while a caller holds a stream
+// it neither reads nor closes.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
