@@ -25,10 +25,10 @@ const (
 	sonnet35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 	sonnet4  = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 
-	// scale runs the emulator at one emulated minute per three real seconds: fast, yet
+	// scale runs the emulator at one emulated minute per six real seconds: fast, yet
 	// slow enough that scheduling on a loaded 2-core machine under -race stays well inside
 	// the window margin.
-	scale = 20.0
+	scale = 10.0
 )
 
 // emulated converts an emulated duration to the real one at scale.

@@ -89,10 +89,11 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 		tg.configured = append(tg.configured, l.Amount)
 		ctrl, err := adapt.New(adapt.Config{
 			Configured: l.Amount, Per: l.Per, Guess: guess, Floor: max(l.Amount/4, 1),
-			// Gentle steps: a token-bucket provider absorbs a small overestimate for many
-			// windows, so the limit oscillates little below the truth; decreases may follow
-			// each other every sixth of a window while throttles continue.
-			Decrease: 0.8, Increase: 0.02, Hold: l.Per / 6,
+			// A throttle cuts by 0.7, and each further one while the cut is held by 0.9 more:
+			// throttles that keep coming say the cut was not enough. Growth back is slow
+			// (2% of the configured amount per window): a token-bucket provider absorbs a
+			// small overestimate for a long time, then refuses a burst of calls at once.
+			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Hold: l.Per / 6,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)

@@ -78,6 +78,12 @@ type Config struct {
 	// the same overload still draining from the provider's window — and successes do not
 	// grow the limit. It must not be negative. Zero means Per.
 	Hold time.Duration
+
+	// HoldDecrease is the factor each further throttle within Hold applies: throttles that
+	// keep coming while the limit is held say the step was not enough. It must be in
+	// (0, 1]. Zero means 1: throttles within Hold change nothing (the overload is assumed
+	// to be still draining).
+	HoldDecrease float64
 }
 
 // State is a snapshot of a Controller, for logs and metrics.
@@ -116,6 +122,7 @@ type Controller struct {
 	ceiling    int64
 	floor      int64
 	decrease   float64
+	holdDecr   float64
 	growth     float64 // Increase × Configured: units added per Per
 	hold       time.Duration
 
@@ -160,6 +167,13 @@ func New(cfg Config) (*Controller, error) {
 	if !(decrease > 0 && decrease < 1) { // also rejects NaN
 		return bad("Decrease must be in (0, 1), got %v", cfg.Decrease)
 	}
+	holdDecr := cfg.HoldDecrease
+	if holdDecr == 0 {
+		holdDecr = 1
+	}
+	if !(holdDecr > 0 && holdDecr <= 1) {
+		return bad("HoldDecrease must be in (0, 1], got %v", cfg.HoldDecrease)
+	}
 	increase := cfg.Increase
 	if increase == 0 {
 		increase = DefaultIncrease
@@ -189,6 +203,7 @@ func New(cfg Config) (*Controller, error) {
 		ceiling:    ceiling,
 		floor:      floor,
 		decrease:   decrease,
+		holdDecr:   holdDecr,
 		growth:     increase * float64(cfg.Configured),
 		hold:       hold,
 		amount:     float64(cfg.Configured),
@@ -227,6 +242,8 @@ func (c *Controller) ThrottledAt(now time.Time, used int64) (limit int64, change
 		c.lastDecrease = now
 		c.decreases++
 		c.growthFrom = now
+	} else if c.holdDecr < 1 {
+		c.amount = max(float64(c.floor), c.amount*c.holdDecr)
 	}
 	if u := float64(max(used, c.floor)); u < c.amount {
 		c.amount = u

@@ -260,3 +260,21 @@ func TestThrottledAtClampsToUsage(t *testing.T) {
 		t.Errorf("ThrottledAt(5000) from 1000 = %d; want 800", got)
 	}
 }
+
+func TestHoldDecrease(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, err := New(Config{Configured: 1000, Per: time.Minute, Decrease: 0.5, HoldDecrease: 0.9, Floor: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Throttled(t0)
+	if got, _ := c.Throttled(t0.Add(time.Second)); got != 450 {
+		t.Errorf("a throttle within Hold with HoldDecrease 0.9: %d; want 450 (500 × 0.9)", got)
+	}
+	if got, _ := c.ThrottledAt(t0.Add(2*time.Second), 1000); got != 405 {
+		t.Errorf("another: %d; want 405", got)
+	}
+	if _, err := New(Config{Configured: 1000, Per: time.Minute, HoldDecrease: 1.5}); err == nil {
+		t.Error("HoldDecrease 1.5 accepted")
+	}
+}
