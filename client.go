@@ -354,8 +354,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 type TargetSnapshot struct {
 	Target string
 	quota.Snapshot
-	// Source says where the target's limits came from: "explicit", "service quotas" or
-	// "catalog default (…)".
+	// Source says where the target's limits came from: "explicit", "catalog default", or
+	// "service quotas (…)" naming each quota's source (applied, or catalog default and why).
 	Source string
 }
 

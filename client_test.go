@@ -290,3 +290,37 @@ func TestRetries(t *testing.T) {
 		t.Errorf("a validation error was retried")
 	}
 }
+
+// TestDiscoveredLimits reads a target's limits from the emulator's Service Quotas API and
+// reports their source; a target without access falls back to catalog defaults.
+func TestDiscoveredLimits(t *testing.T) {
+	srv := emulator(t, bedrocktest.TokenBucket, 1_234_000, nil)
+	c := newClient(t, tollgate.Config{DiscoverQuotas: true, QuotasEndpoint: srv.URL, WindowMargin: -1,
+		Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}})
+	snap, err := c.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(snap[0].Source, "service quotas (TPM applied") {
+		t.Errorf("limits source = %q, want service quotas with the TPM applied", snap[0].Source)
+	}
+	t.Log(snap[0].Source)
+	var tpm int64
+	for _, l := range snap[0].Limits {
+		if l.Limit.Dimension == quota.Tokens && l.Limit.Per == time.Minute {
+			tpm = l.Limit.Amount
+		}
+	}
+	if tpm != 1_234_000 {
+		t.Errorf("discovered TPM = %d, want the emulator's applied 1,234,000 (limits %+v)", tpm, snap[0].Limits)
+	}
+
+	// No Service Quotas there: catalog defaults, saying why.
+	c = newClient(t, tollgate.Config{DiscoverQuotas: true, QuotasEndpoint: "http://127.0.0.1:1",
+		Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}})
+	snap, _ = c.Snapshot(context.Background())
+	if !strings.Contains(snap[0].Source, "TPM catalog default") || !strings.Contains(snap[0].Source, "unreachable") {
+		t.Errorf("limits source without Service Quotas = %q, want catalog defaults and the reason", snap[0].Source)
+	}
+	t.Log(snap[0].Source)
+}

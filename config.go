@@ -74,6 +74,11 @@ type Config struct {
 	// Service Quotas API at New (falling back to catalog defaults, with the reason logged).
 	DiscoverQuotas bool
 
+	// QuotasEndpoint overrides the Service Quotas endpoint used by DiscoverQuotas (an
+	// emulator). Empty means the SDK's resolution, including
+	// AWS_ENDPOINT_URL_SERVICE_QUOTAS when Config.AWS comes from the default loader.
+	QuotasEndpoint string
+
 	// ReserveWithBurndown reserves max_tokens × the model's output burndown (5 for Claude
 	// 3.7/4.x) instead of max_tokens: the safe reading of an undocumented Bedrock rule.
 	ReserveWithBurndown bool

@@ -65,7 +65,7 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 			MaxOutputTokens: m.MaxOutputTokens, ReserveWithBurndown: c.cfg.ReserveWithBurndown,
 		},
 	}
-	limits, guess, err := c.limitsFor(ctx, tg)
+	limits, guesses, err := c.limitsFor(ctx, tg)
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +85,10 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
 	}
-	for _, l := range limits {
+	for i, l := range limits {
 		tg.configured = append(tg.configured, l.Amount)
 		ctrl, err := adapt.New(adapt.Config{
-			Configured: l.Amount, Per: l.Per, Guess: guess, Floor: max(l.Amount/4, 1),
+			Configured: l.Amount, Per: l.Per, Guess: guesses[i], Floor: max(l.Amount/4, 1),
 			// A throttle cuts by 0.7, and each further one while the cut is held by 0.9 more:
 			// throttles that keep coming say the cut was not enough. Growth back is slow
 			// (2% of the configured amount per window): a token-bucket provider absorbs a
@@ -106,12 +106,12 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	return tg, nil
 }
 
-// limitsFor returns the target's limits and whether they are a guess (catalog defaults),
-// recording their source.
-func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, bool, error) {
+// limitsFor returns the target's limits and, for each, whether it is a guess (a catalog
+// default, which the adaptive controller may raise), recording their source.
+func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, []bool, error) {
 	if tg.cfg.Limits != nil {
 		tg.source = "explicit"
-		return append([]quota.Limit(nil), tg.cfg.Limits...), false, nil
+		return append([]quota.Limit(nil), tg.cfg.Limits...), make([]bool, len(tg.cfg.Limits)), nil
 	}
 	if c.cfg.DiscoverQuotas {
 		awsCfg := c.cfg.AWS.Copy()
@@ -119,23 +119,48 @@ func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, bool
 		if tg.cfg.Credentials != nil {
 			awsCfg.Credentials = tg.cfg.Credentials
 		}
-		rep, err := discover.Quotas(ctx, discover.Config{Client: servicequotas.NewFromConfig(awsCfg), Region: tg.region, Catalog: c.cfg.Catalog}, tg.cfg.Model)
+		sq := servicequotas.NewFromConfig(awsCfg, func(o *servicequotas.Options) {
+			if c.cfg.QuotasEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.cfg.QuotasEndpoint)
+			}
+		})
+		rep, err := discover.Quotas(ctx, discover.Config{Client: sq, Region: tg.region, Catalog: c.cfg.Catalog}, tg.cfg.Model)
 		if err != nil {
-			return nil, false, fmt.Errorf("tollgate: target %s: discovering quotas: %w", tg.name, err)
+			return nil, nil, fmt.Errorf("tollgate: target %s: discovering quotas: %w", tg.name, err)
 		}
-		if rep.Fallback == "" {
-			tg.source = "service quotas"
-			return rep.Limits, false, nil
+		// Each value says where it came from: the account's applied quota, or the catalog's
+		// default when the account lists none (or the API could not be read).
+		var limits []quota.Limit
+		var guesses []bool
+		var parts []string
+		for _, v := range rep.Values {
+			if v.Limit.Amount == 0 {
+				continue
+			}
+			limits = append(limits, v.Limit)
+			guesses = append(guesses, v.Source != discover.Applied)
+			if v.Source == discover.Applied {
+				parts = append(parts, v.Kind+" applied")
+			} else {
+				parts = append(parts, v.Kind+" catalog default")
+			}
 		}
-		tg.source = "catalog default (" + rep.Fallback + ")"
-		return rep.Limits, true, nil
+		tg.source = "service quotas (" + strings.Join(parts, ", ") + ")"
+		if rep.Fallback != "" {
+			tg.source += ": " + rep.Fallback
+		}
+		return limits, guesses, nil
 	}
 	limits, err := tg.model.Limits(tg.ref.Scope, tg.region, false)
 	if err != nil {
-		return nil, false, fmt.Errorf("tollgate: target %s has no Limits and the catalog has no defaults: %w; set Target.Limits", tg.name, err)
+		return nil, nil, fmt.Errorf("tollgate: target %s has no Limits and the catalog has no defaults: %w; set Target.Limits", tg.name, err)
 	}
 	tg.source = "catalog default"
-	return limits, true, nil
+	guesses := make([]bool, len(limits))
+	for i := range guesses {
+		guesses[i] = true
+	}
+	return limits, guesses, nil
 }
 
 // throttled lowers the effective limit a throttle of reason most likely hit, and pauses
