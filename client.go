@@ -174,6 +174,10 @@ type attemptFunc func(ctx context.Context, t *target, r quota.Reservation) (u in
 func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 	var exclude []int
 	var last error
+	st := statsOf(ctx)
+	if st != nil {
+		*st = CallStats{}
+	}
 	for n := 1; ; n++ {
 		i, tg, r, err := c.admit(ctx, cl, exclude)
 		if err != nil {
@@ -190,6 +194,10 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		c.metrics.QueueWait(cl.g.model.ID, cl.prio, r.Waited())
 		c.cfg.Logger.Debug("tollgate admitted", "target", tg.name, "priority", cl.prio, "waited", r.Waited(), "attempt", n, "tokens", r.Cost().Tokens)
 		c.metrics.Tokens(cl.g.model.ID, tg.name, "reserved", r.Cost().Tokens)
+		if st != nil {
+			st.Attempts, st.Waited = n, st.Waited+r.Waited()
+			st.Target, st.Region, st.Reserved = tg.name, tg.region, r.Cost()
+		}
 		u, deferred, err := attempt(ctx, tg, r)
 		now := time.Now()
 		o := invoke.Classify(err)
@@ -207,6 +215,9 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		switch o.Kind {
 		case invoke.Throttle:
 			_ = r.Cancel()
+			if st != nil {
+				st.Throttles++
+			}
 			tg.throttled(now, o.Reason.String(), r.Cost())
 			cl.g.router.Throttled(i, now)
 			c.metrics.Throttle(cl.g.model.ID, tg.name, o.Reason.String())

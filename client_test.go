@@ -189,8 +189,12 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	for i := 0; i < 3; i++ {
-		if _, err := c.Converse(context.Background(), review(sonnet35, contracts(t)[i], 100)); err != nil {
+		var st tollgate.CallStats
+		if _, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, contracts(t)[i], 100)); err != nil {
 			t.Fatal(err)
+		}
+		if st.Attempts != 1 || st.Throttles != 0 || st.Target == "" {
+			t.Errorf("CallStats of a call admitted at once = %+v; want 1 attempt, no throttle, a target", st)
 		}
 	}
 	if _, err := c.Snapshot(context.Background()); err != nil {
@@ -259,7 +263,11 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	c = newClient(t, tollgate.Config{MaxAttempts: 3, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: dry.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
-	_, err := c.Converse(context.Background(), review(sonnet35, "Name the parties.", 50))
+	var st tollgate.CallStats
+	_, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, "Name the parties.", 50))
+	if st.Attempts != 3 || st.Throttles != 3 || st.Region != "us-east-1" || st.Reserved.Tokens <= 50 {
+		t.Errorf("CallStats of a call throttled 3 times = %+v; want 3 attempts, 3 throttles, region us-east-1, a reservation above max_tokens", st)
+	}
 	var te *tollgate.ThrottleError
 	var ge *tollgate.GiveUpError
 	if !errors.As(err, &ge) || ge.Attempts != 3 || !errors.As(err, &te) || te.Reason != "tokens_per_day" {

@@ -22,6 +22,8 @@
 package tollgate
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/tollgate-dev/tollgate/quota"
@@ -45,6 +47,7 @@ const (
 	priorityKey ctxKey = iota
 	tenantKey
 	taskKey
+	statsKey
 )
 
 // WithPriority returns a context whose calls queue in class p.
@@ -62,6 +65,32 @@ func WithTenant(ctx context.Context, tenant string) context.Context {
 // lengths are learned to right-size max_tokens (Config.RightSizeMaxTokens).
 func WithTask(ctx context.Context, task string) context.Context {
 	return context.WithValue(ctx, taskKey, task)
+}
+
+// CallStats reports what one call went through, for callers that keep records (the
+// batch pipeline of `tollgate run` writes them per document). A call fills it before it
+// returns, success or not.
+type CallStats struct {
+	// Attempts counts the SDK attempts made; Throttles those the service throttled.
+	Attempts, Throttles int
+	// Waited is the total time spent waiting for admission, over all attempts.
+	Waited time.Duration
+	// Target and Region name where the last attempt went.
+	Target, Region string
+	// Reserved is what the last attempt reserved (input estimate + max_tokens).
+	Reserved quota.Cost
+}
+
+// WithStats returns a context whose calls fill s (one call per context: a second call
+// with the same context overwrites it). The caller must not read s before the call
+// returns (for streams: before the stream is read to its end or closed).
+func WithStats(ctx context.Context, s *CallStats) context.Context {
+	return context.WithValue(ctx, statsKey, s)
+}
+
+func statsOf(ctx context.Context) *CallStats {
+	s, _ := ctx.Value(statsKey).(*CallStats)
+	return s
 }
 
 func callOptions(ctx context.Context) quota.Options {
