@@ -1,0 +1,333 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+)
+
+// Report is the outcome of a bench run. Times are emulated unless named Real.
+type Report struct {
+	Short          bool          `json:"short"`
+	GoVersion      string        `json:"go_version"`
+	Platform       string        `json:"platform"`
+	CPUs           int           `json:"cpus"`
+	Started        time.Time     `json:"started"`
+	ElapsedSeconds float64       `json:"elapsed_real_seconds"`
+	Runs           []ScenarioRun `json:"runs"`
+}
+
+// ScenarioRun is one scenario in one window mode, with a result per strategy.
+type ScenarioRun struct {
+	Scenario    string       `json:"scenario"`
+	Window      string       `json:"window"`
+	TimeScale   float64      `json:"time_scale"`
+	Calls       int          `json:"calls"`
+	Documents   string       `json:"documents"`
+	Model       string       `json:"model"`
+	Quotas      Quotas       `json:"quotas"`
+	Results     []Result     `json:"results"`
+	RightSizing *RightSizing `json:"right_sizing,omitempty"`
+}
+
+// Quotas are the quotas the emulator enforced and the model's metering settings.
+type Quotas struct {
+	TokensPerMinute   int64   `json:"tokens_per_minute"`
+	TokensPerDay      int64   `json:"tokens_per_day"`
+	RequestsPerMinute int64   `json:"requests_per_minute,omitempty"`
+	Burndown          float64 `json:"burndown"`
+	DefaultMaxTokens  int     `json:"default_max_tokens"`
+}
+
+// Result is one strategy's measures.
+type Result struct {
+	Strategy string         `json:"strategy"`
+	Settings StrategyConfig `json:"settings"`
+	// MakespanSeconds runs from the start (first arrival) to the last call's end.
+	MakespanSeconds float64 `json:"makespan_seconds"`
+	// LowerBoundSeconds is design §6's lower bound: over every limit, settled usage ÷
+	// rate; with arrivals spread out, also the latest arrival time t plus the usage of
+	// the calls arriving at or after t ÷ the TPM rate.
+	LowerBoundSeconds float64 `json:"lower_bound_seconds"`
+	// Efficiency is LowerBoundSeconds ÷ MakespanSeconds. It can exceed 1 in bucket mode,
+	// whose bucket starts full.
+	Efficiency float64 `json:"efficiency"`
+	// ReservationBound is design §6's best efficiency given the reservations made:
+	// Σs ÷ Σ max(s, s + L·(R − s)) over the calls that succeeded (s settled, R reserved,
+	// L the service latency in minutes).
+	ReservationBound float64 `json:"reservation_bound"`
+	Succeeded        int     `json:"succeeded"`
+	Failed           int     `json:"failed"`
+	// Lost calls neither succeeded nor were reported failed: always 0 unless the harness
+	// or a strategy is broken.
+	Lost int `json:"lost"`
+	// ThrottledAttempts is what the emulator refused (all limits).
+	ThrottledAttempts int64   `json:"throttled_attempts"`
+	ThrottledPer1000  float64 `json:"throttled_per_1000_calls"`
+	Admitted          int64   `json:"admitted"`
+	ReservedTokens    int64   `json:"reserved_tokens"`
+	SettledTokens     int64   `json:"settled_tokens"`
+	// PeakTPM is the highest tokens-per-minute usage the emulator saw (> quota: overshoot).
+	PeakTPM int64 `json:"peak_tpm"`
+	// Latency is, per priority class, the time from arrival to the end of calls that
+	// succeeded.
+	Latency map[string]Percentiles `json:"latency"`
+	// Throughput is settled quota tokens per minute over time, in bins of ThroughputBin.
+	Throughput  []Point `json:"throughput"`
+	FirstError  string  `json:"first_error,omitempty"`
+	RealSeconds float64 `json:"real_seconds"`
+}
+
+// Percentiles of a latency, in emulated seconds.
+type Percentiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50_seconds"`
+	P95 float64 `json:"p95_seconds"`
+}
+
+// Point is settled quota tokens per minute in the bin starting at Minute.
+type Point struct {
+	Minute          float64 `json:"minute"`
+	TokensPerMinute float64 `json:"tokens_per_minute"`
+}
+
+// ThroughputBin is the width of the throughput series' bins, emulated.
+const ThroughputBin = 30 * time.Second
+
+// RightSizing compares tollgate with and without right-sized max_tokens in one run:
+// the measured efficiency ratio against the ratio design §6's reservation rule predicts.
+type RightSizing struct {
+	MeasuredRatio  float64 `json:"measured_ratio"`
+	PredictedRatio float64 `json:"predicted_ratio"`
+	// MeanReserved is the mean reservation per admitted call, with and without.
+	MeanReservedWith    float64 `json:"mean_reserved_with"`
+	MeanReservedWithout float64 `json:"mean_reserved_without"`
+}
+
+// settled is what the emulator charges for a call's usage: input + cache writes +
+// output × burndown, rounded up.
+func settled(u invoke.Usage, burndown float64) float64 {
+	return float64(u.Input+u.CacheWrite) + math.Ceil(float64(u.Output)*burndown)
+}
+
+// measure turns the calls' outcomes and the emulator's stats into a Result.
+func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrocktest.SeriesStats) Result {
+	r := Result{Strategy: cfg.Name, Settings: cfg, Admitted: st.Admitted, ReservedTokens: st.ReservedTokens, SettledTokens: st.SettledTokens, Latency: map[string]Percentiles{}}
+	var end time.Time
+	lat := map[tollgate.Priority][]float64{}
+	type arrived struct {
+		at time.Duration
+		s  float64
+	}
+	var arrivals []arrived
+	var sumS, sumW float64
+	bins := map[int]float64{}
+	for _, c := range calls {
+		c.mu.Lock()
+		finished, cend, out, err, mts := c.finished, c.end, c.out, c.err, c.maxTokensSent
+		c.mu.Unlock()
+		switch {
+		case !finished:
+			r.Lost++
+			continue
+		case err != nil:
+			r.Failed++
+			if r.FirstError == "" {
+				r.FirstError = err.Error()
+			}
+		default:
+			r.Succeeded++
+		}
+		if cend.After(end) {
+			end = cend
+		}
+		if err != nil {
+			continue
+		}
+		u := invoke.ConverseUsage(out)
+		s := settled(u, e.burndown)
+		arrivals = append(arrivals, arrived{c.arrival, s})
+		lat[c.priority] = append(lat[c.priority], (cend.Sub(t0) - c.arrival).Seconds())
+		bins[int(cend.Sub(t0)/ThroughputBin)] += s
+		if mts == 0 {
+			mts = e.defaultMaxTokens
+		}
+		res := float64(u.Input+u.CacheRead+u.CacheWrite) + float64(mts)
+		var l float64
+		if out.Metrics != nil && out.Metrics.LatencyMs != nil {
+			l = float64(*out.Metrics.LatencyMs) / 60_000
+		}
+		sumS += s
+		sumW += max(s, s+l*(res-s))
+	}
+	if sumW > 0 {
+		r.ReservationBound = sumS / sumW
+	}
+	if !end.IsZero() {
+		r.MakespanSeconds = end.Sub(t0).Seconds()
+	}
+	// Lower bound: every limit's settled usage ÷ rate …
+	var lb time.Duration
+	for _, l := range st.Limits {
+		if l.Amount <= 0 {
+			continue
+		}
+		used := st.SettledTokens
+		if l.Name == bedrocktest.RequestsPerMinute {
+			used = st.Admitted
+		}
+		lb = max(lb, time.Duration(float64(used)/float64(l.Amount)*float64(l.Per)))
+		if l.Name == bedrocktest.TokensPerMinute {
+			r.PeakTPM = l.Peak
+		}
+	}
+	// … and, with arrivals spread out, the work arriving at or after each time t ÷ TPM.
+	sort.Slice(arrivals, func(i, j int) bool { return arrivals[i].at < arrivals[j].at })
+	var tail float64
+	for i := len(arrivals) - 1; i >= 0; i-- {
+		tail += arrivals[i].s
+		lb = max(lb, arrivals[i].at+time.Duration(tail/float64(e.tpm)*float64(time.Minute)))
+	}
+	r.LowerBoundSeconds = lb.Seconds()
+	if r.MakespanSeconds > 0 {
+		r.Efficiency = r.LowerBoundSeconds / r.MakespanSeconds
+	}
+	for _, n := range st.Throttled {
+		r.ThrottledAttempts += n
+	}
+	if len(calls) > 0 {
+		r.ThrottledPer1000 = float64(r.ThrottledAttempts) * 1000 / float64(len(calls))
+	}
+	for p, xs := range lat {
+		slices.Sort(xs)
+		r.Latency[priorityName(p)] = Percentiles{N: len(xs), P50: quantile(xs, 0.50), P95: quantile(xs, 0.95)}
+	}
+	last := 0
+	for b := range bins {
+		last = max(last, b)
+	}
+	if len(bins) > 0 {
+		for b := 0; b <= last; b++ {
+			r.Throughput = append(r.Throughput, Point{Minute: (time.Duration(b) * ThroughputBin).Minutes(), TokensPerMinute: bins[b] / ThroughputBin.Minutes()})
+		}
+	}
+	return r
+}
+
+// quantile is the nearest-rank q-quantile of sorted xs.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[min(max(i, 0), len(xs)-1)]
+}
+
+func priorityName(p tollgate.Priority) string {
+	switch p {
+	case tollgate.High:
+		return "high"
+	case tollgate.Low:
+		return "low"
+	}
+	return "normal"
+}
+
+// rightSizing compares tollgate with tollgate-no-rightsize when both ran.
+func rightSizing(rs []Result) *RightSizing {
+	var with, without *Result
+	for i := range rs {
+		switch rs[i].Strategy {
+		case "tollgate":
+			with = &rs[i]
+		case "tollgate-no-rightsize":
+			without = &rs[i]
+		}
+	}
+	if with == nil || without == nil || without.Efficiency == 0 || without.ReservationBound == 0 || with.Admitted == 0 || without.Admitted == 0 {
+		return nil
+	}
+	return &RightSizing{
+		MeasuredRatio:       with.Efficiency / without.Efficiency,
+		PredictedRatio:      with.ReservationBound / without.ReservationBound,
+		MeanReservedWith:    float64(with.ReservedTokens) / float64(with.Admitted),
+		MeanReservedWithout: float64(without.ReservedTokens) / float64(without.Admitted),
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteTable writes one table per scenario run.
+func (rep *Report) WriteTable(w io.Writer) error {
+	for i, sr := range rep.Runs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		q := sr.Quotas
+		fmt.Fprintf(w, "%s, %s window: %d calls to %s; TPM %d, output ×%g; time scale %g×\n",
+			sr.Scenario, sr.Window, sr.Calls, sr.Model, q.TokensPerMinute, q.Burndown, sr.TimeScale)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "strategy\tmakespan\tlower bound\tefficiency\tthrottled/1k\tfailed\tlost\thigh p50/p95\tnormal p50/p95\tlow p50/p95\treserved\tsettled\t")
+		for _, r := range sr.Results {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.0f\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Strategy,
+				seconds(r.MakespanSeconds), seconds(r.LowerBoundSeconds), r.Efficiency, r.ThrottledPer1000, r.Failed, r.Lost,
+				latency(r.Latency["high"]), latency(r.Latency["normal"]), latency(r.Latency["low"]),
+				tokens(r.ReservedTokens), tokens(r.SettledTokens))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if rs := sr.RightSizing; rs != nil {
+			fmt.Fprintf(w, "right-sized max_tokens: efficiency ×%.2f measured, ×%.2f predicted by the reservation rule (mean reservation %s → %s per call)\n",
+				rs.MeasuredRatio, rs.PredictedRatio, tokens(int64(rs.MeanReservedWithout)), tokens(int64(rs.MeanReservedWith)))
+		}
+	}
+	return nil
+}
+
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
+func latency(p Percentiles) string {
+	if p.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%s", seconds(p.P50), seconds(p.P95))
+}
+
+func tokens(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// names lists the strategies of a run, for messages.
+func (sr ScenarioRun) names() string {
+	var n []string
+	for _, r := range sr.Results {
+		n = append(n, r.Strategy)
+	}
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,189 @@
+// Package bench runs the same seeded workload through competing strategies for calling
+// Amazon Bedrock — Tollgate and what users would pick instead — each against a fresh
+// emulator (bedrocktest) through the real AWS SDK client, and measures each with the
+// emulator as referee: makespan, the lower bound and quota efficiency of design §6,
+// throttled attempts, failed and lost calls, latency per priority, tokens reserved and
+// settled. Scenarios are YAML files (scenarios/*.yaml are built in); `tollgate bench` is
+// the command. docs/benchmarks.md describes every strategy with its source and tuning.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+)
+
+// Options configure Run.
+type Options struct {
+	// Scenarios are run in order; each in every window mode it lists.
+	Scenarios []*Scenario
+	// Windows, when set, replaces every scenario's window modes ("bucket", "clock").
+	Windows []string
+	// Strategies, when set, runs only these strategies (of those each scenario lists).
+	Strategies []string
+	// Short runs each scenario's short version (ShortCalls calls).
+	Short bool
+	// TimeScale, when positive, replaces every scenario's time scale.
+	TimeScale float64
+	// Documents, when set, is the directory of documents for every scenario.
+	Documents string
+	// Progress receives one line per strategy run; nil means none.
+	Progress io.Writer
+}
+
+// runTimeout bounds one strategy's run, in emulated time: a strategy that has not
+// finished by then is stopped and its unfinished calls are lost.
+const runTimeout = 3 * time.Hour
+
+// Run runs every scenario × window × strategy and returns the report. It fails only on
+// bad options or an emulator that cannot start; a strategy's failures are in its Result.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if len(opts.Scenarios) == 0 {
+		return nil, errors.New("bench: no scenario to run")
+	}
+	for _, w := range opts.Windows {
+		if _, err := bedrocktest.ParseWindowMode(w); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
+	for _, n := range opts.Strategies {
+		if _, ok := strategies[n]; !ok {
+			return nil, fmt.Errorf("bench: unknown strategy %q (known: %v)", n, Strategies())
+		}
+	}
+	rep := &Report{Short: opts.Short, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Started: time.Now().UTC()}
+	for _, sc := range opts.Scenarios {
+		dir := opts.Documents
+		if dir == "" {
+			var err error
+			if dir, err = sc.documentDir(); err != nil {
+				return nil, err
+			}
+		}
+		docs, err := loadDocuments(dir, sc.MaxDocumentChars)
+		if err != nil {
+			return nil, err
+		}
+		jobs := workload(sc, docs, sc.calls(opts.Short))
+		windows := opts.Windows
+		if len(windows) == 0 {
+			windows = sc.Windows
+		}
+		if len(windows) == 0 {
+			windows = []string{"bucket"}
+		}
+		for _, w := range windows {
+			mode, _ := bedrocktest.ParseWindowMode(w)
+			scale := sc.timeScale()
+			if opts.TimeScale > 0 {
+				scale = opts.TimeScale
+			}
+			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: dir, Model: sc.Model}
+			for _, cfg := range sc.strategyConfigs() {
+				if len(opts.Strategies) > 0 && !slices.Contains(opts.Strategies, cfg.Name) {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				start := time.Now()
+				res, quotas, err := runStrategy(ctx, sc, mode, scale, cfg, jobs)
+				if err != nil {
+					return nil, err
+				}
+				res.RealSeconds = time.Since(start).Seconds()
+				sr.Quotas = quotas
+				sr.Results = append(sr.Results, res)
+				if opts.Progress != nil {
+					fmt.Fprintf(opts.Progress, "%s/%s %-22s efficiency %.3f, %d throttled, %d failed, %d lost (%.0fs)\n",
+						sc.Name, sr.Window, cfg.Name, res.Efficiency, res.ThrottledAttempts, res.Failed, res.Lost, res.RealSeconds)
+				}
+			}
+			sr.RightSizing = rightSizing(sr.Results)
+			rep.Runs = append(rep.Runs, sr)
+		}
+	}
+	rep.ElapsedSeconds = time.Since(rep.Started).Seconds()
+	return rep, nil
+}
+
+// runStrategy runs one strategy on a fresh emulator and measures it.
+func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode, scale float64, cfg StrategyConfig, jobs []job) (Result, Quotas, error) {
+	ref, err := catalog.Parse(sc.Model)
+	if err != nil {
+		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
+	}
+	ec := bedrocktest.Config{Window: mode.String(), TimeScale: scale, Region: sc.Region, Latency: sc.Latency,
+		Limits: map[string]bedrocktest.Limits{sc.Model: {TokensPerMinute: sc.TokensPerMinute, TokensPerDay: sc.TokensPerDay, RequestsPerMinute: sc.RequestsPerMinute}}}
+	eo, err := ec.Options()
+	if err != nil {
+		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
+	}
+	eo.OutputTokens = sc.Output.outputTokens(sc.Seed)
+	srv, err := bedrocktest.NewServer(eo)
+	if err != nil {
+		return Result{}, Quotas{}, fmt.Errorf("bench: emulator for %q: %w", sc.Name, err)
+	}
+	defer srv.Close()
+	e := &env{sc: sc, cfg: cfg, srv: srv, scale: scale, region: sc.Region}
+	if e.region == "" {
+		e.region = "us-east-1"
+	}
+	for _, m := range srv.Models() {
+		if m.ID != ref.ModelID {
+			continue
+		}
+		l := m.Limits[ref.Scope]
+		e.tpm, e.tpd, e.rpm = l.TokensPerMinute, l.TokensPerDay, l.RequestsPerMinute
+		if e.tpd == 0 {
+			e.tpd = e.tpm * 1440
+		}
+		e.defaultMaxTokens, e.burndown = m.DefaultMaxTokens, m.Burndown
+		if e.defaultMaxTokens == 0 {
+			e.defaultMaxTokens = m.MaxOutputTokens
+		}
+		if e.burndown == 0 {
+			e.burndown = 1
+		}
+	}
+	if e.tpm <= 0 {
+		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: the emulator enforces no tokens-per-minute quota on %s", sc.Name, sc.Model)
+	}
+	quotas := Quotas{TokensPerMinute: e.tpm, TokensPerDay: e.tpd, RequestsPerMinute: e.rpm, Burndown: e.burndown, DefaultMaxTokens: e.defaultMaxTokens}
+
+	calls := make([]*call, len(jobs))
+	for i, j := range jobs {
+		calls[i] = &call{job: j, in: sc.request(j)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.real(runTimeout))
+	defer cancel()
+	in := make(chan *call, len(calls))
+	t0 := srv.Now()
+	start := time.Now()
+	feederDone := make(chan struct{})
+	go func() { // arrivals on schedule, in real time
+		defer close(feederDone)
+		defer close(in)
+		for _, c := range calls {
+			if d := time.Until(start.Add(e.real(c.arrival))); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			in <- c
+		}
+	}()
+	strategies[cfg.Name].run(ctx, e, in)
+	<-feederDone
+	st, _ := srv.Stats().Get(ref.ModelID, ref.Scope.String())
+	return measure(cfg, e, t0, calls, st), quotas, nil
+}
