@@ -1,0 +1,487 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/batch"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+func init() { registered = append(registered, newRunCmd) }
+
+// defaultRules are the priority rules in force when no --priority is given.
+var defaultRules = []string{"urgent/**=high", "archive/**=low"}
+
+// jobFlags are the flags that describe a job, shared by run and analyze.
+type jobFlags struct {
+	model, region, catalogFile        string
+	include, exclude                  []string
+	templateFile, system, combineFile string
+	rules, deadlines                  []string
+	defaultPriority                   string
+	maxTokens, initialMaxTokens       int
+	chunkTokens, overlapTokens        int
+	tpm, tpd, rpm                     int64
+	limits                            []string
+	reserveBurndown                   bool
+}
+
+// register adds the job flags to fs.
+func (f *jobFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.model, "model", batch.DefaultModel, "model or inference-profile id to call")
+	fs.StringVar(&f.region, "region", "", "AWS region to call (default: the AWS configuration's, us-east-1 with --emulate)")
+	fs.StringVar(&f.catalogFile, "catalog", "", "YAML catalog file adding or overriding models (see docs/catalog.md)")
+	fs.StringArrayVar(&f.include, "include", nil, `glob of files to read in input folders, relative to the folder ("**/*.pdf"; repeatable; default: every supported format)`)
+	fs.StringArrayVar(&f.exclude, "exclude", nil, `glob of files to leave out ("drafts/**"; repeatable; hidden files are always left out)`)
+	fs.StringVar(&f.templateFile, "template", "", "prompt template file (Go text/template; default: the built-in contract review)")
+	fs.StringVar(&f.system, "system", "", "system prompt, or @FILE to read it from a file (default: the built-in one with the built-in template)")
+	fs.StringVar(&f.combineFile, "combine-template", "", "template that joins the answers of a chunked document (default: built in)")
+	fs.StringArrayVar(&f.rules, "priority", nil, `priority rule GLOB=CLASS or meta:KEY=GLOB=CLASS, first match wins (repeatable; default: "urgent/**=high" and "archive/**=low")`)
+	fs.StringVar(&f.defaultPriority, "default-priority", "normal", "class of documents no rule matches: critical, high, normal, low or background")
+	fs.StringArrayVar(&f.deadlines, "deadline", nil, `CLASS=DURATION from the start by which a class should be done, e.g. high=10m (repeatable); lower classes get leaner prompts when it is at risk`)
+	fs.IntVar(&f.maxTokens, "max-tokens", 0, "fix max_tokens (default: right-sized from the learned output length, with continuation)")
+	fs.IntVar(&f.initialMaxTokens, "initial-max-tokens", batch.DefaultInitialMaxTokens, "max_tokens while the output length is being learned (the first 20 replies)")
+	fs.IntVar(&f.chunkTokens, "chunk-tokens", 0, "most input tokens per call; longer documents are split (default: what the context window and quotas allow)")
+	fs.IntVar(&f.overlapTokens, "overlap-tokens", batch.DefaultOverlapTokens, "tokens repeated between consecutive chunks")
+	fs.Int64Var(&f.tpm, "tpm", 0, "tokens-per-minute quota (default: read with Service Quotas, else the AWS default)")
+	fs.Int64Var(&f.tpd, "tpd", 0, "tokens-per-day quota (default: as --tpm)")
+	fs.Int64Var(&f.rpm, "rpm", 0, "requests-per-minute quota (default: none; Bedrock stopped enforcing it in 2026)")
+	fs.StringArrayVar(&f.limits, "limit", nil, `another limit, e.g. "input-tokens 100000/1m" (quota.ParseLimit syntax; repeatable)`)
+	fs.BoolVar(&f.reserveBurndown, "reserve-burndown", false, "reserve max_tokens × burndown (the safe reading of an undocumented Bedrock rule)")
+}
+
+// catalog returns the catalog, extended by --catalog.
+func (f *jobFlags) catalog() (*catalog.Catalog, error) {
+	cat := catalog.Default()
+	if f.catalogFile != "" {
+		var err error
+		if cat, err = cat.LoadFile(f.catalogFile); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return cat, nil
+}
+
+// explicitLimits returns the limits given by flags (nil: none given).
+func (f *jobFlags) explicitLimits() ([]quota.Limit, error) {
+	var ls []quota.Limit
+	for _, q := range []struct {
+		name string
+		v    int64
+		l    quota.Limit
+	}{
+		{"--tpm", f.tpm, quota.Limit{Dimension: quota.Tokens, Amount: f.tpm, Per: time.Minute}},
+		{"--tpd", f.tpd, quota.Limit{Dimension: quota.Tokens, Amount: f.tpd, Per: 24 * time.Hour}},
+		{"--rpm", f.rpm, quota.Limit{Dimension: quota.Requests, Amount: f.rpm, Per: time.Minute}},
+	} {
+		if q.v < 0 {
+			return nil, usageError{fmt.Errorf("%s %d: a quota must be positive", q.name, q.v)}
+		}
+		if q.v > 0 {
+			ls = append(ls, q.l)
+		}
+	}
+	for _, s := range f.limits {
+		l, err := quota.ParseLimit(s)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--limit %q: %w", s, err)}
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// config turns the flags into a batch configuration (without limits).
+func (f *jobFlags) config(inputs []string) (batch.Config, error) {
+	cfg := batch.Config{Inputs: inputs, Include: f.include, Exclude: f.exclude, Model: f.model, Region: f.region,
+		MaxTokens: f.maxTokens, InitialMaxTokens: f.initialMaxTokens, ChunkTokens: f.chunkTokens,
+		ReserveWithBurndown: f.reserveBurndown, OverlapTokens: f.overlapTokens}
+	if f.overlapTokens == 0 {
+		cfg.OverlapTokens = -1
+	}
+	var err error
+	if cfg.Catalog, err = f.catalog(); err != nil {
+		return cfg, err
+	}
+	if f.templateFile != "" {
+		b, err := os.ReadFile(f.templateFile)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--template: %w", err)}
+		}
+		cfg.Template, cfg.TemplateName = string(b), f.templateFile
+	}
+	if f.combineFile != "" {
+		b, err := os.ReadFile(f.combineFile)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--combine-template: %w", err)}
+		}
+		cfg.CombineTemplate = string(b)
+	}
+	if file, ok := strings.CutPrefix(f.system, "@"); ok {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--system: %w", err)}
+		}
+		cfg.System = string(b)
+	} else {
+		cfg.System = f.system
+	}
+	rules := f.rules
+	if len(rules) == 0 {
+		rules = defaultRules
+	}
+	for _, s := range rules {
+		r, err := batch.ParseRule(s)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--priority: %w", err)}
+		}
+		cfg.Rules = append(cfg.Rules, r)
+	}
+	if cfg.DefaultPriority, err = quota.ParsePriority(f.defaultPriority); err != nil {
+		return cfg, usageError{fmt.Errorf("--default-priority: %w", err)}
+	}
+	cfg.DefaultPrioritySet = true
+	for _, s := range f.deadlines {
+		c, d, ok := strings.Cut(s, "=")
+		if !ok {
+			return cfg, usageError{fmt.Errorf("--deadline %q: want CLASS=DURATION, e.g. high=10m", s)}
+		}
+		p, err := quota.ParsePriority(strings.TrimSpace(c))
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--deadline %q: %w", s, err)}
+		}
+		dur, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil || dur <= 0 {
+			return cfg, usageError{fmt.Errorf("--deadline %q: %q is not a positive duration like 10m or 1h30m", s, d)}
+		}
+		if cfg.Deadlines == nil {
+			cfg.Deadlines = map[quota.Priority]time.Duration{}
+		}
+		cfg.Deadlines[p] = dur
+	}
+	return cfg, nil
+}
+
+// runFlags are the flags of "tollgate run" beyond the job's.
+type runFlags struct {
+	job             jobFlags
+	out             string
+	emulate, dryRun bool
+	timeScale       float64
+	window          string
+	pending         int
+	grace           time.Duration
+	progress        string
+	json            bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] FOLDER|FILE|REQUESTS.jsonl...",
+		Short: "Process documents through a Bedrock model at the highest rate the quotas allow",
+		Long: `Run sends every document through a Bedrock model with Tollgate's admission: each call
+waits until every quota (tokens per minute, tokens per day, requests) has room, in priority
+order, so nothing is throttled or lost and the quotas stay full.
+
+Inputs are folders (read recursively; --include/--exclude globs), files, or JSONL files of
+ready requests, one per line: {"id": "a1", "prompt": "...", "system": "...",
+"max_tokens": 500, "priority": "high", "metadata": {"client": "acme"}}. Documents may be
+.txt, .md, .html, .pdf or .docx; a file that cannot be read (empty, binary, malformed,
+unreadable) is reported and skipped, and the run goes on.
+
+Each document is rendered through a prompt template (Go text/template with .Document,
+.Name, .Path, .Meta and .Level; default: a built-in contract review). Templates may mark
+sections with {{if level "standard"}} or {{if level "full"}}: when a class's deadline
+(--deadline) is at risk, lower classes get leaner prompts, and richer ones again once the
+pressure passes. Each record says which level a document got.
+
+Priorities: --priority rules map paths (or metadata) to classes, first match wins; the
+default rules put urgent/** first and archive/** last. Higher classes jump the queue.
+
+max_tokens is right-sized by default: the 99th percentile of the output lengths learned
+in this run (4096 until 20 replies are in), so that Bedrock's reservation of max_tokens
+does not waste the quota; a reply cut at max_tokens is continued automatically. A
+document too long for one call is split on its sections and paragraphs, with overlap,
+reviewed part by part, and combined by a final call.
+
+Results go to --out, one JSON record per document (path, content hash, status, output,
+usage, attempts, latency, priority, verbosity, chunks), written as each finishes: a crash
+loses at most the calls in flight, and running the same command again skips what is
+done and does the rest exactly once. Ctrl-C stops admitting, lets calls in flight finish
+(--grace), and says how to resume.
+
+Without --emulate, run calls Amazon Bedrock with the AWS default credential chain and
+region, and reads the account's quotas with Service Quotas (falling back to the AWS
+defaults; override with --tpm/--tpd/--rpm). With --emulate it runs against an in-process
+emulator with the model's default quotas, time-scaled so the example takes about a
+minute, and says so. --dry-run makes no calls and prints the plan.`,
+		Example: `  tollgate run --emulate examples/contracts
+  tollgate run --emulate --dry-run examples/contracts
+  tollgate run ./contracts --out review.jsonl --priority 'clients/acme/**=high' --deadline high=15m
+  tollgate run requests.jsonl --model us.anthropic.claude-sonnet-4-20250514-v1:0 --region us-east-1 --max-tokens 800`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("no input: give a folder, files, or a JSONL file of requests (e.g. tollgate run --emulate examples/contracts)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	f.job.register(fl)
+	fl.StringVarP(&f.out, "out", "o", batch.DefaultOut, "results file (JSONL); an existing one is resumed")
+	fl.BoolVar(&f.emulate, "emulate", false, "run against an in-process Bedrock emulator with the model's default quotas (no AWS account needed)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "make no calls: print the plan (documents, tokens, binding limit, ETA)")
+	fl.Float64Var(&f.timeScale, "time-scale", 0, "with --emulate: emulated seconds per real second (default: chosen so the run takes about a minute)")
+	fl.StringVar(&f.window, "window", "bucket", `with --emulate: how the emulator reads quotas, "bucket" (token bucket) or "clock" (clock minutes)`)
+	fl.IntVar(&f.pending, "pending", batch.DefaultPending, "documents handed to the admission queue at once")
+	fl.DurationVar(&f.grace, "grace", 30*time.Second, "after Ctrl-C, how long calls in flight may finish before they are cancelled")
+	fl.StringVar(&f.progress, "progress", "auto", `progress display: "bar" (live, for terminals), "log" (a line every few seconds), "none", or "auto" (bar on a terminal, log otherwise)`)
+	fl.BoolVar(&f.json, "json", false, "print the final summary (or the --dry-run plan) as JSON")
+	return cmd
+}
+
+// session is what a run talks to: a client, its limits, and the emulator when emulating.
+type session struct {
+	client *tollgate.Client
+	limits []quota.Limit
+	scale  float64 // emulated seconds per real second; 1 for real Bedrock
+	srv    *bedrocktest.Server
+	note   string
+}
+
+func (s *session) close() {
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}
+
+// emulatedDuration converts a real duration to emulated time.
+func (s *session) emulatedDuration(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.scale)
+}
+
+// emulatorSession starts the in-process emulator with the model's default quotas and a
+// client whose limits run on the emulator's scaled clock.
+func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit []quota.Limit, planned time.Duration) (*session, error) {
+	region := cfg.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	m, ref, err := cfg.Catalog.Lookup(cfg.Model)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--model: %w", err)}
+	}
+	limits := explicit
+	if limits == nil {
+		if limits, err = m.Limits(ref.Scope, region, false); err != nil {
+			return nil, usageError{fmt.Errorf("--model %s: %w: give --tpm", cfg.Model, err)}
+		}
+	}
+	var window bedrocktest.WindowMode
+	switch f.window {
+	case "bucket", "":
+		window = bedrocktest.TokenBucket
+	case "clock":
+		window = bedrocktest.ClockMinute
+	default:
+		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
+	}
+	scale := f.timeScale
+	if scale < 0 {
+		return nil, usageError{fmt.Errorf("--time-scale %g: must be positive", scale)}
+	}
+	if scale == 0 {
+		// About a minute of real time, at least real time, at most 60×.
+		scale = min(max(planned.Seconds()/50, 1), 60)
+	}
+	bm := bedrocktest.FromCatalog(m, region, false)
+	// The emulator enforces what the client is told: the limits given or the defaults.
+	ls := bm.Limits[ref.Scope]
+	ls.TokensPerDayDoubled = false
+	for _, l := range limits {
+		switch {
+		case l.Dimension == quota.Tokens && l.Per == time.Minute:
+			ls.TokensPerMinute = l.Amount
+		case l.Dimension == quota.Tokens && l.Per == 24*time.Hour:
+			ls.TokensPerDay = l.Amount
+		case l.Dimension == quota.Requests && l.Per == time.Minute:
+			ls.RequestsPerMinute = l.Amount
+		}
+	}
+	bm.Limits[ref.Scope] = ls
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog})
+	if err != nil {
+		return nil, err
+	}
+	scaled := make([]quota.Limit, len(limits))
+	for i, l := range limits {
+		l.Per = time.Duration(float64(l.Per) / scale)
+		scaled[i] = l
+	}
+	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", "")}
+	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown,
+		Backoff: func(n int) time.Duration { return time.Duration(float64(tollgate.DefaultBackoff(n)) / scale) },
+		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: srv.URL, Limits: scaled}}})
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	var parts []string
+	for _, l := range limits {
+		parts = append(parts, fmt.Sprintf("%s %s per %s", group(l.Amount), dimensionName(l.Dimension), perName(l.Per)))
+	}
+	mode := "token bucket"
+	if window == bedrocktest.ClockMinute {
+		mode = "clock minutes"
+	}
+	note := fmt.Sprintf("Emulating Bedrock in-process (no AWS account used): %s in %s with %s (%s), %s.\n", cfg.Model, region, strings.Join(parts, ", "), quotaSource(explicit), mode)
+	if scale != 1 {
+		note += fmt.Sprintf("Time runs %.3g× faster: an emulated minute lasts %v. Durations below are emulated time; a real account with these quotas takes as long.\n",
+			scale, (time.Duration(float64(time.Minute) / scale)).Round(time.Millisecond*100))
+	}
+	return &session{client: client, limits: scaled, scale: scale, srv: srv, note: note}, nil
+}
+
+func quotaSource(explicit []quota.Limit) string {
+	if explicit != nil {
+		return "the quotas given"
+	}
+	return "the AWS default quotas"
+}
+
+// bedrockSession makes a client for real Bedrock: the default credential chain and region,
+// quotas from the flags, else Service Quotas, else the catalog's defaults.
+func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (*session, error) {
+	tc := tollgate.Config{Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil,
+		Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
+	client, err := tollgate.New(ctx, tc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Bedrock: %w (set AWS_PROFILE or AWS credentials and --region, or try --emulate)", err)
+	}
+	snaps, err := client.Snapshot(ctx)
+	if err != nil || len(snaps) == 0 {
+		client.Close()
+		return nil, fmt.Errorf("reading the limits: %v", err)
+	}
+	var limits []quota.Limit
+	for _, l := range snaps[0].Limits {
+		limits = append(limits, l.Limit)
+	}
+	note := fmt.Sprintf("Calling Amazon Bedrock: %s (%s); quotas: %s.\n", cfg.Model, snaps[0].Target, snaps[0].Source)
+	return &session{client: client, limits: limits, scale: 1, note: note}, nil
+}
+
+func dimensionName(d quota.Dimension) string {
+	switch d {
+	case quota.Requests:
+		return "requests"
+	case quota.InputTokens:
+		return "input tokens"
+	case quota.OutputTokens:
+		return "output tokens"
+	}
+	return "tokens"
+}
+
+func perName(d time.Duration) string {
+	switch d {
+	case time.Minute:
+		return "minute"
+	case 24 * time.Hour:
+		return "day"
+	}
+	return d.String()
+}
+
+func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {
+	cfg, err := f.job.config(args)
+	if err != nil {
+		return err
+	}
+	cfg.Out, cfg.Pending, cfg.Grace = f.out, f.pending, f.grace
+	explicit, err := f.job.explicitLimits()
+	if err != nil {
+		return err
+	}
+	switch f.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return usageError{fmt.Errorf(`--progress %q: use auto, bar, log or none`, f.progress)}
+	}
+	if !f.emulate && (f.timeScale != 0 || f.window != "bucket") {
+		return usageError{errors.New("--time-scale and --window only apply with --emulate")}
+	}
+	if f.dryRun {
+		return dryRun(ctx, stdout, cfg, f, explicit)
+	}
+	var s *session
+	if f.emulate {
+		planned, err := plannedDuration(ctx, cfg, explicit)
+		if err != nil {
+			return err
+		}
+		s, err = emulatorSession(ctx, cfg, f, explicit, planned)
+		if err != nil {
+			return err
+		}
+	} else {
+		s, err = bedrockSession(ctx, cfg, explicit)
+		if err != nil {
+			return err
+		}
+	}
+	defer s.close()
+	cfg.Limits = s.limits
+	fmt.Fprint(stderr, s.note)
+	r, err := batch.New(cfg, s.client)
+	if err != nil {
+		return usageError{err}
+	}
+	stopProgress := startProgress(ctx, stderr, f.progress, r, s)
+	sum, err := r.Run(ctx)
+	stopProgress()
+	if sum.Total > 0 || err == nil {
+		if f.json {
+			if perr := printSummaryJSON(stdout, sum, s); perr != nil {
+				return perr
+			}
+		} else {
+			printSummary(stdout, sum, s, args)
+		}
+	}
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return usageError{err}
+		}
+		return err
+	}
+	if sum.Interrupted {
+		return errors.New("interrupted")
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d document(s) failed (see %s)", sum.Failed, sum.Out)
+	}
+	return nil
+}

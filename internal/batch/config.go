@@ -1,0 +1,201 @@
+// Package batch is the document pipeline behind `tollgate run`: it lists and reads the
+// documents, renders the prompt for each at the verbosity the load allows, splits what is
+// too long for one call, sends every call through a tollgate.Client in priority order,
+// continues replies cut at max_tokens, and writes one record per document to a results
+// file that survives crashes and lets a second run resume.
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// Defaults of Config.
+const (
+	// DefaultModel is the model `tollgate run` calls when none is given: Claude Sonnet 4
+	// through the US cross-region inference profile.
+	DefaultModel = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+	// DefaultOut is the results file when Config.Out is empty.
+	DefaultOut = "tollgate-results.jsonl"
+	// DefaultInitialMaxTokens is the max_tokens sent while the task's output length is
+	// still being learned (fewer than 20 replies seen).
+	DefaultInitialMaxTokens = 4096
+	// DefaultOverlapTokens is how many tokens of a chunk's end are repeated at the start
+	// of the next.
+	DefaultOverlapTokens = 200
+	// DefaultPending is how many documents are handed to the client's admission queue at
+	// once.
+	DefaultPending = 64
+	// DefaultMaxContinuations bounds the calls that continue one reply cut at max_tokens.
+	DefaultMaxContinuations = 3
+)
+
+// Config configures a run (and the plan of `tollgate analyze`). Zero fields take the
+// documented defaults.
+type Config struct {
+	// Inputs are folders (read recursively), files, and JSONL files of requests (one JSON
+	// object per line: {"id", "prompt", "system", "max_tokens", "priority", "metadata"}).
+	Inputs []string
+	// Include and Exclude are globs on paths relative to an input folder ("**/*.pdf",
+	// "drafts/**"). Empty Include means every supported format; Exclude always holds
+	// hidden files and folders and the results file.
+	Include, Exclude []string
+
+	// Model is the model or inference-profile id to call. Empty means DefaultModel.
+	Model string
+	// Region is where the model is called, for the default quotas and the records.
+	Region string
+	// Catalog describes the models; nil means catalog.Default().
+	Catalog *catalog.Catalog
+
+	// Template is the prompt template's text (see ParseTemplate); empty means
+	// DefaultTemplate. System is the system prompt; empty means DefaultSystem when the
+	// template is the default one, none otherwise. CombineTemplate joins the answers of a
+	// chunked document; empty means DefaultCombineTemplate.
+	Template, System, CombineTemplate string
+	// TemplateName names the template in errors and the learned output lengths.
+	TemplateName string
+
+	// Rules map documents to classes; the first match wins. DefaultPriority is the class
+	// of documents no rule matches (the zero value is Critical, so New sets Normal when
+	// DefaultPrioritySet is false).
+	Rules              []Rule
+	DefaultPriority    quota.Priority
+	DefaultPrioritySet bool
+	// Deadlines give classes a time, from the start of the run, by which their documents
+	// should be done. When the forecast completion of a class passes its deadline, the
+	// documents of that class and lower ones are rendered at leaner verbosity levels, and
+	// at richer ones again when the pressure passes.
+	Deadlines map[quota.Priority]time.Duration
+
+	// MaxTokens fixes max_tokens. Zero means right-sized: the learned 99th percentile of
+	// this task's output length, InitialMaxTokens until 20 replies have been seen, with a
+	// continuation when a reply stops at max_tokens.
+	MaxTokens int
+	// InitialMaxTokens is the max_tokens sent while learning. Zero means
+	// DefaultInitialMaxTokens.
+	InitialMaxTokens int
+	// MaxContinuations bounds the continuations of one reply. Zero means
+	// DefaultMaxContinuations; negative means none.
+	MaxContinuations int
+
+	// ChunkTokens is the most input tokens one call may hold; a longer document is split.
+	// Zero means what the model's context window and the tightest token limit allow.
+	ChunkTokens int
+	// OverlapTokens is the overlap between chunks. Zero means DefaultOverlapTokens;
+	// negative means none.
+	OverlapTokens int
+	// InputFactor converts the offline tokenizer's count (cl100k_base) to the model's own,
+	// for planning and chunking before usage is reported. Zero means
+	// estimate.ReferenceOffset (1.219, measured on legal text; Claude's tokenizer counts
+	// about that much more).
+	InputFactor float64
+	// Limits are the quotas calls are admitted under, used to size chunks and plan; the
+	// client enforces its own copy.
+	Limits []quota.Limit
+	// ReserveWithBurndown mirrors the client's setting, for planning.
+	ReserveWithBurndown bool
+
+	// Out is the results file. Empty means DefaultOut.
+	Out string
+	// Pending is how many documents are handed to the client at once. Zero means
+	// DefaultPending.
+	Pending int
+	// Grace is how long an interrupted run lets calls in flight finish before cancelling
+	// them. Zero means 30 seconds.
+	Grace time.Duration
+}
+
+// withDefaults validates cfg and fills its defaults.
+func (cfg Config) withDefaults() (Config, *catalog.Model, error) {
+	if len(cfg.Inputs) == 0 {
+		return cfg, nil, errors.New("no input: give a folder, files, or a JSONL file of requests")
+	}
+	if cfg.Model == "" {
+		cfg.Model = DefaultModel
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = catalog.Default()
+	}
+	m, ref, err := cfg.Catalog.Lookup(cfg.Model)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+	}
+	if !cfg.DefaultPrioritySet {
+		cfg.DefaultPriority = quota.Normal
+	}
+	if cfg.Template == "" {
+		cfg.Template = DefaultTemplate
+		if cfg.System == "" {
+			cfg.System = DefaultSystem
+		}
+		if cfg.TemplateName == "" {
+			cfg.TemplateName = "contract-review"
+		}
+	}
+	if cfg.TemplateName == "" {
+		cfg.TemplateName = "template"
+	}
+	if cfg.CombineTemplate == "" {
+		cfg.CombineTemplate = DefaultCombineTemplate
+	}
+	switch {
+	case cfg.MaxTokens < 0:
+		return cfg, nil, fmt.Errorf("max_tokens %d: must be positive, or 0 to right-size it", cfg.MaxTokens)
+	case cfg.MaxTokens > m.MaxOutputTokens:
+		return cfg, nil, fmt.Errorf("max_tokens %d: %s accepts at most %d", cfg.MaxTokens, m.ID, m.MaxOutputTokens)
+	}
+	if cfg.InitialMaxTokens == 0 {
+		cfg.InitialMaxTokens = DefaultInitialMaxTokens
+	}
+	cfg.InitialMaxTokens = min(cfg.InitialMaxTokens, m.MaxOutputTokens)
+	if cfg.InitialMaxTokens < 1 {
+		return cfg, nil, fmt.Errorf("initial max_tokens %d: must be positive", cfg.InitialMaxTokens)
+	}
+	if cfg.MaxContinuations == 0 {
+		cfg.MaxContinuations = DefaultMaxContinuations
+	}
+	if cfg.OverlapTokens == 0 {
+		cfg.OverlapTokens = DefaultOverlapTokens
+	}
+	if cfg.OverlapTokens < 0 {
+		cfg.OverlapTokens = 0
+	}
+	if cfg.ChunkTokens < 0 {
+		return cfg, nil, fmt.Errorf("chunk tokens %d: must be positive, or 0 for what the model and quotas allow", cfg.ChunkTokens)
+	}
+	if cfg.InputFactor == 0 {
+		cfg.InputFactor = estimate.ReferenceOffset
+	}
+	if cfg.InputFactor < 0.5 || cfg.InputFactor > 3 {
+		return cfg, nil, fmt.Errorf("input factor %g: must be between 0.5 and 3", cfg.InputFactor)
+	}
+	if cfg.Out == "" {
+		cfg.Out = DefaultOut
+	}
+	if cfg.Pending == 0 {
+		cfg.Pending = DefaultPending
+	}
+	if cfg.Pending < 1 {
+		return cfg, nil, fmt.Errorf("pending %d: must be positive", cfg.Pending)
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 30 * time.Second
+	}
+	for p, d := range cfg.Deadlines {
+		if d <= 0 {
+			return cfg, nil, fmt.Errorf("deadline of %s: %v must be positive", p, d)
+		}
+	}
+	if len(cfg.Limits) == 0 {
+		if l, err := m.Limits(ref.Scope, cfg.Region, false); err == nil {
+			cfg.Limits = l
+		}
+	}
+	return cfg, &m, nil
+}

@@ -1,0 +1,597 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/internal/analyze"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/results"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// Client is what a run needs of a model client; *tollgate.Client has it.
+type Client interface {
+	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+	Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (tollgate.Prediction, error)
+}
+
+var _ Client = (*tollgate.Client)(nil)
+
+// Runner runs one batch. Build it with New, then call Run once; Status may be called at
+// any time from any goroutine (a progress display polls it).
+type Runner struct {
+	cfg    Config
+	client Client
+	plan   *planner
+	pred   *estimate.OutputPredictor
+	start  time.Time
+
+	mu        sync.Mutex
+	st        Status
+	failures  []results.Record
+	settled   quota.Cost
+	remaining map[quota.Priority]quota.Cost // estimated cost of the documents not yet sent, per class
+	latency   time.Duration                 // mean time from send to answer of the calls so far
+	calls     int
+	lastLevel map[quota.Priority]int
+}
+
+// Status is a run's progress at one moment.
+type Status struct {
+	// Total is the number of documents; Resumed those already done by an earlier run
+	// (skipped now); Done, Failed and Skipped count this run's records; InFlight the
+	// documents handed to the client and not finished.
+	Total, Resumed, Done, Failed, Skipped, InFlight int
+	// Calls counts the model calls that succeeded, Attempts the SDK attempts, Throttles
+	// the attempts the service throttled.
+	Calls, Attempts, Throttles int
+	// Usage sums what the calls used.
+	InputTokens, OutputTokens, QuotaTokens int64
+	// Bottleneck is the limit that binds now; the zero Limit when none does.
+	Bottleneck quota.Limit
+	// Levels counts the documents sent at each verbosity level.
+	Levels map[string]int
+	// Elapsed is the time since the run started; ETA the forecast time to finish.
+	Elapsed, ETA time.Duration
+	// Interrupted is set once the run stopped admitting because its context ended.
+	Interrupted bool
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Status
+	// Failures are the records of documents that failed or were skipped.
+	Failures []results.Record
+	// LowerBound is the shortest time any client could have taken for this run's usage
+	// under the limits (design §6), Binding the limit that sets it, and Efficiency
+	// LowerBound ÷ Elapsed.
+	LowerBound time.Duration
+	Binding    quota.Limit
+	Efficiency float64
+	// Out is the results file.
+	Out string
+}
+
+// New prepares a run: it validates cfg and parses the templates. Nothing is read yet.
+func New(cfg Config, client Client) (*Runner, error) {
+	cfg, m, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPlanner(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := estimate.NewPredictor(estimate.PredictorConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, client: client, plan: p, pred: pred, remaining: map[quota.Priority]quota.Cost{},
+		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}}, nil
+}
+
+// Status returns the run's progress now.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	st := r.st
+	st.Levels = make(map[string]int, len(r.st.Levels))
+	for k, v := range r.st.Levels {
+		st.Levels[k] = v
+	}
+	start := r.start
+	r.mu.Unlock()
+	if !start.IsZero() {
+		st.Elapsed = time.Since(start)
+	}
+	return st
+}
+
+// Run processes the documents: it skips those the results file already answers, sends the
+// rest in priority order, and appends a record for each as it finishes. When ctx ends it
+// stops sending documents, lets the calls in flight finish for up to Config.Grace, cancels
+// the rest (they get no record, so a second run does them), and returns the summary with
+// Interrupted set. The error is for the run as a whole (unreadable inputs, a results file
+// that cannot be written); failed documents are in the summary and the file.
+func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	items, err := collect(r.cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	if len(items) == 0 {
+		return Summary{}, fmt.Errorf("no documents in %s: the formats read are %s (use --include to choose files)", strings.Join(r.cfg.Inputs, ", "), strings.Join(supportedList(), ", "))
+	}
+	out, err := results.Open(r.cfg.Out)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer out.Close()
+
+	// Work out what is left, and drop the records this run replaces (failed and skipped
+	// ones are retried; a changed document or setting is redone).
+	var todo []*job
+	var skipped []results.Record
+	redo := map[string]bool{}
+	for _, it := range items {
+		key := results.Key{Path: it.path, Hash: it.hash, Settings: r.plan.settingsHash(it)}
+		if it.err == nil {
+			if _, ok := out.Done(key); ok {
+				r.st.Resumed++
+				continue
+			}
+		}
+		redo[it.path] = true
+		if it.err != nil {
+			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, it.err))
+			continue
+		}
+		j, err := r.plan.prepare(it)
+		if err != nil {
+			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, err))
+			continue
+		}
+		todo = append(todo, j)
+	}
+	if err := out.Compact(func(rec results.Record) bool { return rec.Status == results.Done && !redo[rec.Path] }); err != nil {
+		return Summary{}, err
+	}
+	r.mu.Lock()
+	r.start = time.Now()
+	r.st.Total = len(items)
+	r.mu.Unlock()
+	for _, rec := range skipped {
+		if err := r.finish(out, rec); err != nil {
+			return Summary{}, err
+		}
+	}
+	sort.SliceStable(todo, func(a, b int) bool { return todo[a].priority > todo[b].priority })
+	for _, j := range todo {
+		r.remaining[j.priority] = r.remaining[j.priority].Add(r.expectedCost(j))
+	}
+
+	// Calls get a context that outlives ctx by the grace period.
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	stopGrace := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.st.Interrupted = true
+		r.mu.Unlock()
+		t := time.AfterFunc(r.cfg.Grace, cancelCalls)
+		context.AfterFunc(callCtx, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	var (
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, r.cfg.Pending)
+		writeMu sync.Mutex
+		werr    error
+	)
+dispatch:
+	for _, j := range todo {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break dispatch
+		}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		level := r.level(callCtx, j.priority)
+		r.mu.Lock()
+		r.remaining[j.priority] = subCost(r.remaining[j.priority], r.expectedCost(j))
+		r.st.InFlight++
+		r.st.Levels[LevelName(level)]++
+		r.mu.Unlock()
+		wg.Add(1)
+		go func(j *job, level int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rec, ok := r.process(callCtx, j, level)
+			r.mu.Lock()
+			r.st.InFlight--
+			r.mu.Unlock()
+			if !ok {
+				return // cancelled by the interruption: no record, a second run does it
+			}
+			if err := r.finish(out, rec); err != nil {
+				writeMu.Lock()
+				werr = errors.Join(werr, err)
+				writeMu.Unlock()
+			}
+		}(j, level)
+	}
+	wg.Wait()
+	if werr != nil {
+		return r.summary(), werr
+	}
+	return r.summary(), nil
+}
+
+func supportedList() []string {
+	return append(extractFormats(), ".jsonl (requests)")
+}
+
+// finish writes a record and counts it.
+func (r *Runner) finish(out *results.File, rec results.Record) error {
+	rec.Finished = time.Now().UTC()
+	if err := out.Append(rec); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch rec.Status {
+	case results.Done:
+		r.st.Done++
+	case results.Failed:
+		r.st.Failed++
+		r.failures = append(r.failures, rec)
+	case results.Skipped:
+		r.st.Skipped++
+		r.failures = append(r.failures, rec)
+	}
+	return nil
+}
+
+func (r *Runner) summary() Summary {
+	st := r.Status()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out}
+	s.ETA = 0
+	if b, l, ok := analyze.LowerBound(r.cfg.Limits, r.settled); ok {
+		s.LowerBound, s.Binding = b, l
+		s.Efficiency = analyze.Efficiency(b, st.Elapsed)
+	}
+	return s
+}
+
+// record starts a document's record.
+func (r *Runner) record(it *item, settings, status string, err error) results.Record {
+	rec := results.Record{Path: it.path, Hash: it.hash, Settings: settings, Status: status,
+		Model: r.cfg.Model, Region: r.cfg.Region, Priority: it.priority.String(), Started: time.Now().UTC()}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	return rec
+}
+
+// expectedCost is what a job's calls are expected to settle at: input + expected output ×
+// burndown, for the ETA and the verbosity decisions.
+func (r *Runner) expectedCost(j *job) quota.Cost {
+	out := r.expectedOutput()
+	return quota.Cost{Requests: int64(j.calls), InputTokens: int64(j.inputTokens), OutputTokens: int64(out * j.calls),
+		Tokens: int64(j.inputTokens) + int64(float64(out*j.calls)*r.plan.model.OutputBurndown)}
+}
+
+// expectedOutput is the median output learned so far, else half the initial max_tokens.
+func (r *Runner) expectedOutput() int {
+	if n, ok := r.pred.Predict(r.task(r.plan.tmpl.Levels[len(r.plan.tmpl.Levels)-1], "doc"), 0.5); ok {
+		return n
+	}
+	return r.plan.maxTokensPlanned(&item{}) / 2
+}
+
+func subCost(a, b quota.Cost) quota.Cost {
+	return quota.Cost{Requests: max(a.Requests-b.Requests, 0), Tokens: max(a.Tokens-b.Tokens, 0),
+		InputTokens: max(a.InputTokens-b.InputTokens, 0), OutputTokens: max(a.OutputTokens-b.OutputTokens, 0)}
+}
+
+// task is the key output lengths are learned under.
+func (r *Runner) task(level int, kind string) string {
+	return r.cfg.TemplateName + "/" + r.plan.tmpl.Hash + "/" + LevelName(level) + "/" + kind
+}
+
+// eta forecasts how long until the documents of class p and above are done: the wait the
+// client forecasts for a new call of class p (the queue ahead of it in the client) plus
+// the lower bound of the estimated work of those classes not yet sent, plus one call's
+// latency.
+func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quota.Limit) {
+	in := &bedrockruntime.ConverseInput{ModelId: aws.String(r.cfg.Model),
+		Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "x"}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1)}}
+	var wait time.Duration
+	var binding quota.Limit
+	if pr, err := r.client.Forecast(tollgate.WithPriority(ctx, p), in); err == nil {
+		wait, binding = pr.Wait, pr.Limit
+	}
+	r.mu.Lock()
+	var rest quota.Cost
+	for q, c := range r.remaining {
+		if q >= p {
+			rest = rest.Add(c)
+		}
+	}
+	lat := r.latency
+	r.mu.Unlock()
+	b, l, ok := analyze.LowerBound(r.cfg.Limits, rest)
+	if binding.Amount == 0 && ok {
+		binding = l
+	}
+	return wait + b + lat, binding
+}
+
+// Forecast refreshes the status's ETA and bottleneck from the client's forecast; a
+// progress display calls it now and then.
+func (r *Runner) Forecast(ctx context.Context) {
+	eta, binding := r.eta(ctx, quota.Background)
+	r.mu.Lock()
+	if r.st.Done+r.st.Failed+r.st.Skipped+r.st.Resumed < r.st.Total {
+		r.st.ETA, r.st.Bottleneck = eta, binding
+	} else {
+		r.st.ETA = 0
+	}
+	r.mu.Unlock()
+}
+
+// level chooses the verbosity of a document of class p now. Classes with a deadline are
+// watched: when the forecast completion of a class q ≥ p passes q's deadline, documents of
+// class p below High drop one level, or two when the overrun is more than half the
+// deadline; High and Critical documents keep the richest level. The choice is made again
+// for every document, so levels come back when the pressure passes.
+func (r *Runner) level(ctx context.Context, p quota.Priority) int {
+	levels := r.plan.tmpl.Levels
+	top := len(levels) - 1
+	if top == 0 || len(r.cfg.Deadlines) == 0 || p >= quota.High {
+		return levels[top]
+	}
+	drop := 0
+	elapsed := time.Since(r.start)
+	for q, d := range r.cfg.Deadlines {
+		if q < p {
+			continue
+		}
+		eta, _ := r.eta(ctx, q)
+		over := elapsed + eta - d
+		switch {
+		case over > d/2:
+			drop = max(drop, 2)
+		case over > 0:
+			drop = max(drop, 1)
+		}
+	}
+	return levels[max(top-drop, 0)]
+}
+
+// callResult sums what a document's calls did.
+type callResult struct {
+	usage         results.Usage
+	calls, conts  int
+	attempts, thr int
+	latency, wait time.Duration
+	maxTokens     int
+	region        string
+}
+
+func (c *callResult) add(o callResult) {
+	c.usage.InputTokens += o.usage.InputTokens
+	c.usage.OutputTokens += o.usage.OutputTokens
+	c.usage.CacheReadTokens += o.usage.CacheReadTokens
+	c.usage.CacheWriteTokens += o.usage.CacheWriteTokens
+	c.usage.QuotaTokens += o.usage.QuotaTokens
+	c.calls += o.calls
+	c.conts += o.conts
+	c.attempts += o.attempts
+	c.thr += o.thr
+	c.latency += o.latency
+	c.wait += o.wait
+	if c.maxTokens == 0 {
+		c.maxTokens = o.maxTokens
+	}
+	if o.region != "" {
+		c.region = o.region
+	}
+}
+
+// process does a document's calls and returns its record; ok is false when the run's
+// interruption cancelled it before it finished.
+func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record, bool) {
+	rec := r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
+	rec.Verbosity = LevelName(level)
+	rec.InputTokensEstimated = j.inputTokens
+	var res callResult
+	var text string
+	var err error
+	if j.chunks == nil {
+		var prompt string
+		prompt, err = r.plan.prompt(j, level, nil)
+		if err == nil {
+			text, err = r.call(ctx, j, prompt, level, "doc", &res)
+		}
+	} else {
+		text, err = r.chunked(ctx, j, level, &res)
+		rec.Chunks = len(j.chunks)
+	}
+	rec.Output = text
+	rec.Calls, rec.Continuations, rec.Attempts, rec.Throttles = res.calls, res.conts, res.attempts, res.thr
+	rec.Usage, rec.MaxTokens = res.usage, res.maxTokens
+	rec.LatencyMS, rec.QueueMS = res.latency.Milliseconds(), res.wait.Milliseconds()
+	if res.region != "" {
+		rec.Region = res.region
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return rec, false
+		}
+		rec.Status, rec.Error = results.Failed, err.Error()
+	}
+	return rec, true
+}
+
+// chunked reviews each chunk (concurrently: the client queues them) and combines the
+// answers with one more call.
+func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult) (string, error) {
+	parts := make([]string, len(j.chunks))
+	partRes := make([]callResult, len(j.chunks))
+	errs := make([]error, len(j.chunks))
+	var wg sync.WaitGroup
+	for i := range j.chunks {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			prompt, err := r.plan.prompt(j, level, &j.chunks[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			parts[i], errs[i] = r.call(ctx, j, prompt, level, "chunk", &partRes[i])
+		}(i)
+	}
+	wg.Wait()
+	for i := range partRes {
+		res.add(partRes[i])
+	}
+	for i, err := range errs {
+		if err != nil {
+			return "", fmt.Errorf("chunk %d of %d: %w", i+1, len(j.chunks), err)
+		}
+	}
+	prompt, err := r.plan.combinePrompt(j, level, parts)
+	if err != nil {
+		return "", err
+	}
+	text, err := r.call(ctx, j, prompt, level, "combine", res)
+	if err != nil {
+		return "", fmt.Errorf("combining %d chunks: %w", len(j.chunks), err)
+	}
+	return text, nil
+}
+
+// maxTokens chooses the max_tokens of a call: the request's or the fixed setting, else
+// the learned 99th percentile of the task's output length, else the initial value.
+func (r *Runner) maxTokens(j *job, task string) int {
+	if n := j.maxTokens; n > 0 {
+		return n
+	}
+	if r.cfg.MaxTokens > 0 {
+		return r.cfg.MaxTokens
+	}
+	if n, ok := r.pred.Predict(task, 0.99); ok {
+		return min(n, r.plan.model.MaxOutputTokens)
+	}
+	return r.cfg.InitialMaxTokens
+}
+
+// call makes one model call and its continuations, and returns the whole reply.
+func (r *Runner) call(ctx context.Context, j *job, prompt string, level int, kind string, res *callResult) (string, error) {
+	task := r.task(level, kind)
+	maxTok := r.maxTokens(j, task)
+	if res.maxTokens == 0 {
+		res.maxTokens = maxTok
+	}
+	ctx = tollgate.WithPriority(ctx, j.priority)
+	ctx = tollgate.WithTask(ctx, task)
+	in := &bedrockruntime.ConverseInput{ModelId: aws.String(r.cfg.Model),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}
+	if sys := r.plan.system(j.item); sys != "" {
+		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: sys}}
+	}
+	var reply strings.Builder
+	var outTokens int
+	for k := 0; ; k++ {
+		in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(maxTok))}
+		var cs tollgate.CallStats
+		sent := time.Now()
+		resp, err := r.client.Converse(tollgate.WithStats(ctx, &cs), in)
+		took := time.Since(sent)
+		res.attempts += cs.Attempts
+		res.thr += cs.Throttles
+		res.wait += cs.Waited
+		res.region = cs.Region
+		r.mu.Lock()
+		r.st.Attempts += cs.Attempts
+		r.st.Throttles += cs.Throttles
+		r.mu.Unlock()
+		if err != nil {
+			return "", err
+		}
+		res.latency += took - cs.Waited
+		text := replyText(resp)
+		reply.WriteString(text)
+		u := results.Usage{}
+		if resp.Usage != nil {
+			u.InputTokens = int(aws.ToInt32(resp.Usage.InputTokens))
+			u.OutputTokens = int(aws.ToInt32(resp.Usage.OutputTokens))
+			u.CacheReadTokens = int(aws.ToInt32(resp.Usage.CacheReadInputTokens))
+			u.CacheWriteTokens = int(aws.ToInt32(resp.Usage.CacheWriteInputTokens))
+		}
+		settle, _ := estimate.SettleCost(estimate.ModelParams{OutputBurndown: r.plan.model.OutputBurndown},
+			estimate.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens})
+		u.QuotaTokens = int(settle.Tokens)
+		settle.Requests = 1
+		outTokens += u.OutputTokens
+		res.usage.InputTokens += u.InputTokens
+		res.usage.OutputTokens += u.OutputTokens
+		res.usage.CacheReadTokens += u.CacheReadTokens
+		res.usage.CacheWriteTokens += u.CacheWriteTokens
+		res.usage.QuotaTokens += u.QuotaTokens
+		res.calls++
+		r.mu.Lock()
+		r.settled = r.settled.Add(settle)
+		r.st.Calls++
+		r.st.InputTokens += int64(u.InputTokens)
+		r.st.OutputTokens += int64(u.OutputTokens)
+		r.st.QuotaTokens += int64(u.QuotaTokens)
+		r.calls++
+		r.latency += (took - cs.Waited - r.latency) / time.Duration(r.calls)
+		r.mu.Unlock()
+		if resp.StopReason != types.StopReasonMaxTokens || k >= r.cfg.MaxContinuations || j.maxTokens > 0 || r.cfg.MaxTokens > 0 {
+			break
+		}
+		// Cut at max_tokens: continue the reply from where it stopped (the assistant turn
+		// is prefilled with it; Claude refuses a prefill that ends in white space), with
+		// a larger max_tokens.
+		res.conts++
+		sofar := strings.TrimRight(reply.String(), " \t\r\n")
+		in.Messages = []types.Message{in.Messages[0], {Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: sofar}}}}
+		maxTok = min(maxTok*2, r.plan.model.MaxOutputTokens)
+	}
+	r.pred.Observe(task, outTokens)
+	return reply.String(), nil
+}
+
+// replyText returns the text blocks of a Converse reply.
+func replyText(resp *bedrockruntime.ConverseOutput) string {
+	msg, ok := resp.Output.(*types.ConverseOutputMemberMessage)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range msg.Value.Content {
+		if t, ok := c.(*types.ContentBlockMemberText); ok {
+			b.WriteString(t.Value)
+		}
+	}
+	return b.String()
+}
