@@ -1,0 +1,276 @@
+package analyze
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// call is one model call of an analysis: a request, or one continuation of it.
+type call struct {
+	req      int // index in the workload's requests
+	doc      int // index in plan.docs
+	prio     quota.Priority
+	in, out  int // input and output tokens, as the service counts them
+	max      int // max_tokens in effect
+	initial  quota.Cost
+	reserve  quota.Cost // what the client reserves before calibration, and after
+	settle   quota.Cost
+	latency  time.Duration
+	tooLarge bool // its reservation exceeds a limit: it can never be admitted
+}
+
+// doc is one document: its requests (chains of calls) and the one combining them.
+type doc struct {
+	name    string
+	prio    quota.Priority
+	chains  []int // indexes in plan.chains, the combining one excluded
+	combine int   // index in plan.chains of the "#combine" request, or -1
+}
+
+// plan is a workload expanded into calls for one max_tokens setting.
+type plan struct {
+	chains  [][]call // per request: the call and its continuations
+	docs    []doc
+	order   []int // documents in the order they are handed to the client
+	calls   int
+	initial int   // documents whose calls are estimated before calibration (Pending, or all)
+	ranks   []int // position of each document in order, built on first use
+}
+
+// expand turns w into calls. maxTokens, when positive, replaces every request's
+// max_tokens (for the curve and the recommendation).
+func expand(m catalog.Model, limits []quota.Limit, w Workload, p Params, maxTokens int) (*plan, error) {
+	mp := modelParams(m, p.ReserveBurndown)
+	pl := &plan{chains: make([][]call, len(w.Requests))}
+	byName := map[string]int{}
+	for i, r := range w.Requests {
+		if r.InputTokens < 0 || r.MaxTokens < 0 || r.OutputTokens < 0 {
+			return nil, fmt.Errorf("request %q: negative token count", r.Name)
+		}
+		name := document(r.Name)
+		d, ok := byName[name]
+		if !ok {
+			d = len(pl.docs)
+			byName[name] = d
+			pl.docs = append(pl.docs, doc{name: name, prio: r.Priority, combine: -1})
+		}
+		if isCombine(r.Name) && pl.docs[d].combine < 0 {
+			pl.docs[d].combine = i
+		} else {
+			pl.docs[d].chains = append(pl.docs[d].chains, i)
+		}
+		pl.docs[d].prio = max(pl.docs[d].prio, r.Priority)
+		mt := r.MaxTokens
+		if maxTokens > 0 {
+			mt = maxTokens
+		}
+		eff, err := mp.MaxTokens(mt)
+		if err != nil {
+			return nil, fmt.Errorf("request %q: %w", r.Name, err)
+		}
+		out := r.OutputTokens
+		if out == 0 {
+			out = max(p.Output(r.InputTokens), 1)
+		}
+		// A reply longer than max_tokens is continued: call j resends the input with the
+		// j·max_tokens produced so far.
+		for j := 0; j == 0 || j*eff < out; j++ {
+			c := call{req: i, doc: d, prio: r.Priority, in: r.InputTokens + j*eff, out: min(eff, out-j*eff), max: eff}
+			if err := c.cost(mp, p); err != nil {
+				return nil, fmt.Errorf("request %q: %w", r.Name, err)
+			}
+			for _, l := range limits {
+				if c.initial.Get(l.Dimension) > l.Amount || c.reserve.Get(l.Dimension) > l.Amount {
+					c.tooLarge = true
+				}
+			}
+			pl.chains[i] = append(pl.chains[i], c)
+			pl.calls++
+		}
+	}
+	pl.order = make([]int, len(pl.docs))
+	for i := range pl.order {
+		pl.order[i] = i
+	}
+	sort.SliceStable(pl.order, func(a, b int) bool { return pl.docs[pl.order[a]].prio > pl.docs[pl.order[b]].prio })
+	pl.initial = len(pl.docs)
+	if p.Pending > 0 {
+		pl.initial = min(p.Pending, len(pl.docs))
+	}
+	return pl, nil
+}
+
+// cost sets c's reservations, settlement and latency. The client reserves its estimate of
+// the input — before calibration the offline tokenizer's count (the model's ÷ the
+// offset) × InitialMargin, after it the model's count × (1 + EstimateMargin) — plus
+// max_tokens; the service settles the input plus output × burndown.
+func (c *call) cost(mp estimate.ModelParams, p Params) error {
+	var err error
+	pre := int(math.Ceil(float64(c.in) / p.TokenizerOffset * p.InitialMargin))
+	post := int(math.Ceil(float64(c.in) * (1 + p.EstimateMargin)))
+	if c.initial, err = estimate.ReserveCost(mp, estimate.Usage{InputTokens: pre}, c.max); err != nil {
+		return err
+	}
+	if c.reserve, err = estimate.ReserveCost(mp, estimate.Usage{InputTokens: post}, c.max); err != nil {
+		return err
+	}
+	if c.settle, err = estimate.SettleCost(mp, estimate.Usage{InputTokens: c.in, OutputTokens: c.out}); err != nil {
+		return err
+	}
+	c.latency = p.Latency.Of(c.out)
+	return nil
+}
+
+// reservation returns what the client reserves for c: the initial estimate when the
+// call's document is handed over before any reply could calibrate it.
+func (pl *plan) reservation(c *call) quota.Cost {
+	if pl.rank(c.doc) < pl.initial {
+		return c.initial
+	}
+	return c.reserve
+}
+
+// rank returns the position of document d in the submission order.
+func (pl *plan) rank(d int) int {
+	if pl.ranks == nil {
+		pl.ranks = make([]int, len(pl.order))
+		for i, d := range pl.order {
+			pl.ranks[d] = i
+		}
+	}
+	return pl.ranks[d]
+}
+
+// each calls f for every call of the plan.
+func (pl *plan) each(f func(c *call)) {
+	for i := range pl.chains {
+		for j := range pl.chains[i] {
+			f(&pl.chains[i][j])
+		}
+	}
+}
+
+// Constraint kinds besides the limits.
+const (
+	concurrencyKey = "concurrency"
+	latencyKey     = "latency"
+)
+
+// need is how long one constraint alone takes to let a plan through.
+type need struct {
+	key, name string
+	limit     quota.Limit // zero for concurrency and latency
+	d         time.Duration
+	settled   int64 // the plan's settled usage of the limit's dimension
+	reserved  int64 // its reservations
+	held      int64 // what reservations held above the settlement, averaged over the window
+}
+
+// needs computes, for every limit, the cap on calls in flight and the latency, the time
+// each alone needs for the plan (design §6). A call settling s and reserving R for L
+// occupies a window of length P = Per + WindowMargin with
+//
+//	occ = s + max(R − s, 0) × min(L, P) / P
+//
+// (a reservation below the settlement loses nothing: the excess is charged when the call
+// ends), so a limit of Amount A per P needs Σ occ ÷ A × P, and at X calls per P it admits
+// X ≤ A / occ — the design's X ≤ TPM / (s + L·(R − s)). The cap C on calls in flight
+// needs Σ L ÷ C (Little's law); the latency floor is the longest chain of calls of one
+// document (a request, its continuations, then the call combining the document).
+func (pl *plan) needs(limits []quota.Limit, p Params) []need {
+	var out []need
+	for _, l := range limits {
+		per := l.Per + p.WindowMargin
+		n := need{key: limitKey(l), name: limitName(l), limit: l}
+		var occ float64
+		pl.each(func(c *call) {
+			s, r := c.settle.Get(l.Dimension), pl.reservation(c).Get(l.Dimension)
+			hold := float64(min(c.latency, per)) / float64(per)
+			n.settled += s
+			n.reserved += r
+			extra := float64(max(r-s, 0)) * hold
+			n.held += int64(extra)
+			occ += float64(s) + extra
+		})
+		n.d = time.Duration(occ / float64(l.Amount) * float64(per))
+		out = append(out, n)
+	}
+	var busy time.Duration
+	pl.each(func(c *call) { busy += c.latency })
+	if p.MaxInFlight > 0 {
+		out = append(out, need{key: concurrencyKey, name: "calls in flight", d: busy / time.Duration(p.MaxInFlight)})
+	}
+	var floor time.Duration
+	for _, d := range pl.docs {
+		var longest time.Duration
+		for _, i := range d.chains {
+			longest = max(longest, pl.chainLatency(i))
+		}
+		if d.combine >= 0 {
+			longest += pl.chainLatency(d.combine)
+		}
+		floor = max(floor, longest)
+	}
+	out = append(out, need{key: latencyKey, name: "latency", d: floor})
+	return out
+}
+
+// chainLatency returns the time request i's calls take one after the other.
+func (pl *plan) chainLatency(i int) time.Duration {
+	var d time.Duration
+	for _, c := range pl.chains[i] {
+		d += c.latency
+	}
+	return d
+}
+
+// binding returns the index of the need that takes longest (the latency floor on ties,
+// so that a quota binds only when it is what makes the work take longer), and the
+// index of the next one, or -1 when there is none.
+func binding(ns []need) (first, second int) {
+	first, second = -1, -1
+	for i := len(ns) - 1; i >= 0; i-- {
+		switch {
+		case first < 0 || ns[i].d > ns[first].d:
+			first, second = i, first
+		case second < 0 || ns[i].d > ns[second].d:
+			second = i
+		}
+	}
+	return first, second
+}
+
+// limitKey names a limit in JSON and flags: "tokens-per-minute", "requests-per-minute",
+// "tokens-per-day", "input-tokens-per-10s".
+func limitKey(l quota.Limit) string {
+	return l.Dimension.String() + "-per-" + perWord(l.Per)
+}
+
+// limitName names a limit for people: "tokens per minute".
+func limitName(l quota.Limit) string {
+	d := l.Dimension.String()
+	if l.Dimension == quota.InputTokens || l.Dimension == quota.OutputTokens {
+		d = d[:len(d)-len("-tokens")] + " tokens"
+	}
+	return d + " per " + perWord(l.Per)
+}
+
+func perWord(per time.Duration) string {
+	switch per {
+	case time.Second:
+		return "second"
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	case 24 * time.Hour:
+		return "day"
+	}
+	return per.String()
+}
