@@ -2,23 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
+	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// planLimits returns the limits a plan uses: those given, else the model's defaults.
-func planLimits(cfg batch.Config, explicit []quota.Limit) ([]quota.Limit, error) {
+// planLimits returns the limits a plan uses: those given, else the model's AWS defaults,
+// and says which.
+func planLimits(cfg batch.Config, explicit []quota.Limit) ([]quota.Limit, string, error) {
 	if explicit != nil {
-		return explicit, nil
+		return explicit, "given by flags", nil
 	}
 	m, ref, err := cfg.Catalog.Lookup(cfg.Model)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--model: %w", err)}
+		return nil, "", usageError{fmt.Errorf("--model: %w", err)}
 	}
 	region := cfg.Region
 	if region == "" {
@@ -26,39 +28,61 @@ func planLimits(cfg batch.Config, explicit []quota.Limit) ([]quota.Limit, error)
 	}
 	ls, err := m.Limits(ref.Scope, region, false)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--model %s: %w: give --tpm", cfg.Model, err)}
+		return nil, "", usageError{fmt.Errorf("--model %s: %w: give --tpm", cfg.Model, err)}
 	}
-	return ls, nil
+	return ls, "AWS defaults for " + region + "; give --tpm/--tpd, or see tollgate quotas for the account's", nil
 }
 
-// plannedDuration is the lower bound of the planned workload under the limits, used to
-// pick the emulator's time scale.
-func plannedDuration(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (time.Duration, error) {
-	limits, err := planLimits(cfg, explicit)
+// planReport analyses the run cfg describes without making calls: the documents as the
+// run would read and split them, under the limits given or the model's defaults.
+func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (*analyze.Report, []results.Record, error) {
+	limits, source, err := planLimits(cfg, explicit)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	w, _, err := batch.Plan(ctx, cfg)
+	w, skipped, err := batch.Plan(ctx, cfg)
 	if err != nil {
-		return 0, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	m, _, _ := cfg.Catalog.Lookup(cfg.Model)
-	var used quota.Cost
-	for _, r := range w.Requests {
-		out := analyze.DefaultOutput(r.InputTokens)
-		used = used.Add(quota.Cost{Requests: 1, InputTokens: int64(r.InputTokens), OutputTokens: int64(out),
-			Tokens: int64(r.InputTokens) + int64(float64(out)*m.OutputBurndown)})
+	if len(w.Requests) == 0 {
+		return nil, skipped, usageError{fmt.Errorf("nothing to plan: no readable document in %v", cfg.Inputs)}
 	}
-	d, _, _ := analyze.LowerBound(limits, used)
-	return d, nil
+	m, _, _ := cfg.Catalog.Lookup(cfg.Model) // checked by planLimits
+	pending := cfg.Pending
+	if pending == 0 {
+		pending = batch.DefaultPending
+	}
+	rep, err := analyze.New(analyze.Config{Model: m, ModelID: cfg.Model, Limits: limits, LimitsSource: source, Workload: w,
+		Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending}})
+	if err != nil {
+		return nil, skipped, err
+	}
+	return rep, skipped, nil
 }
 
 // dryRun prints the plan of a run without making calls.
 func dryRun(ctx context.Context, w io.Writer, cfg batch.Config, f runFlags, explicit []quota.Limit) error {
-	d, err := plannedDuration(ctx, cfg, explicit)
+	rep, skipped, err := planReport(ctx, cfg, explicit)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "plan: %v\n", d)
+	if f.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*analyze.Report
+			Skipped []results.Record `json:"skipped,omitempty"`
+		}{rep, skipped})
+	}
+	fmt.Fprintln(w, "Dry run: no calls made. The plan:")
+	if err := rep.WriteText(w); err != nil {
+		return err
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(w, "\nWould skip %d file(s):\n", len(skipped))
+		for _, s := range skipped {
+			fmt.Fprintf(w, "  %s: %s\n", s.Path, s.Error)
+		}
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -404,14 +405,19 @@ func dimensionName(d quota.Dimension) string {
 	return "tokens"
 }
 
+// perName names a window for people. Windows read off the client may be a little longer
+// than the quota's (the client's window margin) or scaled back from emulated time: they
+// are named for the period they are within 5% of.
 func perName(d time.Duration) string {
-	switch d {
-	case time.Minute:
-		return "minute"
-	case 24 * time.Hour:
-		return "day"
+	for _, p := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Minute, "minute"}, {time.Hour, "hour"}, {24 * time.Hour, "day"}} {
+		if math.Abs(float64(d-p.d)) <= 0.05*float64(p.d) {
+			return p.name
+		}
 	}
-	return d.String()
+	return d.Round(time.Millisecond).String()
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {
@@ -437,11 +443,11 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	}
 	var s *session
 	if f.emulate {
-		planned, err := plannedDuration(ctx, cfg, explicit)
+		rep, _, err := planReport(ctx, cfg, explicit)
 		if err != nil {
 			return err
 		}
-		s, err = emulatorSession(ctx, cfg, f, explicit, planned)
+		s, err = emulatorSession(ctx, cfg, f, explicit, rep.Makespan)
 		if err != nil {
 			return err
 		}

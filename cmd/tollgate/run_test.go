@@ -207,3 +207,53 @@ func TestRunCrashAndResume(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanMatchesRun sets up workloads whose binding limit is known — tokens per minute,
+// then requests per minute — and checks that the plan (tollgate run --dry-run, from
+// analyze) names it and predicts the time of the real run within 15%.
+func TestPlanMatchesRun(t *testing.T) {
+	dir := exampleCopy(t, false)
+	for _, tc := range []struct {
+		name    string
+		flags   []string
+		binding string
+	}{
+		{"tpm", []string{"--tpm", "300000"}, "tokens-per-minute"},
+		{"rpm", []string{"--tpm", "5000000", "--rpm", "8"}, "requests-per-minute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--emulate", "--time-scale", "10", "--progress", "none", "--json", "--out", filepath.Join(t.TempDir(), "r.jsonl")}, tc.flags...)
+			stdout, stderr, err := runCmd(t, append(append(args, "--dry-run"), dir)...)
+			if err != nil {
+				t.Fatalf("dry run: %v\n%s", err, stderr)
+			}
+			var plan struct {
+				Binding  string        `json:"binding"`
+				Makespan time.Duration `json:"makespan_ns"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
+				t.Fatalf("plan: %v\n%s", err, stdout)
+			}
+			if plan.Binding != tc.binding {
+				t.Errorf("plan says %q binds; want %q", plan.Binding, tc.binding)
+			}
+			stdout, stderr, err = runCmd(t, append(args, dir)...)
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, stderr)
+			}
+			var sum summaryJSON
+			if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+				t.Fatalf("summary: %v\n%s", err, stdout)
+			}
+			actual := time.Duration(sum.ElapsedSeconds * float64(time.Second))
+			off := (plan.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
+			t.Logf("%s: predicted %v, actual %v (%+.1f%%), %d throttles", tc.name, plan.Makespan.Round(time.Second), actual.Round(time.Second), 100*off, sum.Throttles)
+			if off > 0.15 || off < -0.15 {
+				t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 15%%", plan.Makespan, actual, 100*off)
+			}
+			if sum.Throttles != 0 || sum.Done != 24 {
+				t.Errorf("run: %d done, %d throttles; want 24 and 0", sum.Done, sum.Throttles)
+			}
+		})
+	}
+}

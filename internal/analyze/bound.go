@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/quota"
@@ -29,7 +30,10 @@ func LowerBound(limits []quota.Limit, used quota.Cost) (time.Duration, quota.Lim
 			continue
 		}
 		d := time.Duration(float64(u) / float64(l.Amount) * float64(l.Per))
-		if !found || d > best {
+		// Limits with the same rate (a TPD of TPM × 1440) tie up to rounding: the one
+		// with the shorter window is the one a run meets first.
+		tie := found && math.Abs(float64(d-best)) <= 1e-6*float64(best)
+		if !found || (d > best && !tie) || (tie && l.Per < bind.Per) {
 			best, bind, found = d, l, true
 		}
 	}

@@ -42,6 +42,7 @@ type Runner struct {
 	failures  []results.Record
 	settled   quota.Cost
 	remaining map[quota.Priority]quota.Cost // estimated cost of the documents not yet sent, per class
+	inflight  quota.Cost                    // estimated cost of the documents sent and not finished
 	latency   time.Duration                 // mean time from send to answer of the calls so far
 	calls     int
 	lastLevel map[quota.Priority]int
@@ -210,17 +211,20 @@ dispatch:
 		}
 		level := r.level(callCtx, j.priority)
 		r.mu.Lock()
-		r.remaining[j.priority] = subCost(r.remaining[j.priority], r.expectedCost(j))
+		exp := r.expectedCost(j)
+		r.remaining[j.priority] = subCost(r.remaining[j.priority], exp)
+		r.inflight = r.inflight.Add(exp)
 		r.st.InFlight++
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
 		wg.Add(1)
-		go func(j *job, level int) {
+		go func(j *job, level int, exp quota.Cost) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			rec, ok := r.process(callCtx, j, level)
 			r.mu.Lock()
 			r.st.InFlight--
+			r.inflight = subCost(r.inflight, exp)
 			r.mu.Unlock()
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
@@ -230,7 +234,7 @@ dispatch:
 				werr = errors.Join(werr, err)
 				writeMu.Unlock()
 			}
-		}(j, level)
+		}(j, level, exp)
 	}
 	wg.Wait()
 	if werr != nil {
@@ -313,10 +317,13 @@ func (r *Runner) task(level int, kind string) string {
 	return r.cfg.TemplateName + "/" + r.plan.tmpl.Hash + "/" + LevelName(level) + "/" + kind
 }
 
-// eta forecasts how long until the documents of class p and above are done: the wait the
-// client forecasts for a new call of class p (the queue ahead of it in the client) plus
-// the lower bound of the estimated work of those classes not yet sent, plus one call's
-// latency.
+// eta forecasts how long until the documents of class p and above are done, as the later
+// of two estimates: the wait the client forecasts for a new call of class p (the queue
+// ahead of it, as reserved) plus the lower bound of the estimated work of those classes
+// not yet sent; and the lower bound of all the run's usage so far plus the expected usage
+// of the documents in flight and of those classes not yet sent (settlements charge output
+// × burndown, more than the reservations the client's queue holds), less the time
+// elapsed. One call's latency is added to either.
 func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quota.Limit) {
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(r.cfg.Model),
 		Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "x"}}}},
@@ -333,13 +340,19 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 			rest = rest.Add(c)
 		}
 	}
+	all := r.settled.Add(r.inflight).Add(rest)
 	lat := r.latency
+	elapsed := time.Since(r.start)
 	r.mu.Unlock()
 	b, l, ok := analyze.LowerBound(r.cfg.Limits, rest)
 	if binding.Amount == 0 && ok {
 		binding = l
 	}
-	return wait + b + lat, binding
+	eta := wait + b
+	if whole, _, ok := analyze.LowerBound(r.cfg.Limits, all); ok {
+		eta = max(eta, whole-elapsed)
+	}
+	return eta + lat, binding
 }
 
 // Forecast refreshes the status's ETA and bottleneck from the client's forecast; a
