@@ -87,9 +87,9 @@ func startProgress(ctx context.Context, w io.Writer, mode string, r *batch.Runne
 
 // progressLine is the status shown beside the bar.
 func progressLine(st batch.Status, s *session) string {
-	parts := []string{fmt.Sprintf("%s in / %s out tokens", group(st.InputTokens), group(st.OutputTokens))}
+	parts := []string{fmt.Sprintf("%s in / %s out tokens", compact(st.InputTokens), compact(st.OutputTokens))}
 	if st.Bottleneck.Amount > 0 {
-		parts = append(parts, "bottleneck: "+s.limitLabel(st.Bottleneck))
+		parts = append(parts, "binds: "+s.limitLabel(st.Bottleneck))
 	}
 	parts = append(parts, fmt.Sprintf("%d throttled", st.Throttles))
 	if st.Failed > 0 {
@@ -101,6 +101,17 @@ func progressLine(st batch.Status, s *session) string {
 		parts = append(parts, "ETA "+roundDuration(s.emulatedDuration(st.ETA)))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// compact writes a count in three significant figures at most: 950, 12.3k, 4.5M.
+func compact(n int64) string {
+	switch {
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.3gM", float64(n)/1e6)
+	case n >= 1_000:
+		return fmt.Sprintf("%.3gk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
 }
 
 func roundDuration(d time.Duration) string {
