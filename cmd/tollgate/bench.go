@@ -17,9 +17,9 @@ func init() { registered = append(registered, newBenchCmd) }
 // benchFlags are the flags of "tollgate bench".
 type benchFlags struct {
 	scenarios, strategies, sets []string
-	window, chartDir, documents  string
-	short, json, quiet           bool
-	timeScale                    float64
+	window, chartDir, documents string
+	short, json, quiet          bool
+	timeScale                   float64
 }
 
 func newBenchCmd() *cobra.Command {

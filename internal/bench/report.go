@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,7 +101,7 @@ type Point struct {
 }
 
 // ThroughputBin is the width of the throughput series' bins, emulated.
-const ThroughputBin = 30 * time.Second
+const ThroughputBin = time.Minute
 
 // RightSizing compares tollgate with and without right-sized max_tokens in one run:
 // the measured efficiency ratio against the ratio design §6's reservation rule predicts.
@@ -323,11 +322,15 @@ func tokens(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// names lists the strategies of a run, for messages.
-func (sr ScenarioRun) names() string {
-	var n []string
-	for _, r := range sr.Results {
-		n = append(n, r.Strategy)
+// trace writes one line per call, in the order of their last attempt: when it arrived,
+// was sent and ended, its priority, input and output tokens and its max_tokens. It is
+// for investigating a strategy's timeline (TOLLGATE_BENCH_TRACE=1).
+func trace(w io.Writer, e *env, t0 time.Time, calls []*call) {
+	cs := slices.Clone(calls)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].sent.Before(cs[j].sent) })
+	for _, c := range cs {
+		u := invoke.ConverseUsage(c.out)
+		fmt.Fprintf(w, "%s call %3d %-6s arrived %6.1fs sent %6.1fs ended %6.1fs in %6d out %5d max_tokens %5d err %v\n", e.cfg.Name, c.id, priorityName(c.priority),
+			c.arrival.Seconds(), c.sent.Sub(t0).Seconds(), c.end.Sub(t0).Seconds(), u.Input, u.Output, c.maxTokensSent, c.err)
 	}
-	return strings.Join(n, ", ")
 }

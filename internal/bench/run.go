@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -160,7 +161,7 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 
 	calls := make([]*call, len(jobs))
 	for i, j := range jobs {
-		calls[i] = &call{job: j, in: sc.request(j)}
+		calls[i] = &call{job: j, in: sc.request(j), now: srv.Now}
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.real(runTimeout))
 	defer cancel()
@@ -185,5 +186,8 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 	strategies[cfg.Name].run(ctx, e, in)
 	<-feederDone
 	st, _ := srv.Stats().Get(ref.ModelID, ref.Scope.String())
+	if os.Getenv("TOLLGATE_BENCH_TRACE") != "" {
+		trace(os.Stderr, e, t0, calls)
+	}
 	return measure(cfg, e, t0, calls, st), quotas, nil
 }

@@ -171,8 +171,8 @@ func (s *Scenario) validate() error {
 			return fmt.Errorf("%s: %d is negative", v.name, v.n)
 		}
 	}
-	if s.Calls == 0 {
-		return errors.New("calls: must be at least 1")
+	if s.Calls == 0 || s.Calls > 100_000 {
+		return fmt.Errorf("calls: %d is not in [1, 100000]", s.Calls)
 	}
 	if s.ShortCalls > s.Calls {
 		return fmt.Errorf("short_calls: %d is more than calls (%d)", s.ShortCalls, s.Calls)
@@ -190,19 +190,19 @@ func (s *Scenario) validate() error {
 	}
 	switch s.Arrival.Pattern {
 	case "", "steady":
-		if s.Arrival.PerMinute < 0 || math.IsNaN(s.Arrival.PerMinute) || math.IsInf(s.Arrival.PerMinute, 0) {
-			return fmt.Errorf("arrival.per_minute: %v is not a rate", s.Arrival.PerMinute)
+		if pm := s.Arrival.PerMinute; pm != 0 && !(pm >= 0.01 && pm <= 1e6) {
+			return fmt.Errorf("arrival.per_minute: %v is not a rate in [0.01, 1e6] (0: all at once)", pm)
 		}
 	case "bursts":
-		if s.Arrival.Burst < 1 || s.Arrival.Gap <= 0 {
-			return errors.New("arrival: bursts need burst >= 1 and gap > 0 (e.g. burst: 25, gap: 150s)")
+		if s.Arrival.Burst < 1 || s.Arrival.Gap <= 0 || s.Arrival.Gap > 24*time.Hour {
+			return errors.New("arrival: bursts need burst >= 1 and a gap in (0, 24h] (e.g. burst: 25, gap: 150s)")
 		}
 	default:
 		return fmt.Errorf("arrival.pattern: %q is neither steady nor bursts", s.Arrival.Pattern)
 	}
 	o := s.Output
-	if o.Median < 0 || o.Min < 0 || o.Max < 0 || o.Sigma < 0 || math.IsNaN(o.Sigma) || math.IsInf(o.Sigma, 0) || (o.Max > 0 && o.Min > o.Max) {
-		return fmt.Errorf("output: %+v: want median, min, max >= 0, sigma >= 0, min <= max", o)
+	if o.Median < 0 || o.Min < 0 || o.Max < 0 || !(o.Sigma >= 0 && o.Sigma <= 5) || (o.Max > 0 && o.Min > o.Max) {
+		return fmt.Errorf("output: %+v: want median, min, max >= 0, sigma in [0, 5], min <= max", o)
 	}
 	p := s.Priorities
 	for _, w := range []float64{p.High, p.Normal, p.Low} {

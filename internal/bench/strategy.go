@@ -58,10 +58,12 @@ func Strategies() []string {
 // call is one job as one strategy sends it, with its outcome.
 type call struct {
 	job
-	in *bedrockruntime.ConverseInput
+	in  *bedrockruntime.ConverseInput
+	now func() time.Time // the emulator's clock
 
 	mu            sync.Mutex
-	maxTokensSent int // max_tokens of the last attempt; 0 when unset
+	maxTokensSent int       // max_tokens of the last attempt; 0 when unset
+	sent          time.Time // emulated start of the last attempt
 	finished      bool
 	end           time.Time // emulated
 	err           error
@@ -134,8 +136,9 @@ func send(ctx context.Context, api converser, c *call) (*bedrockruntime.Converse
 			if p.InferenceConfig != nil && p.InferenceConfig.MaxTokens != nil {
 				n = int(*p.InferenceConfig.MaxTokens)
 			}
+			now := c.now()
 			c.mu.Lock()
-			c.maxTokensSent = n
+			c.maxTokensSent, c.sent = n, now
 			c.mu.Unlock()
 		}
 		return next.HandleInitialize(ctx, in)

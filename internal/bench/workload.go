@@ -25,8 +25,8 @@ const task = "contract-review"
 // job is one call of the workload, the same for every strategy.
 type job struct {
 	id       int
-	doc      string        // document text
-	words    int           // words in the prompt and document (dual-bucket's estimate)
+	doc      string // document text
+	words    int    // words in the prompt and document (dual-bucket's estimate)
 	priority tollgate.Priority
 	arrival  time.Duration // emulated, from the start of the run
 }
@@ -123,7 +123,7 @@ func (o Output) outputTokens(seed uint64) func(bedrocktest.ReplyRequest) int {
 	}
 	return func(r bedrocktest.ReplyRequest) int {
 		rng := rand.New(rand.NewPCG(r.Seed, seed))
-		n := int(math.Round(float64(o.Median) * math.Exp(o.Sigma*rng.NormFloat64())))
+		n := int(math.Min(math.Round(float64(o.Median)*math.Exp(o.Sigma*rng.NormFloat64())), 1e9))
 		if o.Max > 0 {
 			n = min(n, o.Max)
 		}

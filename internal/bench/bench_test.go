@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+)
+
+func replyFor(seed uint64) bedrocktest.ReplyRequest {
+	return bedrocktest.ReplyRequest{Seed: seed, InputTokens: 1000, MaxTokens: 4096}
+}
+
+// TestShortBench runs the short version of every built-in scenario, in its window modes,
+// through every strategy, with the real SDK against the emulator, and checks the shape
+// and invariants of the report — not timings.
+func TestShortBench(t *testing.T) {
+	var scs []*Scenario
+	for _, n := range Scenarios() {
+		sc, err := LoadScenario(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scs = append(scs, sc)
+	}
+	var progress bytes.Buffer
+	rep, err := Run(context.Background(), Options{Scenarios: scs, Short: true, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + progress.String())
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + table.String())
+	windows := map[string]bool{}
+	want := 0
+	for _, sc := range scs {
+		want += max(len(sc.Windows), 1)
+	}
+	for _, sr := range rep.Runs {
+		windows[sr.Window] = true
+	}
+	if !windows["bucket"] || !windows["clock"] {
+		t.Errorf("window modes run: %v; want both", windows)
+	}
+	if got := len(rep.Runs); got != want {
+		t.Fatalf("%d scenario runs; want %d", got, want)
+	}
+	for _, sr := range rep.Runs {
+		t.Run(sr.Scenario+"/"+sr.Window, func(t *testing.T) {
+			sc := scs[slices.IndexFunc(scs, func(s *Scenario) bool { return s.Name == sr.Scenario })]
+			var want []string
+			for _, c := range sc.strategyConfigs() {
+				want = append(want, c.Name)
+			}
+			var got []string
+			for _, r := range sr.Results {
+				got = append(got, r.Strategy)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("strategies %v; want %v", got, want)
+			}
+			for _, want := range []string{"tollgate", "tollgate-adaptive", "sdk-standard", "sdk-adaptive", "rpm-only", "dual-bucket", "cookbook"} {
+				if !slices.Contains(got, want) {
+					t.Errorf("strategy %s missing", want)
+				}
+			}
+			if sr.Calls != sc.calls(true) {
+				t.Errorf("%d calls; want %d", sr.Calls, sc.calls(true))
+			}
+			for _, r := range sr.Results {
+				if r.Lost != 0 {
+					t.Errorf("%s: %d calls lost", r.Strategy, r.Lost)
+				}
+				if r.Succeeded+r.Failed+r.Lost != sr.Calls {
+					t.Errorf("%s: %d succeeded + %d failed + %d lost != %d calls", r.Strategy, r.Succeeded, r.Failed, r.Lost, sr.Calls)
+				}
+				if r.Admitted < int64(r.Succeeded) {
+					t.Errorf("%s: emulator admitted %d calls, %d succeeded", r.Strategy, r.Admitted, r.Succeeded)
+				}
+				if r.Efficiency <= 0 || r.Efficiency > 1.5 {
+					t.Errorf("%s: efficiency %v not in (0, 1.5]", r.Strategy, r.Efficiency)
+				}
+				if r.SettledTokens <= 0 || r.ReservedTokens <= 0 || r.LowerBoundSeconds <= 0 {
+					t.Errorf("%s: settled %d, reserved %d, lower bound %v", r.Strategy, r.SettledTokens, r.ReservedTokens, r.LowerBoundSeconds)
+				}
+				n := 0
+				for _, p := range r.Latency {
+					n += p.N
+					if p.P50 > p.P95 {
+						t.Errorf("%s: p50 %v > p95 %v", r.Strategy, p.P50, p.P95)
+					}
+				}
+				if n != r.Succeeded {
+					t.Errorf("%s: latencies of %d calls, %d succeeded", r.Strategy, n, r.Succeeded)
+				}
+				if strings.HasPrefix(r.Strategy, "tollgate") && r.Strategy != "tollgate-adaptive" {
+					if r.ThrottledAttempts != 0 || r.Failed != 0 {
+						t.Errorf("%s: %d throttled attempts, %d failed; want none", r.Strategy, r.ThrottledAttempts, r.Failed)
+					}
+				}
+			}
+		})
+	}
+	if sr := rep.Runs[slices.IndexFunc(rep.Runs, func(sr ScenarioRun) bool { return sr.Scenario == "max-tokens-unset" })]; sr.RightSizing == nil {
+		t.Error("max-tokens-unset has no right-sizing comparison")
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Runs) != len(rep.Runs) {
+		t.Errorf("JSON does not read back: %v", err)
+	}
+}
