@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -374,11 +375,25 @@ func quotaSource(explicit []quota.Limit) string {
 // bedrockSession makes a client for real Bedrock: the default credential chain and region,
 // quotas from the flags, else Service Quotas, else the catalog's defaults.
 func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (*session, error) {
-	tc := tollgate.Config{Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil,
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("loading the AWS configuration: %w", err)}
+	}
+	if awsCfg.Region == "" {
+		return nil, usageError{errors.New("no AWS region: pass --region (e.g. --region us-east-1) or set AWS_REGION; or try --emulate to run on the built-in emulator")}
+	}
+	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, usageError{fmt.Errorf("no usable AWS credentials (%v): set AWS_PROFILE, run \"aws configure\" or \"aws sso login\", or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or try --emulate to run on the built-in emulator", err)}
+	}
+	tc := tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil,
 		Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
 	client, err := tollgate.New(ctx, tc)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Bedrock: %w (set AWS_PROFILE or AWS credentials and --region, or try --emulate)", err)
+		return nil, fmt.Errorf("connecting to Bedrock: %w", err)
 	}
 	snaps, err := client.Snapshot(ctx)
 	if err != nil || len(snaps) == 0 {
