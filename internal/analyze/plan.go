@@ -199,6 +199,18 @@ func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 			occ += float64(s) + extra
 		})
 		n.d = time.Duration(occ / float64(l.Amount) * float64(per))
+		if p.Pacing > 0 {
+			// Pacing admits a call only while the paced horizon is at most Pacing ahead of
+			// now, and a call moves it R/rate ahead. A reservation worth more than Pacing
+			// holds the next call back for R/rate − Pacing, or until it settles and gives
+			// back R − s: calls follow each other at least min(L, R/rate − Pacing) apart.
+			var spaced time.Duration
+			pl.each(func(c *call) {
+				r := float64(pl.reservation(c).Get(l.Dimension)) / float64(l.Amount) * float64(per)
+				spaced += min(c.latency, max(time.Duration(r)-p.Pacing, 0))
+			})
+			n.d = max(n.d, spaced)
+		}
 		out = append(out, n)
 	}
 	var busy time.Duration

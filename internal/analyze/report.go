@@ -407,7 +407,7 @@ func (r *Report) notes(cfg Config, p Params) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d calls can never be admitted: their reservation (input + max_tokens) exceeds a limit; lower max_tokens or split the documents", r.TooLarge))
 	}
 	if r.MaxTokens.Unset {
-		r.Notes = append(r.Notes, fmt.Sprintf("max_tokens is unset: Bedrock reserves the model's default, %d tokens, for every call until it ends", r.DefaultMaxTokens))
+		r.Notes = append(r.Notes, fmt.Sprintf("max_tokens is unset: Bedrock reserves the model's default, %s tokens, for every call until it ends", Group(int64(r.DefaultMaxTokens))))
 	}
 	if p.ReserveBurndown {
 		r.Notes = append(r.Notes, "reservations count max_tokens × the burndown (--reserve-burndown)")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // Verdict is the report in one line: what binds, by how much, and how long the workload
@@ -60,8 +61,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 
 	fmt.Fprintln(b)
-	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "CONSTRAINT\tCAPACITY\tNEEDS\tDEMAND\tUSE AT PREDICTED RATE\tHELD BY RESERVATIONS\t")
+	rows := [][]string{{"CONSTRAINT", "CAPACITY", "NEEDS", "DEMAND", "USE AT PREDICTED RATE", "HELD BY RESERVATIONS", ""}}
 	for _, c := range r.Constraints {
 		capacity, held := "-", "-"
 		switch {
@@ -75,11 +75,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		mark := ""
 		if c.Key == r.Binding {
-			mark = " ◀ binds"
+			mark = "◀ binds"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\n", c.Name, capacity, Human(c.Need), ratio(c.Demand), 100*c.Utilization, held, mark)
+		rows = append(rows, []string{c.Name, capacity, Human(c.Need), ratio(c.Demand), fmt.Sprintf("%.0f%%", 100*c.Utilization), held, mark})
 	}
-	tw.Flush()
+	writeTable(b, rows)
 	fmt.Fprintln(b, "  needs: how long each alone takes to let the workload through; demand: needs ÷ the longest other one (above 1× it binds)")
 
 	fmt.Fprintln(b)
@@ -118,6 +118,32 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTable writes rows as columns two spaces apart: the first and last left-aligned,
+// the others (numbers) right-aligned.
+func writeTable(b *strings.Builder, rows [][]string) {
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		var line strings.Builder
+		for i, cell := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(cell))
+			switch {
+			case i == 0:
+				line.WriteString(cell + pad)
+			case i == len(row)-1:
+				line.WriteString("  " + cell)
+			default:
+				line.WriteString("  " + pad + cell)
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
 }
 
 // constraint returns the constraint with key k.
