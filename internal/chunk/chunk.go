@@ -36,9 +36,9 @@ type Config struct {
 	// needs the room gets less overlap, or none.
 	OverlapTokens int
 	// Count returns the number of tokens in a string, for example
-	// estimate.Base().Count. It is required, and must not be much more than additive:
-	// Split checks each finished chunk with it, but packs by summing the counts of its
-	// parts.
+	// estimate.Base().Count. It is required. Split packs by summing the counts of a
+	// chunk's parts and then checks the chunk's whole text with Count, giving parts back
+	// when the sum undercounted, so the limit holds for counters that are not additive.
 	Count func(string) int
 }
 
@@ -78,8 +78,11 @@ type unit struct {
 // Split cuts text into chunks of at most cfg.MaxTokens tokens each, overlap included,
 // preferring headings, then paragraphs, lines, sentences and, last, hard cuts (see the
 // package documentation). A text that fits in one chunk comes back as exactly one chunk
-// equal to the text; an empty text gives no chunks. Split is deterministic. It returns an
-// error only for an invalid cfg, or when Count says a single byte is over MaxTokens.
+// equal to the text; an empty text gives no chunks. Split is deterministic, keeps no state
+// between calls, and is safe for concurrent use when Count is. A chunk splits a
+// multi-byte UTF-8 character only when one character alone counts more than MaxTokens.
+// Split returns an error only for an invalid cfg, or when Count says a single byte is
+// over MaxTokens.
 func Split(text string, cfg Config) ([]Chunk, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -1,11 +1,13 @@
 package chunk
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
@@ -372,6 +374,10 @@ func FuzzSplit(f *testing.F) {
 		if 2*cfg.OverlapTokens >= cfg.MaxTokens {
 			cfg.OverlapTokens = 0
 		}
+		// A hang is a failure too: the fuzzer reports a panic with the input that caused it.
+		defer time.AfterFunc(10*time.Second, func() {
+			panic(fmt.Sprintf("Split still running after 10s on %d bytes, %+v", len(text), cfg))
+		}).Stop()
 		chunks, err := Split(text, cfg)
 		if err != nil {
 			t.Fatal(err)
