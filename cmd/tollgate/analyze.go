@@ -282,9 +282,15 @@ func (f *analyzeFlags) discover(ctx context.Context) ([]quota.Limit, string, err
 	if err != nil {
 		return nil, "", usageError{fmt.Errorf("reading the quotas: %w: give them with --tpm or --limit", err)}
 	}
-	source := "applied quotas of " + q.Region
+	var parts []string
+	for _, v := range q.Values {
+		if v.Limit.Amount > 0 {
+			parts = append(parts, v.Kind+" "+v.Source)
+		}
+	}
+	source := q.Region + ": " + strings.Join(parts, ", ")
 	if q.Fallback != "" {
-		source = "AWS defaults of " + q.Region + ": " + firstClause(q.Fallback)
+		source += " (" + firstClause(q.Fallback) + ")"
 	}
 	return q.Limits, source, nil
 }

@@ -30,8 +30,12 @@ func sonnet4(t testing.TB) catalog.Model {
 // (a call of 200 output tokens takes 0.4 s + 199 × 15 ms = 3.385 s).
 var plain = Params{WindowMargin: -1, InitialMargin: 1, EstimateMargin: -1, TokenizerOffset: 1, Pacing: -1}
 
-func tpm(n int64) quota.Limit { return quota.Limit{Dimension: quota.Tokens, Amount: n, Per: time.Minute} }
-func rpm(n int64) quota.Limit { return quota.Limit{Dimension: quota.Requests, Amount: n, Per: time.Minute} }
+func tpm(n int64) quota.Limit {
+	return quota.Limit{Dimension: quota.Tokens, Amount: n, Per: time.Minute}
+}
+func rpm(n int64) quota.Limit {
+	return quota.Limit{Dimension: quota.Requests, Amount: n, Per: time.Minute}
+}
 
 // same returns n requests of in input tokens, max_tokens mt and out output tokens.
 func same(n, in, mt, out int) Workload {
