@@ -153,6 +153,9 @@ func printSummary(w io.Writer, sum batch.Summary, s *session, args []string) {
 		}
 	}
 	fmt.Fprintf(w, "Results: %s\n", sum.Out)
+	if sum.Stopped != "" {
+		fmt.Fprintf(w, "Stopped: %s\nFix the cause, then run the same command again: done documents are skipped, the rest are done.\n", sum.Stopped)
+	}
 	if sum.Interrupted {
 		fmt.Fprintf(w, "Interrupted: %d documents have no record yet. Run the same command again to do them (done ones are skipped):\n  %s\n",
 			sum.Total-sum.Done-sum.Failed-sum.Skipped-sum.Resumed, resumeCommand())
@@ -196,6 +199,7 @@ type summaryJSON struct {
 	Binding           string           `json:"binding,omitempty"`
 	Levels            map[string]int   `json:"levels"`
 	Interrupted       bool             `json:"interrupted"`
+	Stopped           string           `json:"stopped,omitempty"`
 	Emulated          bool             `json:"emulated"`
 	TimeScale         float64          `json:"time_scale"`
 	Out               string           `json:"out"`
@@ -207,7 +211,7 @@ func printSummaryJSON(w io.Writer, sum batch.Summary, s *session) error {
 		Calls: sum.Calls, Attempts: sum.Attempts, Throttles: sum.Throttles,
 		InputTokens: sum.InputTokens, OutputTokens: sum.OutputTokens, QuotaTokens: sum.QuotaTokens,
 		ElapsedSeconds: s.emulatedDuration(sum.Elapsed).Seconds(), LowerBoundSeconds: s.emulatedDuration(sum.LowerBound).Seconds(),
-		Efficiency: sum.Efficiency, Levels: sum.Levels, Interrupted: sum.Interrupted, Emulated: s.srv != nil, TimeScale: s.scale,
+		Efficiency: sum.Efficiency, Levels: sum.Levels, Interrupted: sum.Interrupted, Stopped: sum.Stopped, Emulated: s.srv != nil, TimeScale: s.scale,
 		Out: sum.Out, Failures: sum.Failures}
 	if sum.LowerBound > 0 {
 		j.Binding = s.limitLabel(sum.Binding)

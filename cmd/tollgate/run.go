@@ -501,6 +501,9 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	if sum.Interrupted {
 		return errors.New("interrupted")
 	}
+	if sum.Stopped != "" {
+		return errors.New("stopped: " + sum.Stopped)
+	}
 	if sum.Failed > 0 {
 		return fmt.Errorf("%d document(s) failed (see %s)", sum.Failed, sum.Out)
 	}

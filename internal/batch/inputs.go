@@ -171,9 +171,18 @@ func readDoc(file, rel string, cfg Config) *item {
 	it := &item{path: rel, file: file, meta: map[string]string{
 		"name": path.Base(rel), "dir": path.Dir(rel), "ext": strings.TrimPrefix(strings.ToLower(path.Ext(rel)), "."),
 	}}
-	data, err := os.ReadFile(file)
+	var data []byte
+	st, err := os.Stat(file)
+	if err == nil && st.Size() > extract.MaxFileSize {
+		err = fmt.Errorf("%w: %d MB, more than the %d MB read (split the file)", extract.ErrTooLarge, st.Size()>>20, extract.MaxFileSize>>20)
+	} else if err == nil {
+		data, err = os.ReadFile(file)
+		if err != nil {
+			err = fmt.Errorf("cannot read: %w", err)
+		}
+	}
 	if err != nil {
-		it.err = fmt.Errorf("cannot read: %w", err)
+		it.err = err
 		it.priority = classify(cfg.Rules, cfg.DefaultPriority, rel, it.meta)
 		return it
 	}

@@ -46,7 +46,18 @@ type Runner struct {
 	latency   time.Duration                 // mean time from send to answer of the calls so far
 	calls     int
 	lastLevel map[quota.Priority]int
+	stop      context.CancelCauseFunc
+	streak    int    // documents in a row that failed with the same error
+	lastErr   string // that error
 }
+
+// StopAfter is how many documents in a row may fail with the same error before a run stops
+// sending the rest: the error is then about the run (credentials, model access, a wrong
+// region), not about the documents.
+const StopAfter = 8
+
+// errStopped is the cause of a run stopped by failures.
+var errStopped = errors.New("stopped")
 
 // Status is a run's progress at one moment.
 type Status struct {
@@ -67,6 +78,9 @@ type Status struct {
 	Elapsed, ETA time.Duration
 	// Interrupted is set once the run stopped admitting because its context ended.
 	Interrupted bool
+	// Stopped, when not empty, says why the run stopped sending documents on its own:
+	// StopAfter documents in a row failed with the same error.
+	Stopped string
 }
 
 // Summary is the outcome of a run.
@@ -180,12 +194,17 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		r.remaining[j.priority] = r.remaining[j.priority].Add(r.expectedCost(j))
 	}
 
+	// A run stops sending documents when ctx ends, or when too many documents in a row
+	// fail the same way (no credentials, no model access): sending the rest would only
+	// fail them too.
+	ctx, r.stop = context.WithCancelCause(ctx)
+	defer r.stop(nil)
 	// Calls get a context that outlives ctx by the grace period.
 	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCalls()
 	stopGrace := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
-		r.st.Interrupted = true
+		r.st.Interrupted = !errors.Is(context.Cause(ctx), errStopped)
 		r.mu.Unlock()
 		t := time.AfterFunc(r.cfg.Grace, cancelCalls)
 		context.AfterFunc(callCtx, func() { t.Stop() })
@@ -258,9 +277,19 @@ func (r *Runner) finish(out *results.File, rec results.Record) error {
 	switch rec.Status {
 	case results.Done:
 		r.st.Done++
+		r.streak = 0
 	case results.Failed:
 		r.st.Failed++
 		r.failures = append(r.failures, rec)
+		if rec.Error == r.lastErr {
+			r.streak++
+		} else {
+			r.streak, r.lastErr = 1, rec.Error
+		}
+		if r.streak == StopAfter && r.stop != nil && r.st.Stopped == "" {
+			r.st.Stopped = fmt.Sprintf("%d documents in a row failed with the same error, so the rest were not sent: %s", StopAfter, rec.Error)
+			r.stop(errStopped)
+		}
 	case results.Skipped:
 		r.st.Skipped++
 		r.failures = append(r.failures, rec)

@@ -282,3 +282,28 @@ func TestInputErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunStopsOnRepeatedFailure calls a model the emulator does not serve: after
+// StopAfter documents fail the same way the run stops sending the rest, and says why.
+func TestRunStopsOnRepeatedFailure(t *testing.T) {
+	f := newFixture(t, 400_000, nil)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	r, err := New(Config{Inputs: []string{contractsDir(t, 0)}, Out: out, Pending: 1, Model: "us.anthropic.claude-3-5-sonnet-20240620-v1:0"}, f.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != StopAfter || sum.Stopped == "" || sum.Interrupted {
+		t.Errorf("failed %d, stopped %q, interrupted %v; want %d failed and a reason to stop", sum.Failed, sum.Stopped, sum.Interrupted, StopAfter)
+	}
+	recs, err := results.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != StopAfter {
+		t.Errorf("%d records; want the %d failed ones, the rest left for a later run", len(recs), StopAfter)
+	}
+}
