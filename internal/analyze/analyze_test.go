@@ -56,7 +56,7 @@ func TestNeeds(t *testing.T) {
 		p        Params
 		want     map[string]time.Duration
 		binding  string
-		demand   float64
+		margin   float64 // binding need ÷ the next one
 		calls    int
 		settled  int64 // of the first limit
 		reserved int64
@@ -66,25 +66,25 @@ func TestNeeds(t *testing.T) {
 		// calls need 55,542.5 ÷ 100,000 × 60 s = 33.3255 s; the latency floor is 3.385 s.
 		name: "max_tokens unset holds the quota", w: same(10, 1000, 0, 200), limits: []quota.Limit{tpm(100_000)}, p: plain,
 		want:    map[string]time.Duration{"tokens-per-minute": 33325500 * time.Microsecond, "latency": lat},
-		binding: "tokens-per-minute", demand: 33.3255 / 3.385, calls: 10, settled: 20_000, reserved: 650_000,
+		binding: "tokens-per-minute", margin: 33.3255 / 3.385, calls: 10, settled: 20_000, reserved: 650_000,
 	}, {
 		// max_tokens 300: R = 1,300 is below s = 2,000, so nothing is lost: occ = s, and
 		// ten calls need 20,000 ÷ 100,000 × 60 s = 12 s.
 		name: "reservation below settlement", w: same(10, 1000, 300, 200), limits: []quota.Limit{tpm(100_000)}, p: plain,
 		want:    map[string]time.Duration{"tokens-per-minute": 12 * time.Second, "latency": lat},
-		binding: "tokens-per-minute", demand: 12 / 3.385, calls: 10, settled: 20_000, reserved: 13_000,
+		binding: "tokens-per-minute", margin: 12 / 3.385, calls: 10, settled: 20_000, reserved: 13_000,
 	}, {
 		// 60 calls at 30 per minute need 120 s; their 120,000 tokens (R = 1,200 ≤ s) at
 		// 1,000,000 per minute need 7.2 s.
 		name: "requests per minute", w: same(60, 1000, 200, 200), limits: []quota.Limit{tpm(1_000_000), rpm(30)}, p: plain,
 		want:    map[string]time.Duration{"tokens-per-minute": 7200 * time.Millisecond, "requests-per-minute": 120 * time.Second, "latency": lat},
-		binding: "requests-per-minute", demand: 120 / 7.2, calls: 60, settled: 120_000, reserved: 72_000,
+		binding: "requests-per-minute", margin: 120 / 7.2, calls: 60, settled: 120_000, reserved: 72_000,
 	}, {
 		// Two calls in flight: ten calls of 3.385 s need 16.925 s.
 		name: "calls in flight", w: same(10, 1000, 200, 200), limits: []quota.Limit{tpm(1_000_000)},
 		p:       func() Params { p := plain; p.MaxInFlight = 2; return p }(),
 		want:    map[string]time.Duration{"tokens-per-minute": 1200 * time.Millisecond, "concurrency": 16925 * time.Millisecond, "latency": lat},
-		binding: "concurrency", demand: 16.925 / 3.385, calls: 10, settled: 20_000, reserved: 12_000,
+		binding: "concurrency", margin: 16.925 / 3.385, calls: 10, settled: 20_000, reserved: 12_000,
 	}, {
 		// An output of 2,500 at max_tokens 1,000 takes three calls: inputs 1,000, 2,000 and
 		// 3,000, outputs 1,000, 1,000 and 500; settled (1,000 + 5,000) + (2,000 + 5,000) +
@@ -92,7 +92,7 @@ func TestNeeds(t *testing.T) {
 		// settlement). The chain takes 3 × 0.4 s + (999 + 999 + 499) × 15 ms = 38.655 s.
 		name: "continuations", w: same(1, 1000, 1000, 2500), limits: []quota.Limit{tpm(1_000_000)}, p: plain,
 		want:    map[string]time.Duration{"tokens-per-minute": 1110 * time.Millisecond, "latency": 38655 * time.Millisecond},
-		binding: "latency", demand: 38.655 / 1.11, calls: 3, settled: 18_500, reserved: 9_000,
+		binding: "latency", margin: 38.655 / 1.11, calls: 3, settled: 18_500, reserved: 9_000,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := tc.p.withDefaults(tc.limits)
@@ -126,8 +126,8 @@ func TestNeeds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Binding != tc.binding || math.Abs(r.Demand-tc.demand) > 0.01*tc.demand {
-				t.Errorf("binding %s by %.3f×; want %s by %.3f×", r.Binding, r.Demand, tc.binding, tc.demand)
+			if r.Binding != tc.binding || math.Abs(r.Margin-tc.margin) > 0.01*tc.margin {
+				t.Errorf("binding %s by %.3f× the next; want %s by %.3f×", r.Binding, r.Margin, tc.binding, tc.margin)
 			}
 		})
 	}
@@ -372,7 +372,7 @@ func TestJSONShape(t *testing.T) {
 	}
 	want := []string{"binding", "calls", "calls_per_minute", "classes", "concurrency", "constraints", "context_window",
 		"curve", "default_max_tokens", "demand", "documents", "documents_per_minute", "input_tokens", "makespan_ns",
-		"max_tokens", "mean_latency_ns", "mean_wait_ns", "model", "model_id", "model_name", "next", "notes", "output_burndown",
+		"margin", "max_tokens", "mean_latency_ns", "mean_wait_ns", "model", "model_id", "model_name", "next", "notes", "output_burndown",
 		"output_tokens", "per_output_token_ns", "quota_tokens", "requests", "time_to_first_token_ns"}
 	if diff := cmp.Diff(want, keys(top)); diff != "" {
 		t.Errorf("top-level keys (-want +got):\n%s", diff)
@@ -381,7 +381,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(top["constraints"], &cs); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"amount", "blocked_ns", "demand", "held", "key", "limit", "name", "need_ns", "per_ns", "reserved", "settled", "utilization"}, keys(cs[0])); diff != "" {
+	if diff := cmp.Diff([]string{"amount", "blocked_ns", "demand", "held", "key", "limit", "name", "need_ns", "per_ns", "ratio", "reserved", "settled", "utilization"}, keys(cs[0])); diff != "" {
 		t.Errorf("constraint keys (-want +got):\n%s", diff)
 	}
 	var mt map[string]json.RawMessage
@@ -389,7 +389,7 @@ func TestJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"binding", "calls_per_minute", "continued", "current", "documents_per_minute", "extra_calls",
-		"makespan_ns", "output_quantile", "quantile", "recommended", "unset"}, keys(mt)); diff != "" {
+		"keep", "makespan_ns", "output_quantile", "quantile", "recommended", "unset"}, keys(mt)); diff != "" {
 		t.Errorf("max_tokens keys (-want +got):\n%s", diff)
 	}
 	var got []string

@@ -159,6 +159,7 @@ func (pl *plan) each(f func(c *call)) {
 // Constraint kinds besides the limits.
 const (
 	concurrencyKey = "concurrency"
+	pendingKey     = "pending"
 	latencyKey     = "latency"
 )
 
@@ -172,7 +173,8 @@ type need struct {
 	held      int64 // what reservations held above the settlement, averaged over the window
 }
 
-// needs computes, for every limit, the cap on calls in flight and the latency, the time
+// needs computes, for every limit, the cap on calls in flight, the documents handed over
+// at once (Pending) and the latency, the time
 // each alone needs for the plan (design §6). A call settling s and reserving R for L
 // occupies a window of length P = Per + WindowMargin with
 //
@@ -218,6 +220,11 @@ func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 	if p.MaxInFlight > 0 {
 		out = append(out, need{key: concurrencyKey, name: "calls in flight", d: busy / time.Duration(p.MaxInFlight)})
 	}
+	if p.Pending > 0 && p.Pending < len(pl.docs) {
+		// Documents handed over Pending at a time cap the calls in flight at Pending (a
+		// chunked document's calls count as one for this bound).
+		out = append(out, need{key: pendingKey, name: "documents at once (pending)", d: busy / time.Duration(p.Pending)})
+	}
 	var floor time.Duration
 	for _, d := range pl.docs {
 		var longest time.Duration
@@ -242,16 +249,17 @@ func (pl *plan) chainLatency(i int) time.Duration {
 	return d
 }
 
-// binding returns the index of the need that takes longest (the latency floor on ties,
-// so that a quota binds only when it is what makes the work take longer), and the
-// index of the next one, or -1 when there is none.
+// binding returns the index of the need that takes longest and of the next one (-1 when
+// there is none). Needs within 0.5% of each other tie, and the first listed wins: the
+// limits in the order given (tokens per minute before tokens per day, whose default
+// allows the same rate), then concurrency, pending and the latency.
 func binding(ns []need) (first, second int) {
 	first, second = -1, -1
-	for i := len(ns) - 1; i >= 0; i-- {
+	for i, n := range ns {
 		switch {
-		case first < 0 || ns[i].d > ns[first].d:
+		case first < 0 || float64(n.d) > 1.005*float64(ns[first].d):
 			first, second = i, first
-		case second < 0 || ns[i].d > ns[second].d:
+		case second < 0 || float64(n.d) > 1.005*float64(ns[second].d):
 			second = i
 		}
 	}

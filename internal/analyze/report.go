@@ -61,11 +61,15 @@ type Report struct {
 	// is one, and the latency floor last.
 	Constraints []Constraint `json:"constraints"`
 	// Binding is the key of the constraint that takes longest ("tokens-per-minute",
-	// "requests-per-minute", "concurrency", or "latency" when no quota binds), Next the
-	// runner-up's, Demand the binding one's demand ÷ its capacity (its Need ÷ Next's).
+	// "requests-per-minute", "concurrency", "pending", or "latency" when nothing else
+	// binds). Demand is how much more the workload asks of it than it gives: its Need ÷
+	// the time the workload would take were no limit there (the longest Need of latency
+	// and pending). Next is the runner-up, Margin the binding Need ÷ Next's:
+	// how much raising the binding limit alone can gain.
 	Binding string  `json:"binding"`
-	Next    string  `json:"next,omitempty"`
 	Demand  float64 `json:"demand"`
+	Next    string  `json:"next,omitempty"`
+	Margin  float64 `json:"margin,omitempty"`
 
 	// CallsPerMinute and DocumentsPerMinute are the sustained ceiling: calls (documents)
 	// ÷ the binding constraint's Need.
@@ -109,9 +113,12 @@ type Constraint struct {
 	// Need is how long this constraint alone needs to let the workload through: usage
 	// (with reservations held) ÷ rate, or the longest chain of calls for the latency.
 	Need time.Duration `json:"need_ns"`
-	// Demand is Need ÷ the longest Need of the other constraints: what the workload would
-	// ask of it per window, if it were not there, ÷ its capacity. Above 1 it binds.
+	// Demand is Need ÷ the time the workload would take with no limit at all (latency and
+	// pending only): how much more the workload asks of this limit than it gives.
 	Demand float64 `json:"demand"`
+	// Ratio is Need ÷ the longest Need of the other constraints: above 1 it binds (by
+	// that much), below 1 it is the share of its capacity used at the predicted rate.
+	Ratio float64 `json:"ratio"`
 	// Utilization is the share of its capacity used at the predicted rate (Need ÷ the
 	// binding constraint's Need).
 	Utilization float64 `json:"utilization"`
@@ -142,6 +149,9 @@ type MaxTokens struct {
 	Unset       bool    `json:"unset"`
 	Recommended int     `json:"recommended"`
 	Quantile    float64 `json:"quantile"`
+	// Keep reports that the quantile would be slower than Current (whose reservations
+	// already hold no more than they settle): Recommended is then Current.
+	Keep bool `json:"keep"`
 	// OutputQuantile is that quantile of the expected outputs.
 	OutputQuantile int `json:"output_quantile"`
 	// Continued is how many requests would need continuations at Recommended, and
@@ -226,13 +236,28 @@ func New(cfg Config) (*Report, error) {
 	r.fill(ns, sim, pl, p)
 
 	r.MaxTokens = r.maxTokens(cfg, pl, p)
-	if rec, err := expand(m, cfg.Limits, cfg.Workload, p, r.MaxTokens.Recommended); err == nil {
+	if r.recommend(cfg, p, r.MaxTokens.Recommended); r.MaxTokens.Makespan > r.Makespan && !r.MaxTokens.Unset {
+		// The quantile is slower than what the workload sends (its reservations already
+		// hold no more than they settle, and the quantile adds continuations): keep it.
+		r.MaxTokens.Keep = true
+		r.recommend(cfg, p, r.MaxTokens.Current)
+	}
+	r.Curve = curve(cfg, p, r)
+	r.notes(cfg, p)
+	return r, nil
+}
+
+// recommend sets the max_tokens recommendation to v and its predicted effect.
+func (r *Report) recommend(cfg Config, p Params, v int) {
+	r.MaxTokens.Recommended = v
+	if rec, err := expand(cfg.Model, cfg.Limits, cfg.Workload, p, v); err == nil {
 		rn := rec.needs(cfg.Limits, p)
 		b, _ := binding(rn)
 		r.MaxTokens.CallsPerMinute, r.MaxTokens.DocumentsPerMinute = rates(rec, rn[b].d, r.Documents)
 		r.MaxTokens.Binding = rn[b].key
 		r.MaxTokens.Makespan = simulate(rec, cfg.Limits, p).makespan
 		r.MaxTokens.ExtraCalls = rec.calls - len(cfg.Workload.Requests)
+		r.MaxTokens.Continued = 0
 		for _, ch := range rec.chains {
 			if len(ch) > 1 {
 				r.MaxTokens.Continued++
@@ -244,9 +269,6 @@ func New(cfg Config) (*Report, error) {
 			r.Concurrency.Recommended = int(math.Ceil(float64(recBusy) / float64(b)))
 		}
 	}
-	r.Curve = curve(cfg, p, r)
-	r.notes(cfg, p)
-	return r, nil
 }
 
 // fill sets the constraints, the verdict, the rates and the classes from the needs and a
@@ -254,6 +276,12 @@ func New(cfg Config) (*Report, error) {
 func (r *Report) fill(ns []need, sim simResult, pl *plan, p Params) {
 	b, next := binding(ns)
 	longest := ns[b].d
+	var free time.Duration // the time with no limit: latency, pending
+	for _, n := range ns {
+		if n.key == latencyKey || n.key == pendingKey {
+			free = max(free, n.d)
+		}
+	}
 	for i, n := range ns {
 		c := Constraint{Key: n.key, Name: n.name, Need: n.d, Settled: n.settled, Reserved: n.reserved, Held: n.held,
 			Blocked: sim.blocked[n.key]}
@@ -270,16 +298,23 @@ func (r *Report) fill(ns []need, sim simResult, pl *plan, p Params) {
 			}
 		}
 		if other > 0 {
-			c.Demand = float64(n.d) / float64(other)
+			c.Ratio = float64(n.d) / float64(other)
+		}
+		if free > 0 {
+			c.Demand = float64(n.d) / float64(free)
 		}
 		if longest > 0 {
 			c.Utilization = float64(n.d) / float64(longest)
 		}
 		r.Constraints = append(r.Constraints, c)
 	}
-	r.Binding, r.Demand = ns[b].key, r.Constraints[b].Demand
+	r.Binding = ns[b].key
+	r.Demand = r.Constraints[b].Demand
 	if next >= 0 {
 		r.Next = ns[next].key
+		if ns[next].d > 0 {
+			r.Margin = float64(longest) / float64(ns[next].d)
+		}
 	}
 	r.CallsPerMinute, r.DocumentsPerMinute = rates(pl, longest, r.Documents)
 	r.Makespan = sim.makespan
@@ -411,9 +446,5 @@ func (r *Report) notes(cfg Config, p Params) {
 	}
 	if p.ReserveBurndown {
 		r.Notes = append(r.Notes, "reservations count max_tokens × the burndown (--reserve-burndown)")
-	}
-	if r.MaxTokens.Continued > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("at the recommended max_tokens %d, %d requests run longer and are continued (%d more calls, each resending the input and the output so far)",
-			r.MaxTokens.Recommended, r.MaxTokens.Continued, r.MaxTokens.ExtraCalls))
 	}
 }

@@ -22,9 +22,15 @@ func (r *Report) Verdict() string {
 	case latencyKey:
 		return fmt.Sprintf("Binding: nothing — the quotas admit the calls as fast as they are answered; %s", took)
 	case concurrencyKey:
-		return fmt.Sprintf("Binding: calls in flight — demand is %s the cap of %d; %s", ratio(r.Demand), c.Cap, took)
+		return fmt.Sprintf("Binding: calls in flight — the cap of %d makes the work %s longer than the quotas would; %s", c.Cap, ratio(r.Margin), took)
+	case pendingKey:
+		return fmt.Sprintf("Binding: documents handed over at once (pending) — the work takes %s longer than the quotas would; %s", ratio(r.Margin), took)
 	}
-	return fmt.Sprintf("Binding: %s — demand is %s the quota; %s", c.Name, ratio(r.Demand), took)
+	behind := ""
+	if r.Margin < 1.25 && r.Next != "" && r.Next != latencyKey {
+		behind = fmt.Sprintf(", with %s close behind (%s)", r.nameOf(r.Next), ratio(1/r.Margin))
+	}
+	return fmt.Sprintf("Binding: %s — demand is %s the quota%s; %s", c.Name, ratio(r.Demand), behind, took)
 }
 
 // WriteText writes the report for people: the verdict, then aligned sections.
@@ -61,7 +67,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 
 	fmt.Fprintln(b)
-	rows := [][]string{{"CONSTRAINT", "CAPACITY", "NEEDS", "DEMAND", "USE AT PREDICTED RATE", "HELD BY RESERVATIONS", ""}}
+	rows := [][]string{{"CONSTRAINT", "CAPACITY", "NEEDS", "÷ OTHERS", "USE AT PREDICTED RATE", "HELD BY RESERVATIONS", ""}}
 	for _, c := range r.Constraints {
 		capacity, held := "-", "-"
 		switch {
@@ -77,10 +83,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		if c.Key == r.Binding {
 			mark = "◀ binds"
 		}
-		rows = append(rows, []string{c.Name, capacity, Human(c.Need), ratio(c.Demand), fmt.Sprintf("%.0f%%", 100*c.Utilization), held, mark})
+		rows = append(rows, []string{c.Name, capacity, Human(c.Need), ratio(c.Ratio), fmt.Sprintf("%.0f%%", 100*c.Utilization), held, mark})
 	}
 	writeTable(b, rows)
-	fmt.Fprintln(b, "  needs: how long each alone takes to let the workload through; demand: needs ÷ the longest other one (above 1× it binds)")
+	fmt.Fprintln(b, "  needs: how long each alone takes to let the workload through; ÷ others: needs ÷ the longest other (above 1× it binds)")
 
 	fmt.Fprintln(b)
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -95,8 +101,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if mt.Unset {
 		cur += " (unset: the model's default)"
 	}
-	fmt.Fprintf(tw, "max_tokens\tnow %s; recommended %s, the %s of the expected outputs (%s) rounded up\n",
-		cur, Group(int64(mt.Recommended)), percentile(mt.Quantile), Group(int64(mt.OutputQuantile)))
+	if mt.Keep {
+		fmt.Fprintf(tw, "max_tokens\tnow %s; keep it: its reservations hold no more than the calls settle, and the %s of the expected outputs (%s) would be slower\n",
+			cur, percentile(mt.Quantile), Group(int64(mt.OutputQuantile)))
+	} else {
+		fmt.Fprintf(tw, "max_tokens\tnow %s; recommended %s, the %s of the expected outputs (%s) rounded up\n",
+			cur, Group(int64(mt.Recommended)), percentile(mt.Quantile), Group(int64(mt.OutputQuantile)))
+	}
 	if mt.Recommended != mt.Current {
 		fmt.Fprintf(tw, "  with %s\t%s calls/min, %s documents/min; %s to process (binding: %s)\n", Group(int64(mt.Recommended)),
 			rate(mt.CallsPerMinute), rate(mt.DocumentsPerMinute), Human(mt.Makespan), r.nameOf(mt.Binding))

@@ -125,11 +125,11 @@ func newPlot(title, x, y string) *plot.Plot {
 // demandPlot draws, for every limit (and the cap on calls in flight), its demand ÷
 // capacity on a log scale, with the capacity as a line at 1×.
 func demandPlot(r *analyze.Report) (*plot.Plot, error) {
-	p := newPlot("Demand ÷ capacity of each limit", "", "demand ÷ capacity (log scale)")
+	p := newPlot("Demand on each limit at the workload's own pace", "", "demand ÷ capacity (log scale)")
 	var names []string
 	var cs []analyze.Constraint
 	for _, c := range r.Constraints {
-		if c.Key != "latency" {
+		if c.Key != "latency" && c.Key != "pending" {
 			cs = append(cs, c)
 		}
 	}
