@@ -46,6 +46,20 @@ func same(n, in, mt, out int) Workload {
 	return w
 }
 
+// planFor expands w under limits with p's defaults set.
+func planFor(t testing.TB, m catalog.Model, limits []quota.Limit, w Workload, p Params) (*plan, Params) {
+	t.Helper()
+	p, err := p.withDefaults(limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := expand(m, limits, w, p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl, p
+}
+
 func TestNeeds(t *testing.T) {
 	m := sonnet4(t)
 	const lat = 3385 * time.Millisecond
@@ -95,14 +109,7 @@ func TestNeeds(t *testing.T) {
 		binding: "latency", margin: 38.655 / 1.11, calls: 3, settled: 18_500, reserved: 9_000,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tc.p.withDefaults(tc.limits)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pl, err := expand(m, tc.limits, tc.w, p, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pl, p := planFor(t, m, tc.limits, tc.w, tc.p)
 			ns := pl.needs(tc.limits, p)
 			got := map[string]time.Duration{}
 			for _, n := range ns {
@@ -159,14 +166,7 @@ func TestSimulateWindows(t *testing.T) {
 			func() Params { p := plain; p.MaxInFlight = 2; return p }(), 16925 * time.Millisecond, 16925 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tc.p.withDefaults(tc.limits)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pl, err := expand(m, tc.limits, tc.w, p, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pl, p := planFor(t, m, tc.limits, tc.w, tc.p)
 			got := simulate(pl, tc.limits, p).makespan
 			if got < tc.min || got > tc.max {
 				t.Errorf("makespan %v; want within [%v, %v]", got, tc.min, tc.max)

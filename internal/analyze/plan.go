@@ -269,7 +269,7 @@ func binding(ns []need) (first, second int) {
 // limitKey names a limit in JSON and flags: "tokens-per-minute", "requests-per-minute",
 // "tokens-per-day", "input-tokens-per-10s".
 func limitKey(l quota.Limit) string {
-	return l.Dimension.String() + "-per-" + perWord(l.Per)
+	return l.Dimension.String() + "-per-" + PerWord(l.Per)
 }
 
 // limitName names a limit for people: "tokens per minute".
@@ -278,10 +278,11 @@ func limitName(l quota.Limit) string {
 	if l.Dimension == quota.InputTokens || l.Dimension == quota.OutputTokens {
 		d = d[:len(d)-len("-tokens")] + " tokens"
 	}
-	return d + " per " + perWord(l.Per)
+	return d + " per " + PerWord(l.Per)
 }
 
-func perWord(per time.Duration) string {
+// PerWord names a window for people: "minute", "day", or the duration ("10s").
+func PerWord(per time.Duration) string {
 	switch per {
 	case time.Second:
 		return "second"

@@ -22,15 +22,15 @@ func (r *Report) Verdict() string {
 	case latencyKey:
 		return fmt.Sprintf("Binding: nothing — the quotas admit the calls as fast as they are answered; %s", took)
 	case concurrencyKey:
-		return fmt.Sprintf("Binding: calls in flight — the cap of %d makes the work %s longer than the quotas would; %s", c.Cap, ratio(r.Margin), took)
+		return fmt.Sprintf("Binding: calls in flight — the cap of %d makes the work %s longer than the quotas would; %s", c.Cap, Times(r.Margin), took)
 	case pendingKey:
-		return fmt.Sprintf("Binding: documents handed over at once (pending) — the work takes %s longer than the quotas would; %s", ratio(r.Margin), took)
+		return fmt.Sprintf("Binding: documents handed over at once (pending) — the work takes %s longer than the quotas would; %s", Times(r.Margin), took)
 	}
 	behind := ""
 	if r.Margin < 1.25 && r.Next != "" && r.Next != latencyKey {
-		behind = fmt.Sprintf(", with %s close behind (%s)", r.nameOf(r.Next), ratio(1/r.Margin))
+		behind = fmt.Sprintf(", with %s close behind (%s)", r.nameOf(r.Next), Times(1/r.Margin))
 	}
-	return fmt.Sprintf("Binding: %s — demand is %s the quota%s; %s", c.Name, ratio(r.Demand), behind, took)
+	return fmt.Sprintf("Binding: %s — demand is %s the quota%s; %s", c.Name, Times(r.Demand), behind, took)
 }
 
 // WriteText writes the report for people: the verdict, then aligned sections.
@@ -72,7 +72,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		capacity, held := "-", "-"
 		switch {
 		case c.Amount > 0:
-			capacity = Group(c.Amount) + "/" + perWord(c.Per)
+			capacity = Group(c.Amount) + "/" + PerWord(c.Per)
 		case c.Cap > 0:
 			capacity = strconv.Itoa(c.Cap) + " at once"
 		}
@@ -83,7 +83,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if c.Key == r.Binding {
 			mark = "◀ binds"
 		}
-		rows = append(rows, []string{c.Name, capacity, Human(c.Need), ratio(c.Ratio), fmt.Sprintf("%.0f%%", 100*c.Utilization), held, mark})
+		rows = append(rows, []string{c.Name, capacity, Human(c.Need), Times(c.Ratio), fmt.Sprintf("%.0f%%", 100*c.Utilization), held, mark})
 	}
 	writeTable(b, rows)
 	fmt.Fprintln(b, "  needs: how long each alone takes to let the workload through; ÷ others: needs ÷ the longest other (above 1× it binds)")
@@ -206,8 +206,8 @@ func Group(n int64) string {
 	return s
 }
 
-// ratio writes a multiple: 3.2×, 0.41×, 120×.
-func ratio(x float64) string {
+// Times writes a multiple for people: 3.2×, 0.41×, 120×.
+func Times(x float64) string {
 	switch {
 	case math.IsInf(x, 0) || math.IsNaN(x):
 		return "-"

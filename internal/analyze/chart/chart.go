@@ -159,7 +159,7 @@ func demandPlot(r *analyze.Report) (*plot.Plot, error) {
 			label += "\n" + strconv.Itoa(c.Cap) + " at once"
 		}
 		names = append(names, label)
-		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: v}}, Labels: []string{ratio(c.Demand)}})
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: v}}, Labels: []string{analyze.Times(c.Demand)}})
 		if err != nil {
 			return nil, fmt.Errorf("chart: %w", err)
 		}
@@ -198,7 +198,7 @@ func curvePlot(r *analyze.Report) (*plot.Plot, error) {
 	if len(calls) == 0 {
 		return nil, fmt.Errorf("chart: the report has no max_tokens curve")
 	}
-	ymax *= 1.25
+	ymax *= 1.4
 	lc, err := plotter.NewLine(calls)
 	if err != nil {
 		return nil, fmt.Errorf("chart: %w", err)
@@ -217,8 +217,8 @@ func curvePlot(r *analyze.Report) (*plot.Plot, error) {
 		label string
 		c     color.Color
 	}{
-		{r.MaxTokens.Current, "now " + group(r.MaxTokens.Current), grey},
-		{r.MaxTokens.Recommended, "recommended " + group(r.MaxTokens.Recommended), green},
+		{r.MaxTokens.Current, "now " + analyze.Group(int64(r.MaxTokens.Current)), grey},
+		{r.MaxTokens.Recommended, "recommended " + analyze.Group(int64(r.MaxTokens.Recommended)), green},
 	} {
 		v, err := plotter.NewLine(plotter.XYs{{X: float64(m.x), Y: 0}, {X: float64(m.x), Y: ymax}})
 		if err != nil {
@@ -233,40 +233,15 @@ func curvePlot(r *analyze.Report) (*plot.Plot, error) {
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, tokenTicks{}
 	p.X.Min, p.X.Max = calls[0].X/1.1, calls[len(calls)-1].X*1.15
 	p.Y.Min, p.Y.Max = 0, ymax
+	p.Y.Tick.Marker = niceTicks{}
 	p.Add(plotter.NewGrid())
 	return p, nil
 }
 
-// shortLimit writes a limit's capacity: "100,000/min".
+// shortLimit writes a limit's capacity: "100,000/minute".
 func shortLimit(c analyze.Constraint) string {
-	per := c.Per.String()
-	switch c.Per.String() {
-	case "1m0s":
-		per = "min"
-	case "24h0m0s":
-		per = "day"
-	case "1h0m0s":
-		per = "hour"
-	case "1s":
-		per = "s"
-	}
-	return group64(c.Amount) + "/" + per
+	return analyze.Group(c.Amount) + "/" + analyze.PerWord(c.Per)
 }
-
-// ratio writes a multiple: "56.8×", "0.41×".
-func ratio(x float64) string {
-	switch {
-	case x >= 100:
-		return strconv.FormatFloat(x, 'f', 0, 64) + "×"
-	case x >= 10:
-		return strconv.FormatFloat(x, 'f', 1, 64) + "×"
-	}
-	return strconv.FormatFloat(x, 'f', 2, 64) + "×"
-}
-
-func group(n int) string { return group64(int64(n)) }
-
-func group64(n int64) string { return analyze.Group(n) }
 
 // ratioTicks marks powers of ten as multiples: 0.01×, 0.1×, 1×, 10×.
 type ratioTicks struct{}
@@ -276,6 +251,24 @@ func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 		v := math.Pow(10, e)
 		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64) + "×"})
+	}
+	return ts
+}
+
+// niceTicks marks about five round values (1, 2 or 5 × a power of ten apart).
+type niceTicks struct{}
+
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := math.Pow(10, math.Floor(math.Log10((hi-lo)/5)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if (hi-lo)/(m*step) <= 6 {
+			step *= m
+			break
+		}
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
 	}
 	return ts
 }
