@@ -31,6 +31,7 @@ type Client struct {
 	groups  map[string]*group // by base model id
 
 	calibrated sync.Map // base model id → true once reported usage was seen
+	learn      learning // calls right-sizing max_tokens before their task is learned
 	closed     atomic.Bool
 	streams    sync.WaitGroup // watchers of streams handed to callers
 }
@@ -105,15 +106,17 @@ func (c *Client) Close() error {
 
 // call is one call through the pipeline: its group, estimate and cost.
 type call struct {
-	g       *group
-	modelID string
-	in      estimate.Input
-	max     int // max_tokens sent (0: unset)
-	cost    quota.Cost
-	input   int // input tokens reserved (the estimate with its margin, or the exact count)
-	opt     quota.Options
-	prio    string
-	task    string // for output-length learning
+	g        *group
+	modelID  string
+	in       estimate.Input
+	max      int // max_tokens sent (0: unset)
+	cost     quota.Cost
+	input    int // input tokens reserved (the estimate with its margin, or the exact count)
+	opt      quota.Options
+	prio     string
+	task     string       // for output-length learning
+	release  func()       // ends the call's place among its task's learners (see learning)
+	observed *atomic.Bool // set once its reply taught the output predictor (nil: not learning)
 }
 
 // groupFor returns the group of targets that serve modelID's base model.
@@ -161,7 +164,7 @@ func (c *Client) plan(ctx context.Context, modelID string, req *estimate.Request
 		return nil, fmt.Errorf("tollgate: %w", err)
 	}
 	opt := callOptions(ctx)
-	return &call{g: g, modelID: modelID, in: in, input: tokens, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx)}, nil
+	return &call{g: g, modelID: modelID, in: in, input: tokens, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx), release: func() {}}, nil
 }
 
 // attemptFunc makes one SDK attempt on t and reports its outcome. On success it returns
@@ -342,6 +345,9 @@ func (c *Client) settle(tg *target, cl *call, r quota.Reservation, u invoke.Usag
 	c.metrics.Tokens(cl.g.model.ID, tg.name, "cache_write", u.CacheWrite)
 	if cl.task != "" {
 		c.pred.Observe(cl.task, int(u.Output))
+		if cl.observed != nil {
+			cl.observed.Store(true)
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,8 +23,9 @@ import (
 const rightSizeQuantile = 0.99
 
 // converseCall plans a Converse or ConverseStream call, right-sizing max_tokens on a copy
-// of in when configured, and returns the input to send.
-func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseInput) (*call, *bedrockruntime.ConverseInput, error) {
+// of in when configured, and returns the input to send. The caller must call the call's
+// done when it has finished with it.
+func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseInput, gate bool) (*call, *bedrockruntime.ConverseInput, error) {
 	if in == nil || in.ModelId == nil {
 		return nil, nil, fmt.Errorf("tollgate: Converse input has no ModelId: set it to a model or profile id")
 	}
@@ -30,9 +33,22 @@ func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseIn
 	if err != nil {
 		return nil, nil, fmt.Errorf("tollgate: %w", err)
 	}
+	release := func() {}
+	var observed *atomic.Bool
 	if c.cfg.RightSizeMaxTokens && req.MaxTokens == 0 {
 		if task := taskOf(ctx); task != "" {
-			if n, ok := c.pred.Predict(task, rightSizeQuantile); ok {
+			g, err := c.groupFor(*in.ModelId)
+			if err != nil {
+				return nil, nil, err
+			}
+			observed = new(atomic.Bool)
+			n, rel, err := c.rightSize(ctx, observed, task, gate)
+			if err != nil {
+				return nil, nil, err
+			}
+			release = rel
+			if n > 0 {
+				n = min(n, g.model.MaxOutputTokens)
 				cp := *in
 				ic := types.InferenceConfiguration{}
 				if in.InferenceConfig != nil {
@@ -46,9 +62,74 @@ func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseIn
 	}
 	cl, err := c.plan(ctx, *in.ModelId, req, c.countTokens(ctx, in))
 	if err != nil {
+		release()
 		return nil, nil, err
 	}
+	cl.release, cl.observed = release, observed
 	return cl, in, nil
+}
+
+// learning gates calls that would right-size max_tokens for a task whose output length is
+// not learned yet: up to learners of them go out with max_tokens unset (Bedrock then
+// reserves the model's maximum), and the rest wait — holding no quota — until those
+// replies have taught the predictor, then go out right-sized. Without the gate, a burst of
+// calls arriving before the first replies would all reserve the maximum.
+type learning struct {
+	mu   sync.Mutex
+	n    map[string]int // calls out per task while it is being learned
+	wake chan struct{}  // closed (and replaced) whenever a learning call ends
+}
+
+// learners is how many calls of a task go out unsized before its output length is
+// learned: as many as the predictor needs replies before it answers. A learner that ends
+// without a reply (an error) frees its place.
+const learners = estimate.DefaultMinObservations
+
+// rightSize returns the max_tokens to send for a call of task — the learned quantile with
+// estimate.RightSizeHeadroom, or 0 to leave it unset when the call is one of the task's
+// learners — and the function to call when the call has ended (observed says whether its
+// reply was learned from). With gate false (a forecast) it never waits nor takes a
+// learner's place.
+func (c *Client) rightSize(ctx context.Context, observed *atomic.Bool, task string, gate bool) (int, func(), error) {
+	l := &c.learn
+	for {
+		if n, ok := c.pred.Predict(task, rightSizeQuantile); ok {
+			return int(math.Ceil(float64(n) * estimate.RightSizeHeadroom)), func() {}, nil
+		}
+		if !gate {
+			return 0, func() {}, nil
+		}
+		l.mu.Lock()
+		if l.n == nil {
+			l.n = map[string]int{}
+		}
+		if l.wake == nil {
+			l.wake = make(chan struct{})
+		}
+		if l.n[task] < learners {
+			l.n[task]++
+			l.mu.Unlock()
+			var once sync.Once
+			return 0, func() {
+				once.Do(func() {
+					l.mu.Lock()
+					if !observed.Load() {
+						l.n[task]-- // it taught nothing: another call may learn in its place
+					}
+					close(l.wake)
+					l.wake = make(chan struct{})
+					l.mu.Unlock()
+				})
+			}, nil
+		}
+		wake := l.wake
+		l.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		}
+	}
 }
 
 // Converse is bedrockruntime.Client.Converse behind Tollgate's admission: it waits in
@@ -56,10 +137,11 @@ func (c *Client) converseCall(ctx context.Context, in *bedrockruntime.ConverseIn
 // SDK attempt, settles against the reported usage, and retries throttles and server
 // errors itself.
 func (c *Client) Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error) {
-	cl, in, err := c.converseCall(ctx, in)
+	cl, in, err := c.converseCall(ctx, in, true)
 	if err != nil {
 		return nil, err
 	}
+	defer cl.release()
 	var out *bedrockruntime.ConverseOutput
 	err = c.run(ctx, cl, func(ctx context.Context, t *target, _ quota.Reservation) (invoke.Usage, bool, error) {
 		send := *in
@@ -84,7 +166,7 @@ func (c *Client) ConverseStream(ctx context.Context, in *bedrockruntime.Converse
 	}
 	conv := &bedrockruntime.ConverseInput{ModelId: in.ModelId, Messages: in.Messages, System: in.System,
 		InferenceConfig: in.InferenceConfig, ToolConfig: in.ToolConfig}
-	cl, conv, err := c.converseCall(ctx, conv)
+	cl, conv, err := c.converseCall(ctx, conv, true)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +187,9 @@ func (c *Client) ConverseStream(ctx context.Context, in *bedrockruntime.Converse
 		out = o
 		return invoke.Usage{}, true, nil
 	})
+	if err != nil {
+		cl.release() // no stream: endStream will not run
+	}
 	return out, err
 }
 
@@ -174,6 +259,7 @@ func (c *Client) invokeCall(ctx context.Context, modelID *string, body []byte) (
 // for what it sent. It is not capped at the reservation: output at a burndown of 5 can
 // cost more than the max_tokens reserved.
 func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.StreamEnd) {
+	defer cl.release()
 	if end.Usage.Known {
 		c.settle(t, cl, r, end.Usage)
 		c.metrics.Call(cl.g.model.ID, t.name, cl.prio, "ok")
@@ -251,10 +337,11 @@ type Prediction struct {
 // Forecast predicts how long a Converse call with in would wait for admission now, at
 // the priority of ctx, on the target that would admit it first.
 func (c *Client) Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (Prediction, error) {
-	cl, _, err := c.converseCall(ctx, in)
+	cl, _, err := c.converseCall(ctx, in, false)
 	if err != nil {
 		return Prediction{}, err
 	}
+	cl.release()
 	best := Prediction{Wait: -1, Cost: cl.cost}
 	for _, t := range cl.g.targets {
 		p, err := t.lim.Forecast(ctx, cl.cost, cl.opt.Priority)

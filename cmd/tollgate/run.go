@@ -216,7 +216,7 @@ Priorities: --priority rules map paths (or metadata) to classes, first match win
 default rules put urgent/** first and archive/** last. Higher classes jump the queue.
 
 max_tokens is right-sized by default: the 99th percentile of the output lengths learned
-in this run (4096 until 20 replies are in), so that Bedrock's reservation of max_tokens
+in this run, plus 20% (4096 until 20 replies are in), so that Bedrock's reservation of max_tokens
 does not waste the quota; a reply cut at max_tokens is continued automatically. A
 document too long for one call is split on its sections and paragraphs, with overlap,
 reviewed part by part, and combined by a final call.

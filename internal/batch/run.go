@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -531,7 +532,8 @@ func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult
 }
 
 // maxTokens chooses the max_tokens of a call: the request's or the fixed setting, else
-// the learned 99th percentile of the task's output length, else the initial value.
+// the learned 99th percentile of the task's output length with estimate.RightSizeHeadroom,
+// else the initial value.
 func (r *Runner) maxTokens(j *job, task string) int {
 	if n := j.maxTokens; n > 0 {
 		return n
@@ -540,7 +542,7 @@ func (r *Runner) maxTokens(j *job, task string) int {
 		return r.cfg.MaxTokens
 	}
 	if n, ok := r.pred.Predict(task, 0.99); ok {
-		return min(n, r.plan.model.MaxOutputTokens)
+		return min(int(math.Ceil(float64(n)*estimate.RightSizeHeadroom)), r.plan.model.MaxOutputTokens)
 	}
 	return r.cfg.InitialMaxTokens
 }

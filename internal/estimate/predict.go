@@ -6,6 +6,12 @@ import (
 	"sync"
 )
 
+// RightSizeHeadroom multiplies a predicted output quantile to set max_tokens: the
+// quantile of a few dozen replies is close to their maximum and errs low for the next
+// ones, and a reply cut at max_tokens costs a continuation (its input sent again) or a
+// truncated answer, far more than the headroom's reservation.
+const RightSizeHeadroom = 1.2
+
 // Defaults of PredictorConfig.
 const (
 	DefaultMinObservations = 20
