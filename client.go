@@ -53,7 +53,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	pred, err := estimate.NewPredictor(estimate.PredictorConfig{})
+	pred, err := estimate.NewPredictor(estimate.PredictorConfig{MinObservations: learners})
 	if err != nil {
 		return nil, err
 	}

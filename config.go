@@ -85,7 +85,7 @@ type Config struct {
 
 	// RightSizeMaxTokens sets max_tokens, when a request leaves it unset, from the learned
 	// output length of the call's task (WithTask) — its 99th percentile plus 20% — instead
-	// of letting Bedrock reserve the model's maximum. Until the task has 20 replies, 20
+	// of letting Bedrock reserve the model's maximum. Until the task has 10 replies, 10
 	// calls go out unsized to learn from and the task's other calls wait for them, holding
 	// no quota. A reply cut at max_tokens is returned as Bedrock sends it (stop reason
 	// max_tokens).

@@ -81,9 +81,11 @@ type learning struct {
 }
 
 // learners is how many calls of a task go out unsized before its output length is
-// learned: as many as the predictor needs replies before it answers. A learner that ends
-// without a reply (an error) frees its place.
-const learners = estimate.DefaultMinObservations
+// learned: as many as the client's predictor needs replies before it answers (fewer than
+// estimate.DefaultMinObservations: each learner may reserve the model's maximum, and the
+// 20% headroom covers what ten replies leave unknown). A learner that ends without a reply
+// (an error) frees its place.
+const learners = 10
 
 // rightSize returns the max_tokens to send for a call of task — the learned quantile with
 // estimate.RightSizeHeadroom, or 0 to leave it unset when the call is one of the task's

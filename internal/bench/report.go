@@ -7,12 +7,16 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // Report is the outcome of a bench run. Times are emulated unless named Real.
@@ -65,8 +69,13 @@ type Result struct {
 	// Σs ÷ Σ max(s, s + L·(R − s)) over the calls that succeeded (s settled, R reserved,
 	// L the service latency in minutes).
 	ReservationBound float64 `json:"reservation_bound"`
-	Succeeded        int     `json:"succeeded"`
-	Failed           int     `json:"failed"`
+	// SimulatedMakespanSeconds is the makespan tollgate analyze predicts for the calls
+	// that succeeded, with their actual input and output and the max_tokens they were
+	// sent with, all arriving at once: design §6's reservation rule applied call by call
+	// to the client's admission (internal/analyze). 0 when not computed.
+	SimulatedMakespanSeconds float64 `json:"simulated_makespan_seconds,omitempty"`
+	Succeeded                int     `json:"succeeded"`
+	Failed                   int     `json:"failed"`
 	// Lost calls neither succeeded nor were reported failed: always 0 unless the harness
 	// or a strategy is broken.
 	Lost int `json:"lost"`
@@ -105,9 +114,14 @@ const ThroughputBin = time.Minute
 
 // RightSizing compares tollgate with and without right-sized max_tokens in one run:
 // the measured efficiency ratio against the ratio design §6's reservation rule predicts.
+// PredictedRatio applies the rule call by call through tollgate analyze's simulation of
+// the client's admission (whole calls in a window of TPM: a 74K reservation leaves 52K of
+// a 200K minute unusable); FluidRatio is the rule's fluid form, Σs ÷ Σ(s + L·(R − s)),
+// which ignores that calls are whole.
 type RightSizing struct {
 	MeasuredRatio  float64 `json:"measured_ratio"`
 	PredictedRatio float64 `json:"predicted_ratio"`
+	FluidRatio     float64 `json:"fluid_ratio"`
 	// MeanReserved is the mean reservation per admitted call, with and without.
 	MeanReservedWith    float64 `json:"mean_reserved_with"`
 	MeanReservedWithout float64 `json:"mean_reserved_without"`
@@ -130,6 +144,7 @@ func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrock
 	}
 	var arrivals []arrived
 	var sumS, sumW float64
+	var reqs []analyze.Request
 	bins := map[int]float64{}
 	for _, c := range calls {
 		c.mu.Lock()
@@ -168,6 +183,11 @@ func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrock
 		}
 		sumS += s
 		sumW += max(s, s+l*(res-s))
+		reqs = append(reqs, analyze.Request{Name: fmt.Sprint(len(reqs)), Priority: c.priority,
+			InputTokens: int(u.Input + u.CacheRead + u.CacheWrite), OutputTokens: int(u.Output), MaxTokens: c.maxTokensSent})
+	}
+	if strings.HasPrefix(cfg.Name, "tollgate") {
+		r.SimulatedMakespanSeconds = simulate(e, reqs).Seconds()
 	}
 	if sumW > 0 {
 		r.ReservationBound = sumS / sumW
@@ -256,9 +276,14 @@ func rightSizing(rs []Result) *RightSizing {
 	if with == nil || without == nil || without.Efficiency == 0 || without.ReservationBound == 0 || with.Admitted == 0 || without.Admitted == 0 {
 		return nil
 	}
+	predicted := with.ReservationBound / without.ReservationBound
+	if with.SimulatedMakespanSeconds > 0 && without.SimulatedMakespanSeconds > 0 {
+		predicted = (with.LowerBoundSeconds / with.SimulatedMakespanSeconds) / (without.LowerBoundSeconds / without.SimulatedMakespanSeconds)
+	}
 	return &RightSizing{
 		MeasuredRatio:       with.Efficiency / without.Efficiency,
-		PredictedRatio:      with.ReservationBound / without.ReservationBound,
+		PredictedRatio:      predicted,
+		FluidRatio:          with.ReservationBound / without.ReservationBound,
 		MeanReservedWith:    float64(with.ReservedTokens) / float64(with.Admitted),
 		MeanReservedWithout: float64(without.ReservedTokens) / float64(without.Admitted),
 	}
@@ -292,8 +317,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 		if rs := sr.RightSizing; rs != nil {
-			fmt.Fprintf(w, "right-sized max_tokens: efficiency ×%.2f measured, ×%.2f predicted by the reservation rule (mean reservation %s → %s per call)\n",
-				rs.MeasuredRatio, rs.PredictedRatio, tokens(int64(rs.MeanReservedWithout)), tokens(int64(rs.MeanReservedWith)))
+			fmt.Fprintf(w, "right-sized max_tokens: efficiency ×%.2f measured, ×%.2f predicted by the reservation rule (simulated; ×%.2f in its fluid form) (mean reservation %s → %s per call)\n",
+				rs.MeasuredRatio, rs.PredictedRatio, rs.FluidRatio, tokens(int64(rs.MeanReservedWithout)), tokens(int64(rs.MeanReservedWith)))
 		}
 	}
 	return nil
@@ -333,4 +358,35 @@ func trace(w io.Writer, e *env, t0 time.Time, calls []*call) {
 		fmt.Fprintf(w, "%s call %3d %-6s arrived %6.1fs sent %6.1fs ended %6.1fs in %6d out %5d max_tokens %5d err %v\n", e.cfg.Name, c.id, priorityName(c.priority),
 			c.arrival.Seconds(), c.sent.Sub(t0).Seconds(), c.end.Sub(t0).Seconds(), u.Input, u.Output, c.maxTokensSent, c.err)
 	}
+}
+
+// simulate predicts, with tollgate analyze, how long the client takes for reqs on the
+// scenario's model, quotas and latency (emulated time; 0 if it cannot).
+func simulate(e *env, reqs []analyze.Request) time.Duration {
+	if len(reqs) == 0 {
+		return 0
+	}
+	m, _, err := catalog.Default().Lookup(e.sc.Model)
+	if err != nil {
+		return 0
+	}
+	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: e.tpm, Per: time.Minute}}
+	if e.tpd > 0 {
+		limits = append(limits, quota.Limit{Dimension: quota.Tokens, Amount: e.tpd, Per: 24 * time.Hour})
+	}
+	if e.rpm > 0 {
+		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: e.rpm, Per: time.Minute})
+	}
+	margin := e.cfg.WindowMargin
+	if margin == 0 {
+		margin = defaultWindowMargin
+	}
+	rep, err := analyze.New(analyze.Config{Model: m, ModelID: e.sc.Model, Limits: limits,
+		Workload: analyze.Workload{Requests: reqs, Documents: len(reqs)},
+		Params: analyze.Params{Latency: analyze.Latency{TimeToFirstToken: e.sc.Latency.TimeToFirstToken, PerOutputToken: e.sc.Latency.PerOutputToken},
+			WindowMargin: margin}})
+	if err != nil {
+		return 0
+	}
+	return rep.Makespan
 }
