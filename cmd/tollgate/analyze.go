@@ -269,30 +269,32 @@ func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []resul
 // discover reads the model's quotas as "tollgate quotas" does (Service Quotas, with the
 // catalog's defaults as the fallback) and says where they came from.
 func (f *analyzeFlags) discover(ctx context.Context) ([]quota.Limit, string, error) {
-	var buf bytes.Buffer
-	err := runQuotas(ctx, &buf, quotasFlags{model: f.job.model, region: f.job.region, endpoint: f.endpoint,
-		catalogFile: f.job.catalogFile, json: true})
-	var q quotasJSON
-	if buf.Len() == 0 || json.Unmarshal(buf.Bytes(), &q) != nil {
+	r, err := discoverQuotas(ctx, quotasFlags{model: f.job.model, region: f.job.region, endpoint: f.endpoint,
+		catalogFile: f.job.catalogFile})
+	if r == nil {
 		if err == nil {
 			err = errors.New("no quotas found")
 		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, "", err
+		}
 		return nil, "", fmt.Errorf("reading the quotas: %w (or give them: --tpm, --limit)", err)
 	}
-	if err != nil {
-		return nil, "", usageError{fmt.Errorf("reading the quotas: %w: give them with --tpm or --limit", err)}
+	if err != nil || len(r.Limits) == 0 {
+		return nil, "", usageError{fmt.Errorf("reading the quotas of %s: %v: give them with --tpm or --limit", f.job.model, err)}
 	}
 	var parts []string
-	for _, v := range q.Values {
+	for _, v := range r.Values {
 		if v.Limit.Amount > 0 {
-			parts = append(parts, v.Kind+" "+v.Source)
+			parts = append(parts, v.Kind+" "+v.Source.String())
 		}
 	}
-	source := q.Region + ": " + strings.Join(parts, ", ")
-	if q.Fallback != "" {
-		source += " (" + firstClause(q.Fallback) + ")"
+	source := r.Region + ": " + strings.Join(parts, ", ")
+	if r.Fallback != "" {
+		source += " (" + firstClause(r.Fallback) + ")"
 	}
-	return q.Limits, source, nil
+	return r.Limits, source, nil
 }
 
 // firstClause shortens a fallback reason to what precedes its first parenthesis or colon.

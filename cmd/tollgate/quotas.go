@@ -80,23 +80,41 @@ catalog file (--catalog; see docs/catalog.md).`,
 
 // runQuotas resolves the flags, reads the quotas and prints them.
 func runQuotas(ctx context.Context, out io.Writer, f quotasFlags) error {
+	r, err := discoverQuotas(ctx, f)
+	if r == nil {
+		return err
+	}
+	if f.json {
+		if perr := printQuotasJSON(out, r); perr != nil {
+			return perr
+		}
+	} else {
+		printQuotas(out, r)
+	}
+	return err
+}
+
+// discoverQuotas resolves the flags and reads the quotas: the report (with the catalog's
+// defaults and the reason when the account's cannot be read) and the error that made it
+// fall back, or no report and a usage error when the flags cannot work.
+func discoverQuotas(ctx context.Context, f quotasFlags) (*discover.Report, error) {
 	if strings.TrimSpace(f.model) == "" {
-		return usageError{errors.New(`--model is required: give the model id, profile id or ARN you call Bedrock with (see "tollgate quotas --help")`)}
+		return nil, usageError{errors.New(`--model is required: give the model id, profile id or ARN you call Bedrock with (see "tollgate quotas --help")`)}
 	}
 	cat := catalog.Default()
 	if f.catalogFile != "" {
 		var err error
 		if cat, err = cat.LoadFile(f.catalogFile); err != nil {
-			return usageError{err}
+			return nil, usageError{err}
 		}
 	}
 	_, ref, err := cat.Lookup(f.model)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
 	if f.endpoint != "" {
 		if u, err := url.Parse(f.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usageError{fmt.Errorf("--endpoint %q is not an http(s) URL like http://127.0.0.1:8080", f.endpoint)}
+			return nil, usageError{fmt.Errorf("--endpoint %q is not an http(s) URL like http://127.0.0.1:8080", f.endpoint)}
 		}
 	}
 	region := f.region
@@ -109,10 +127,10 @@ func runQuotas(ctx context.Context, out io.Writer, f quotasFlags) error {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return usageError{errors.New("no region: pass --region (e.g. --region us-east-1) or set AWS_REGION; quotas are per region")}
+		return nil, usageError{errors.New("no region: pass --region (e.g. --region us-east-1) or set AWS_REGION; quotas are per region")}
 	}
 	client := servicequotas.NewFromConfig(awsCfg, func(o *servicequotas.Options) {
 		if f.endpoint != "" {
@@ -122,18 +140,11 @@ func runQuotas(ctx context.Context, out io.Writer, f quotasFlags) error {
 	r, err := discover.Quotas(ctx, discover.Config{Client: client, Region: awsCfg.Region, Catalog: cat, LegacyRPM: f.legacyRPM}, f.model)
 	if r == nil {
 		if ctx.Err() != nil {
-			return err
+			return nil, err
 		}
-		return usageError{err} // the model id, region or catalog given cannot work
+		return nil, usageError{err} // the model id, region or catalog given cannot work
 	}
-	if f.json {
-		if perr := printQuotasJSON(out, r); perr != nil {
-			return perr
-		}
-	} else {
-		printQuotas(out, r)
-	}
-	return err
+	return r, err
 }
 
 // printQuotas writes the report as a table for people.
