@@ -76,8 +76,8 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	pacing := c.cfg.Pacing
 	if pacing == 0 {
 		for _, l := range limits {
-			if pacing == 0 || l.Per/6 < pacing {
-				pacing = l.Per / 6
+			if pacing == 0 || l.Per/3 < pacing {
+				pacing = l.Per / 3
 			}
 		}
 	}
@@ -90,10 +90,12 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 		ctrl, err := adapt.New(adapt.Config{
 			Configured: l.Amount, Per: l.Per, Guess: guesses[i], Floor: max(l.Amount/4, 1),
 			// A throttle cuts by 0.7, and each further one while the cut is held by 0.9 more:
-			// throttles that keep coming say the cut was not enough. Growth back is slow
-			// (2% of the configured amount per window): a token-bucket provider absorbs a
-			// small overestimate for a long time, then refuses a burst of calls at once.
-			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Hold: l.Per / 6,
+			// throttles that keep coming say the cut was not enough. Growth back to 95% of
+			// where the provider throttled is fast (half the configured amount per window:
+			// the provider admitted that much); above it, probing is slow (2% per window): a
+			// token-bucket provider absorbs a small overestimate for a long time, then
+			// refuses a burst of calls at once.
+			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Recovery: 0.5, Hold: l.Per / 6,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)

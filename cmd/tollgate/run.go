@@ -473,7 +473,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		}
 	}
 	defer s.close()
-	cfg.Limits = s.limits
+	cfg.Limits, cfg.TimeScale = s.limits, s.scale
 	fmt.Fprint(stderr, s.note)
 	r, err := batch.New(cfg, s.client)
 	if err != nil {

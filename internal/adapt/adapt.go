@@ -84,7 +84,20 @@ type Config struct {
 	// (0, 1]. Zero means 1: throttles within Hold change nothing (the overload is assumed
 	// to be still draining).
 	HoldDecrease float64
+	// Recovery is the growth per Per, as a fraction of Configured, while the limit is
+	// below the knee: KneeFraction of the level the last throttle came at (the usage it
+	// reported to ThrottledAt, or the limit before it). Below the knee the provider is
+	// known to have admitted that much, so the limit climbs back fast; above it, it probes
+	// at Increase. Zero means no fast recovery (Increase everywhere).
+	Recovery float64
+	// KneeFraction places the knee below the level of the last throttle. Zero means
+	// DefaultKneeFraction. It must be in (0, 1].
+	KneeFraction float64
 }
+
+// DefaultKneeFraction is Config.KneeFraction when zero: fast recovery stops 5% below the
+// level where the provider last throttled.
+const DefaultKneeFraction = 0.95
 
 // State is a snapshot of a Controller, for logs and metrics.
 type State struct {
@@ -124,10 +137,13 @@ type Controller struct {
 	decrease   float64
 	holdDecr   float64
 	growth     float64 // Increase × Configured: units added per Per
+	recovery   float64 // Recovery × Configured: units added per Per below the knee
+	kneeFrac   float64
 	hold       time.Duration
 
 	mu           sync.Mutex
 	amount       float64   // effective amount, kept fractional so that small growth steps accumulate
+	knee         float64   // fast recovery below this amount (0: none yet)
 	growthFrom   time.Time // growth is credited from here to the next success; zero before the first event
 	lastDecrease time.Time
 	decreases    int
@@ -190,6 +206,16 @@ func New(cfg Config) (*Controller, error) {
 	case floor > cfg.Configured:
 		return bad("Floor %d must be ≤ Configured %d", cfg.Floor, cfg.Configured)
 	}
+	if !(cfg.Recovery >= 0) || math.IsInf(cfg.Recovery, 1) {
+		return bad("Recovery must be ≥ 0 and finite, got %v", cfg.Recovery)
+	}
+	kneeFrac := cfg.KneeFraction
+	if kneeFrac == 0 {
+		kneeFrac = DefaultKneeFraction
+	}
+	if !(kneeFrac > 0 && kneeFrac <= 1) {
+		return bad("KneeFraction must be in (0, 1], got %v", cfg.KneeFraction)
+	}
 	hold := cfg.Hold
 	switch {
 	case hold < 0:
@@ -205,6 +231,8 @@ func New(cfg Config) (*Controller, error) {
 		decrease:   decrease,
 		holdDecr:   holdDecr,
 		growth:     increase * float64(cfg.Configured),
+		recovery:   cfg.Recovery * float64(cfg.Configured),
+		kneeFrac:   kneeFrac,
 		hold:       hold,
 		amount:     float64(cfg.Configured),
 	}, nil
@@ -237,6 +265,7 @@ func (c *Controller) ThrottledAt(now time.Time, used int64) (limit int64, change
 	defer c.mu.Unlock()
 	c.throttles++
 	before := c.limit()
+	c.knee = c.kneeFrac * float64(max(min(used, before), c.floor))
 	if c.decreases == 0 || !now.Before(c.lastDecrease.Add(c.hold)) {
 		c.amount = max(float64(c.floor), math.Round(float64(before)*c.decrease))
 		c.lastDecrease = now
@@ -261,7 +290,8 @@ func (c *Controller) ThrottledAt(now time.Time, used int64) (limit int64, change
 //	limit = min(Ceiling, limit + Increase × Configured × elapsed / Per),
 //	elapsed = now − max(last success, last decrease + Hold), at most Per,
 //
-// so steady traffic adds Increase × Configured per Per. Elapsed is capped at one Per
+// so steady traffic adds Increase × Configured per Per — or Recovery × Configured per Per
+// while the limit is below the knee (see Config.Recovery). Elapsed is capped at one Per
 // because an idle gap is no evidence that more traffic would pass. The first event only
 // starts the clock; nothing grows within Hold after a decrease, nor for a now earlier than
 // one already seen.
@@ -281,8 +311,14 @@ func (c *Controller) Succeeded(now time.Time) (limit int64, changed bool) {
 		}
 		return before, false
 	}
-	elapsed := min(now.Sub(from), c.per)
-	c.amount = min(float64(c.ceiling), c.amount+c.growth*float64(elapsed)/float64(c.per))
+	elapsed := float64(min(now.Sub(from), c.per)) / float64(c.per) // in Pers
+	if c.recovery > c.growth && c.amount < c.knee {
+		// Fast up to the knee, then at the probing rate for the rest of elapsed.
+		fast := min(elapsed, (c.knee-c.amount)/c.recovery)
+		c.amount += c.recovery * fast
+		elapsed -= fast
+	}
+	c.amount = min(float64(c.ceiling), c.amount+c.growth*elapsed)
 	c.growthFrom = now
 	after := c.limit()
 	return after, after != before

@@ -278,3 +278,42 @@ func TestHoldDecrease(t *testing.T) {
 		t.Error("HoldDecrease 1.5 accepted")
 	}
 }
+
+// TestRecoveryToTheKnee: after a throttle at a known usage the limit climbs back fast to
+// 95% of it, then probes at the slow rate.
+func TestRecoveryToTheKnee(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, err := New(Config{Configured: 1000, Per: time.Minute, Decrease: 0.7, Increase: 0.02, Recovery: 0.5, Hold: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Succeeded(t0)
+	if got, _ := c.ThrottledAt(t0, 900); got != 700 {
+		t.Fatalf("after a throttle at 900 of 1000: limit %d, want 700 (×0.7)", got)
+	}
+	// Hold ends at 10s; from there 500 per minute up to the knee 855 (95% of 900):
+	// 155 take 18.6s.
+	steps := []struct {
+		at   time.Duration
+		want int64
+	}{
+		{10 * time.Second, 700},
+		{16 * time.Second, 750},  // 6s × 500/min
+		{28 * time.Second, 850},  // 12s more
+		{40 * time.Second, 858},  // 855 at 28.6s, then 11.4s × 20/min ≈ 3.8
+		{100 * time.Second, 878}, // a minute at 20/min
+	}
+	for _, s := range steps {
+		if got, _ := c.Succeeded(t0.Add(s.at)); got != s.want {
+			t.Errorf("at %v: limit %d, want %d", s.at, got, s.want)
+		}
+	}
+	// Without Recovery the same throttle climbs at 20 per minute only.
+	slow, _ := New(Config{Configured: 1000, Per: time.Minute, Decrease: 0.7, Increase: 0.02, Hold: 10 * time.Second})
+	slow.Succeeded(t0)
+	slow.ThrottledAt(t0, 900)
+	slow.Succeeded(t0.Add(10 * time.Second))
+	if got, _ := slow.Succeeded(t0.Add(40 * time.Second)); got != 710 {
+		t.Errorf("without recovery: limit %d after 30s of growth, want 710", got)
+	}
+}

@@ -120,7 +120,7 @@ func (l Latency) Of(out int) time.Duration {
 }
 
 // MeasureLatency fits a Latency to the done records of a run by least squares over
-// their calls: each record gives the mean time of its calls (LatencyMS ÷ Calls) against
+// their calls (in emulated time for a run against a time-scaled emulator): each record gives the mean time of its calls (LatencyMS ÷ Calls) against
 // their mean output. It reports false when fewer than two records have a latency. When
 // every call produced about the same output the slope cannot be told from the intercept:
 // the per-token time is then kept at def's and only the first-token time is fitted.
@@ -133,7 +133,7 @@ func MeasureLatency(recs []results.Record, def Latency) (Latency, bool) {
 		}
 		n := float64(max(r.Calls, 1))
 		xs = append(xs, max(float64(r.Usage.OutputTokens)/n-1, 0))
-		ys = append(ys, float64(r.LatencyMS)/n)
+		ys = append(ys, float64(r.LatencyMS)*r.Scale()/n)
 	}
 	if len(xs) < 2 {
 		return def, false
@@ -162,11 +162,16 @@ func MeasureLatency(recs []results.Record, def Latency) (Latency, bool) {
 }
 
 // ObservedMakespan returns how long the run that wrote recs took: from the first record's
-// start to the last one's finish, over the done records. It reports false when they carry
-// no times.
+// start to the last one's finish, over the done records, in the emulated time of a run
+// against a time-scaled emulator (Record.TimeScale). It reports false when they carry no
+// times.
 func ObservedMakespan(recs []results.Record) (time.Duration, bool) {
 	var first, last time.Time
+	scale := 1.0
 	for _, r := range recs {
+		if r.Status == results.Done {
+			scale = r.Scale()
+		}
 		if r.Status != results.Done || r.Started.IsZero() || r.Finished.IsZero() {
 			continue
 		}
@@ -180,7 +185,7 @@ func ObservedMakespan(recs []results.Record) (time.Duration, bool) {
 	if first.IsZero() || !last.After(first) {
 		return 0, false
 	}
-	return last.Sub(first), true
+	return time.Duration(float64(last.Sub(first)) * scale), true
 }
 
 // documents returns the number of distinct documents of w's requests.

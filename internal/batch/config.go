@@ -109,6 +109,9 @@ type Config struct {
 	// Grace is how long an interrupted run lets calls in flight finish before cancelling
 	// them. Zero means 30 seconds.
 	Grace time.Duration
+	// TimeScale is recorded in every record when the run is against an emulator whose
+	// time runs faster than real time (see results.Record.TimeScale); 0 means real time.
+	TimeScale float64
 }
 
 // withDefaults validates cfg and fills its defaults.

@@ -315,6 +315,9 @@ func (r *Runner) summary() Summary {
 func (r *Runner) record(it *item, settings, status string, err error) results.Record {
 	rec := results.Record{Path: it.path, Hash: it.hash, Settings: settings, Status: status,
 		Model: r.cfg.Model, Region: r.cfg.Region, Priority: it.priority.String(), Started: time.Now().UTC()}
+	if r.cfg.TimeScale != 1 {
+		rec.TimeScale = r.cfg.TimeScale
+	}
 	if err != nil {
 		rec.Error = err.Error()
 	}

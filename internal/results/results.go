@@ -103,6 +103,18 @@ type Record struct {
 	Finished  time.Time `json:"finished"`
 	LatencyMS int64     `json:"latency_ms"`
 	QueueMS   int64     `json:"queue_ms"`
+	// TimeScale, when set, says the run was against an emulator whose time ran this many
+	// times faster than real time: the times above are real, and × TimeScale gives what
+	// an account with the same quotas would have taken.
+	TimeScale float64 `json:"time_scale,omitempty"`
+}
+
+// Scale is the record's TimeScale, 1 when unset.
+func (r Record) Scale() float64 {
+	if r.TimeScale > 0 {
+		return r.TimeScale
+	}
+	return 1
 }
 
 // Key identifies a document's work: a record answers a document when the three match.
