@@ -41,6 +41,23 @@ type ScenarioRun struct {
 	Quotas      Quotas       `json:"quotas"`
 	Results     []Result     `json:"results"`
 	RightSizing *RightSizing `json:"right_sizing,omitempty"`
+	// Ratios is tollgate's efficiency ÷ each other strategy's, by strategy.
+	Ratios map[string]float64 `json:"tollgate_ratios,omitempty"`
+}
+
+// ratios returns tollgate's efficiency ÷ each other strategy's in rs.
+func ratios(rs []Result) map[string]float64 {
+	i := slices.IndexFunc(rs, func(r Result) bool { return r.Strategy == "tollgate" })
+	if i < 0 || rs[i].Efficiency == 0 {
+		return nil
+	}
+	m := map[string]float64{}
+	for _, r := range rs {
+		if r.Strategy != "tollgate" && r.Efficiency > 0 {
+			m[r.Strategy] = rs[i].Efficiency / r.Efficiency
+		}
+	}
+	return m
 }
 
 // Quotas are the quotas the emulator enforced and the model's metering settings.
@@ -316,6 +333,19 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if len(sr.Ratios) > 0 {
+			var parts []string
+			for _, r := range sr.Results {
+				if x, ok := sr.Ratios[r.Strategy]; ok {
+					note := ""
+					if r.Failed > 0 {
+						note = fmt.Sprintf(" (%d failed)", r.Failed)
+					}
+					parts = append(parts, fmt.Sprintf("%s ×%.2f%s", r.Strategy, x, note))
+				}
+			}
+			fmt.Fprintf(w, "tollgate's efficiency ÷ each other's: %s\n", strings.Join(parts, ", "))
+		}
 		if rs := sr.RightSizing; rs != nil {
 			fmt.Fprintf(w, "right-sized max_tokens: efficiency ×%.2f measured, ×%.2f predicted by the reservation rule (simulated; ×%.2f in its fluid form) (mean reservation %s → %s per call)\n",
 				rs.MeasuredRatio, rs.PredictedRatio, rs.FluidRatio, tokens(int64(rs.MeanReservedWithout)), tokens(int64(rs.MeanReservedWith)))
@@ -377,10 +407,7 @@ func simulate(e *env, reqs []analyze.Request) time.Duration {
 	if e.rpm > 0 {
 		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: e.rpm, Per: time.Minute})
 	}
-	margin := e.cfg.WindowMargin
-	if margin == 0 {
-		margin = defaultWindowMargin
-	}
+	margin := e.windowMargin()
 	rep, err := analyze.New(analyze.Config{Model: m, ModelID: e.sc.Model, Limits: limits,
 		Workload: analyze.Workload{Requests: reqs, Documents: len(reqs)},
 		Params: analyze.Params{Latency: analyze.Latency{TimeToFirstToken: e.sc.Latency.TimeToFirstToken, PerOutputToken: e.sc.Latency.PerOutputToken},

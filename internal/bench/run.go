@@ -107,7 +107,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 						sc.Name, sr.Window, cfg.Name, res.Efficiency, res.ThrottledAttempts, res.Failed, res.Lost, res.RealSeconds)
 				}
 			}
-			sr.RightSizing = rightSizing(sr.Results)
+			sr.RightSizing, sr.Ratios = rightSizing(sr.Results), ratios(sr.Results)
 			rep.Runs = append(rep.Runs, sr)
 		}
 	}

@@ -126,7 +126,8 @@ type StrategyConfig struct {
 	LimitFactor float64 `yaml:"limit_factor"`
 	// RightSize turns tollgate's RightSizeMaxTokens off when false (nil: on).
 	RightSize *bool `yaml:"right_size"`
-	// WindowMargin is tollgate's WindowMargin in emulated time (0: 1s).
+	// WindowMargin is tollgate's WindowMargin in emulated time (0: the larger of 250ms and
+	// 20ms of real time × the time scale; see windowMargin).
 	WindowMargin time.Duration `yaml:"window_margin"`
 	// Poll is dual-bucket's polling interval in emulated time (0: 1s).
 	Poll time.Duration `yaml:"poll"`
