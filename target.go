@@ -76,8 +76,8 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	pacing := c.cfg.Pacing
 	if pacing == 0 {
 		for _, l := range limits {
-			if pacing == 0 || l.Per/3 < pacing {
-				pacing = l.Per / 3
+			if pacing == 0 || l.Per/6 < pacing {
+				pacing = l.Per / 6
 			}
 		}
 	}

@@ -52,8 +52,7 @@ type Config struct {
 	// Pacing, when positive, also admits calls no faster than each rate limit's rate
 	// (Amount per Per), allowing bursts of up to Amount × Pacing/Per: a call is admitted
 	// when every limit's paced horizon — the time by which everything admitted would have
-	// been delivered at the limit's rate, less refunds — is at most Pacing ahead of now (or,
-	// for a call costing more than Pacing's worth, at most its own worth ahead).
+	// been delivered at the limit's rate, less refunds — is at most Pacing ahead of now.
 	// The sliding windows still bound every interval; pacing spreads admissions over it,
 	// so capacity that frees in a lump (a burst a window ago) is not re-admitted as a
 	// burst. A provider running a token bucket near empty, or one whose real limit is a
@@ -357,18 +356,14 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 }
 
 // pacedAt returns the earliest time at which the pacing admits cost: when every limit's
-// horizon is at most Pacing ahead — or, for a call larger than Pacing's worth, at most the
-// call's own worth ahead, so that calls bigger than the burst are admitted as many at a
-// time as the sliding window allows rather than one at a time. l.mu must be held.
+// horizon is at most Pacing ahead. l.mu must be held.
 func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
 	var at time.Time
 	for i, lim := range set.limits {
-		n := cost.Get(lim.Dimension)
-		if n == 0 {
+		if cost.Get(lim.Dimension) == 0 {
 			continue
 		}
-		tol := max(l.pacing, time.Duration(float64(lim.Per)*float64(n)/float64(lim.Amount)))
-		if t := l.horizon[i].Add(-tol); t.After(at) {
+		if t := l.horizon[i].Add(-l.pacing); t.After(at) {
 			at = t
 		}
 	}

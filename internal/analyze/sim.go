@@ -273,18 +273,15 @@ func (s *sim) service(c quota.Cost) float64 {
 }
 
 // pacedAt returns when the pacing admits cost (every limit's horizon at most Pacing
-// ahead, or the call's own worth for a call bigger than that, as quota.Limiter does) and
-// the limit whose horizon is furthest.
+// ahead) and the limit whose horizon is furthest.
 func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
 	var at time.Time
 	bind := 0
 	for i, l := range s.limits {
-		n := cost.Get(l.Dimension)
-		if n == 0 {
+		if cost.Get(l.Dimension) == 0 {
 			continue
 		}
-		tol := max(s.p.Pacing, time.Duration(float64(l.Per)*float64(n)/float64(l.Amount)))
-		if t := s.horizon[i].Add(-tol); t.After(at) {
+		if t := s.horizon[i].Add(-s.p.Pacing); t.After(at) {
 			at, bind = t, i
 		}
 	}

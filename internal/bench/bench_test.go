@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 )
@@ -28,7 +29,8 @@ func TestShortBench(t *testing.T) {
 		scs = append(scs, sc)
 	}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Scenarios: scs, Short: true, Progress: &progress})
+	// The race detector slows the client and the emulator down: allow for 50 ms of jitter.
+	rep, err := Run(context.Background(), Options{Scenarios: scs, Short: true, Progress: &progress, Jitter: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type Options struct {
 	Documents string
 	// Progress receives one line per strategy run; nil means none.
 	Progress io.Writer
+	// Jitter is the real-time scheduling jitter Tollgate's window margin allows for
+	// (see env.windowMargin). Zero means DefaultJitter; tests under the race detector,
+	// which slows everything down, give more.
+	Jitter time.Duration
 }
 
 // runTimeout bounds one strategy's run, in emulated time: a strategy that has not
@@ -95,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 					return nil, err
 				}
 				start := time.Now()
-				res, quotas, err := runStrategy(ctx, sc, mode, scale, cfg, jobs)
+				res, quotas, err := runStrategy(ctx, sc, mode, scale, cfg, jobs, opts.Jitter)
 				if err != nil {
 					return nil, err
 				}
@@ -116,7 +120,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 }
 
 // runStrategy runs one strategy on a fresh emulator and measures it.
-func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode, scale float64, cfg StrategyConfig, jobs []job) (Result, Quotas, error) {
+func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode, scale float64, cfg StrategyConfig, jobs []job, jitter time.Duration) (Result, Quotas, error) {
 	ref, err := catalog.Parse(sc.Model)
 	if err != nil {
 		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
@@ -133,7 +137,10 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 		return Result{}, Quotas{}, fmt.Errorf("bench: emulator for %q: %w", sc.Name, err)
 	}
 	defer srv.Close()
-	e := &env{sc: sc, cfg: cfg, srv: srv, scale: scale, region: sc.Region}
+	if jitter <= 0 {
+		jitter = DefaultJitter
+	}
+	e := &env{sc: sc, cfg: cfg, srv: srv, scale: scale, region: sc.Region, jitter: jitter}
 	if e.region == "" {
 		e.region = "us-east-1"
 	}

@@ -73,6 +73,7 @@ type call struct {
 // env is what a strategy knows: the endpoint, the quotas (as a user would read them with
 // "tollgate quotas"), the model's settings and the time scale.
 type env struct {
+	jitter   time.Duration // real-time jitter the window margin allows for
 	sc       *Scenario
 	cfg      StrategyConfig
 	srv      *bedrocktest.Server
