@@ -110,7 +110,7 @@ type Config struct {
 
 	// Pacing spreads each target's admissions at its limits' rates, with bursts of at most
 	// this long's worth (see quota.Config.Pacing), so that capacity freed in a lump is not
-	// sent as a burst a provider near its limit would refuse. Zero means a third of the
+	// sent as a burst a provider near its limit would refuse. Zero means a sixth of the
 	// target's shortest limit period; negative means no pacing.
 	Pacing time.Duration
 

@@ -54,7 +54,7 @@ type Params struct {
 	WindowMargin time.Duration
 
 	// Pacing is the client's Config.Pacing: admissions are spread at each limit's rate
-	// with bursts of at most this long's worth. Zero means a third of the shortest window
+	// with bursts of at most this long's worth. Zero means a sixth of the shortest window
 	// (after WindowMargin); negative means none.
 	Pacing time.Duration
 
@@ -132,8 +132,8 @@ func (p Params) withDefaults(limits []quota.Limit) (Params, error) {
 	}
 	if p.Pacing == 0 {
 		for _, l := range limits {
-			if per := l.Per + p.WindowMargin; p.Pacing == 0 || per/3 < p.Pacing {
-				p.Pacing = per / 3
+			if per := l.Per + p.WindowMargin; p.Pacing == 0 || per/6 < p.Pacing {
+				p.Pacing = per / 6
 			}
 		}
 	}
