@@ -44,6 +44,7 @@ type Runner struct {
 	settled   quota.Cost
 	remaining map[quota.Priority]quota.Cost // estimated cost of the documents not yet sent, per class
 	inflight  quota.Cost                    // estimated cost of the documents sent and not finished
+	open      map[quota.Priority]int        // documents of each class not finished yet
 	latency   time.Duration                 // mean time from send to answer of the calls so far
 	calls     int
 	lastLevel map[quota.Priority]int
@@ -191,9 +192,13 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 	sort.SliceStable(todo, func(a, b int) bool { return todo[a].priority > todo[b].priority })
+	r.mu.Lock()
+	r.open = map[quota.Priority]int{}
 	for _, j := range todo {
 		r.remaining[j.priority] = r.remaining[j.priority].Add(r.expectedCost(j))
+		r.open[j.priority]++
 	}
+	r.mu.Unlock()
 
 	// A run stops sending documents when ctx ends, or when too many documents in a row
 	// fail the same way (no credentials, no model access): sending the rest would only
@@ -245,6 +250,7 @@ dispatch:
 			r.mu.Lock()
 			r.st.InFlight--
 			r.inflight = subCost(r.inflight, exp)
+			r.open[j.priority]--
 			r.mu.Unlock()
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
@@ -401,11 +407,13 @@ func (r *Runner) Forecast(ctx context.Context) {
 	r.mu.Unlock()
 }
 
-// level chooses the verbosity of a document of class p now. Classes with a deadline are
-// watched: when the forecast completion of a class q ≥ p passes q's deadline, documents of
-// class p below High drop one level, or two when the overrun is more than half the
-// deadline; High and Critical documents keep the richest level. The choice is made again
-// for every document, so levels come back when the pressure passes.
+// level chooses the verbosity of a document of class p now. Classes with a deadline and
+// documents not finished are watched: when the forecast completion of such a class q ≥ p
+// passes q's deadline, documents of class p below High drop one level, or two when the
+// overrun is more than half the deadline; High and Critical documents keep the richest
+// level. The choice is made again for every document, so levels come back when the
+// pressure passes — when the late class is done, or its forecast is back within its
+// deadline.
 func (r *Runner) level(ctx context.Context, p quota.Priority) int {
 	levels := r.plan.tmpl.Levels
 	top := len(levels) - 1
@@ -415,7 +423,10 @@ func (r *Runner) level(ctx context.Context, p quota.Priority) int {
 	drop := 0
 	elapsed := time.Since(r.start)
 	for q, d := range r.cfg.Deadlines {
-		if q < p {
+		r.mu.Lock()
+		open := r.open[q]
+		r.mu.Unlock()
+		if q < p || open == 0 {
 			continue
 		}
 		eta, _ := r.eta(ctx, q)

@@ -178,8 +178,9 @@ func TestChunkingAndContinuation(t *testing.T) {
 	}
 }
 
-// TestVerbosityUnderLoad gives the normal class a deadline it cannot meet: normal and low
-// documents get leaner prompts, high ones keep the full one.
+// TestVerbosityUnderLoad gives the normal class a deadline it cannot meet: normal
+// documents, and low ones sent while normal ones are unfinished, get leaner prompts; high
+// ones keep the full one.
 func TestVerbosityUnderLoad(t *testing.T) {
 	f := newFixture(t, 150_000, nil)
 	dir := contractsDir(t, 0)
@@ -187,17 +188,30 @@ func TestVerbosityUnderLoad(t *testing.T) {
 	_, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: out, Pending: 4,
 		Rules:     []Rule{{Pattern: "urgent/**", Priority: quota.High}, {Pattern: "archive/**", Priority: quota.Low}},
 		Deadlines: map[quota.Priority]time.Duration{quota.Normal: emulated(30 * time.Second)}})
+	var lastNormal time.Time
 	for _, r := range recs {
-		switch r.Priority {
-		case "high":
+		if r.Priority == "normal" && r.Finished.After(lastNormal) {
+			lastNormal = r.Finished
+		}
+	}
+	leanLow := 0
+	for _, r := range recs {
+		switch {
+		case r.Priority == "high":
 			if r.Verbosity != "full" {
 				t.Errorf("high %s got %s; want full", r.Path, r.Verbosity)
 			}
-		default:
+		case r.Priority == "normal" || r.Started.Before(lastNormal):
 			if r.Verbosity == "full" {
 				t.Errorf("%s %s got full under a deadline it cannot meet", r.Priority, r.Path)
 			}
+			if r.Priority == "low" {
+				leanLow++
+			}
 		}
+	}
+	if leanLow == 0 {
+		t.Error("no low document was sent while normal ones were late")
 	}
 	// Without a deadline every document gets the full prompt.
 	out2 := filepath.Join(t.TempDir(), "out.jsonl")
@@ -305,5 +319,40 @@ func TestRunStopsOnRepeatedFailure(t *testing.T) {
 	}
 	if len(recs) != StopAfter {
 		t.Errorf("%d records; want the %d failed ones, the rest left for a later run", len(recs), StopAfter)
+	}
+}
+
+// TestVerbosityComesBack gives the high class a deadline it cannot meet: normal documents
+// sent while high ones are unfinished get a leaner prompt, and those sent after the last
+// high one is done get the full prompt again.
+func TestVerbosityComesBack(t *testing.T) {
+	f := newFixture(t, 150_000, nil)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	_, recs := f.run(t, context.Background(), Config{Inputs: []string{contractsDir(t, 0)}, Out: out, Pending: 2,
+		Rules:     []Rule{{Pattern: "urgent/**", Priority: quota.High}, {Pattern: "archive/**", Priority: quota.Normal}},
+		Deadlines: map[quota.Priority]time.Duration{quota.High: emulated(time.Second)}})
+	var lastHigh time.Time
+	for _, r := range recs {
+		if r.Priority == "high" && r.Finished.After(lastHigh) {
+			lastHigh = r.Finished
+		}
+	}
+	lean, fullAfter := 0, 0
+	for _, r := range recs {
+		switch {
+		case r.Priority == "high" && r.Verbosity != "full":
+			t.Errorf("high %s got %s; want full", r.Path, r.Verbosity)
+		case r.Priority == "normal" && r.Started.Before(lastHigh) && r.Verbosity != "full":
+			lean++
+		case r.Priority == "normal" && r.Started.After(lastHigh):
+			if r.Verbosity == "full" {
+				fullAfter++
+			} else {
+				t.Errorf("normal %s sent after the last high document finished got %s; want full", r.Path, r.Verbosity)
+			}
+		}
+	}
+	if lean == 0 || fullAfter == 0 {
+		t.Errorf("%d normal documents leaner while high ones were late, %d full after; want some of each", lean, fullAfter)
 	}
 }
