@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -164,8 +165,8 @@ func printSummary(w io.Writer, sum batch.Summary, s *session, args []string) {
 
 // limitLabel names a limit of the session's clock for people: "tokens per minute".
 func (s *session) limitLabel(l quota.Limit) string {
-	per := s.emulatedDuration(l.Per).Round(time.Millisecond)
-	return fmt.Sprintf("%s per %s", dimensionName(l.Dimension), perName(per))
+	l.Per = s.emulatedDuration(l.Per)
+	return analyze.LimitName(l)
 }
 
 // resumeCommand is the command line that started this process.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -351,7 +351,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 	}
 	var parts []string
 	for _, l := range limits {
-		parts = append(parts, fmt.Sprintf("%s %s per %s", group(l.Amount), dimensionName(l.Dimension), perName(l.Per)))
+		parts = append(parts, group(l.Amount)+" "+analyze.LimitName(l))
 	}
 	mode := "token bucket"
 	if window == bedrocktest.ClockMinute {
@@ -406,33 +406,6 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 	}
 	note := fmt.Sprintf("Calling Amazon Bedrock: %s (%s); quotas: %s.\n", cfg.Model, snaps[0].Target, snaps[0].Source)
 	return &session{client: client, limits: limits, scale: 1, note: note}, nil
-}
-
-func dimensionName(d quota.Dimension) string {
-	switch d {
-	case quota.Requests:
-		return "requests"
-	case quota.InputTokens:
-		return "input tokens"
-	case quota.OutputTokens:
-		return "output tokens"
-	}
-	return "tokens"
-}
-
-// perName names a window for people. Windows read off the client may be a little longer
-// than the quota's (the client's window margin) or scaled back from emulated time: they
-// are named for the period they are within 5% of.
-func perName(d time.Duration) string {
-	for _, p := range []struct {
-		d    time.Duration
-		name string
-	}{{time.Minute, "minute"}, {time.Hour, "hour"}, {24 * time.Hour, "day"}} {
-		if math.Abs(float64(d-p.d)) <= 0.05*float64(p.d) {
-			return p.name
-		}
-	}
-	return d.Round(time.Millisecond).String()
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {

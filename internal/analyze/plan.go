@@ -189,7 +189,7 @@ func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 	var out []need
 	for _, l := range limits {
 		per := l.Per + p.WindowMargin
-		n := need{key: limitKey(l), name: limitName(l), limit: l}
+		n := need{key: limitKey(l), name: LimitName(l), limit: l}
 		var occ float64
 		pl.each(func(c *call) {
 			s, r := c.settle.Get(l.Dimension), pl.reservation(c).Get(l.Dimension)
@@ -272,8 +272,8 @@ func limitKey(l quota.Limit) string {
 	return l.Dimension.String() + "-per-" + PerWord(l.Per)
 }
 
-// limitName names a limit for people: "tokens per minute".
-func limitName(l quota.Limit) string {
+// LimitName names a limit for people: "tokens per minute", "input tokens per day".
+func LimitName(l quota.Limit) string {
 	d := l.Dimension.String()
 	if l.Dimension == quota.InputTokens || l.Dimension == quota.OutputTokens {
 		d = d[:len(d)-len("-tokens")] + " tokens"
@@ -281,17 +281,18 @@ func limitName(l quota.Limit) string {
 	return d + " per " + PerWord(l.Per)
 }
 
-// PerWord names a window for people: "minute", "day", or the duration ("10s").
+// PerWord names a window for people: "minute", "day", or the duration ("10s"). A window
+// within 5% of a second, minute, hour or day is named for it: windows read off a client
+// are lengthened by its window margin, and those of a time-scaled emulator run are
+// scaled back to emulated time with rounding.
 func PerWord(per time.Duration) string {
-	switch per {
-	case time.Second:
-		return "second"
-	case time.Minute:
-		return "minute"
-	case time.Hour:
-		return "hour"
-	case 24 * time.Hour:
-		return "day"
+	for _, p := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Second, "second"}, {time.Minute, "minute"}, {time.Hour, "hour"}, {24 * time.Hour, "day"}} {
+		if math.Abs(float64(per-p.d)) <= 0.05*float64(p.d) {
+			return p.name
+		}
 	}
-	return per.String()
+	return per.Round(time.Millisecond).String()
 }

@@ -370,7 +370,7 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 	var wait time.Duration
 	var binding quota.Limit
 	if pr, err := r.client.Forecast(tollgate.WithPriority(ctx, p), in); err == nil {
-		wait, binding = pr.Wait, pr.Limit
+		wait, binding = pr.Wait, r.configured(pr.Limit)
 	}
 	r.mu.Lock()
 	var rest quota.Cost
@@ -392,6 +392,18 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 		eta = max(eta, whole-elapsed)
 	}
 	return eta + lat, binding
+}
+
+// configured returns the configured limit the client's effective limit l stands for:
+// the client lengthens windows by its window margin and may have lowered the amount.
+func (r *Runner) configured(l quota.Limit) quota.Limit {
+	best := l
+	for _, c := range r.cfg.Limits {
+		if c.Dimension == l.Dimension && c.Per <= l.Per && (best == l || c.Per > best.Per) {
+			best = c
+		}
+	}
+	return best
 }
 
 // Forecast refreshes the status's ETA and bottleneck from the client's forecast; a
