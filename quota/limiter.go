@@ -171,7 +171,7 @@ type Limiter struct {
 	sched   scheduler
 	timer   *time.Timer
 	timerAt time.Time
-	horizon []time.Time // per limit, the paced horizon (see Config.Pacing); guarded by mu
+	pacer   *Pacer // the pacing (see Config.Pacing); guarded by mu
 }
 
 // limitSet is an immutable snapshot of a Limiter's limits; SetLimit replaces it.
@@ -233,7 +233,7 @@ func New(cfg Config) (*Limiter, error) {
 		return nil, err
 	}
 	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare, pacing: cfg.Pacing}
-	l.horizon = make([]time.Time, len(cfg.Limits))
+	l.pacer = NewPacer(cfg.Pacing, len(cfg.Limits))
 	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
 	l.sched.init(cfg.MinShare)
 	return l, nil
@@ -350,44 +350,15 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 	}
 	adm, err := l.store.Reserve(ctx, req)
 	if err == nil && adm.OK {
-		l.pace(now, set, cost, 1)
+		l.pacer.Charge(now, set.limits, cost)
 	}
 	return adm, err
 }
 
-// pacedAt returns the earliest time at which the pacing admits cost: when every limit's
-// horizon is at most Pacing ahead. l.mu must be held.
+// pacedAt returns the earliest time at which the pacing admits cost. l.mu must be held.
 func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
-	var at time.Time
-	for i, lim := range set.limits {
-		if cost.Get(lim.Dimension) == 0 {
-			continue
-		}
-		if t := l.horizon[i].Add(-l.pacing); t.After(at) {
-			at = t
-		}
-	}
+	at, _ := l.pacer.At(set.limits, cost)
 	return at
-}
-
-// pace moves each limit's horizon by sign × cost at the limit's rate, from now for a
-// charge (idle time is not banked), and back for a refund. l.mu must be held.
-func (l *Limiter) pace(now time.Time, set *limitSet, cost Cost, sign int64) {
-	for i, lim := range set.limits {
-		n := cost.Get(lim.Dimension)
-		if n == 0 {
-			continue
-		}
-		d := time.Duration(float64(lim.Per) * float64(n) / float64(lim.Amount))
-		if sign > 0 {
-			if l.horizon[i].Before(now) {
-				l.horizon[i] = now
-			}
-			l.horizon[i] = l.horizon[i].Add(d)
-		} else {
-			l.horizon[i] = l.horizon[i].Add(-d)
-		}
-	}
 }
 
 // tryQueued is TryReserve when calls are waiting: it may admit only if none of them is of
@@ -465,7 +436,7 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 		}
 		adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})
 		if err == nil && adm.OK && l.pacing > 0 {
-			l.pace(now, set, w.cost, 1)
+			l.pacer.Charge(now, set.limits, w.cost)
 		}
 		if err == nil && !adm.OK {
 			at := adm.RetryAt

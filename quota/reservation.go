@@ -77,8 +77,8 @@ func (r Reservation) end(actual Cost) error {
 			now = time.Now()
 		}
 		l.mu.Lock()
-		l.pace(now, set, positive(r.cost.sub(actual)), -1) // refunds give their pace back
-		l.pace(now, set, positive(actual.sub(r.cost)), 1)  // excess charges take more
+		l.pacer.Refund(set.limits, positive(r.cost.sub(actual)))      // refunds give their pace back
+		l.pacer.Charge(now, set.limits, positive(actual.sub(r.cost))) // excess charges take more
 		l.mu.Unlock()
 	}
 	if l.waiting.Load() > 0 {

@@ -36,7 +36,7 @@ func simulate(pl *plan, limits []quota.Limit, p Params) simResult {
 		l.Per += p.WindowMargin
 		s.limits = append(s.limits, l)
 	}
-	s.horizon = make([]time.Time, len(s.limits))
+	s.pacer = quota.NewPacer(max(p.Pacing, 0), len(s.limits))
 	s.gain = p.MinShare / (1 - p.MinShare)
 	s.chainsLeft = make([]int, len(pl.docs))
 	s.res.finish = make([]time.Duration, len(pl.docs))
@@ -86,7 +86,7 @@ type sim struct {
 	p          Params
 	limits     []quota.Limit // with WindowMargin
 	store      *quota.Memory
-	horizon    []time.Time // pacing horizon per limit
+	pacer      *quota.Pacer // the client's pacing, replayed
 	queue      [len(quota.Priorities)][]*flight
 	credit     [len(quota.Priorities)]float64
 	gain       float64
@@ -179,8 +179,10 @@ func (s *sim) finish(now time.Time, d int) {
 func (s *sim) end(f *flight) {
 	ctx := context.Background()
 	_, _ = s.store.Settle(ctx, quota.SettleRequest{Now: f.at, Limits: s.limits, Ticket: f.ticket, Actual: f.c.settle})
-	s.pace(f.at, positive(f.cost, f.c.settle), -1)
-	s.pace(f.at, positive(f.c.settle, f.cost), 1)
+	if s.p.Pacing > 0 {
+		s.pacer.Refund(s.limits, positive(f.cost, f.c.settle))
+		s.pacer.Charge(f.at, s.limits, positive(f.c.settle, f.cost))
+	}
 	s.calibrated = true
 	if f.idx+1 < len(s.pl.chains[f.chain]) {
 		s.enqueue(f.at, f.chain, f.idx+1)
@@ -200,7 +202,7 @@ func (s *sim) dispatch(now time.Time) (time.Time, string) {
 			return time.Time{}, ""
 		}
 		if s.p.Pacing > 0 {
-			if at, i := s.pacedAt(f.cost); at.After(now) {
+			if at, i := s.pacer.At(s.limits, f.cost); at.After(now) {
 				return at, limitKey(s.limits[i])
 			}
 		}
@@ -211,7 +213,9 @@ func (s *sim) dispatch(now time.Time) (time.Time, string) {
 			}
 			return adm.RetryAt, limitKey(s.limits[adm.Blocked])
 		}
-		s.pace(now, f.cost, 1)
+		if s.p.Pacing > 0 {
+			s.pacer.Charge(now, s.limits, f.cost)
+		}
 		s.admit(f, k)
 		f.ticket, f.at = adm.Ticket, now.Add(f.c.latency)
 		heap.Push(&s.done, f)
@@ -270,45 +274,6 @@ func (s *sim) service(c quota.Cost) float64 {
 		x = max(x, float64(c.Get(l.Dimension))/float64(l.Amount))
 	}
 	return x + 1e-12
-}
-
-// pacedAt returns when the pacing admits cost (every limit's horizon at most Pacing
-// ahead) and the limit whose horizon is furthest.
-func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
-	var at time.Time
-	bind := 0
-	for i, l := range s.limits {
-		if cost.Get(l.Dimension) == 0 {
-			continue
-		}
-		if t := s.horizon[i].Add(-s.p.Pacing); t.After(at) {
-			at, bind = t, i
-		}
-	}
-	return at, bind
-}
-
-// pace moves each limit's horizon by sign × cost at the limit's rate: from now for a
-// charge (idle time is not banked), back for a refund.
-func (s *sim) pace(now time.Time, cost quota.Cost, sign int) {
-	if s.p.Pacing <= 0 {
-		return
-	}
-	for i, l := range s.limits {
-		n := cost.Get(l.Dimension)
-		if n == 0 {
-			continue
-		}
-		d := time.Duration(float64(l.Per) * float64(n) / float64(l.Amount))
-		if sign > 0 {
-			if s.horizon[i].Before(now) {
-				s.horizon[i] = now
-			}
-			s.horizon[i] = s.horizon[i].Add(d)
-		} else {
-			s.horizon[i] = s.horizon[i].Add(-d)
-		}
-	}
 }
 
 // positive returns a − b in every dimension where it is positive, zero elsewhere.
