@@ -22,6 +22,7 @@
 package tollgate
 
 import (
+	"sync"
 	"time"
 
 	"context"
@@ -48,6 +49,7 @@ const (
 	tenantKey
 	taskKey
 	statsKey
+	queuedKey
 )
 
 // WithPriority returns a context whose calls queue in class p.
@@ -65,6 +67,17 @@ func WithTenant(ctx context.Context, tenant string) context.Context {
 // lengths are learned to right-size max_tokens (Config.RightSizeMaxTokens).
 func WithTask(ctx context.Context, task string) context.Context {
 	return context.WithValue(ctx, taskKey, task)
+}
+
+// WithQueued returns a context whose calls run f once, when the call has reached its
+// target's admission queue (admitted at once or waiting in its class); a call that fails
+// before (a bad request, a deadline it cannot meet) never runs it. A caller handing calls
+// over one at a time, in priority order, waits for f before starting the next, so that the
+// calls reach the queue in that order (tollgate run does): calls prepared in parallel reach
+// it in whatever order their preparation ends, and an idle target admits them in that
+// order. f must not block.
+func WithQueued(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, queuedKey, f)
 }
 
 // CallStats reports what one call went through, for callers that keep records (the
@@ -100,6 +113,9 @@ func callOptions(ctx context.Context) quota.Options {
 	}
 	if t, ok := ctx.Value(tenantKey).(string); ok {
 		o.Tenant = t
+	}
+	if f, ok := ctx.Value(queuedKey).(func()); ok && f != nil {
+		o.Queued = sync.OnceFunc(f) // once, though a throttled call queues again
 	}
 	return o
 }

@@ -251,6 +251,20 @@ type Options struct {
 	// was admitted once and must be admitted again (a retry after the service throttled
 	// it): it keeps its place instead of going to the back.
 	Front bool
+	// Queued, when set, is called once the call has taken its place: admitted at once,
+	// refused by TryReserve, or waiting in its class's queue — not when Reserve fails
+	// before (a closed Limiter, a done context, a cost too large). A caller that hands
+	// calls over one by one uses it to keep their order: calls prepared in parallel would
+	// otherwise reach the Limiter in whatever order their preparation ends, and an idle
+	// Limiter admits them in that order. It must not block.
+	Queued func()
+}
+
+// queued calls o.Queued when it is set.
+func (o Options) queued() {
+	if o.Queued != nil {
+		o.Queued()
+	}
 }
 
 // Limits returns a copy of the limits in force.
@@ -298,13 +312,16 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
 		if adm.OK {
+			opt.queued()
 			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
 		}
 		if !block {
 			f := l.forecast(ctx, now, set, cost, opt.Priority)
+			opt.queued()
 			return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight}
 		}
 	} else if !block {
+		opt.queued()
 		if l.pausedAt(now) {
 			return Reservation{}, &NotAdmittedError{RetryAfter: time.Duration(l.paused.Load() - now.UnixNano())}
 		}
@@ -392,6 +409,7 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	l.waiting.Add(1)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
+	opt.queued()
 
 	select {
 	case <-w.done:

@@ -357,3 +357,54 @@ func TestPacing(t *testing.T) {
 		t.Error("Pacing as long as the period was accepted")
 	}
 }
+
+// TestQueuedHook: Options.Queued runs once when a call takes its place — admitted at once,
+// refused by TryReserve, or waiting in the queue (before it is admitted) — and not when
+// Reserve fails before.
+func TestQueuedHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		ctx := context.Background()
+		count := func() (*int, quota.Options) {
+			n := new(int)
+			return n, quota.Options{Queued: func() { *n++ }}
+		}
+		n, opt := count()
+		r, err := l.Reserve(ctx, quota.Cost{Tokens: 900}, opt)
+		if err != nil || *n != 1 {
+			t.Fatalf("admitted at once: err %v, Queued ran %d times; want nil, 1", err, *n)
+		}
+		n, opt = count()
+		if _, err := l.TryReserve(ctx, quota.Cost{Tokens: 500}, opt); !errors.Is(err, quota.ErrNotAdmitted) || *n != 1 {
+			t.Fatalf("refused by TryReserve: err %v, Queued ran %d times; want ErrNotAdmitted, 1", err, *n)
+		}
+		n, opt = count()
+		if _, err := l.Reserve(ctx, quota.Cost{Tokens: 5000}, opt); err == nil || *n != 0 {
+			t.Fatalf("too large: err %v, Queued ran %d times; want an error, 0", err, *n)
+		}
+		queued := make(chan struct{})
+		admitted := make(chan error)
+		go func() {
+			r, err := l.Reserve(ctx, quota.Cost{Tokens: 500}, quota.Options{Queued: func() { close(queued) }})
+			if err == nil {
+				r.Cancel()
+			}
+			admitted <- err
+		}()
+		synctest.Wait()
+		select {
+		case <-queued:
+		default:
+			t.Fatal("a waiting call has not run Queued")
+		}
+		select {
+		case err := <-admitted:
+			t.Fatalf("the call was admitted (%v) while the window was full", err)
+		default:
+		}
+		r.Cancel()
+		if err := <-admitted; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -53,7 +53,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (
 		pending = batch.DefaultPending
 	}
 	rep, err := analyze.New(analyze.Config{Model: m, ModelID: cfg.Model, Limits: limits, LimitsSource: source, Workload: w,
-		Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending}})
+		Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending, Pacing: batch.ClientPacing}})
 	if err != nil {
 		return nil, skipped, err
 	}

@@ -342,7 +342,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		scaled[i] = l
 	}
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", "")}
-	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown,
+	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(tollgate.DefaultBackoff(n)) / scale) },
 		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: srv.URL, Limits: scaled}}})
 	if err != nil {
@@ -389,7 +389,7 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, usageError{fmt.Errorf("no usable AWS credentials (%v): set AWS_PROFILE, run \"aws configure\" or \"aws sso login\", or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or try --emulate to run on the built-in emulator", err)}
 	}
-	tc := tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil,
+	tc := tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing,
 		Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
 	client, err := tollgate.New(ctx, tc)
 	if err != nil {

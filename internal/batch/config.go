@@ -33,6 +33,16 @@ const (
 	DefaultPending = 64
 	// DefaultMaxContinuations bounds the calls that continue one reply cut at max_tokens.
 	DefaultMaxContinuations = 3
+	// ClientPacing is the tollgate.Config.Pacing of a run's client, and what its plan
+	// assumes: none. A run hands its documents to the client at once, in priority order
+	// (each once the one before is queued), so its admissions follow the client's sliding
+	// windows alone: a window's whole quota at the start and as each window frees, what
+	// both readings of a provider's window allow. The client's default pacing spreads
+	// admissions at the limit's rate so that calls of a higher class arriving at any time
+	// need not wait behind a lump of lower work; a run has no such late arrivals, and
+	// pacing would cost it all but a sixth of the first window's quota (measured on the
+	// sample contracts: quota efficiency 0.87–0.95 paced, 1.11 without).
+	ClientPacing = -1
 )
 
 // Config configures a run (and the plan of `tollgate analyze`). Zero fields take the

@@ -242,11 +242,16 @@ dispatch:
 		r.st.InFlight++
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
+		// The next document starts once this one's first call has reached the client's
+		// queue, so that calls reach it in priority order (see tollgate.WithQueued).
+		queued := make(chan struct{})
+		markQueued := sync.OnceFunc(func() { close(queued) })
 		wg.Add(1)
 		go func(j *job, level int, exp quota.Cost) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rec, ok := r.process(callCtx, j, level)
+			defer markQueued()
+			rec, ok := r.process(tollgate.WithQueued(callCtx, markQueued), j, level)
 			r.mu.Lock()
 			r.st.InFlight--
 			r.inflight = subCost(r.inflight, exp)
@@ -261,6 +266,10 @@ dispatch:
 				writeMu.Unlock()
 			}
 		}(j, level, exp)
+		select {
+		case <-queued:
+		case <-ctx.Done():
+		}
 	}
 	wg.Wait()
 	if werr != nil {

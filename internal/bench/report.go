@@ -411,7 +411,7 @@ func simulate(e *env, reqs []analyze.Request) time.Duration {
 	rep, err := analyze.New(analyze.Config{Model: m, ModelID: e.sc.Model, Limits: limits,
 		Workload: analyze.Workload{Requests: reqs, Documents: len(reqs)},
 		Params: analyze.Params{Latency: analyze.Latency{TimeToFirstToken: e.sc.Latency.TimeToFirstToken, PerOutputToken: e.sc.Latency.PerOutputToken},
-			WindowMargin: margin}})
+			WindowMargin: margin, Pacing: e.pacing()}})
 	if err != nil {
 		return 0
 	}

@@ -126,6 +126,9 @@ type StrategyConfig struct {
 	LimitFactor float64 `yaml:"limit_factor"`
 	// RightSize turns tollgate's RightSizeMaxTokens off when false (nil: on).
 	RightSize *bool `yaml:"right_size"`
+	// Pacing turns tollgate's pacing off when false (Config.Pacing −1, as tollgate run
+	// has it); nil or true: the client's default pacing.
+	Pacing *bool `yaml:"pacing"`
 	// WindowMargin is tollgate's WindowMargin in emulated time (0: the larger of 250ms and
 	// 20ms of real time × the time scale; see windowMargin).
 	WindowMargin time.Duration `yaml:"window_margin"`
@@ -251,6 +254,9 @@ func (c StrategyConfig) validate() error {
 	}
 	if c.RightSize != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("right_size: not a setting of %s", c.Name)
+	}
+	if c.Pacing != nil && st.uses&useTollgate == 0 {
+		return fmt.Errorf("pacing: not a setting of %s", c.Name)
 	}
 	if c.Workers > 10_000 || c.MaxAttempts > 100 {
 		return fmt.Errorf("workers (%d) or max_attempts (%d) out of range", c.Workers, c.MaxAttempts)

@@ -36,12 +36,21 @@ func (e *env) windowMargin() time.Duration {
 	return max(clientWindowMargin, time.Duration(float64(e.jitter)*e.scale))
 }
 
+// pacing is tollgate's Config.Pacing for e: the client's default, or none (−1) when the
+// strategy's pacing is false.
+func (e *env) pacing() time.Duration {
+	if e.cfg.Pacing != nil && !*e.cfg.Pacing {
+		return -1
+	}
+	return 0
+}
+
 // runTollgate sends every call through a tollgate.Client (this repository), one goroutine
 // per call as an application would, with the call's priority (WithPriority) and task
 // (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
-// false ("tollgate-no-rightsize").
+// false ("tollgate-no-rightsize"); pacing is the client's default unless pacing is false.
 func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	f := e.cfg.LimitFactor
 	if f == 0 {
@@ -66,6 +75,7 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		AWS:                &aws.Config{Region: e.region, Credentials: e.credentials()},
 		Targets:            []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: e.srv.URL, Limits: limits}},
 		RightSizeMaxTokens: rightSize,
+		Pacing:             e.pacing(),
 		WindowMargin:       e.real(margin),
 		Backoff:            func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
 		MaxAttempts:        e.cfg.MaxAttempts,
