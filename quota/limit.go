@@ -84,6 +84,9 @@ func (c Cost) validate() error {
 // length Per one looks at, the usage admitted in it (after settlements) is at most Amount.
 // "400000 tokens per minute" is Limit{Dimension: Tokens, Amount: 400000, Per: time.Minute}.
 //
+// That is the Sliding meter, the default; a limit metered as a TokenBucket admits what a
+// token-bucket provider does instead (see Meter).
+//
 // A Limiter may hold several limits on one dimension (tokens per minute and tokens per day),
 // but at most one per (Dimension, Per) pair; that pair identifies the limit to SetLimit.
 type Limit struct {
@@ -93,6 +96,38 @@ type Limit struct {
 	Amount int64
 	// Per is the length of the trailing window, at least a millisecond.
 	Per time.Duration
+	// Meter is how usage is counted against Amount; the zero value is Sliding.
+	Meter Meter
+}
+
+// Meter is how a Limit counts usage: the reading of the provider's quota it enforces.
+type Meter uint8
+
+const (
+	// Sliding counts usage over every trailing Per: at most Amount in any interval of
+	// that length. It is safe whether the provider counts clock minutes, a rolling
+	// window or a token bucket, and it is the default: Bedrock does not document which
+	// it does.
+	Sliding Meter = iota
+	// TokenBucket counts usage as a bucket of Amount, full at first, that refills at
+	// Amount per Per: a cost is admitted while the bucket holds it, settlements give back
+	// what was not used (never above Amount) and take any excess. It admits what a
+	// token-bucket provider admits — up to Amount more than Sliding in a Per that
+	// follows a quiet one — and no more, so use it only for a provider known to meter
+	// that way: a provider counting clock minutes or a rolling window throttles what it
+	// lets through beyond Sliding. ParseLimit reads it as a trailing "bucket".
+	TokenBucket
+)
+
+// String returns "sliding" or "bucket".
+func (m Meter) String() string {
+	switch m {
+	case Sliding:
+		return "sliding"
+	case TokenBucket:
+		return "bucket"
+	}
+	return "Meter(" + strconv.Itoa(int(m)) + ")"
 }
 
 // MinPer is the shortest window a Limit may have.
@@ -107,13 +142,20 @@ func (l Limit) Validate() error {
 		return fmt.Errorf("quota: limit %q has amount %d: the amount must be positive", l.String(), l.Amount)
 	case l.Per < MinPer:
 		return fmt.Errorf("quota: limit %q has period %v: the period must be at least %v", l.String(), l.Per, MinPer)
+	case l.Meter > TokenBucket:
+		return fmt.Errorf("quota: limit %q has unknown meter %d: use Sliding or TokenBucket", l.String(), l.Meter)
 	}
 	return nil
 }
 
-// String formats l the way ParseLimit reads it, e.g. "400000 tokens/1m" or "50 requests/1m".
+// String formats l the way ParseLimit reads it, e.g. "400000 tokens/1m" or "50 requests/1m"
+// ("400000 tokens/1m bucket" for a TokenBucket limit).
 func (l Limit) String() string {
-	return strconv.FormatInt(l.Amount, 10) + " " + l.Dimension.String() + "/" + formatPer(l.Per)
+	s := strconv.FormatInt(l.Amount, 10) + " " + l.Dimension.String() + "/" + formatPer(l.Per)
+	if l.Meter != Sliding {
+		s += " " + l.Meter.String()
+	}
+	return s
 }
 
 // MarshalText implements encoding.TextMarshaler with the String form.
@@ -163,7 +205,8 @@ var dimensionWords = map[string]Dimension{
 // AMOUNT is a positive integer with an optional k, M or G suffix (×1e3, ×1e6, ×1e9) and
 // optional '_' or ',' separators. DIMENSION is requests, tokens, input-tokens or
 // output-tokens. PER is a Go duration ("1m", "90s", "24h") or one of s, sec, second,
-// m, min, minute, h, hour, d, day, optionally preceded by a count ("5min").
+// m, min, minute, h, hour, d, day, optionally preceded by a count ("5min"). A trailing
+// "bucket" ("200000 tokens/1m bucket") meters the limit as a TokenBucket.
 func ParseLimit(s string) (Limit, error) {
 	const form = `write it as "AMOUNT DIMENSION/PER", e.g. "400000 tokens/1m"`
 	in := strings.TrimSpace(s)
@@ -183,11 +226,23 @@ func ParseLimit(s string) (Limit, error) {
 	if !ok {
 		return Limit{}, fmt.Errorf("quota: limit %q has unknown dimension %q: use requests, tokens, input-tokens or output-tokens", s, strings.TrimSpace(dimText))
 	}
-	per, err := parsePer(strings.TrimSpace(perText))
+	perText = strings.TrimSpace(perText)
+	meter := Sliding
+	if p, m, ok := strings.Cut(perText, " "); ok {
+		switch strings.ToLower(strings.TrimSpace(m)) {
+		case "bucket":
+			meter = TokenBucket
+		case "sliding":
+		default:
+			return Limit{}, fmt.Errorf("quota: limit %q: unknown meter %q after the period: write \"bucket\" (token bucket) or nothing (sliding window)", s, strings.TrimSpace(m))
+		}
+		perText = strings.TrimSpace(p)
+	}
+	per, err := parsePer(perText)
 	if err != nil {
 		return Limit{}, fmt.Errorf("quota: limit %q: %w", s, err)
 	}
-	l := Limit{Dimension: dim, Amount: amount, Per: per}
+	l := Limit{Dimension: dim, Amount: amount, Per: per, Meter: meter}
 	if err := l.Validate(); err != nil {
 		return Limit{}, err
 	}

@@ -408,3 +408,32 @@ func TestQueuedHook(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenBucketMeter: a TokenBucket limit admits its whole Amount at once, then at its
+// rate (where a Sliding one admits nothing more until the window frees), and a refund
+// goes back into the bucket at once.
+func TestTokenBucketMeter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 600, Per: time.Minute, Meter: quota.TokenBucket}}})
+		start := time.Now()
+		at := map[time.Duration]int{}
+		var first quota.Reservation
+		for i := 0; i < 66; i++ {
+			r, err := l.Reserve(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s of refill
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = r
+			}
+			at[time.Since(start).Round(time.Second)]++
+		}
+		if at[0] != 60 || at[time.Second] != 1 || at[6*time.Second] != 1 || len(at) != 7 {
+			t.Errorf("admissions by time: %v; want 60 at once, then one a second", at)
+		}
+		first.Settle(tok(0)) // its 10 tokens go back
+		if _, err := l.TryReserve(context.Background(), tok(10), quota.Options{}); err != nil {
+			t.Errorf("after a refund of 10: %v", err)
+		}
+	})
+}

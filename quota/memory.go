@@ -7,8 +7,9 @@ import (
 )
 
 // Memory is a Store that keeps usage in process memory: for each limit a ring of
-// SubWindows+1 sub-window sums (see SubWindows for the approximation and its safe side),
-// and a table of open reservations in order of expiry.
+// SubWindows+1 sub-window sums (see SubWindows for the approximation and its safe side)
+// or, for a TokenBucket limit, the bucket's debt; and a table of open reservations in
+// order of expiry.
 //
 // Settlement refunds into the sub-window where the reservation was charged, so the room
 // comes back at once; a settlement that charges more than was reserved lands the excess
@@ -55,14 +56,14 @@ func (m *Memory) offset(now time.Time) int64 {
 }
 
 // ring returns the ring for l, creating it on first use. Rings are keyed by
-// (Dimension, Per), so a change of Amount keeps the usage.
+// (Dimension, Per, Meter), so a change of Amount keeps the usage.
 func (m *Memory) ring(l Limit) *ring {
 	for _, r := range m.rings {
-		if r.dim == l.Dimension && r.per == l.Per {
+		if r.dim == l.Dimension && r.per == l.Per && r.meter() == l.Meter {
 			return r
 		}
 	}
-	r := newRing(l.Dimension, l.Per)
+	r := newRing(l.Dimension, l.Per, l.Meter)
 	r.start(m.last)
 	m.rings = append(m.rings, r)
 	return r
@@ -76,7 +77,7 @@ func (m *Memory) ringsFor(limits []Limit) []*ring {
 	if &limits[0] == m.cacheKey && len(limits) == len(m.cacheRings) {
 		ok := true
 		for i, r := range m.cacheRings { // the slice may have been reused with new limits
-			if r.dim != limits[i].Dimension || r.per != limits[i].Per {
+			if r.dim != limits[i].Dimension || r.per != limits[i].Per || r.meter() != limits[i].Meter {
 				ok = false
 				break
 			}
@@ -106,7 +107,7 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 	rings := m.ringsFor(req.Limits)
 	for i, l := range req.Limits {
 		r := rings[i]
-		r.advance(off)
+		r.advance(off, l.Amount)
 		n := req.Cost.Get(l.Dimension)
 		if r.sum+n <= l.Amount {
 			continue
@@ -150,7 +151,7 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	rings := m.ringsFor(req.Limits)
 	for i, l := range req.Limits {
 		r := rings[i]
-		r.advance(off)
+		r.advance(off, l.Amount)
 		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
 		switch {
 		case actual < reserved:
@@ -177,8 +178,8 @@ func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage,
 	u := Usage{Windows: make([]Window, len(limits)), InFlight: m.tickets.open}
 	for i, l := range limits {
 		r := m.ring(l)
-		r.advance(off)
-		u.Windows[i] = r.window(m.epoch)
+		r.advance(off, l.Amount)
+		u.Windows[i] = r.window(m.epoch, l.Amount)
 	}
 	return u, nil
 }

@@ -18,21 +18,37 @@ const SubWindows = 200
 type ring struct {
 	dim      Dimension
 	per      time.Duration
-	width    int64 // nanoseconds per sub-window
-	head     int64 // absolute index of the newest sub-window
-	headSlot int   // slot of head in slots
-	headEnd  int64 // offset at which head's sub-window ends: (head+1)·width
-	sum      int64 // total of slots
+	b        *bucket // set for a TokenBucket limit: the ring then keeps its debt in sum
+	width    int64   // nanoseconds per sub-window
+	head     int64   // absolute index of the newest sub-window
+	headSlot int     // slot of head in slots
+	headEnd  int64   // offset at which head's sub-window ends: (head+1)·width
+	sum      int64   // total of slots
 	slots    [SubWindows + 1]int64
 }
 
-func newRing(dim Dimension, per time.Duration) *ring {
+func newRing(dim Dimension, per time.Duration, m Meter) *ring {
 	w := (int64(per) + SubWindows - 1) / SubWindows // ceil, so SubWindows·width >= Per
-	return &ring{dim: dim, per: per, width: w, headEnd: w}
+	r := &ring{dim: dim, per: per, width: w, headEnd: w}
+	if m == TokenBucket {
+		r.b = new(bucket)
+	}
+	return r
+}
+
+// meter returns how r counts.
+func (r *ring) meter() Meter {
+	if r.b != nil {
+		return TokenBucket
+	}
+	return Sliding
 }
 
 // start places an empty ring's head at the sub-window of off.
 func (r *ring) start(off int64) {
+	if r.b != nil {
+		r.b.last = off
+	}
 	r.head = r.index(off)
 	r.headSlot = slotIndex(r.head)
 	r.headEnd = (r.head + 1) * r.width
@@ -65,8 +81,13 @@ func (r *ring) slotBack(k int64) *int64 {
 }
 
 // advance moves head forward to the sub-window of off, dropping the sums that leave the
-// window. It never moves head back.
-func (r *ring) advance(off int64) {
+// window (a bucket pays its debt off at amount per Per). It never moves head back.
+func (r *ring) advance(off, amount int64) {
+	if r.b != nil {
+		r.b.advance(off, amount, r.per)
+		r.sum = r.b.used()
+		return
+	}
 	if off < r.headEnd {
 		return // still in head's sub-window (or earlier)
 	}
@@ -88,12 +109,22 @@ func (r *ring) advance(off int64) {
 
 // charge adds n to the head sub-window.
 func (r *ring) charge(n int64) {
+	if r.b != nil {
+		r.b.debt += float64(n)
+		r.sum = r.b.used()
+		return
+	}
 	r.slots[r.headSlot] += n
 	r.sum += n
 }
 
 // refund takes up to n back from sub-window a, if it is still in the window.
 func (r *ring) refund(a, n int64) {
+	if r.b != nil { // back into the bucket, which holds at most its Amount
+		r.b.debt = max(r.b.debt-float64(n), 0)
+		r.sum = r.b.used()
+		return
+	}
 	if a > r.head || a < r.head-SubWindows {
 		return // out of the window: it no longer counts
 	}
@@ -109,6 +140,9 @@ func (r *ring) refund(a, n int64) {
 // given that nothing more is charged: the oldest sub-windows leave one by one.
 // It assumes n <= amount.
 func (r *ring) retryAt(n, amount int64) int64 {
+	if r.b != nil {
+		return r.b.retryAt(n, amount, r.per)
+	}
 	need := r.sum + n - amount
 	if need <= 0 {
 		return r.head * r.width
@@ -123,7 +157,10 @@ func (r *ring) retryAt(n, amount int64) int64 {
 }
 
 // window reports the ring's usage and when each part of it leaves, for Usage.
-func (r *ring) window(epoch time.Time) Window {
+func (r *ring) window(epoch time.Time, amount int64) Window {
+	if r.b != nil {
+		return r.b.window(epoch, amount, r.per)
+	}
 	w := Window{Used: r.sum, Span: time.Duration(r.width * (SubWindows + 1))}
 	for j := int64(0); j <= SubWindows; j++ {
 		if v := *r.slot(r.head - SubWindows + j); v != 0 {

@@ -127,8 +127,13 @@ type StrategyConfig struct {
 	// RightSize turns tollgate's RightSizeMaxTokens off when false (nil: on).
 	RightSize *bool `yaml:"right_size"`
 	// Pacing turns tollgate's pacing off when false (Config.Pacing −1, as tollgate run
-	// has it); nil or true: the client's default pacing.
+	// has it); nil: the client's default pacing, except for tollgate-bucket (none: its
+	// bucket refills at the rate).
 	Pacing *bool `yaml:"pacing"`
+	// Meter is how tollgate counts its limits: "sliding" (quota.Sliding, safe under
+	// every provider reading) or "bucket" (quota.TokenBucket: told the provider is a
+	// token bucket). Empty: bucket for tollgate-bucket, else sliding.
+	Meter string `yaml:"meter"`
 	// WindowMargin is tollgate's WindowMargin in emulated time (0: the larger of 250ms and
 	// 20ms of real time × the time scale; see windowMargin).
 	WindowMargin time.Duration `yaml:"window_margin"`
@@ -254,6 +259,12 @@ func (c StrategyConfig) validate() error {
 	}
 	if c.RightSize != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("right_size: not a setting of %s", c.Name)
+	}
+	if c.Meter != "" && st.uses&useTollgate == 0 {
+		return fmt.Errorf("meter: not a setting of %s", c.Name)
+	}
+	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" {
+		return fmt.Errorf("meter: %q is not sliding or bucket", c.Meter)
 	}
 	if c.Pacing != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("pacing: not a setting of %s", c.Name)

@@ -35,6 +35,7 @@ var strategies = map[string]strategy{
 	"tollgate":              {useTollgate, runTollgate},
 	"tollgate-adaptive":     {useTollgate, runTollgate},
 	"tollgate-no-rightsize": {useTollgate, runTollgate},
+	"tollgate-bucket":       {useTollgate, runTollgate},
 	"sdk-standard":          {useWorkers, runSDKStandard},
 	"sdk-adaptive":          {useWorkers, runSDKAdaptive},
 	"rpm-only":              {useRPM, runRPMOnly},

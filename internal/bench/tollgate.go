@@ -39,10 +39,19 @@ func (e *env) windowMargin() time.Duration {
 // pacing is tollgate's Config.Pacing for e: the client's default, or none (−1) when the
 // strategy's pacing is false.
 func (e *env) pacing() time.Duration {
-	if e.cfg.Pacing != nil && !*e.cfg.Pacing {
+	if (e.cfg.Pacing != nil && !*e.cfg.Pacing) || (e.cfg.Pacing == nil && e.meter() == quota.TokenBucket) {
 		return -1
 	}
 	return 0
+}
+
+// meter is how tollgate counts its limits for e: the strategy's meter setting, else a
+// token bucket for tollgate-bucket and sliding windows for the rest.
+func (e *env) meter() quota.Meter {
+	if e.cfg.Meter == "bucket" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-bucket") {
+		return quota.TokenBucket
+	}
+	return quota.Sliding
 }
 
 // runTollgate sends every call through a tollgate.Client (this repository), one goroutine
@@ -50,7 +59,9 @@ func (e *env) pacing() time.Duration {
 // (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
-// false ("tollgate-no-rightsize"); pacing is the client's default unless pacing is false.
+// false ("tollgate-no-rightsize"). "tollgate-bucket" is told the provider meters with a
+// token bucket (quota.TokenBucket limits, no pacing); the others count sliding windows,
+// with the client's default pacing unless pacing is false.
 func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	f := e.cfg.LimitFactor
 	if f == 0 {
@@ -59,12 +70,13 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 			f = 2
 		}
 	}
+	m := e.meter()
 	limits := []quota.Limit{
-		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpm)), Per: e.real(time.Minute)},
-		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpd)), Per: e.real(24 * time.Hour)},
+		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpm)), Per: e.real(time.Minute), Meter: m},
+		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpd)), Per: e.real(24 * time.Hour), Meter: m},
 	}
 	if e.rpm > 0 {
-		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: int64(f * float64(e.rpm)), Per: e.real(time.Minute)})
+		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: int64(f * float64(e.rpm)), Per: e.real(time.Minute), Meter: m})
 	}
 	margin := e.windowMargin()
 	rightSize := e.cfg.Name != "tollgate-no-rightsize"

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		{"UsageReport", testUsageReport},
 		{"AmountChangeKeepsUsage", testAmountChange},
 		{"NeverOverAnyWindow", testNeverOverAnyWindow},
+		{"TokenBucketExact", testTokenBucketExact},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -369,6 +370,67 @@ func testNeverOverAnyWindow(t *testing.T, s quota.Store) {
 	}
 	if len(log) < 500 {
 		t.Fatalf("only %d admissions; the scenario is not exercising the store", len(log))
+	}
+}
+
+// testTokenBucketExact replays random reservations and settlements (refunds and excess
+// charges) against a TokenBucket limit and an independent token bucket of the same size
+// and rate — what a token-bucket provider holds: every admission fits in the bucket, and
+// every refusal comes when it would not have fit (the store is neither loose nor
+// conservative, to a token of rounding).
+func testTokenBucketExact(t *testing.T, s quota.Store) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	l := quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute, Meter: quota.TokenBucket}
+	limits := []quota.Limit{l}
+	rate := float64(l.Amount) / float64(l.Per) // tokens per nanosecond
+	level, last := float64(l.Amount), T0
+	refill := func(now time.Time) {
+		level = min(level+float64(now.Sub(last))*rate, float64(l.Amount))
+		last = now
+	}
+	type open struct {
+		ticket uint64
+		cost   int64
+	}
+	var live []open
+	now := T0
+	admitted, refused := 0, 0
+	for i := 0; i < 4000; i++ {
+		now = now.Add(time.Duration(rng.IntN(800)) * time.Millisecond)
+		if i%200 == 0 {
+			now = now.Add(time.Duration(rng.IntN(120)) * time.Second) // a quiet spell: the bucket fills
+		}
+		refill(now)
+		c := int64(1 + rng.IntN(300))
+		adm := reserve(t, s, now, limits, quota.Cost{Tokens: c})
+		switch {
+		case adm.OK && level < float64(c)-1:
+			t.Fatalf("admission %d of %d at +%v: the bucket held %.1f", i, c, now.Sub(T0), level)
+		case adm.OK:
+			level -= float64(c)
+			live = append(live, open{adm.Ticket, c})
+			admitted++
+		case level >= float64(c)+1:
+			t.Fatalf("refusal %d of %d at +%v: the bucket held %.1f", i, c, now.Sub(T0), level)
+		default:
+			refused++
+			if want := now.Add(time.Duration((float64(c) - level) / rate)); adm.RetryAt.Sub(want).Abs() > 100*time.Millisecond {
+				t.Fatalf("refusal of %d at +%v: RetryAt +%v, the bucket holds it at +%v", c, now.Sub(T0), adm.RetryAt.Sub(T0), want.Sub(T0))
+			}
+		}
+		if len(live) > 0 && rng.IntN(2) == 0 {
+			k := rng.IntN(len(live))
+			o := live[k]
+			live = append(live[:k], live[k+1:]...)
+			actual := rng.Int64N(2 * o.cost) // refunds and excess charges alike
+			if !settle(t, s, now, limits, o.ticket, quota.Cost{Tokens: actual}) {
+				t.Fatal("an open reservation did not settle")
+			}
+			level = min(level+float64(o.cost-actual), float64(l.Amount))
+		}
+	}
+	if admitted < 500 || refused < 500 {
+		t.Fatalf("%d admitted, %d refused; the scenario is not exercising the bucket", admitted, refused)
 	}
 }
 
