@@ -29,7 +29,7 @@ func init() { registered = append(registered, newAnalyzeCmd) }
 type analyzeFlags struct {
 	job                           jobFlags
 	configFile, endpoint, chartTo string
-	json                          bool
+	json, paced                   bool
 	maxInFlight, pending          int
 	ttft, perToken                time.Duration
 	quantile                      float64
@@ -45,7 +45,8 @@ func newAnalyzeCmd() *cobra.Command {
 throughput ceiling in calls and documents per minute, how max_tokens changes it under
 Bedrock's reservation rule (each call holds input + max_tokens of the tokens-per-minute
 quota until it ends), the max_tokens and concurrency to use, and how long the workload
-takes — by simulating how tollgate admits it (see docs/analyze.md).
+takes — by simulating how tollgate run admits it (no pacing; --paced for the library
+client's default) (see docs/analyze.md).
 
 The workload is what "tollgate run" would send for the same inputs — folders, files or a
 JSONL of requests, read, templated, estimated and chunked as a run does (the same flags
@@ -74,6 +75,7 @@ back to the AWS defaults with the reason.`,
 	fl.IntVar(&f.pending, "pending", batch.DefaultPending, "documents handed to the admission queue at once, as tollgate run's --pending; 0 = all")
 	fl.DurationVar(&f.ttft, "ttft", 0, "time to the first token of a reply (default: 400ms, or measured from a results file)")
 	fl.DurationVar(&f.perToken, "per-token", 0, "time per further output token (default: 15ms, or measured from a results file)")
+	fl.BoolVar(&f.paced, "paced", false, "simulate the library client's default pacing (admissions spread at the rate, bursts of a sixth of the window) instead of tollgate run's none")
 	fl.Float64Var(&f.quantile, "quantile", analyze.DefaultQuantile, "quantile of the expected outputs to recommend as max_tokens")
 	return cmd
 }
@@ -214,7 +216,10 @@ func (f *analyzeFlags) applyFile(file analyze.File) {
 // parameters (with the latency measured from a results file unless given).
 func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []results.Record, cat *catalog.Catalog) (analyze.Workload, []string, analyze.Params, error) {
 	p := analyze.Params{Latency: analyze.Latency{TimeToFirstToken: f.ttft, PerOutputToken: f.perToken},
-		ReserveBurndown: f.job.reserveBurndown, MaxInFlight: f.maxInFlight, Quantile: f.quantile, Pending: f.pending}
+		ReserveBurndown: f.job.reserveBurndown, MaxInFlight: f.maxInFlight, Quantile: f.quantile, Pending: f.pending, Pacing: batch.ClientPacing}
+	if f.paced {
+		p.Pacing = 0 // the client's default
+	}
 	if p.MaxInFlight < 0 || p.Pending < 0 {
 		return analyze.Workload{}, nil, p, usageError{errors.New("--max-in-flight and --pending must not be negative")}
 	}

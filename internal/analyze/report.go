@@ -94,6 +94,9 @@ type Report struct {
 	TTFT        time.Duration `json:"time_to_first_token_ns"`
 	PerToken    time.Duration `json:"per_output_token_ns"`
 	MeanLatency time.Duration `json:"mean_latency_ns"`
+	// Pacing is the client's pacing simulated (a burst of this long's worth); zero for
+	// none, as tollgate run has it.
+	Pacing time.Duration `json:"pacing_ns"`
 	// Notes are warnings and explanations for people.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -213,7 +216,7 @@ func New(cfg Config) (*Report, error) {
 	r := &Report{Model: cfg.ModelID, ModelID: m.ID, ModelName: m.Name, Source: cfg.Workload.Source,
 		LimitsSource: cfg.LimitsSource, Burndown: m.OutputBurndown, DefaultMaxTokens: m.MaxTokensDefault(),
 		ContextWindow: m.ContextWindow, Documents: cfg.Workload.documents(), Requests: len(cfg.Workload.Requests),
-		TTFT: p.Latency.TimeToFirstToken, PerToken: p.Latency.PerOutputToken}
+		TTFT: p.Latency.TimeToFirstToken, PerToken: p.Latency.PerOutputToken, Pacing: p.Pacing}
 	if r.Model == "" {
 		r.Model = m.ID
 	}

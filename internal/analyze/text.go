@@ -91,8 +91,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintln(b)
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Ceiling\t%s calls/min, %s documents/min (sustained, at the binding constraint)\n", rate(r.CallsPerMinute), rate(r.DocumentsPerMinute))
-	fmt.Fprintf(tw, "Time to process\t%s (simulated admission: windows start empty, paced, plus the last answers); calls wait %s on average\n",
-		Human(r.Makespan), Human(r.MeanWait))
+	paced := "unpaced, as tollgate run"
+	if r.Pacing > 0 {
+		paced = "paced in bursts of " + Human(r.Pacing) + "'s worth"
+	}
+	fmt.Fprintf(tw, "Time to process\t%s (simulated admission: windows start empty, %s, plus the last answers); calls wait %s on average\n",
+		Human(r.Makespan), paced, Human(r.MeanWait))
 	for _, c := range r.Classes {
 		fmt.Fprintf(tw, "  %s\t%s done by %s (on average by %s)\n", c.Priority, plural(c.Documents, "document"), Human(c.Done), Human(c.Mean))
 	}

@@ -16,7 +16,7 @@ var palette = map[string]color.RGBA{
 	"tollgate":              {R: 0x1b, G: 0x5e, B: 0x20, A: 0xff},
 	"tollgate-adaptive":     {R: 0x66, G: 0xbb, B: 0x6a, A: 0xff},
 	"tollgate-no-rightsize": {R: 0x80, G: 0x80, B: 0x80, A: 0xff},
-	"tollgate-bucket":       {R: 0x00, G: 0x83, B: 0x8f, A: 0xff},
+	"tollgate-bucket":       {R: 0x5d, G: 0x40, B: 0x37, A: 0xff},
 	"sdk-standard":          {R: 0xd3, G: 0x2f, B: 0x2f, A: 0xff},
 	"sdk-adaptive":          {R: 0xf5, G: 0x7c, B: 0x00, A: 0xff},
 	"rpm-only":              {R: 0x7b, G: 0x1f, B: 0xa2, A: 0xff},
@@ -41,7 +41,7 @@ func (rep *Report) WriteCharts(dir string) ([]string, error) {
 		p.Legend.Top = true
 		p.Legend.Left = false
 		p.Add(plotter.NewGrid())
-		end := 0.0
+		end, top := 0.0, 0.0
 		for _, r := range sr.Results {
 			if len(r.Throughput) == 0 {
 				continue
@@ -52,13 +52,16 @@ func (rep *Report) WriteCharts(dir string) ([]string, error) {
 					plotter.XY{X: pt.Minute + ThroughputBin.Minutes(), Y: pt.TokensPerMinute / 1000})
 			}
 			end = max(end, pts[len(pts)-1].X)
+			for _, pt := range pts {
+				top = max(top, pt.Y)
+			}
 			l, err := plotter.NewLine(pts)
 			if err != nil {
 				return files, fmt.Errorf("bench: chart: %w", err)
 			}
 			l.Color = palette[r.Strategy]
 			l.Width = vg.Points(1.5)
-			if r.Strategy == "tollgate" {
+			if r.Strategy == "tollgate" || r.Strategy == "tollgate-bucket" {
 				l.Width = vg.Points(3)
 			}
 			p.Add(l)
@@ -77,7 +80,9 @@ func (rep *Report) WriteCharts(dir string) ([]string, error) {
 		p.Title.Padding = vg.Points(8)
 		p.Title.TextStyle.Font.Size = vg.Points(13)
 		p.Y.Min, p.X.Min = 0, 0
-		p.Y.Max = 1.6 * float64(sr.Quotas.TokensPerMinute) / 1000 // room for the legend above the lines
+		// Room for the legend above the lines, and for the highest line (a greedy client
+		// spending a full bucket) below the top.
+		p.Y.Max = max(1.6*float64(sr.Quotas.TokensPerMinute)/1000, 1.1*top)
 		p.X.Max = end * 1.03
 		name := filepath.Join(dir, fmt.Sprintf("%s-%s.png", sr.Scenario, sr.Window))
 		if err := p.Save(10*vg.Inch, 5.5*vg.Inch, name); err != nil {

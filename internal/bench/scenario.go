@@ -134,6 +134,12 @@ type StrategyConfig struct {
 	// every provider reading) or "bucket" (quota.TokenBucket: told the provider is a
 	// token bucket). Empty: bucket for tollgate-bucket, else sliding.
 	Meter string `yaml:"meter"`
+	// ReserveBurndown sets tollgate's ReserveWithBurndown: count max_tokens × the
+	// output burndown while a call runs, so that a settlement never charges more than was
+	// counted (nil: true for tollgate-bucket, whose bucket would otherwise admit a call
+	// in the moment between the provider taking a finished call's excess and the client
+	// settling it; false for the others).
+	ReserveBurndown *bool `yaml:"reserve_burndown"`
 	// WindowMargin is tollgate's WindowMargin in emulated time (0: the larger of 250ms and
 	// 20ms of real time × the time scale; see windowMargin).
 	WindowMargin time.Duration `yaml:"window_margin"`
@@ -265,6 +271,9 @@ func (c StrategyConfig) validate() error {
 	}
 	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" {
 		return fmt.Errorf("meter: %q is not sliding or bucket", c.Meter)
+	}
+	if c.ReserveBurndown != nil && st.uses&useTollgate == 0 {
+		return fmt.Errorf("reserve_burndown: not a setting of %s", c.Name)
 	}
 	if c.Pacing != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("pacing: not a setting of %s", c.Name)

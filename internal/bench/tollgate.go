@@ -88,10 +88,12 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		Targets:            []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: e.srv.URL, Limits: limits}},
 		RightSizeMaxTokens: rightSize,
 		Pacing:             e.pacing(),
-		WindowMargin:       e.real(margin),
-		Backoff:            func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
-		MaxAttempts:        e.cfg.MaxAttempts,
-		Logger:             slog.New(slog.DiscardHandler),
+		ReserveWithBurndown: e.cfg.ReserveBurndown != nil && *e.cfg.ReserveBurndown ||
+			e.cfg.ReserveBurndown == nil && e.meter() == quota.TokenBucket,
+		WindowMargin: e.real(margin),
+		Backoff:      func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
+		MaxAttempts:  e.cfg.MaxAttempts,
+		Logger:       slog.New(slog.DiscardHandler),
 	}
 	client, err := tollgate.New(ctx, cfg)
 	if err != nil {
