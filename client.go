@@ -115,6 +115,7 @@ type call struct {
 	opt      quota.Options
 	prio     string
 	task     string       // for output-length learning
+	queued   func()       // tollgate.WithQueued's hook, run once: nil when none
 	release  func()       // ends the call's place among its task's learners (see learning)
 	observed *atomic.Bool // set once its reply taught the output predictor (nil: not learning)
 }
@@ -164,7 +165,7 @@ func (c *Client) plan(ctx context.Context, modelID string, req *estimate.Request
 		return nil, fmt.Errorf("tollgate: %w", err)
 	}
 	opt := callOptions(ctx)
-	return &call{g: g, modelID: modelID, in: in, input: tokens, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx), release: func() {}}, nil
+	return &call{g: g, modelID: modelID, in: in, input: tokens, max: req.MaxTokens, cost: cost, opt: opt, prio: opt.Priority.String(), task: taskOf(ctx), queued: queuedOf(ctx), release: func() {}}, nil
 }
 
 // attemptFunc makes one SDK attempt on t and reports its outcome. On success it returns
@@ -307,7 +308,7 @@ func (c *Client) admit(ctx context.Context, cl *call, exclude []int) (int, *targ
 				return 0, nil, quota.Reservation{}, &DeadlineError{Wait: p.Wait, Left: time.Until(dl), Limit: p.Limit, Target: tg.name}
 			}
 		}
-		r, err := tg.lim.Reserve(ctx, cl.cost, cl.opt)
+		r, err := tg.lim.ReserveNotify(ctx, cl.cost, cl.opt, cl.queued)
 		if err != nil {
 			g.router.Cancel(i, time.Now()) // the call was never sent
 			if errors.Is(err, quota.ErrClosed) {

@@ -114,10 +114,16 @@ func callOptions(ctx context.Context) quota.Options {
 	if t, ok := ctx.Value(tenantKey).(string); ok {
 		o.Tenant = t
 	}
-	if f, ok := ctx.Value(queuedKey).(func()); ok && f != nil {
-		o.Queued = sync.OnceFunc(f) // once, though a throttled call queues again
-	}
 	return o
+}
+
+// queuedOf returns the hook of WithQueued, made to run once (a throttled call queues
+// again), or nil.
+func queuedOf(ctx context.Context) func() {
+	if f, ok := ctx.Value(queuedKey).(func()); ok && f != nil {
+		return sync.OnceFunc(f)
+	}
+	return nil
 }
 
 func taskOf(ctx context.Context) string {

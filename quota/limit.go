@@ -91,13 +91,13 @@ func (c Cost) validate() error {
 // but at most one per (Dimension, Per) pair; that pair identifies the limit to SetLimit.
 type Limit struct {
 	Dimension Dimension
+	// Meter is how usage is counted against Amount; the zero value is Sliding.
+	Meter Meter
 	// Amount is the most the dimension may use in any interval of length Per. It must
 	// be positive.
 	Amount int64
 	// Per is the length of the trailing window, at least a millisecond.
 	Per time.Duration
-	// Meter is how usage is counted against Amount; the zero value is Sliding.
-	Meter Meter
 }
 
 // Meter is how a Limit counts usage: the reading of the provider's quota it enforces.

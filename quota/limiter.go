@@ -251,20 +251,6 @@ type Options struct {
 	// was admitted once and must be admitted again (a retry after the service throttled
 	// it): it keeps its place instead of going to the back.
 	Front bool
-	// Queued, when set, is called once the call has taken its place: admitted at once,
-	// refused by TryReserve, or waiting in its class's queue — not when Reserve fails
-	// before (a closed Limiter, a done context, a cost too large). A caller that hands
-	// calls over one by one uses it to keep their order: calls prepared in parallel would
-	// otherwise reach the Limiter in whatever order their preparation ends, and an idle
-	// Limiter admits them in that order. It must not block.
-	Queued func()
-}
-
-// queued calls o.Queued when it is set.
-func (o Options) queued() {
-	if o.Queued != nil {
-		o.Queued()
-	}
 }
 
 // Limits returns a copy of the limits in force.
@@ -279,17 +265,27 @@ func (l *Limiter) MaxInFlight() int { return l.set.Load().maxInFlight }
 // an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
 // the queue and holds nothing.
 func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, time.Now(), cost, opt, true)
+	return l.reserve(ctx, time.Now(), cost, opt, true, nil)
+}
+
+// ReserveNotify is Reserve that also calls queued once the call has taken its place —
+// admitted at once, or waiting in its class's queue — and not when it fails before (a
+// closed Limiter, a done context, a cost too large). A caller that hands calls over one
+// by one waits for queued before starting the next, to keep their order: calls prepared
+// in parallel would otherwise reach the Limiter in whatever order their preparation
+// ends, and an idle Limiter admits them in that order. queued must not block.
+func (l *Limiter) ReserveNotify(ctx context.Context, cost Cost, opt Options, queued func()) (Reservation, error) {
+	return l.reserve(ctx, time.Now(), cost, opt, true, queued)
 }
 
 // TryReserve admits cost at once if it can, without waiting and without overtaking calls
 // of the same or a higher priority that wait. Otherwise it returns a *NotAdmittedError
 // (matching ErrNotAdmitted) saying how long to wait before trying again.
 func (l *Limiter) TryReserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, time.Now(), cost, opt, false)
+	return l.reserve(ctx, time.Now(), cost, opt, false, nil)
 }
 
-func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Options, block bool) (Reservation, error) {
+func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Options, block bool, queued func()) (Reservation, error) {
 	if l.closed.Load() {
 		return Reservation{}, ErrClosed
 	}
@@ -312,22 +308,22 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
 		if adm.OK {
-			opt.queued()
+			if queued != nil {
+				queued()
+			}
 			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
 		}
 		if !block {
 			f := l.forecast(ctx, now, set, cost, opt.Priority)
-			opt.queued()
 			return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight}
 		}
 	} else if !block {
-		opt.queued()
 		if l.pausedAt(now) {
 			return Reservation{}, &NotAdmittedError{RetryAfter: time.Duration(l.paused.Load() - now.UnixNano())}
 		}
 		return l.tryQueued(ctx, now, set, cost, opt)
 	}
-	return l.wait(ctx, now, set, cost, opt)
+	return l.wait(ctx, now, set, cost, opt, queued)
 }
 
 // pausedAt reports whether a pause (PauseUntil) is in force at now.
@@ -398,7 +394,7 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 }
 
 // wait queues the call and blocks until the dispatcher admits it or ctx is done.
-func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
+func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options, queued func()) (Reservation, error) {
 	w := &waiter{ctx: ctx, cost: cost, opt: opt, service: set.service(cost), since: now, done: make(chan struct{})}
 	l.mu.Lock()
 	if l.closed.Load() {
@@ -409,7 +405,9 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	l.waiting.Add(1)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
-	opt.queued()
+	if queued != nil {
+		queued()
+	}
 
 	select {
 	case <-w.done:

@@ -358,34 +358,25 @@ func TestPacing(t *testing.T) {
 	}
 }
 
-// TestQueuedHook: Options.Queued runs once when a call takes its place — admitted at once,
-// refused by TryReserve, or waiting in the queue (before it is admitted) — and not when
-// Reserve fails before.
-func TestQueuedHook(t *testing.T) {
+// TestReserveNotify: the hook runs once when a call takes its place — admitted at once,
+// or waiting in the queue (before it is admitted) — and not when Reserve fails before.
+func TestReserveNotify(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
 		ctx := context.Background()
-		count := func() (*int, quota.Options) {
-			n := new(int)
-			return n, quota.Options{Queued: func() { *n++ }}
+		n := 0
+		count := func() { n++ }
+		r, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 900}, quota.Options{}, count)
+		if err != nil || n != 1 {
+			t.Fatalf("admitted at once: err %v, the hook ran %d times; want nil, 1", err, n)
 		}
-		n, opt := count()
-		r, err := l.Reserve(ctx, quota.Cost{Tokens: 900}, opt)
-		if err != nil || *n != 1 {
-			t.Fatalf("admitted at once: err %v, Queued ran %d times; want nil, 1", err, *n)
-		}
-		n, opt = count()
-		if _, err := l.TryReserve(ctx, quota.Cost{Tokens: 500}, opt); !errors.Is(err, quota.ErrNotAdmitted) || *n != 1 {
-			t.Fatalf("refused by TryReserve: err %v, Queued ran %d times; want ErrNotAdmitted, 1", err, *n)
-		}
-		n, opt = count()
-		if _, err := l.Reserve(ctx, quota.Cost{Tokens: 5000}, opt); err == nil || *n != 0 {
-			t.Fatalf("too large: err %v, Queued ran %d times; want an error, 0", err, *n)
+		if _, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 5000}, quota.Options{}, count); err == nil || n != 1 {
+			t.Fatalf("too large: err %v, the hook ran %d times in all; want an error, still 1", err, n)
 		}
 		queued := make(chan struct{})
 		admitted := make(chan error)
 		go func() {
-			r, err := l.Reserve(ctx, quota.Cost{Tokens: 500}, quota.Options{Queued: func() { close(queued) }})
+			r, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 500}, quota.Options{}, func() { close(queued) })
 			if err == nil {
 				r.Cancel()
 			}
@@ -395,7 +386,7 @@ func TestQueuedHook(t *testing.T) {
 		select {
 		case <-queued:
 		default:
-			t.Fatal("a waiting call has not run Queued")
+			t.Fatal("a waiting call has not run the hook")
 		}
 		select {
 		case err := <-admitted:

@@ -59,7 +59,7 @@ func (m *Memory) offset(now time.Time) int64 {
 // (Dimension, Per, Meter), so a change of Amount keeps the usage.
 func (m *Memory) ring(l Limit) *ring {
 	for _, r := range m.rings {
-		if r.dim == l.Dimension && r.per == l.Per && r.meter() == l.Meter {
+		if r.dim == l.Dimension && r.per == l.Per && r.meter == l.Meter {
 			return r
 		}
 	}
@@ -77,7 +77,7 @@ func (m *Memory) ringsFor(limits []Limit) []*ring {
 	if &limits[0] == m.cacheKey && len(limits) == len(m.cacheRings) {
 		ok := true
 		for i, r := range m.cacheRings { // the slice may have been reused with new limits
-			if r.dim != limits[i].Dimension || r.per != limits[i].Per || r.meter() != limits[i].Meter {
+			if r.dim != limits[i].Dimension || r.per != limits[i].Per || r.meter != limits[i].Meter {
 				ok = false
 				break
 			}

@@ -18,6 +18,7 @@ const SubWindows = 200
 type ring struct {
 	dim      Dimension
 	per      time.Duration
+	meter    Meter
 	b        *bucket // set for a TokenBucket limit: the ring then keeps its debt in sum
 	width    int64   // nanoseconds per sub-window
 	head     int64   // absolute index of the newest sub-window
@@ -29,19 +30,11 @@ type ring struct {
 
 func newRing(dim Dimension, per time.Duration, m Meter) *ring {
 	w := (int64(per) + SubWindows - 1) / SubWindows // ceil, so SubWindows·width >= Per
-	r := &ring{dim: dim, per: per, width: w, headEnd: w}
+	r := &ring{dim: dim, per: per, width: w, headEnd: w, meter: m}
 	if m == TokenBucket {
 		r.b = new(bucket)
 	}
 	return r
-}
-
-// meter returns how r counts.
-func (r *ring) meter() Meter {
-	if r.b != nil {
-		return TokenBucket
-	}
-	return Sliding
 }
 
 // start places an empty ring's head at the sub-window of off.
