@@ -34,7 +34,8 @@ quotas allow (settled usage ÷ rate), quota efficiency (lower bound ÷ makespan)
 attempts per 1,000 calls (the emulator's count), calls failed and lost, p50/p95 latency per
 priority, tokens reserved and settled.
 
-Strategies: tollgate (limits known), tollgate-adaptive (limits configured 2× too high),
+Strategies: tollgate (limits known, sliding windows), tollgate-adaptive (limits configured
+2× too high), tollgate-bucket (told the provider meters with a token bucket),
 tollgate-no-rightsize (max_tokens not right-sized; in max-tokens-unset), sdk-standard
 (worker pool, SDK standard retries), sdk-adaptive (worker pool, SDK adaptive retry mode),
 rpm-only (x/time/rate requests-per-minute limiter), dual-bucket (RPM + TPM buckets,
