@@ -71,7 +71,9 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	}
 	for i := range limits {
 		tg.names = append(tg.names, limitName(limits[i]))
-		limits[i].Per += c.cfg.WindowMargin
+		if limits[i].Meter != quota.ClockWindow { // clock windows keep their alignment; ClockGuard is their margin
+			limits[i].Per += c.cfg.WindowMargin
+		}
 	}
 	pacing := c.cfg.Pacing
 	if pacing == 0 {

@@ -60,3 +60,32 @@ func (b *bucket) window(epoch time.Time, amount int64, per time.Duration) Window
 	}
 	return w
 }
+
+// clockWin is the account of one limit metered as ClockWindow: the usage of the current
+// window of Per aligned on the Unix epoch lives in the ring's sum; idx is that window's
+// index (Unix nanoseconds ÷ Per), base the store's epoch in Unix nanoseconds, and rolled
+// says a new window began and its sum awaits the reservations still open (see Memory).
+type clockWin struct {
+	base, idx int64
+	rolled    bool
+}
+
+// index returns the window holding offset off.
+func (c *clockWin) index(off int64, per time.Duration) int64 { return (c.base + off) / int64(per) }
+
+// start returns the offset at which window i starts.
+func (c *clockWin) start(i int64, per time.Duration) int64 { return i*int64(per) - c.base }
+
+// guardedUntil returns, when off lies in the guard at either end of its window (see
+// Limit.ClockGuard), the offset from which a window admits again; -1 otherwise.
+func (c *clockWin) guardedUntil(off int64, per time.Duration) int64 {
+	g := int64(per / SubWindows)
+	i := c.index(off, per)
+	switch pos := c.base + off - i*int64(per); {
+	case pos < g:
+		return c.start(i, per) + g
+	case pos >= int64(per)-g:
+		return c.start(i+1, per) + g
+	}
+	return -1
+}

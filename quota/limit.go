@@ -117,15 +117,33 @@ const (
 	// that way: a provider counting clock minutes or a rolling window throttles what it
 	// lets through beyond Sliding. ParseLimit reads it as a trailing "bucket".
 	TokenBucket
+	// ClockWindow counts usage in consecutive windows of Per aligned on the Unix epoch
+	// (UTC minutes for a minute, UTC days for a day), as a provider counting clock
+	// minutes does: a cost is admitted while the current window's usage plus the cost is
+	// at most Amount; a refund goes back while the window it was charged in lasts, an
+	// excess lands in the current one. A call still in flight when a window closes may
+	// charge its excess to the next, so each new window starts holding the reservations
+	// still open (each replaced by its excess when it settles). Nothing is admitted in the
+	// first or the last ClockGuard of a window: a margin for the time between admission
+	// here and metering there and for clock skew. It admits a fresh Amount at every
+	// boundary, which a rolling-window or token-bucket provider throttles, so use it only
+	// for a provider known to count clock minutes. ParseLimit reads a trailing "clock".
+	ClockWindow
 )
 
-// String returns "sliding" or "bucket".
+// ClockGuard returns the part at each end of a ClockWindow limit's window in which
+// nothing is admitted: Per/200, 300 ms of a minute.
+func (l Limit) ClockGuard() time.Duration { return l.Per / SubWindows }
+
+// String returns "sliding", "bucket" or "clock".
 func (m Meter) String() string {
 	switch m {
 	case Sliding:
 		return "sliding"
 	case TokenBucket:
 		return "bucket"
+	case ClockWindow:
+		return "clock"
 	}
 	return "Meter(" + strconv.Itoa(int(m)) + ")"
 }
@@ -142,8 +160,8 @@ func (l Limit) Validate() error {
 		return fmt.Errorf("quota: limit %q has amount %d: the amount must be positive", l.String(), l.Amount)
 	case l.Per < MinPer:
 		return fmt.Errorf("quota: limit %q has period %v: the period must be at least %v", l.String(), l.Per, MinPer)
-	case l.Meter > TokenBucket:
-		return fmt.Errorf("quota: limit %q has unknown meter %d: use Sliding or TokenBucket", l.String(), l.Meter)
+	case l.Meter > ClockWindow:
+		return fmt.Errorf("quota: limit %q has unknown meter %d: use Sliding, TokenBucket or ClockWindow", l.String(), l.Meter)
 	}
 	return nil
 }
@@ -206,7 +224,8 @@ var dimensionWords = map[string]Dimension{
 // optional '_' or ',' separators. DIMENSION is requests, tokens, input-tokens or
 // output-tokens. PER is a Go duration ("1m", "90s", "24h") or one of s, sec, second,
 // m, min, minute, h, hour, d, day, optionally preceded by a count ("5min"). A trailing
-// "bucket" ("200000 tokens/1m bucket") meters the limit as a TokenBucket.
+// "bucket" ("200000 tokens/1m bucket") meters the limit as a TokenBucket, a trailing
+// "clock" as a ClockWindow.
 func ParseLimit(s string) (Limit, error) {
 	const form = `write it as "AMOUNT DIMENSION/PER", e.g. "400000 tokens/1m"`
 	in := strings.TrimSpace(s)
@@ -232,9 +251,11 @@ func ParseLimit(s string) (Limit, error) {
 		switch strings.ToLower(strings.TrimSpace(m)) {
 		case "bucket":
 			meter = TokenBucket
+		case "clock":
+			meter = ClockWindow
 		case "sliding":
 		default:
-			return Limit{}, fmt.Errorf("quota: limit %q: unknown meter %q after the period: write \"bucket\" (token bucket) or nothing (sliding window)", s, strings.TrimSpace(m))
+			return Limit{}, fmt.Errorf("quota: limit %q: unknown meter %q after the period: write \"bucket\" (token bucket), \"clock\" (clock windows) or nothing (sliding window)", s, strings.TrimSpace(m))
 		}
 		perText = strings.TrimSpace(p)
 	}

@@ -63,7 +63,7 @@ func (m *Memory) ring(l Limit) *ring {
 			return r
 		}
 	}
-	r := newRing(l.Dimension, l.Per, l.Meter)
+	r := newRing(l.Dimension, l.Per, l.Meter, m.epoch.UnixNano())
 	r.start(m.last)
 	m.rings = append(m.rings, r)
 	return r
@@ -109,6 +109,15 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 		r := rings[i]
 		r.advance(off, l.Amount)
 		n := req.Cost.Get(l.Dimension)
+		if r.c != nil {
+			m.carry(r, l.Dimension)
+			if at := r.c.guardedUntil(off, l.Per); at >= 0 && n > 0 {
+				if at > latest {
+					latest, adm.Blocked = at, i
+				}
+				continue
+			}
+		}
 		if r.sum+n <= l.Amount {
 			continue
 		}
@@ -153,6 +162,16 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 		r := rings[i]
 		r.advance(off, l.Amount)
 		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
+		if r.c != nil {
+			m.carry(r, l.Dimension)
+			if r.c.index(t.at, l.Per) < r.c.idx { // carried into this window: its excess replaces it
+				r.sum -= min(reserved, r.sum)
+				r.sum += max(actual-reserved, 0)
+			} else {
+				r.sum = max(r.sum+actual-reserved, 0)
+			}
+			continue
+		}
 		switch {
 		case actual < reserved:
 			a := r.head // charged in the head sub-window: no division needed
@@ -169,6 +188,22 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	return true, nil
 }
 
+// carry starts a ClockWindow ring's new window holding the reservations still open that
+// were charged in earlier windows: each may charge its excess to this window when it
+// settles, where a clock-minute provider sees it (Settle then replaces it by its excess).
+func (m *Memory) carry(r *ring, dim Dimension) {
+	if !r.c.rolled {
+		return
+	}
+	r.c.rolled = false
+	start := r.c.start(r.c.idx, r.per)
+	for i := m.tickets.head; m.tickets.open > 0 && i >= 0; i = m.tickets.slots[i].next {
+		if t := &m.tickets.slots[i]; t.at < start {
+			r.sum += t.cost.Get(dim)
+		}
+	}
+}
+
 // Usage implements Store.
 func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage, error) {
 	m.mu.Lock()
@@ -179,6 +214,9 @@ func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage,
 	for i, l := range limits {
 		r := m.ring(l)
 		r.advance(off, l.Amount)
+		if r.c != nil {
+			m.carry(r, l.Dimension)
+		}
 		u.Windows[i] = r.window(m.epoch, l.Amount)
 	}
 	return u, nil

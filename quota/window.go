@@ -19,20 +19,26 @@ type ring struct {
 	dim      Dimension
 	per      time.Duration
 	meter    Meter
-	b        *bucket // set for a TokenBucket limit: the ring then keeps its debt in sum
-	width    int64   // nanoseconds per sub-window
-	head     int64   // absolute index of the newest sub-window
-	headSlot int     // slot of head in slots
-	headEnd  int64   // offset at which head's sub-window ends: (head+1)·width
-	sum      int64   // total of slots
+	b        *bucket   // set for a TokenBucket limit: the ring then keeps its debt in sum
+	c        *clockWin // set for a ClockWindow limit: the ring then keeps the window's usage in sum
+	width    int64     // nanoseconds per sub-window
+	head     int64     // absolute index of the newest sub-window
+	headSlot int       // slot of head in slots
+	headEnd  int64     // offset at which head's sub-window ends: (head+1)·width
+	sum      int64     // total of slots
 	slots    [SubWindows + 1]int64
 }
 
-func newRing(dim Dimension, per time.Duration, m Meter) *ring {
+// newRing returns the account of a limit metered by m; base is the store's epoch in Unix
+// nanoseconds (ClockWindow aligns on it).
+func newRing(dim Dimension, per time.Duration, m Meter, base int64) *ring {
 	w := (int64(per) + SubWindows - 1) / SubWindows // ceil, so SubWindows·width >= Per
 	r := &ring{dim: dim, per: per, width: w, headEnd: w, meter: m}
-	if m == TokenBucket {
+	switch m {
+	case TokenBucket:
 		r.b = new(bucket)
+	case ClockWindow:
+		r.c = &clockWin{base: base, idx: -1}
 	}
 	return r
 }
@@ -81,6 +87,12 @@ func (r *ring) advance(off, amount int64) {
 		r.sum = r.b.used()
 		return
 	}
+	if r.c != nil {
+		if i := r.c.index(off, r.per); i > r.c.idx {
+			r.c.idx, r.c.rolled, r.sum = i, true, 0
+		}
+		return
+	}
 	if off < r.headEnd {
 		return // still in head's sub-window (or earlier)
 	}
@@ -105,6 +117,10 @@ func (r *ring) charge(n int64) {
 	if r.b != nil {
 		r.b.debt += float64(n)
 		r.sum = r.b.used()
+		return
+	}
+	if r.c != nil {
+		r.sum += n
 		return
 	}
 	r.slots[r.headSlot] += n
@@ -136,6 +152,9 @@ func (r *ring) retryAt(n, amount int64) int64 {
 	if r.b != nil {
 		return r.b.retryAt(n, amount, r.per)
 	}
+	if r.c != nil { // the next window, past its guard
+		return r.c.start(r.c.idx+1, r.per) + int64(r.per/SubWindows)
+	}
 	need := r.sum + n - amount
 	if need <= 0 {
 		return r.head * r.width
@@ -153,6 +172,13 @@ func (r *ring) retryAt(n, amount int64) int64 {
 func (r *ring) window(epoch time.Time, amount int64) Window {
 	if r.b != nil {
 		return r.b.window(epoch, amount, r.per)
+	}
+	if r.c != nil {
+		w := Window{Used: r.sum, Span: r.per}
+		if r.sum != 0 {
+			w.Expiring = []Expiry{{At: epoch.Add(time.Duration(r.c.start(r.c.idx+1, r.per))), Amount: r.sum}}
+		}
+		return w
 	}
 	w := Window{Used: r.sum, Span: time.Duration(r.width * (SubWindows + 1))}
 	for j := int64(0); j <= SubWindows; j++ {

@@ -128,11 +128,12 @@ type StrategyConfig struct {
 	RightSize *bool `yaml:"right_size"`
 	// Pacing turns tollgate's pacing off when false (Config.Pacing −1, as tollgate run
 	// has it); nil: the client's default pacing, except for tollgate-bucket (none: its
-	// bucket refills at the rate).
+	// bucket refills at the rate), and tollgate-clock.
 	Pacing *bool `yaml:"pacing"`
 	// Meter is how tollgate counts its limits: "sliding" (quota.Sliding, safe under
 	// every provider reading) or "bucket" (quota.TokenBucket: told the provider is a
-	// token bucket). Empty: bucket for tollgate-bucket, else sliding.
+	// token bucket) or "clock" (quota.ClockWindow: told it counts clock minutes). Empty:
+	// bucket for tollgate-bucket, clock for tollgate-clock, else sliding.
 	Meter string `yaml:"meter"`
 	// ReserveBurndown sets tollgate's ReserveWithBurndown: count max_tokens × the
 	// output burndown while a call runs, so that a settlement never charges more than was
@@ -269,8 +270,8 @@ func (c StrategyConfig) validate() error {
 	if c.Meter != "" && st.uses&useTollgate == 0 {
 		return fmt.Errorf("meter: not a setting of %s", c.Name)
 	}
-	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" {
-		return fmt.Errorf("meter: %q is not sliding or bucket", c.Meter)
+	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" {
+		return fmt.Errorf("meter: %q is not sliding, bucket or clock", c.Meter)
 	}
 	if c.ReserveBurndown != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("reserve_burndown: not a setting of %s", c.Name)

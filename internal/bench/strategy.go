@@ -36,6 +36,7 @@ var strategies = map[string]strategy{
 	"tollgate-adaptive":     {useTollgate, runTollgate},
 	"tollgate-no-rightsize": {useTollgate, runTollgate},
 	"tollgate-bucket":       {useTollgate, runTollgate},
+	"tollgate-clock":        {useTollgate, runTollgate},
 	"sdk-standard":          {useWorkers, runSDKStandard},
 	"sdk-adaptive":          {useWorkers, runSDKAdaptive},
 	"rpm-only":              {useRPM, runRPMOnly},

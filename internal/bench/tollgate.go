@@ -39,7 +39,7 @@ func (e *env) windowMargin() time.Duration {
 // pacing is tollgate's Config.Pacing for e: the client's default, or none (−1) when the
 // strategy's pacing is false.
 func (e *env) pacing() time.Duration {
-	if (e.cfg.Pacing != nil && !*e.cfg.Pacing) || (e.cfg.Pacing == nil && e.meter() == quota.TokenBucket) {
+	if (e.cfg.Pacing != nil && !*e.cfg.Pacing) || (e.cfg.Pacing == nil && e.meter() != quota.Sliding) {
 		return -1
 	}
 	return 0
@@ -48,8 +48,11 @@ func (e *env) pacing() time.Duration {
 // meter is how tollgate counts its limits for e: the strategy's meter setting, else a
 // token bucket for tollgate-bucket and sliding windows for the rest.
 func (e *env) meter() quota.Meter {
-	if e.cfg.Meter == "bucket" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-bucket") {
+	switch {
+	case e.cfg.Meter == "bucket" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-bucket"):
 		return quota.TokenBucket
+	case e.cfg.Meter == "clock" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-clock"):
+		return quota.ClockWindow
 	}
 	return quota.Sliding
 }
@@ -60,7 +63,8 @@ func (e *env) meter() quota.Meter {
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
 // false ("tollgate-no-rightsize"). "tollgate-bucket" is told the provider meters with a
-// token bucket (quota.TokenBucket limits, no pacing); the others count sliding windows,
+// token bucket (quota.TokenBucket limits), "tollgate-clock" that it counts clock minutes
+// (quota.ClockWindow), both without pacing; the others count sliding windows,
 // with the client's default pacing unless pacing is false.
 func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	f := e.cfg.LimitFactor

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		{"AmountChangeKeepsUsage", testAmountChange},
 		{"NeverOverAnyWindow", testNeverOverAnyWindow},
 		{"TokenBucketExact", testTokenBucketExact},
+		{"ClockWindowSafe", testClockWindowSafe},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -431,6 +432,76 @@ func testTokenBucketExact(t *testing.T, s quota.Store) {
 	}
 	if admitted < 500 || refused < 500 {
 		t.Fatalf("%d admitted, %d refused; the scenario is not exercising the bucket", admitted, refused)
+	}
+}
+
+// testClockWindowSafe replays random reservations and settlements (refunds and excess
+// charges, some of calls that end in a later window) against a ClockWindow limit and an
+// independent count per window of Per aligned on the Unix epoch — what a clock-minute
+// provider holds: every admission fits its window, with the excess of earlier calls that
+// settled in it, and falls outside the guards; a refusal outside a guard says to retry
+// when the next window opens, and the store admits most of what the provider would.
+func testClockWindowSafe(t *testing.T, s quota.Store) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	l := quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute, Meter: quota.ClockWindow}
+	limits := []quota.Limit{l}
+	per, guard := int64(l.Per), int64(l.ClockGuard())
+	used := map[int64]int64{} // the provider's count per window index
+	win := func(at time.Time) int64 { return at.UnixNano() / per }
+	guarded := func(at time.Time) bool {
+		pos := at.UnixNano() % per
+		return pos < guard || pos >= per-guard
+	}
+	type open struct {
+		ticket uint64
+		cost   int64
+		at     time.Time
+	}
+	var live []open
+	var admittedTokens int64
+	windows := map[int64]bool{}
+	now := T0.Add(17 * time.Second) // not on a boundary
+	for i := 0; i < 4000; i++ {
+		now = now.Add(time.Duration(rng.IntN(2000)) * time.Millisecond)
+		windows[win(now)] = true
+		c := int64(1 + rng.IntN(60))
+		adm := reserve(t, s, now, limits, quota.Cost{Tokens: c})
+		switch {
+		case adm.OK && (used[win(now)]+c > l.Amount || guarded(now)):
+			t.Fatalf("admission %d of %d at +%v: the provider's window held %d (guard: %v)", i, c, now.Sub(T0), used[win(now)], guarded(now))
+		case adm.OK:
+			used[win(now)] += c
+			admittedTokens += c
+			live = append(live, open{adm.Ticket, c, now})
+		case !guarded(now):
+			if next := time.Unix(0, (win(now)+1)*per+guard); !adm.RetryAt.Equal(next) {
+				t.Fatalf("refusal at +%v: RetryAt +%v, want the next window past its guard, +%v", now.Sub(T0), adm.RetryAt.Sub(T0), next.Sub(T0))
+			}
+		}
+		// Calls end 0-30s after they start, so some end in the next window.
+		for k := 0; k < len(live); k++ {
+			o := live[k]
+			if now.Sub(o.at) < time.Duration(rng.IntN(30))*time.Second {
+				continue
+			}
+			live = append(live[:k], live[k+1:]...)
+			k--
+			actual := rng.Int64N(2 * o.cost)
+			if !settle(t, s, now, limits, o.ticket, quota.Cost{Tokens: actual}) {
+				t.Fatal("an open reservation did not settle")
+			}
+			switch d := actual - o.cost; {
+			case d > 0:
+				used[win(now)] += d
+			case win(now) == win(o.at):
+				used[win(now)] += d
+			}
+		}
+	}
+	// The provider admits at most Amount per window; the store, holding open calls at
+	// each boundary, must still get most of it through.
+	if share := float64(admittedTokens) / float64(l.Amount*int64(len(windows))); share < 0.8 {
+		t.Fatalf("admitted %.2f of the windows' amount; want at least 0.8", share)
 	}
 }
 
