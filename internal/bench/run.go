@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -144,7 +145,17 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
 	}
 	eo.OutputTokens = sc.Output.outputTokens(sc.Seed)
-	eo.Start = alignedStart(time.Now(), scale)
+	// The emulator's clock starts at its first reading, which NewServer takes a moment
+	// later: that first reading returns now itself, so that the alignment is exact.
+	now := time.Now()
+	var read atomic.Bool
+	eo.Clock = func() time.Time {
+		if read.CompareAndSwap(false, true) {
+			return now
+		}
+		return time.Now()
+	}
+	eo.Start = alignedStart(now, scale)
 	srv, err := bedrocktest.NewServer(eo)
 	if err != nil {
 		return Result{}, Quotas{}, fmt.Errorf("bench: emulator for %q: %w", sc.Name, err)
