@@ -84,8 +84,9 @@ func (c Cost) validate() error {
 // length Per one looks at, the usage admitted in it (after settlements) is at most Amount.
 // "400000 tokens per minute" is Limit{Dimension: Tokens, Amount: 400000, Per: time.Minute}.
 //
-// That is the Sliding meter, the default; a limit metered as a TokenBucket admits what a
-// token-bucket provider does instead (see Meter).
+// That is the Sliding meter, the default; a limit metered as a TokenBucket or a
+// ClockWindow admits what a token-bucket or a clock-minute provider does instead (see
+// Meter).
 //
 // A Limiter may hold several limits on one dimension (tokens per minute and tokens per day),
 // but at most one per (Dimension, Per) pair; that pair identifies the limit to SetLimit.

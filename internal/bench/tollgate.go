@@ -45,8 +45,18 @@ func (e *env) pacing() time.Duration {
 	return 0
 }
 
+// reserveBurndown is tollgate's ReserveWithBurndown for e: the strategy's setting, else on
+// for a token bucket only (see StrategyConfig.ReserveBurndown).
+func (e *env) reserveBurndown() bool {
+	if e.cfg.ReserveBurndown != nil {
+		return *e.cfg.ReserveBurndown
+	}
+	return e.meter() == quota.TokenBucket
+}
+
 // meter is how tollgate counts its limits for e: the strategy's meter setting, else a
-// token bucket for tollgate-bucket and sliding windows for the rest.
+// token bucket for tollgate-bucket, clock windows for tollgate-clock and sliding windows
+// for the rest.
 func (e *env) meter() quota.Meter {
 	switch {
 	case e.cfg.Meter == "bucket" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-bucket"):
@@ -88,16 +98,15 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		rightSize = *e.cfg.RightSize
 	}
 	cfg := tollgate.Config{
-		AWS:                &aws.Config{Region: e.region, Credentials: e.credentials()},
-		Targets:            []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: e.srv.URL, Limits: limits}},
-		RightSizeMaxTokens: rightSize,
-		Pacing:             e.pacing(),
-		ReserveWithBurndown: e.cfg.ReserveBurndown != nil && *e.cfg.ReserveBurndown ||
-			e.cfg.ReserveBurndown == nil && e.meter() == quota.TokenBucket,
-		WindowMargin: e.real(margin),
-		Backoff:      func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
-		MaxAttempts:  e.cfg.MaxAttempts,
-		Logger:       slog.New(slog.DiscardHandler),
+		AWS:                 &aws.Config{Region: e.region, Credentials: e.credentials()},
+		Targets:             []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: e.srv.URL, Limits: limits}},
+		RightSizeMaxTokens:  rightSize,
+		Pacing:              e.pacing(),
+		ReserveWithBurndown: e.reserveBurndown(),
+		WindowMargin:        e.real(margin),
+		Backoff:             func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
+		MaxAttempts:         e.cfg.MaxAttempts,
+		Logger:              slog.New(slog.DiscardHandler),
 	}
 	client, err := tollgate.New(ctx, cfg)
 	if err != nil {
