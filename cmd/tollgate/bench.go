@@ -40,7 +40,8 @@ bucket, or counts clock minutes), tollgate-no-rightsize (max_tokens not right-si
 max-tokens-unset), sdk-standard (worker pool, SDK standard retries), sdk-adaptive
 (worker pool, SDK adaptive retry mode), rpm-only (x/time/rate requests-per-minute
 limiter), dual-bucket (RPM + TPM buckets, words × 1.3 + max_tokens, polling, no
-settlement), cookbook (OpenAI cookbook's parallel processor). docs/benchmarks.md gives each one's source and tuning.
+settlement), cookbook (OpenAI cookbook's parallel processor). docs/benchmarks.md gives
+each one's source and tuning.
 
 Scenarios are YAML files; the built-in ones are contracts, max-tokens-unset and bursty
 (all by default). Write your own starting from internal/bench/scenarios/contracts.yaml
