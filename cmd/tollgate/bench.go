@@ -34,14 +34,14 @@ quotas allow (settled usage ÷ rate), quota efficiency (lower bound ÷ makespan)
 attempts per 1,000 calls (the emulator's count), calls failed and lost, p50/p95 latency per
 priority, tokens reserved and settled.
 
-Strategies: tollgate (limits known, sliding windows), tollgate-adaptive (limits configured
-2× too high), tollgate-bucket and tollgate-clock (told the provider meters with a token
-bucket, or counts clock minutes), tollgate-no-rightsize (max_tokens not right-sized; in
-max-tokens-unset), sdk-standard (worker pool, SDK standard retries), sdk-adaptive
-(worker pool, SDK adaptive retry mode), rpm-only (x/time/rate requests-per-minute
-limiter), dual-bucket (RPM + TPM buckets, words × 1.3 + max_tokens, polling, no
-settlement), cookbook (OpenAI cookbook's parallel processor). docs/benchmarks.md gives
-each one's source and tuning.
+Strategies: tollgate (limits known: their amounts and how the emulator meters them, a
+token bucket or clock minutes), tollgate-sliding (amounts known, the reading not: sliding
+windows, safe under both), tollgate-adaptive (limits configured 2× too high),
+tollgate-no-rightsize (max_tokens not right-sized; in max-tokens-unset), sdk-standard
+(worker pool, SDK standard retries), sdk-adaptive (worker pool, SDK adaptive retry mode),
+rpm-only (x/time/rate requests-per-minute limiter), dual-bucket (RPM + TPM buckets,
+words × 1.3 + max_tokens, polling, no settlement), cookbook (OpenAI cookbook's parallel
+processor). docs/benchmarks.md gives each one's source and tuning.
 
 Scenarios are YAML files; the built-in ones are contracts, max-tokens-unset and bursty
 (all by default). Write your own starting from internal/bench/scenarios/contracts.yaml

@@ -16,8 +16,7 @@ var palette = map[string]color.RGBA{
 	"tollgate":              {R: 0x1b, G: 0x5e, B: 0x20, A: 0xff},
 	"tollgate-adaptive":     {R: 0x66, G: 0xbb, B: 0x6a, A: 0xff},
 	"tollgate-no-rightsize": {R: 0x80, G: 0x80, B: 0x80, A: 0xff},
-	"tollgate-bucket":       {R: 0x5d, G: 0x40, B: 0x37, A: 0xff},
-	"tollgate-clock":        {R: 0xc2, G: 0x18, B: 0x5b, A: 0xff},
+	"tollgate-sliding":      {R: 0x5d, G: 0x40, B: 0x37, A: 0xff},
 	"sdk-standard":          {R: 0xd3, G: 0x2f, B: 0x2f, A: 0xff},
 	"sdk-adaptive":          {R: 0xf5, G: 0x7c, B: 0x00, A: 0xff},
 	"rpm-only":              {R: 0x7b, G: 0x1f, B: 0xa2, A: 0xff},
@@ -62,7 +61,7 @@ func (rep *Report) WriteCharts(dir string) ([]string, error) {
 			}
 			l.Color = palette[r.Strategy]
 			l.Width = vg.Points(1.5)
-			if r.Strategy == "tollgate" || r.Strategy == "tollgate-bucket" || r.Strategy == "tollgate-clock" {
+			if r.Strategy == "tollgate" {
 				l.Width = vg.Points(3)
 			}
 			p.Add(l)

@@ -164,7 +164,7 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 	if jitter <= 0 {
 		jitter = DefaultJitter
 	}
-	e := &env{sc: sc, cfg: cfg, srv: srv, scale: scale, region: sc.Region, jitter: jitter}
+	e := &env{sc: sc, cfg: cfg, srv: srv, scale: scale, region: sc.Region, jitter: jitter, mode: mode}
 	if e.region == "" {
 		e.region = "us-east-1"
 	}

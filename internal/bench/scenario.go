@@ -127,17 +127,18 @@ type StrategyConfig struct {
 	// RightSize turns tollgate's RightSizeMaxTokens off when false (nil: on).
 	RightSize *bool `yaml:"right_size"`
 	// Pacing turns tollgate's pacing off when false (Config.Pacing −1, as tollgate run
-	// has it); nil: the client's default pacing, except for tollgate-bucket (none: its
-	// bucket refills at the rate), and tollgate-clock.
+	// has it); nil: the client's default pacing for sliding windows, none for a token
+	// bucket (it refills at the rate) or clock windows.
 	Pacing *bool `yaml:"pacing"`
 	// Meter is how tollgate counts its limits: "sliding" (quota.Sliding, safe under
-	// every provider reading) or "bucket" (quota.TokenBucket: told the provider is a
-	// token bucket) or "clock" (quota.ClockWindow: told it counts clock minutes). Empty:
-	// bucket for tollgate-bucket, clock for tollgate-clock, else sliding.
+	// every provider reading), "bucket" (quota.TokenBucket: told the provider is a
+	// token bucket), "clock" (quota.ClockWindow: told it counts clock minutes) or
+	// "provider" (the one of those two the emulator runs: the limits known in full).
+	// Empty: provider for tollgate, else sliding.
 	Meter string `yaml:"meter"`
 	// ReserveBurndown sets tollgate's ReserveWithBurndown: count max_tokens × the
 	// output burndown while a call runs, so that a settlement never charges more than was
-	// counted (nil: true for tollgate-bucket, whose bucket would otherwise admit a call
+	// counted (nil: true with a bucket meter, whose bucket would otherwise admit a call
 	// in the moment between the provider taking a finished call's excess and the client
 	// settling it; false for the others).
 	ReserveBurndown *bool `yaml:"reserve_burndown"`
@@ -270,8 +271,8 @@ func (c StrategyConfig) validate() error {
 	if c.Meter != "" && st.uses&useTollgate == 0 {
 		return fmt.Errorf("meter: not a setting of %s", c.Name)
 	}
-	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" {
-		return fmt.Errorf("meter: %q is not sliding, bucket or clock", c.Meter)
+	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" && c.Meter != "provider" {
+		return fmt.Errorf("meter: %q is not sliding, bucket, clock or provider", c.Meter)
 	}
 	if c.ReserveBurndown != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("reserve_burndown: not a setting of %s", c.Name)

@@ -35,8 +35,7 @@ var strategies = map[string]strategy{
 	"tollgate":              {useTollgate, runTollgate},
 	"tollgate-adaptive":     {useTollgate, runTollgate},
 	"tollgate-no-rightsize": {useTollgate, runTollgate},
-	"tollgate-bucket":       {useTollgate, runTollgate},
-	"tollgate-clock":        {useTollgate, runTollgate},
+	"tollgate-sliding":      {useTollgate, runTollgate},
 	"sdk-standard":          {useWorkers, runSDKStandard},
 	"sdk-adaptive":          {useWorkers, runSDKAdaptive},
 	"rpm-only":              {useRPM, runRPMOnly},
@@ -45,7 +44,7 @@ var strategies = map[string]strategy{
 }
 
 // defaultOrder is the order strategies run in when a scenario lists none.
-var defaultOrder = []string{"tollgate", "tollgate-adaptive", "sdk-standard", "sdk-adaptive", "rpm-only", "dual-bucket", "cookbook"}
+var defaultOrder = []string{"tollgate", "tollgate-sliding", "tollgate-adaptive", "sdk-standard", "sdk-adaptive", "rpm-only", "dual-bucket", "cookbook"}
 
 // Strategies lists the strategy names.
 func Strategies() []string {
@@ -77,6 +76,7 @@ type call struct {
 type env struct {
 	jitter   time.Duration // real-time jitter the window margin allows for
 	sc       *Scenario
+	mode     bedrocktest.WindowMode // how the emulator meters its quotas
 	cfg      StrategyConfig
 	srv      *bedrocktest.Server
 	scale    float64

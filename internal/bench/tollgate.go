@@ -54,14 +54,24 @@ func (e *env) reserveBurndown() bool {
 	return e.meter() == quota.TokenBucket
 }
 
-// meter is how tollgate counts its limits for e: the strategy's meter setting, else a
-// token bucket for tollgate-bucket, clock windows for tollgate-clock and sliding windows
-// for the rest.
+// meter is how tollgate counts its limits for e: the strategy's meter setting, else
+// "provider" for tollgate — its limits known, amounts and reading alike — and sliding
+// windows for the rest (tollgate-sliding is tollgate not told the reading).
 func (e *env) meter() quota.Meter {
-	switch {
-	case e.cfg.Meter == "bucket" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-bucket"):
+	m := e.cfg.Meter
+	if m == "" {
+		m = "sliding"
+		if e.cfg.Name == "tollgate" {
+			m = "provider"
+		}
+	}
+	if m == "provider" {
+		m = e.mode.String()
+	}
+	switch m {
+	case "bucket":
 		return quota.TokenBucket
-	case e.cfg.Meter == "clock" || (e.cfg.Meter == "" && e.cfg.Name == "tollgate-clock"):
+	case "clock":
 		return quota.ClockWindow
 	}
 	return quota.Sliding
@@ -72,10 +82,10 @@ func (e *env) meter() quota.Meter {
 // (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
-// false ("tollgate-no-rightsize"). "tollgate-bucket" is told the provider meters with a
-// token bucket (quota.TokenBucket limits), "tollgate-clock" that it counts clock minutes
-// (quota.ClockWindow), both without pacing; the others count sliding windows,
-// with the client's default pacing unless pacing is false.
+// false ("tollgate-no-rightsize"). "tollgate" is told how the emulator meters (see
+// meter): quota.TokenBucket limits against a token bucket, quota.ClockWindow against
+// clock minutes, both without pacing; the others count sliding windows, with the
+// client's default pacing unless pacing is false.
 func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	f := e.cfg.LimitFactor
 	if f == 0 {
