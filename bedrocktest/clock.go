@@ -15,9 +15,14 @@ type clock struct {
 	start     time.Time
 }
 
-func newClock(real func() time.Time, scale float64, start time.Time) *clock {
+func newClock(real func() time.Time, scale float64, start time.Time, align bool) *clock {
 	now := real()
-	if start.IsZero() {
+	switch {
+	case align:
+		day := time.Duration(float64(24*time.Hour) / scale)
+		phase := time.Duration(now.UnixNano() % int64(day))
+		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(float64(phase) * scale))
+	case start.IsZero():
 		start = now
 	}
 	return &clock{real: real, scale: scale, realStart: now, start: start.Round(0)}

@@ -189,3 +189,24 @@ func TestWindowModeNames(t *testing.T) {
 		t.Error("ParseWindowMode accepted an unknown mode")
 	}
 }
+
+// AlignStart puts the emulated UTC minute boundaries where real time is a multiple of a
+// scaled minute since the Unix epoch, wherever the first reading falls.
+func TestAlignStart(t *testing.T) {
+	const scale = 20
+	scaledMinute := time.Minute / scale // 3 s of real time
+	for _, into := range []time.Duration{0, 700 * time.Millisecond, scaledMinute - time.Millisecond} {
+		first := time.Unix(0, 0).Add(1_000_003 * scaledMinute).Add(into)
+		reading := first
+		c := newClock(func() time.Time { return reading }, scale, time.Time{}, true)
+		got := c.now()
+		if want := time.Duration(into * scale); got.Sub(got.Truncate(time.Minute)) != want {
+			t.Errorf("first reading %v into a scaled minute: emulated %v, %v into its minute; want %v", into, got, got.Sub(got.Truncate(time.Minute)), want)
+		}
+		// The next real multiple of a scaled minute is an emulated minute boundary.
+		reading = first.Truncate(scaledMinute).Add(scaledMinute)
+		if got := c.now(); !got.Equal(got.Truncate(time.Minute)) {
+			t.Errorf("at the next scaled minute, emulated %v is not on a minute", got)
+		}
+	}
+}

@@ -140,6 +140,13 @@ type Options struct {
 	// Start is the emulated time at the first reading of the clock. The zero value means
 	// the real time then. Windows are aligned on UTC minutes and days of emulated time.
 	Start time.Time
+	// AlignStart, instead of Start, starts the emulated clock so that its UTC minutes and
+	// days begin when real time is a multiple of a scaled minute or day since the Unix
+	// epoch: where a client counting quota.ClockWindow limits of the scaled periods (a
+	// minute ÷ TimeScale) sees them begin, as a real provider's UTC minutes and an
+	// NTP-synchronised client's agree. Where the first reading falls within a minute stays
+	// as random as the moment it is taken. The emulated date is then in 2026-01-01.
+	AlignStart bool
 	// Latency is the latency model, in emulated time.
 	Latency Latency
 	// OutputTokens decides how many tokens a reply has before max_tokens clamps it

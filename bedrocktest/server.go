@@ -54,7 +54,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{
 		opts:   o,
-		clock:  newClock(o.Clock, o.TimeScale, o.Start),
+		clock:  newClock(o.Clock, o.TimeScale, o.Start, o.AlignStart),
 		meter:  newMeter(o.Window),
 		cache:  promptCache{ttl: o.CacheTTL},
 		models: make(map[string]*Model, len(o.Models)),

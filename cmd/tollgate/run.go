@@ -332,7 +332,8 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		}
 	}
 	bm.Limits[ref.Scope] = ls
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog})
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog,
+		AlignStart: true}) // its minutes begin where a --limit "… clock" of scaled minutes does
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -120,18 +119,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// alignedStart returns the emulated time at which to start an emulator at real time now
-// on the given time scale so that its UTC minutes and days begin when real time is a
-// multiple of a scaled minute or day since the Unix epoch — where a client counting
-// quota.ClockWindow limits of scaled periods sees them begin, as a real provider's UTC
-// minutes and an NTP-synchronised client's agree. Where the run starts within a minute
-// stays as random as the moment it begins.
-func alignedStart(now time.Time, scale float64) time.Time {
-	day := time.Duration(float64(24*time.Hour) / scale)
-	phase := time.Duration(now.UnixNano() % int64(day))
-	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(float64(phase) * scale))
-}
-
 // runStrategy runs one strategy on a fresh emulator and measures it.
 func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode, scale float64, cfg StrategyConfig, jobs []job, jitter time.Duration) (Result, Quotas, error) {
 	ref, err := catalog.Parse(sc.Model)
@@ -145,17 +132,9 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
 	}
 	eo.OutputTokens = sc.Output.outputTokens(sc.Seed)
-	// The emulator's clock starts at its first reading, which NewServer takes a moment
-	// later: that first reading returns now itself, so that the alignment is exact.
-	now := time.Now()
-	var read atomic.Bool
-	eo.Clock = func() time.Time {
-		if read.CompareAndSwap(false, true) {
-			return now
-		}
-		return time.Now()
-	}
-	eo.Start = alignedStart(now, scale)
+	// The emulator's UTC minutes begin where the client's quota.ClockWindow limits of
+	// scaled minutes do.
+	eo.AlignStart = true
 	srv, err := bedrocktest.NewServer(eo)
 	if err != nil {
 		return Result{}, Quotas{}, fmt.Errorf("bench: emulator for %q: %w", sc.Name, err)
