@@ -123,6 +123,54 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 	}
 }
 
+// TestToldMeterNoThrottles: limits known with the provider's reading — quota.TokenBucket
+// against a token bucket, quota.ClockWindow against clock minutes (the emulator's minutes
+// aligned with the client's scaled ones) — no pacing, 500 calls at 4× oversubscription:
+// zero throttles, no call lost, and the start-up allowance a sliding window leaves unused
+// is used: against a token bucket, whose bucket starts full, efficiency above 1.05.
+func TestToldMeterNoThrottles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs 500 calls")
+	}
+	const tpm = 1_000_000
+	for _, c := range []struct {
+		mode  bedrocktest.WindowMode
+		meter quota.Meter
+		least float64
+	}{{bedrocktest.TokenBucket, quota.TokenBucket, 1.05}, {bedrocktest.ClockMinute, quota.ClockWindow, 0.95}} {
+		t.Run(fmt.Sprint(c.mode), func(t *testing.T) {
+			srv := emulator(t, c.mode, tpm, func(o *bedrocktest.Options) { o.AlignStart = true })
+			l := tpmLimit(tpm)
+			l.Meter = c.meter
+			cl := newClient(t, tollgate.Config{Pacing: -1, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{l}}}})
+			makespan, errs := oversubscribe(t, cl, sonnet35, 500, tpm, 400)
+			lost := 0
+			for _, err := range errs {
+				if err != nil {
+					lost++
+					if lost < 4 {
+						t.Errorf("call failed: %v", err)
+					}
+				}
+			}
+			s := series(t, srv, sonnet35, "on-demand")
+			lower := time.Duration(float64(s.SettledTokens) / tpm * float64(time.Minute))
+			eff := lower.Seconds() / makespan.Seconds()
+			t.Logf("%v, told %v: %d admitted, %d throttled, settled %d tokens; lower bound %v, makespan %v: efficiency %.3f",
+				c.mode, c.meter, s.Admitted, throttles(s), s.SettledTokens, lower.Round(time.Second), makespan.Round(time.Second), eff)
+			if lost > 0 || s.Admitted != 500 {
+				t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
+			}
+			if throttles(s) != 0 {
+				t.Errorf("%d throttles; want none", throttles(s))
+			}
+			if eff < c.least {
+				t.Errorf("quota efficiency %.3f; want >= %.2f", eff, c.least)
+			}
+		})
+	}
+}
+
 // counter sums the samples of a counter family in reg.
 func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
