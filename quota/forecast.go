@@ -40,7 +40,7 @@ func (l *Limiter) Forecast(ctx context.Context, cost Cost, p Priority) (Predicti
 	if err := set.check(cost); err != nil {
 		return Prediction{}, err
 	}
-	return l.forecastErr(ctx, time.Now(), set, cost, p)
+	return l.forecastErr(ctx, l.now(), set, cost, p)
 }
 
 // forecast is Forecast for TryReserve's answer, where a Store error leaves the poll
@@ -159,7 +159,7 @@ func (u LimitUsage) Utilization() float64 { return float64(u.Used) / float64(u.L
 // Snapshot reports the usage and headroom of every limit, the calls in flight, and the
 // queue depth of every class.
 func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
-	now := time.Now()
+	now := l.now()
 	set := l.set.Load()
 	u, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {

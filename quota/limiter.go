@@ -156,6 +156,7 @@ func (c Config) validate() (Config, error) {
 // fast path: one Store round trip and no allocation with the Memory store.
 type Limiter struct {
 	store    Store
+	mem      *Memory // store, when it is a Memory: the hot path calls it directly
 	ttl      time.Duration
 	poll     time.Duration
 	minShare float64
@@ -165,7 +166,8 @@ type Limiter struct {
 	paused  atomic.Int64 // UnixNano until which nothing is admitted; 0 when not paused
 	waiting atomic.Int64 // calls queued
 	closed  atomic.Bool
-	hold    atomic.Uint64 // float64 bits: moving average of reservation hold time, seconds
+	hold    atomic.Uint64             // float64 bits: moving average of reservation hold time, seconds
+	base    atomic.Pointer[time.Time] // the clock's base reading (see now)
 
 	mu      sync.Mutex
 	sched   scheduler
@@ -234,6 +236,9 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare, pacing: cfg.Pacing}
 	l.pacer = NewPacer(cfg.Pacing, len(cfg.Limits))
+	base := time.Now()
+	l.base.Store(&base)
+	l.mem, _ = cfg.Store.(*Memory)
 	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
 	l.sched.init(cfg.MinShare)
 	return l, nil
@@ -265,7 +270,7 @@ func (l *Limiter) MaxInFlight() int { return l.set.Load().maxInFlight }
 // an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
 // the queue and holds nothing.
 func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, time.Now(), cost, opt, true, nil)
+	return l.reserve(ctx, cost, opt, true, nil)
 }
 
 // ReserveNotify is Reserve that also calls queued once the call has taken its place —
@@ -275,17 +280,17 @@ func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservat
 // in parallel would otherwise reach the Limiter in whatever order their preparation
 // ends, and an idle Limiter admits them in that order. queued must not block.
 func (l *Limiter) ReserveNotify(ctx context.Context, cost Cost, opt Options, queued func()) (Reservation, error) {
-	return l.reserve(ctx, time.Now(), cost, opt, true, queued)
+	return l.reserve(ctx, cost, opt, true, queued)
 }
 
 // TryReserve admits cost at once if it can, without waiting and without overtaking calls
 // of the same or a higher priority that wait. Otherwise it returns a *NotAdmittedError
 // (matching ErrNotAdmitted) saying how long to wait before trying again.
 func (l *Limiter) TryReserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, time.Now(), cost, opt, false, nil)
+	return l.reserve(ctx, cost, opt, false, nil)
 }
 
-func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Options, block bool, queued func()) (Reservation, error) {
+func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block bool, queued func()) (Reservation, error) {
 	if l.closed.Load() {
 		return Reservation{}, ErrClosed
 	}
@@ -296,14 +301,19 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 	if err := set.check(cost); err != nil {
 		return Reservation{}, err
 	}
-	if l.waiting.Load() == 0 && !l.pausedAt(now) {
-		var adm Admission
-		var err error
-		if l.pacing == 0 { // inline: this is the hot path
-			adm, err = l.store.Reserve(ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl})
-		} else {
-			adm, err = l.fastReserve(ctx, now, set, cost)
+	base, since := l.clock()
+	if l.waiting.Load() == 0 && l.paused.Load() == 0 && l.pacing == 0 && l.mem != nil {
+		// The hot path: a Memory store, nothing waiting, no pause, no pacing.
+		if t, ok := l.mem.reserveAt(base, since, set, &cost, l.ttl); ok {
+			if queued != nil {
+				queued()
+			}
+			return Reservation{l: l, ticket: t, cost: cost, base: base, since: since, opt: opt}, nil
 		}
+	}
+	now := base.Add(since)
+	if l.waiting.Load() == 0 && !l.pausedAt(now) {
+		adm, err := l.fastReserve(ctx, now, set, cost)
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
@@ -311,7 +321,7 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 			if queued != nil {
 				queued()
 			}
-			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+			return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: base, since: since, opt: opt}, nil
 		}
 		if !block {
 			f := l.forecast(ctx, now, set, cost, opt.Priority)
@@ -324,6 +334,36 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, cost Cost, opt Opt
 		return l.tryQueued(ctx, now, set, cost, opt)
 	}
 	return l.wait(ctx, now, set, cost, opt, queued)
+}
+
+// rebaseEvery is how often now takes a fresh wall-clock reading.
+const rebaseEvery = time.Second
+
+// clock reads the clock as time.Now does, at half the cost on Linux: it reads only the
+// monotonic clock, and returns a base reading and the time since it — base.Add(since)
+// is time.Now, with its monotonic reading. The base is read again every rebaseEvery, so
+// a step of the wall clock shows within a second.
+func (l *Limiter) clock() (base *time.Time, since time.Duration) {
+	b := l.base.Load()
+	d := time.Since(*b)
+	if d < 0 || d >= rebaseEvery {
+		t := time.Now()
+		l.base.Store(&t)
+		return &t, 0
+	}
+	return b, d
+}
+
+// stamp expresses now as the clock does: the base reading and the time since it.
+func (l *Limiter) stamp(now time.Time) (*time.Time, time.Duration) {
+	b := l.base.Load()
+	return b, now.Sub(*b)
+}
+
+// now is the clock's reading as a time.Time.
+func (l *Limiter) now() time.Time {
+	b, d := l.clock()
+	return b.Add(d)
 }
 
 // pausedAt reports whether a pause (PauseUntil) is in force at now.
@@ -345,7 +385,7 @@ func (l *Limiter) PauseUntil(t time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now := time.Now(); l.waiting.Load() > 0 && !l.closed.Load() && t.After(now) {
+	if now := l.now(); l.waiting.Load() > 0 && !l.closed.Load() && t.After(now) {
 		l.armTimerLocked(now, t)
 	}
 }
@@ -386,7 +426,8 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
 		if adm.OK {
-			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+			b, d := l.stamp(now)
+			return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: b, since: d, opt: opt}, nil
 		}
 	}
 	f := l.forecast(ctx, now, set, cost, opt.Priority)
@@ -423,7 +464,7 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	} else {
 		l.sched.remove(w)
 		l.waiting.Add(-1)
-		l.dispatchLocked(time.Now()) // the call behind may fit where this one did not
+		l.dispatchLocked(l.now()) // the call behind may fit where this one did not
 		l.mu.Unlock()
 	}
 	return Reservation{}, fmt.Errorf("quota: reserve: %w", ctx.Err())
@@ -470,7 +511,8 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 		if err != nil {
 			w.err = fmt.Errorf("quota: reserve: %w", err)
 		} else {
-			w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
+			b, d := l.stamp(now)
+			w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
 		}
 		close(w.done)
 	}
@@ -498,7 +540,7 @@ func (l *Limiter) onTimer() {
 	defer l.mu.Unlock()
 	l.timerAt = time.Time{}
 	if !l.closed.Load() {
-		l.dispatchLocked(time.Now())
+		l.dispatchLocked(l.now())
 	}
 }
 
@@ -510,7 +552,7 @@ func (l *Limiter) kick() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed.Load() {
-		l.dispatchLocked(time.Now())
+		l.dispatchLocked(l.now())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -427,4 +428,44 @@ func TestTokenBucketMeter(t *testing.T) {
 			t.Errorf("after a refund of 10: %v", err)
 		}
 	})
+}
+
+// Reservation.Time is the time of admission, whether the call was admitted at once or
+// waited, and across the Limiter's re-reading of the wall clock (every second).
+func TestReservationTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+		for _, pause := range []time.Duration{0, 300 * time.Millisecond, 2 * time.Second, 59 * time.Minute} {
+			time.Sleep(pause)
+			r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if now := time.Now(); !r.Time().Equal(now) {
+				t.Errorf("after %v: admitted at once at %v, Time() = %v", pause, now, r.Time())
+			}
+			r.Cancel()
+		}
+		if _, err := l.Reserve(context.Background(), tok(1000), quota.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.Reserve(context.Background(), tok(10), quota.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now := time.Now(); !r.Time().Equal(now) || r.Waited() < time.Minute {
+			t.Errorf("admitted after waiting %v at %v, Time() = %v", r.Waited(), now, r.Time())
+		}
+	})
+	// On the real clock: between the readings before and after, with a monotonic reading.
+	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+	before := time.Now()
+	r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at := r.Time(); at.Before(before) || at.After(after) || !strings.Contains(at.String(), " m=") {
+		t.Errorf("Time() = %v, not between %v and %v with a monotonic reading", at, before, after)
+	}
 }

@@ -31,6 +31,10 @@ type Memory struct {
 	// slice until its limits change, so the lookup is usually a comparison.
 	cacheKey   *Limit
 	cacheRings []*ring
+	// The rings of the limit set a Limiter's hot path passed last: a limitSet never
+	// changes, so the lookup is a comparison (see ringsOf).
+	setKey   *limitSet
+	setRings []*ring
 }
 
 var _ Store = (*Memory)(nil)
@@ -69,6 +73,16 @@ func (m *Memory) ring(l Limit) *ring {
 	return r
 }
 
+// ringsOf returns the rings of a Limiter's limit set, in order.
+func (m *Memory) ringsOf(set *limitSet) []*ring {
+	if set == m.setKey {
+		return m.setRings
+	}
+	m.setRings = append(m.setRings[:0], m.ringsFor(set.limits)...)
+	m.setKey = set
+	return m.setRings
+}
+
 // ringsFor returns the rings of limits, in order.
 func (m *Memory) ringsFor(limits []Limit) []*ring {
 	if len(limits) == 0 {
@@ -98,17 +112,41 @@ func (m *Memory) ringsFor(limits []Limit) []*ring {
 func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
 	m.mu.Lock()
 	off := m.offset(req.Now)
+	adm := m.reserveLocked(off, req.Limits, m.ringsFor(req.Limits), req.MaxInFlight, &req.Cost, req.TTL)
+	m.mu.Unlock()
+	return adm, nil
+}
+
+// reserveAt is Reserve for a Limiter's hot path, which calls its Memory store directly:
+// the time is the Limiter's clock reading (base plus since), and it reports only the
+// ticket of an admitted call.
+func (m *Memory) reserveAt(base *time.Time, since time.Duration, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
+	m.mu.Lock()
+	if !m.started {
+		m.epoch, m.started = base.Add(since), true
+	}
+	off := int64(base.Sub(m.epoch) + since)
+	if off < m.last {
+		off = m.last
+	}
+	m.last = off
+	adm := m.reserveLocked(off, set.limits, m.ringsOf(set), set.maxInFlight, cost, ttl)
+	m.mu.Unlock()
+	return adm.Ticket, adm.OK
+}
+
+// reserveLocked is Reserve at offset off, with m.mu held.
+func (m *Memory) reserveLocked(off int64, limits []Limit, rings []*ring, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
 	if m.tickets.open > 0 && m.tickets.slots[m.tickets.head].expires <= off {
 		m.tickets.expire(off)
 	}
 
 	adm := Admission{Blocked: -2}
 	var latest int64 = -1
-	rings := m.ringsFor(req.Limits)
-	for i, l := range req.Limits {
+	for i, l := range limits {
 		r := rings[i]
 		r.advance(off, l.Amount)
-		n := req.Cost.Get(l.Dimension)
+		n := cost.Get(l.Dimension)
 		if r.c != nil {
 			m.carry(r, l.Dimension)
 			if at := r.c.guardedUntil(off, l.Per); at >= 0 && n > 0 {
@@ -128,40 +166,49 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 			latest, adm.Blocked = at, i
 		}
 	}
-	if latest < 0 && req.MaxInFlight > 0 && m.tickets.open >= req.MaxInFlight {
+	if latest < 0 && maxInFlight > 0 && m.tickets.open >= maxInFlight {
 		latest, adm.Blocked = m.tickets.oldestExpiry(), -1
 	}
 	if latest >= 0 {
 		adm.RetryAt = m.epoch.Add(time.Duration(latest))
-		m.mu.Unlock()
-		return adm, nil
+		return adm
 	}
-	for i, l := range req.Limits {
-		rings[i].charge(req.Cost.Get(l.Dimension))
+	for i, l := range limits {
+		rings[i].charge(cost.Get(l.Dimension))
 	}
 	adm.OK, adm.Blocked = true, 0
-	adm.Ticket = m.tickets.open1(off, off+int64(req.TTL), req.Cost)
-	m.mu.Unlock()
-	return adm, nil
+	adm.Ticket = m.tickets.open1(off, off+int64(ttl), *cost)
+	return adm
 }
 
 // Settle implements Store.
 func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
+	return m.settle(req.Now, req.Limits, nil, req.Ticket, &req.Actual), nil
+}
+
+// settle is Settle for a Limiter that calls its Memory store directly, with its limit
+// set (nil: look the rings of limits up).
+func (m *Memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uint64, actualCost *Cost) bool {
 	m.mu.Lock()
-	off := m.offset(req.Now)
-	if !req.Now.IsZero() { // without a clock reading, time has not moved: nothing new lapsed
+	off := m.offset(now)
+	if !now.IsZero() { // without a clock reading, time has not moved: nothing new lapsed
 		m.tickets.expire(off)
 	}
-	t := m.tickets.lookup(req.Ticket)
+	t := m.tickets.lookup(ticket)
 	if t == nil {
 		m.mu.Unlock()
-		return false, nil
+		return false
 	}
-	rings := m.ringsFor(req.Limits)
-	for i, l := range req.Limits {
+	var rings []*ring
+	if set != nil {
+		rings = m.ringsOf(set)
+	} else {
+		rings = m.ringsFor(limits)
+	}
+	for i, l := range limits {
 		r := rings[i]
 		r.advance(off, l.Amount)
-		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
+		reserved, actual := t.cost.Get(l.Dimension), actualCost.Get(l.Dimension)
 		if r.c != nil {
 			m.carry(r, l.Dimension)
 			if r.c.index(t.at, l.Per) < r.c.idx { // carried into this window: its excess replaces it
@@ -183,9 +230,9 @@ func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 			r.charge(actual - reserved)
 		}
 	}
-	m.tickets.close(req.Ticket)
+	m.tickets.close(ticket)
 	m.mu.Unlock()
-	return true, nil
+	return true
 }
 
 // carry starts a ClockWindow ring's new window holding the reservations still open that

@@ -17,7 +17,8 @@ type Reservation struct {
 	l      *Limiter
 	ticket uint64
 	cost   Cost
-	at     time.Time
+	base   *time.Time    // with since, when it was admitted (see Limiter.clock)
+	since  time.Duration // since base
 	waited time.Duration
 	opt    Options
 }
@@ -26,7 +27,12 @@ type Reservation struct {
 func (r Reservation) Cost() Cost { return r.cost }
 
 // Time returns when the call was admitted.
-func (r Reservation) Time() time.Time { return r.at }
+func (r Reservation) Time() time.Time {
+	if r.base == nil {
+		return time.Time{}
+	}
+	return r.base.Add(r.since)
+}
 
 // Waited returns how long the call waited in the queue before it was admitted.
 func (r Reservation) Waited() time.Duration { return r.waited }
@@ -50,7 +56,7 @@ func (r Reservation) Settle(actual Cost) error {
 // Cancelling an ended reservation does nothing and returns nil.
 func (r Reservation) Cancel() error { return r.end(Cost{}) }
 
-func (r Reservation) end(actual Cost) error {
+func (r *Reservation) end(actual Cost) error {
 	l := r.l
 	if l == nil {
 		return errLimiterNil
@@ -60,21 +66,26 @@ func (r Reservation) end(actual Cost) error {
 	// hold time feeds the in-flight forecast, and waiters are dispatched at now.
 	var now time.Time
 	if exceeds(actual, r.cost) || set.maxInFlight > 0 || l.waiting.Load() > 0 {
-		now = time.Now()
+		now = l.now()
 	}
-	ok, err := l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual})
-	if err != nil {
-		return fmt.Errorf("quota: settle: %w", err)
+	var ok bool
+	if l.mem != nil {
+		ok = l.mem.settle(now, set.limits, set, r.ticket, &actual)
+	} else {
+		var err error
+		if ok, err = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual}); err != nil {
+			return fmt.Errorf("quota: settle: %w", err)
+		}
 	}
 	if !ok {
 		return nil
 	}
 	if set.maxInFlight > 0 {
-		l.observeHold(now.Sub(r.at))
+		l.observeHold(now.Sub(r.Time()))
 	}
 	if l.pacing > 0 {
 		if now.IsZero() {
-			now = time.Now()
+			now = l.now()
 		}
 		l.mu.Lock()
 		l.pacer.Refund(set.limits, positive(r.cost.sub(actual)))      // refunds give their pace back
@@ -83,7 +94,7 @@ func (r Reservation) end(actual Cost) error {
 	}
 	if l.waiting.Load() > 0 {
 		if now.IsZero() {
-			now = time.Now()
+			now = l.now()
 		}
 		l.mu.Lock()
 		l.sched.correct(r.opt, set.service(actual)-set.service(r.cost))
