@@ -24,9 +24,13 @@ type ring struct {
 	width    int64     // nanoseconds per sub-window
 	head     int64     // absolute index of the newest sub-window
 	headSlot int       // slot of head in slots
-	headEnd  int64     // offset at which head's sub-window ends: (head+1)·width
-	sum      int64     // total of slots
-	slots    [SubWindows + 1]int64
+	// What an admission changes shares one cache line, apart from the slots, so that
+	// callers on other cores move one line per ring: the head sub-window's sum lives in
+	// headSum, not in slots, until head moves on.
+	headEnd int64 // offset at which head's sub-window ends: (head+1)·width
+	sum     int64 // total of the window: slots plus headSum
+	headSum int64 // sum of head's sub-window (its slot in slots holds nothing)
+	slots   [SubWindows + 1]int64
 }
 
 // newRing returns the account of a limit metered by m; base is the store's epoch in Unix
@@ -59,7 +63,12 @@ func (r *ring) index(off int64) int64 { return off / r.width }
 // slot returns the sum of sub-window a, which must lie in [head-SubWindows, head] (or
 // just ahead of head, where it is zero). Before the first SubWindows sub-windows have
 // passed, indices are negative; they still map to distinct, zeroed slots.
-func (r *ring) slot(a int64) *int64 { return &r.slots[slotIndex(a)] }
+func (r *ring) slot(a int64) *int64 {
+	if a == r.head {
+		return &r.headSum
+	}
+	return &r.slots[slotIndex(a)]
+}
 
 func slotIndex(a int64) int {
 	i := a % (SubWindows + 1)
@@ -72,6 +81,9 @@ func slotIndex(a int64) int {
 // slotBack returns the sum of the sub-window k places before head (0 <= k <= SubWindows),
 // without dividing.
 func (r *ring) slotBack(k int64) *int64 {
+	if k == 0 {
+		return &r.headSum
+	}
 	i := r.headSlot - int(k)
 	if i < 0 {
 		i += SubWindows + 1
@@ -99,10 +111,11 @@ func (r *ring) advance(off, amount int64) {
 	a := r.index(off)
 	if a-r.head > SubWindows {
 		r.slots = [SubWindows + 1]int64{}
-		r.sum = 0
+		r.sum, r.headSum = 0, 0
 	} else {
+		r.slots[r.headSlot], r.headSum = r.headSum, 0 // head becomes an ordinary sub-window
 		for i := r.head + 1; i <= a; i++ {
-			s := r.slot(i) // holds sub-window i-(SubWindows+1), which leaves now
+			s := &r.slots[slotIndex(i)] // holds sub-window i-(SubWindows+1), which leaves now
 			r.sum -= *s
 			*s = 0
 		}
@@ -123,7 +136,7 @@ func (r *ring) charge(n int64) {
 		r.sum += n
 		return
 	}
-	r.slots[r.headSlot] += n
+	r.headSum += n
 	r.sum += n
 }
 
