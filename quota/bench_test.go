@@ -3,7 +3,8 @@ package quota_test
 // Benchmarks of the limiter's overhead beside golang.org/x/time/rate, the anchor it is
 // measured against: rate.Limiter.ReserveN on one limit, against quota reserving and
 // settling one call against three limits (RPM, TPM, TPD). Both read the clock once per
-// call. Amounts are large enough that every call is admitted at once: this measures the
+// call: x/time/rate's caller with time.Now, as its API takes a time; the Limiter with its
+// own, monotonic-only clock (Limiter.clock). Amounts are large enough that every call is admitted at once: this measures the
 // cost of admission itself, not waiting. Results and the command: docs/benchmarks.md.
 
 import (
