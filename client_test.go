@@ -83,6 +83,37 @@ func oversubscribe(t *testing.T, c *tollgate.Client, model string, n int, tpm in
 	return time.Duration(float64(time.Since(start)) * scale), errs
 }
 
+// noThrottles sends 500 contract calls at 4× oversubscription (TPM tpm) through c to
+// srv and checks that none was throttled or lost and that the quota efficiency (lower
+// bound / makespan) is at least least.
+func noThrottles(t *testing.T, srv *bedrocktest.Server, c *tollgate.Client, tpm int64, least float64) {
+	t.Helper()
+	makespan, errs := oversubscribe(t, c, sonnet35, 500, tpm, 400)
+	lost := 0
+	for _, err := range errs {
+		if err != nil {
+			lost++
+			if lost < 4 {
+				t.Errorf("call failed: %v", err)
+			}
+		}
+	}
+	s := series(t, srv, sonnet35, "on-demand")
+	lower := time.Duration(float64(s.SettledTokens) / float64(tpm) * float64(time.Minute))
+	eff := lower.Seconds() / makespan.Seconds()
+	t.Logf("%d admitted, %d throttled, settled %d tokens; lower bound %v, makespan %v: efficiency %.3f",
+		s.Admitted, throttles(s), s.SettledTokens, lower.Round(time.Second), makespan.Round(time.Second), eff)
+	if lost > 0 || s.Admitted != 500 {
+		t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
+	}
+	if throttles(s) != 0 {
+		t.Errorf("%d throttles; want none", throttles(s))
+	}
+	if eff < least {
+		t.Errorf("quota efficiency %.3f; want >= %.2f", eff, least)
+	}
+}
+
 // TestNoThrottlesUnderOversubscription: limits known, both window modes, 500 calls with
 // contract-sized inputs at 4× oversubscription: zero throttles, no call lost, quota
 // efficiency (lower bound / makespan) of at least 0.95.
@@ -95,30 +126,7 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			srv := emulator(t, mode, tpm, nil)
 			c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
-			makespan, errs := oversubscribe(t, c, sonnet35, 500, tpm, 400)
-			lost := 0
-			for _, err := range errs {
-				if err != nil {
-					lost++
-					if lost < 4 {
-						t.Errorf("call failed: %v", err)
-					}
-				}
-			}
-			s := series(t, srv, sonnet35, "on-demand")
-			lower := time.Duration(float64(s.SettledTokens) / tpm * float64(time.Minute))
-			eff := lower.Seconds() / makespan.Seconds()
-			t.Logf("%v: %d admitted, %d throttled, settled %d tokens; lower bound %v, makespan %v: efficiency %.3f",
-				mode, s.Admitted, throttles(s), s.SettledTokens, lower.Round(time.Second), makespan.Round(time.Second), eff)
-			if lost > 0 || s.Admitted != 500 {
-				t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
-			}
-			if throttles(s) != 0 {
-				t.Errorf("%d throttles; want none", throttles(s))
-			}
-			if eff < 0.95 {
-				t.Errorf("quota efficiency %.3f; want >= 0.95", eff)
-			}
+			noThrottles(t, srv, c, tpm, 0.95)
 		})
 	}
 }
@@ -143,30 +151,7 @@ func TestToldMeterNoThrottles(t *testing.T) {
 			l := tpmLimit(tpm)
 			l.Meter = c.meter
 			cl := newClient(t, tollgate.Config{Pacing: -1, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{l}}}})
-			makespan, errs := oversubscribe(t, cl, sonnet35, 500, tpm, 400)
-			lost := 0
-			for _, err := range errs {
-				if err != nil {
-					lost++
-					if lost < 4 {
-						t.Errorf("call failed: %v", err)
-					}
-				}
-			}
-			s := series(t, srv, sonnet35, "on-demand")
-			lower := time.Duration(float64(s.SettledTokens) / tpm * float64(time.Minute))
-			eff := lower.Seconds() / makespan.Seconds()
-			t.Logf("%v, told %v: %d admitted, %d throttled, settled %d tokens; lower bound %v, makespan %v: efficiency %.3f",
-				c.mode, c.meter, s.Admitted, throttles(s), s.SettledTokens, lower.Round(time.Second), makespan.Round(time.Second), eff)
-			if lost > 0 || s.Admitted != 500 {
-				t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
-			}
-			if throttles(s) != 0 {
-				t.Errorf("%d throttles; want none", throttles(s))
-			}
-			if eff < c.least {
-				t.Errorf("quota efficiency %.3f; want >= %.2f", eff, c.least)
-			}
+			noThrottles(t, srv, cl, tpm, c.least)
 		})
 	}
 }
