@@ -305,8 +305,10 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 		return Reservation{}, err
 	}
 	base, since := l.clock()
-	if l.waiting.Load() == 0 && l.paused.Load() == 0 && l.pacing == 0 && l.mem != nil {
-		// The hot path: a Memory store, nothing waiting, no pause, no pacing.
+	hot := l.waiting.Load() == 0 && l.paused.Load() == 0 && l.pacing == 0 && l.mem != nil
+	if hot {
+		// The hot path: a Memory store, nothing waiting, no pause, no pacing; it needs no
+		// time.Time (see clock).
 		if t, ok := l.mem.reserveAt(base, since, set, &cost, l.ttl); ok {
 			if queued != nil {
 				queued()
@@ -315,16 +317,18 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 		}
 	}
 	now := base.Add(since)
-	if l.waiting.Load() == 0 && !l.pausedAt(now) {
-		adm, err := l.fastReserve(ctx, now, set, cost)
-		if err != nil {
-			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
-		}
-		if adm.OK {
-			if queued != nil {
-				queued()
+	if hot || (l.waiting.Load() == 0 && !l.pausedAt(now)) {
+		if !hot { // the hot path asked the store already
+			adm, err := l.fastReserve(ctx, now, set, cost)
+			if err != nil {
+				return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 			}
-			return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: base, since: since, opt: opt}, nil
+			if adm.OK {
+				if queued != nil {
+					queued()
+				}
+				return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: base, since: since, opt: opt}, nil
+			}
 		}
 		if !block {
 			f := l.forecast(ctx, now, set, cost, opt.Priority)
