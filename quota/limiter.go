@@ -170,7 +170,7 @@ type Limiter struct {
 	waiting atomic.Int64 // calls queued
 	closed  atomic.Bool
 	hold    atomic.Uint64             // float64 bits: moving average of reservation hold time, seconds
-	base    atomic.Pointer[time.Time] // the clock's base reading (see now)
+	base    atomic.Pointer[time.Time] // the clock's base reading (see clock)
 
 	mu      sync.Mutex
 	sched   scheduler

@@ -48,10 +48,16 @@ func (m *Memory) offset(now time.Time) int64 {
 	if now.IsZero() {
 		return m.last
 	}
+	return m.offsetAt(&now, 0)
+}
+
+// offsetAt is offset for the time base.Add(since), without building it (see
+// Limiter.clock).
+func (m *Memory) offsetAt(base *time.Time, since time.Duration) int64 {
 	if !m.started {
-		m.epoch, m.started = now, true
+		m.epoch, m.started = base.Add(since), true
 	}
-	off := int64(now.Sub(m.epoch))
+	off := int64(base.Sub(m.epoch) + since)
 	if off < m.last {
 		off = m.last
 	}
@@ -122,15 +128,7 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 // ticket of an admitted call.
 func (m *Memory) reserveAt(base *time.Time, since time.Duration, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
 	m.mu.Lock()
-	if !m.started {
-		m.epoch, m.started = base.Add(since), true
-	}
-	off := int64(base.Sub(m.epoch) + since)
-	if off < m.last {
-		off = m.last
-	}
-	m.last = off
-	adm := m.reserveLocked(off, set.limits, m.ringsOf(set), set.maxInFlight, cost, ttl)
+	adm := m.reserveLocked(m.offsetAt(base, since), set.limits, m.ringsOf(set), set.maxInFlight, cost, ttl)
 	m.mu.Unlock()
 	return adm.Ticket, adm.OK
 }
