@@ -20,9 +20,10 @@ type job struct {
 	inputTokens int
 	calls       int // model calls planned: 1, or chunks + 1
 	// chunkInputs are the estimated inputs of the chunk calls, combineInput that of the
-	// combining call (both zero for a document sent whole).
-	chunkInputs  []int
-	combineInput int
+	// combining call, of which combineOwn is its prompt's own part, the rest being the
+	// chunks' answers (all zero for a document sent whole).
+	chunkInputs              []int
+	combineInput, combineOwn int
 }
 
 // planner turns items into jobs and prompts; it holds the parsed templates and the
@@ -162,7 +163,8 @@ func (p *planner) prepare(it *item) (*job, error) {
 	}
 	// The combining call reads every part's answer: about max_tokens each at most; plan
 	// with half of that.
-	j.combineInput = len(chunks)*maxTok/2 + overhead
+	j.combineOwn = overhead
+	j.combineInput = len(chunks)*maxTok/2 + j.combineOwn
 	j.inputTokens += j.combineInput
 	return j, nil
 }
