@@ -84,7 +84,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit, e
 		}
 	}
 	if scale != 1 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("emulated at %.3g×: the client's window margin of %s is real time, %s of emulated time, so each window is held that much longer than on a real account (planned so)",
+		rep.Notes = append(rep.Notes, fmt.Sprintf("emulated at %.3g×: the client's window margin of %s is real time, %s of emulated time, so each window is held that much longer than on a real account; the plan counts it",
 			scale, analyze.Human(tollgate.DefaultWindowMargin), analyze.Human(time.Duration(float64(tollgate.DefaultWindowMargin)*scale))))
 	}
 	return rep, skipped, scale, nil

@@ -531,8 +531,8 @@ func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) 
 // chunked reviews each chunk (concurrently: the client queues them) and combines the
 // answers with one more call. The chunks' calls reach the client's queue in chunk order,
 // each once the one before is queued, as the plan (Plan) lists them: which calls share a
-// window depends on that order, so that the run takes the time its plan predicts. queued
-// runs once every chunk is queued.
+// window depends on that order, and the plan's time assumes it. queued runs once every
+// chunk is queued.
 func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult, queued func()) (string, error) {
 	parts := make([]string, len(j.chunks))
 	partRes := make([]callResult, len(j.chunks))
