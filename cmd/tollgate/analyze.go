@@ -144,15 +144,15 @@ func runAnalyze(ctx context.Context, out io.Writer, f analyzeFlags, args []strin
 		limits = file.Limits
 	}
 
-	w, notes, params, err := f.workload(ctx, args, recs, cat)
-	if err != nil {
-		return err
-	}
 	source := "given"
 	if limits == nil {
 		if limits, source, err = f.discover(ctx); err != nil {
 			return err
 		}
+	}
+	w, notes, params, err := f.workload(ctx, args, recs, cat, limits)
+	if err != nil {
+		return err
 	}
 	rep, err := analyze.New(analyze.Config{Model: model, ModelID: f.job.model, Limits: limits, LimitsSource: source,
 		Workload: w, Params: params})
@@ -213,8 +213,9 @@ func (f *analyzeFlags) applyFile(file analyze.File) {
 }
 
 // workload returns the workload of the inputs, notes about it, and the analysis
-// parameters (with the latency measured from a results file unless given).
-func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []results.Record, cat *catalog.Catalog) (analyze.Workload, []string, analyze.Params, error) {
+// parameters (with the latency measured from a results file unless given). Documents
+// are split into chunks by limits, as a run under them splits them.
+func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []results.Record, cat *catalog.Catalog, limits []quota.Limit) (analyze.Workload, []string, analyze.Params, error) {
 	p := analyze.Params{Latency: analyze.Latency{TimeToFirstToken: f.ttft, PerOutputToken: f.perToken},
 		ReserveBurndown: f.job.reserveBurndown, MaxInFlight: f.maxInFlight, Quantile: f.quantile, Pending: f.pending, Pacing: batch.ClientPacing}
 	if f.paced {
@@ -257,9 +258,9 @@ func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []resul
 		return analyze.Workload{}, nil, p, err
 	}
 	cfg.Catalog, cfg.Pending = cat, f.pending
-	w, skipped, err := batch.Plan(ctx, cfg)
+	w, skipped, err := planWorkload(ctx, cfg, limits)
 	if err != nil {
-		return w, nil, p, usageError{err}
+		return w, nil, p, err
 	}
 	if len(skipped) > 0 {
 		notes = append(notes, fmt.Sprintf("%d file(s) would be skipped (unreadable, empty or unsupported), e.g. %s: %s",

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// planLimits returns the limits a plan uses: those given, else the model's AWS defaults,
-// and says which.
+// planLimits returns the limits a plan and an emulated run use: those given, else the
+// model's AWS defaults, and says which.
 func planLimits(cfg batch.Config, explicit []quota.Limit) ([]quota.Limit, string, error) {
 	if explicit != nil {
 		return explicit, "given by flags", nil
@@ -35,34 +37,80 @@ func planLimits(cfg batch.Config, explicit []quota.Limit) ([]quota.Limit, string
 
 // planReport analyses the run cfg describes without making calls: the documents as the
 // run would read and split them, under the limits given or the model's defaults.
-func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (*analyze.Report, []results.Record, error) {
+//
+// With emulate, it plans a run against the in-process emulator at timeScale (0: the
+// scale emulatedScale chooses from this plan) and returns that scale. The client's
+// window margin is real time (it covers real delays), so at N× it holds each emulated
+// window N times its margin longer than on a real account; the plan counts that, to
+// predict the emulated run.
+func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit, emulate bool, timeScale float64) (*analyze.Report, []results.Record, float64, error) {
 	limits, source, err := planLimits(cfg, explicit)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	w, skipped, err := batch.Plan(ctx, cfg)
+	w, skipped, err := planWorkload(ctx, cfg, limits)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, 0, err
 	}
 	if len(w.Requests) == 0 {
-		return nil, skipped, usageError{fmt.Errorf("nothing to plan: no readable document in %v", cfg.Inputs)}
+		return nil, skipped, 0, usageError{fmt.Errorf("nothing to plan: no readable document in %v", cfg.Inputs)}
 	}
 	m, _, _ := cfg.Catalog.Lookup(cfg.Model) // checked by planLimits
 	pending := cfg.Pending
 	if pending == 0 {
 		pending = batch.DefaultPending
 	}
-	rep, err := analyze.New(analyze.Config{Model: m, ModelID: cfg.Model, Limits: limits, LimitsSource: source, Workload: w,
-		Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending, Pacing: batch.ClientPacing}})
-	if err != nil {
-		return nil, skipped, err
+	analyzeAt := func(scale float64) (*analyze.Report, error) {
+		return analyze.New(analyze.Config{Model: m, ModelID: cfg.Model, Limits: limits, LimitsSource: source, Workload: w,
+			Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending, Pacing: batch.ClientPacing,
+				WindowMargin: time.Duration(float64(tollgate.DefaultWindowMargin) * scale)}})
 	}
-	return rep, skipped, nil
+	scale := 1.0
+	if emulate && timeScale > 0 {
+		scale = timeScale
+	}
+	rep, err := analyzeAt(scale)
+	if err != nil {
+		return nil, skipped, 0, err
+	}
+	if !emulate {
+		return rep, skipped, 0, nil
+	}
+	if timeScale == 0 {
+		if scale = emulatedScale(rep.Makespan); scale != 1 {
+			if rep, err = analyzeAt(scale); err != nil {
+				return nil, skipped, 0, err
+			}
+		}
+	}
+	if scale != 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("emulated at %.3g×: the client's window margin of %s is real time, %s of emulated time, so each window is held that much longer than on a real account; the plan counts it",
+			scale, analyze.Human(tollgate.DefaultWindowMargin), analyze.Human(time.Duration(float64(tollgate.DefaultWindowMargin)*scale))))
+	}
+	return rep, skipped, scale, nil
+}
+
+// emulatedScale is the time scale of an emulated run planned to take planned (in
+// emulated time): about a minute of real time, at least real time, at most 60×.
+func emulatedScale(planned time.Duration) float64 {
+	return min(max(planned.Seconds()/50, 1), 60)
+}
+
+// planWorkload returns the calls a run of cfg would make under limits: the documents
+// are split into chunks by the limits the calls are admitted under, as the run splits
+// them (batch.Config.Limits), so that the plan and the run send the same calls.
+func planWorkload(ctx context.Context, cfg batch.Config, limits []quota.Limit) (analyze.Workload, []results.Record, error) {
+	cfg.Limits = limits
+	w, skipped, err := batch.Plan(ctx, cfg)
+	if err != nil {
+		return w, skipped, usageError{err}
+	}
+	return w, skipped, nil
 }
 
 // dryRun prints the plan of a run without making calls.
 func dryRun(ctx context.Context, w io.Writer, cfg batch.Config, f runFlags, explicit []quota.Limit) error {
-	rep, skipped, err := planReport(ctx, cfg, explicit)
+	rep, skipped, _, err := planReport(ctx, cfg, explicit, f.emulate, f.timeScale)
 	if err != nil {
 		return err
 	}

@@ -284,8 +284,8 @@ func (s *session) emulatedDuration(d time.Duration) time.Duration {
 }
 
 // emulatorSession starts the in-process emulator with the model's default quotas and a
-// client whose limits run on the emulator's scaled clock.
-func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit []quota.Limit, planned time.Duration) (*session, error) {
+// client whose limits run on the emulator's clock, scale times faster than real time.
+func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit []quota.Limit, scale float64) (*session, error) {
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
@@ -294,11 +294,10 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--model: %w", err)}
 	}
-	limits := explicit
-	if limits == nil {
-		if limits, err = m.Limits(ref.Scope, region, false); err != nil {
-			return nil, usageError{fmt.Errorf("--model %s: %w: give --tpm", cfg.Model, err)}
-		}
+	// The limits the plan split the documents by.
+	limits, _, err := planLimits(cfg, explicit)
+	if err != nil {
+		return nil, err
 	}
 	var window bedrocktest.WindowMode
 	switch f.window {
@@ -308,14 +307,6 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		window = bedrocktest.ClockMinute
 	default:
 		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
-	}
-	scale := f.timeScale
-	if scale < 0 {
-		return nil, usageError{fmt.Errorf("--time-scale %g: must be positive", scale)}
-	}
-	if scale == 0 {
-		// About a minute of real time, at least real time, at most 60×.
-		scale = min(max(planned.Seconds()/50, 1), 60)
 	}
 	bm := bedrocktest.FromCatalog(m, region, false)
 	// The emulator enforces what the client is told: the limits given or the defaults.
@@ -424,6 +415,9 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	default:
 		return usageError{fmt.Errorf(`--progress %q: use auto, bar, log or none`, f.progress)}
 	}
+	if f.timeScale < 0 {
+		return usageError{fmt.Errorf("--time-scale %g: must be positive", f.timeScale)}
+	}
 	if !f.emulate && (f.timeScale != 0 || f.window != "bucket") {
 		return usageError{errors.New("--time-scale and --window only apply with --emulate")}
 	}
@@ -432,11 +426,11 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	}
 	var s *session
 	if f.emulate {
-		rep, _, err := planReport(ctx, cfg, explicit)
+		_, _, scale, err := planReport(ctx, cfg, explicit, true, f.timeScale)
 		if err != nil {
 			return err
 		}
-		s, err = emulatorSession(ctx, cfg, f, explicit, rep.Makespan)
+		s, err = emulatorSession(ctx, cfg, f, explicit, scale)
 		if err != nil {
 			return err
 		}

@@ -74,14 +74,22 @@ func expand(m catalog.Model, limits []quota.Limit, w Workload, p Params, maxToke
 		if err != nil {
 			return nil, fmt.Errorf("request %q: %w", r.Name, err)
 		}
+		in := r.InputTokens
+		if r.InputAddsParts && isCombine(r.Name) {
+			for _, k := range pl.docs[d].chains {
+				for _, c := range pl.chains[k] {
+					in += c.out
+				}
+			}
+		}
 		out := r.OutputTokens
 		if out == 0 {
-			out = max(p.Output(r.InputTokens), 1)
+			out = max(p.Output(in), 1)
 		}
 		// A reply longer than max_tokens is continued: call j resends the input with the
 		// j·max_tokens produced so far.
 		for j := 0; j == 0 || j*eff < out; j++ {
-			c := call{req: i, doc: d, prio: r.Priority, in: r.InputTokens + j*eff, out: min(eff, out-j*eff), max: eff}
+			c := call{req: i, doc: d, prio: r.Priority, in: in + j*eff, out: min(eff, out-j*eff), max: eff}
 			if err := c.cost(mp, p); err != nil {
 				return nil, fmt.Errorf("request %q: %w", r.Name, err)
 			}

@@ -54,6 +54,12 @@ type Report struct {
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
 	QuotaTokens  int64 `json:"quota_tokens"`
+	// Chunked counts the documents too long for one call, split into chunks and
+	// combined by one more call (requests named "#chunkN" and "#combine"); ChunkCalls
+	// counts those documents' requests, chunks and combining calls (continuations
+	// excluded).
+	Chunked    int `json:"chunked_documents,omitempty"`
+	ChunkCalls int `json:"chunked_requests,omitempty"`
 	// TooLarge counts calls whose reservation exceeds a limit: they can never be admitted.
 	TooLarge int `json:"too_large,omitempty"`
 
@@ -225,6 +231,12 @@ func New(cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
 	r.Calls = pl.calls
+	for _, d := range pl.docs {
+		if d.combine >= 0 {
+			r.Chunked++
+			r.ChunkCalls += len(d.chains) + 1
+		}
+	}
 	var busy time.Duration
 	pl.each(func(c *call) {
 		r.InputTokens += int64(c.in)

@@ -51,6 +51,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "Workload\t%s: %s, %s; %s input + %s output tokens = %s quota tokens\n", src,
 		plural(r.Documents, "document"), plural(r.Calls, "call"), Group(r.InputTokens), Group(r.OutputTokens), Group(r.QuotaTokens))
+	if r.Chunked > 0 {
+		fmt.Fprintf(tw, "Chunked\t%s too long for one call, split into %s: %s, then %s combining the answers\n",
+			plural(r.Chunked, "document"), plural(r.ChunkCalls, "call"), plural(r.ChunkCalls-r.Chunked, "chunk"), plural(r.Chunked, "call"))
+	}
 	var limits []string
 	for _, c := range r.Constraints {
 		if c.Limit != "" {

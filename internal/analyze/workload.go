@@ -25,6 +25,11 @@ type Request struct {
 	// MaxTokens is the max_tokens sent; 0 means unset, so Bedrock reserves the model's
 	// default (catalog DefaultMaxTokens, else MaxOutputTokens).
 	MaxTokens int
+	// InputAddsParts, on a "#combine" request, adds to InputTokens the output of the
+	// document's other requests listed before it: the combining call reads their
+	// answers, whose length is known only once they are made (expected, when their
+	// OutputTokens is 0, as Params.Output gives it).
+	InputAddsParts bool
 	// OutputTokens is the expected output length; 0 means unknown, and Params.Output
 	// gives it. An output longer than the max_tokens in effect is produced by
 	// continuations: the call stops at max_tokens and is sent again with its output so far

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/chunk"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
@@ -20,9 +21,10 @@ type job struct {
 	inputTokens int
 	calls       int // model calls planned: 1, or chunks + 1
 	// chunkInputs are the estimated inputs of the chunk calls, combineInput that of the
-	// combining call (both zero for a document sent whole).
-	chunkInputs  []int
-	combineInput int
+	// combining call, of which combineOwn is its prompt's own part, the rest being the
+	// chunks' answers (all zero for a document sent whole).
+	chunkInputs              []int
+	combineInput, combineOwn int
 }
 
 // planner turns items into jobs and prompts; it holds the parsed templates and the
@@ -66,7 +68,10 @@ func (p *planner) maxTokensPlanned(it *item) int {
 
 // inputBudget is the most input tokens (model count) one call may carry: what fits in the
 // context window beside max_tokens, and what the tightest token limit can admit given that
-// the client reserves the input estimate with its initial margin (1.35) plus max_tokens.
+// the client reserves the input estimate with its initial margin
+// (tollgate.DefaultInitialMargin, a run's client's) plus max_tokens. Only the limits'
+// amounts count, so the limits of a time-scaled emulator's client split as the
+// unscaled ones of a plan do. A run and its plan (Plan) both decide here.
 func (p *planner) inputBudget(maxTokens int) int {
 	b := p.model.ContextWindow - maxTokens - 1024
 	burn := 1.0
@@ -77,7 +82,7 @@ func (p *planner) inputBudget(maxTokens int) int {
 		if l.Dimension != quota.Tokens && l.Dimension != quota.InputTokens {
 			continue
 		}
-		room := (0.9*float64(l.Amount) - float64(maxTokens)*burn) / 1.35
+		room := (0.9*float64(l.Amount) - float64(maxTokens)*burn) / tollgate.DefaultInitialMargin
 		b = min(b, int(room))
 	}
 	if p.cfg.ChunkTokens > 0 {
@@ -162,7 +167,8 @@ func (p *planner) prepare(it *item) (*job, error) {
 	}
 	// The combining call reads every part's answer: about max_tokens each at most; plan
 	// with half of that.
-	j.combineInput = len(chunks)*maxTok/2 + overhead
+	j.combineOwn = overhead
+	j.combineInput = len(chunks)*maxTok/2 + j.combineOwn
 	j.inputTokens += j.combineInput
 	return j, nil
 }

@@ -12,8 +12,12 @@ import (
 // Plan lists and reads the inputs as a run would and returns the calls it would make,
 // for `tollgate analyze` and `tollgate run --dry-run`: one request per document, or one
 // per chunk plus the combining call, with the input estimated at the richest verbosity
-// level and max_tokens as the run would first send it. Documents a run would skip come
-// back as Skipped records, with the reason.
+// level and max_tokens as the run would first send it. A document is split as Run splits
+// it, by the same decision (the model's context window, cfg.ChunkTokens and the token
+// limits of cfg.Limits): give Plan the limits the run is admitted under. The combining
+// call's input is its prompt's own, plus the chunks' answers as the analysis expects
+// them (analyze.Request.InputAddsParts). Documents a run would skip come back as Skipped
+// records, with the reason.
 func Plan(ctx context.Context, cfg Config) (analyze.Workload, []results.Record, error) {
 	cfg, m, err := cfg.withDefaults()
 	if err != nil {
@@ -55,7 +59,7 @@ func Plan(ctx context.Context, cfg Config) (analyze.Workload, []results.Record, 
 		for i, n := range j.chunkInputs {
 			w.Requests = append(w.Requests, analyze.Request{Name: fmt.Sprintf("%s#chunk%d", name, i+1), Priority: it.priority, InputTokens: n, MaxTokens: maxTok})
 		}
-		w.Requests = append(w.Requests, analyze.Request{Name: name + "#combine", Priority: it.priority, InputTokens: j.combineInput, MaxTokens: maxTok})
+		w.Requests = append(w.Requests, analyze.Request{Name: name + "#combine", Priority: it.priority, InputTokens: j.combineOwn, InputAddsParts: true, MaxTokens: maxTok})
 	}
 	return w, skipped, nil
 }

@@ -251,7 +251,7 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-sem }()
 			defer markQueued()
-			rec, ok := r.process(tollgate.WithQueued(callCtx, markQueued), j, level)
+			rec, ok := r.process(callCtx, j, level, markQueued)
 			r.mu.Lock()
 			r.st.InFlight--
 			r.inflight = subCost(r.inflight, exp)
@@ -493,8 +493,9 @@ func (c *callResult) add(o callResult) {
 }
 
 // process does a document's calls and returns its record; ok is false when the run's
-// interruption cancelled it before it finished.
-func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record, bool) {
+// interruption cancelled it before it finished. queued runs once the document's first
+// calls (all its chunks) have reached the client's queue.
+func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) (results.Record, bool) {
 	rec := r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
 	rec.Verbosity = LevelName(level)
 	rec.InputTokensEstimated = j.inputTokens
@@ -505,10 +506,10 @@ func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record
 		var prompt string
 		prompt, err = r.plan.prompt(j, level, nil)
 		if err == nil {
-			text, err = r.call(ctx, j, prompt, level, "doc", &res)
+			text, err = r.call(tollgate.WithQueued(ctx, queued), j, prompt, level, "doc", &res)
 		}
 	} else {
-		text, err = r.chunked(ctx, j, level, &res)
+		text, err = r.chunked(ctx, j, level, &res, queued)
 		rec.Chunks = len(j.chunks)
 	}
 	rec.Output = text
@@ -528,24 +529,35 @@ func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record
 }
 
 // chunked reviews each chunk (concurrently: the client queues them) and combines the
-// answers with one more call.
-func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult) (string, error) {
+// answers with one more call. The chunks' calls reach the client's queue in chunk order,
+// each once the one before is queued, as the plan (Plan) lists them: which calls share a
+// window depends on that order, and the plan's time assumes it. queued runs once every
+// chunk is queued.
+func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult, queued func()) (string, error) {
 	parts := make([]string, len(j.chunks))
 	partRes := make([]callResult, len(j.chunks))
 	errs := make([]error, len(j.chunks))
 	var wg sync.WaitGroup
 	for i := range j.chunks {
+		inQueue := make(chan struct{})
+		mark := sync.OnceFunc(func() { close(inQueue) })
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			defer mark() // a call that failed before reaching the queue
 			prompt, err := r.plan.prompt(j, level, &j.chunks[i])
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			parts[i], errs[i] = r.call(ctx, j, prompt, level, "chunk", &partRes[i])
+			parts[i], errs[i] = r.call(tollgate.WithQueued(ctx, mark), j, prompt, level, "chunk", &partRes[i])
 		}(i)
+		select {
+		case <-inQueue:
+		case <-ctx.Done():
+		}
 	}
+	queued()
 	wg.Wait()
 	for i := range partRes {
 		res.add(partRes[i])
