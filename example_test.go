@@ -72,7 +72,12 @@ func Example() {
 // the target takes one call at a time and an open stream holds that one place; two Low
 // calls queue, then a High one, and all three are admitted when the stream ends.
 func Example_priorities() {
-	srv := startEmulator()
+	// Each call takes 6 emulated seconds (0.1 s here), so the calls served one at a time
+	// end in the order they were admitted.
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{TimeScale: 60, Latency: bedrocktest.Latency{TimeToFirstToken: 6 * time.Second}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 	const model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 	client, err := tollgate.New(context.Background(), tollgate.Config{AWS: exampleAWS, Targets: []tollgate.Target{
