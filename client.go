@@ -118,6 +118,8 @@ type call struct {
 	queued   func()       // tollgate.WithQueued's hook, run once: nil when none
 	release  func()       // ends the call's place among its task's learners (see learning)
 	observed *atomic.Bool // set once its reply taught the output predictor (nil: not learning)
+	pick     int          // the router's index of the attempt's target
+	stats    *CallStats   // tollgate.WithStats's, filled by the attempts: nil when none
 }
 
 // groupFor returns the group of targets that serve modelID's base model.
@@ -182,6 +184,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 	if st != nil {
 		*st = CallStats{}
 	}
+	cl.stats = st
 	for n := 1; ; n++ {
 		i, tg, r, err := c.admit(ctx, cl, exclude)
 		if err != nil {
@@ -202,53 +205,41 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 			st.Attempts, st.Waited = n, st.Waited+r.Waited()
 			st.Target, st.Region, st.Reserved = tg.name, tg.region, r.Cost()
 		}
+		cl.pick = i
 		u, deferred, err := attempt(ctx, tg, r)
 		now := time.Now()
 		o := invoke.Classify(err)
-		if o.Kind == invoke.OK {
-			cl.g.router.Success(i, now)
-			tg.succeeded(now)
-			c.metrics.Attempt(cl.g.model.ID, tg.name, "ok")
-			if !deferred {
-				c.settle(tg, cl, r, u)
-				c.metrics.Call(cl.g.model.ID, tg.name, cl.prio, "ok")
-			}
-			return nil
+		if o.Kind == invoke.OK && deferred {
+			return nil // a stream: endStream ends the reservation and records the outcome
 		}
-		c.metrics.Attempt(cl.g.model.ID, tg.name, o.Kind.String())
-		switch o.Kind {
-		case invoke.Throttle:
+		switch o.Kind { // end the reservation before the outcome is recorded
+		case invoke.OK:
+			c.settle(tg, cl, r, u)
+		case invoke.Connection:
+			// The service may have metered the input before the connection broke: keep
+			// that much charged rather than risk counting less than it did.
+			_ = r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.input), InputTokens: int64(cl.input)})
+		default:
 			_ = r.Cancel()
-			if st != nil {
-				st.Throttles++
-			}
-			tg.throttled(now, o.Reason.String(), r.Cost())
-			cl.g.router.Throttled(i, now)
-			c.metrics.Throttle(cl.g.model.ID, tg.name, o.Reason.String())
+		}
+		c.record(cl, tg, r.Cost(), o, now)
+		switch o.Kind {
+		case invoke.OK:
+			c.metrics.Call(cl.g.model.ID, tg.name, cl.prio, "ok")
+			return nil
+		case invoke.Throttle:
 			c.cfg.Logger.Debug("tollgate throttled", "target", tg.name, "reason", o.Reason.String(), "attempt", n)
 			last = &ThrottleError{Model: cl.modelID, Region: tg.region, Target: tg.name, Reason: o.Reason.String(), Message: o.Message, Err: err}
 			cl.opt.Front = true // back at the head of its class
 			if len(cl.g.targets) > 1 {
 				exclude = []int{i}
 			}
-		case invoke.Connection:
-			// The service may have metered the input before the connection broke: keep
-			// that much charged rather than risk counting less than it did.
-			_ = r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.input), InputTokens: int64(cl.input)})
+		case invoke.Connection, invoke.ServerError, invoke.ModelNotReady, invoke.Timeout:
 			last = err
-			cl.g.router.Failure(i, now)
-		case invoke.ServerError, invoke.ModelNotReady, invoke.Timeout:
-			_ = r.Cancel()
-			last = err
-			cl.g.router.Failure(i, now)
 		case invoke.Canceled:
-			_ = r.Cancel()
-			cl.g.router.Cancel(i, now) // no verdict on the target
 			c.metrics.Call(cl.g.model.ID, tg.name, cl.prio, "canceled")
 			return err
 		default: // client errors are not retried
-			_ = r.Cancel()
-			cl.g.router.Success(i, now) // the service answered
 			c.metrics.Call(cl.g.model.ID, tg.name, cl.prio, "failed")
 			return err
 		}
@@ -266,6 +257,34 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 				return &GiveUpError{Attempts: n, Err: fmt.Errorf("%w (after: %v)", err, last)}
 			}
 		}
+	}
+}
+
+// record reports the outcome o of the call's attempt on tg (which reserved cost) to all
+// that learns from it: the router's breaker and throttle cool-down, the target's adaptive
+// limits, the attempt and throttle metrics and the call's stats. The attempt's
+// reservation must have ended (the throttle lowers the limit to the usage left after it).
+// A stream's outcome is recorded once, when it ends, so a stream throttled halfway is one
+// throttled attempt as a non-stream call is, not a success and then a throttle.
+func (c *Client) record(cl *call, tg *target, cost quota.Cost, o invoke.Outcome, now time.Time) {
+	c.metrics.Attempt(cl.g.model.ID, tg.name, o.Kind.String())
+	switch o.Kind {
+	case invoke.OK:
+		cl.g.router.Success(cl.pick, now)
+		tg.succeeded(now)
+	case invoke.Throttle:
+		if cl.stats != nil {
+			cl.stats.Throttles++
+		}
+		tg.throttled(now, o.Reason.String(), cost)
+		cl.g.router.Throttled(cl.pick, now)
+		c.metrics.Throttle(cl.g.model.ID, tg.name, o.Reason.String())
+	case invoke.Connection, invoke.ServerError, invoke.ModelNotReady, invoke.Timeout:
+		cl.g.router.Failure(cl.pick, now)
+	case invoke.Canceled:
+		cl.g.router.Cancel(cl.pick, now) // no verdict on the target
+	default:
+		cl.g.router.Success(cl.pick, now) // a client error: the service answered
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -44,10 +45,14 @@ func TestUnknownModelAndBadInput(t *testing.T) {
 	if _, err := c.Converse(context.Background(), review("amazon.nova-pro-v1:0", "hi", 10)); !errors.Is(err, tollgate.ErrNoTarget) {
 		t.Errorf("call to a model without a target: %v; want ErrNoTarget", err)
 	}
-	if _, err := c.Converse(context.Background(), review(sonnet35, "x", 0)); err == nil {
-		// max_tokens unset reserves the model's maximum output: allowed.
-	} else if errors.Is(err, tollgate.ErrNoTarget) {
-		t.Errorf("unexpected: %v", err)
+	// max_tokens unset is a valid request (Bedrock then caps the output at the model's
+	// default and reserves that much against the token quotas): the call goes through,
+	// reserving the catalog's default output cap, as Bedrock does.
+	var st tollgate.CallStats
+	if _, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, "x", 0)); err != nil {
+		t.Errorf("call with max_tokens unset: %v; want it served", err)
+	} else if m, _ := catalog.Default().Model(sonnet35); st.Reserved.OutputTokens != int64(m.MaxTokensDefault()) {
+		t.Errorf("call with max_tokens unset reserved %d output tokens; want the model's default cap %d", st.Reserved.OutputTokens, m.MaxTokensDefault())
 	}
 	if _, err := tollgate.New(context.Background(), tollgate.Config{AWS: awsConfig()}); err == nil {
 		t.Error("New with no targets succeeded")
@@ -159,9 +164,19 @@ func TestToldMeterNoThrottles(t *testing.T) {
 // counter sums the samples of a counter family in reg.
 func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	sum, err := counterSum(reg, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return sum
+}
+
+// counterSum is counter for goroutines other than the test's own, which must not call
+// t.Fatal: it returns the gathering error instead.
+func counterSum(reg *prometheus.Registry, name string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
 	}
 	var sum float64
 	for _, mf := range mfs {
@@ -171,7 +186,7 @@ func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 			}
 		}
 	}
-	return sum
+	return sum, nil
 }
 
 // TestLearnsAnOverstatedLimit configures twice the TPM the service enforces: after the
@@ -185,12 +200,24 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 	srv := emulator(t, bedrocktest.TokenBucket, real, nil)
 	reg := prometheus.NewRegistry()
 	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2 * real)}}}})
-	var early float64
+	// The first minute's count is read on its own goroutine while the calls run and
+	// handed over on a channel, so the test goroutine reads it only after it is written.
+	type reading struct {
+		n   float64
+		err error
+	}
+	first := make(chan reading, 1)
 	go func() {
 		time.Sleep(emulated(time.Minute))
-		early = counter(t, reg, "tollgate_throttles_total")
+		n, err := counterSum(reg, "tollgate_throttles_total")
+		first <- reading{n, err}
 	}()
 	makespan, errs := oversubscribe(t, c, sonnet35, 500, real, 400)
+	r := <-first
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	early := r.n
 	lost := 0
 	for _, err := range errs {
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,29 +67,81 @@ func Example() {
 	// Output: stop reason: end_turn
 }
 
-// Priorities ride on the context: a High call waits ahead of every Normal and Low one.
+// Priorities ride on the context: when a target is saturated, a High call waiting for it
+// is admitted ahead of every Normal and Low one, even those that queued before it. Here
+// the target takes one call at a time and an open stream holds that one place; two Low
+// calls queue, then a High one, and all three are admitted when the stream ends.
 func Example_priorities() {
-	srv := startEmulator()
+	// Each call takes 6 emulated seconds (0.1 s here), so the calls served one at a time
+	// end in the order they were admitted.
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{TimeScale: 60, Latency: bedrocktest.Latency{TimeToFirstToken: 6 * time.Second}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
+	const model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 	client, err := tollgate.New(context.Background(), tollgate.Config{AWS: exampleAWS, Targets: []tollgate.Target{
-		{Model: "anthropic.claude-3-5-sonnet-20240620-v1:0", Endpoint: srv.URL},
+		{Model: model, Endpoint: srv.URL, MaxInFlight: 1},
 	}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
 
-	ctx := tollgate.WithTenant(tollgate.WithPriority(context.Background(), tollgate.High), "legal-team")
-	p, err := client.Forecast(ctx, ask("anthropic.claude-3-5-sonnet-20240620-v1:0", "Is clause 7 enforceable?"))
+	// A stream holds its place until it is read to its end or closed.
+	in := ask(model, "List the parties.")
+	stream, err := client.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("wait now:", p.Wait)
-	_, err = client.Converse(ctx, ask("anthropic.claude-3-5-sonnet-20240620-v1:0", "Is clause 7 enforceable?"))
-	fmt.Println("error:", err)
+
+	var (
+		mu    sync.Mutex
+		order []string // calls in the order they were served (one at a time)
+		wg    sync.WaitGroup
+	)
+	send := func(p tollgate.Priority, question string) {
+		queued := make(chan struct{})
+		ctx := tollgate.WithQueued(tollgate.WithPriority(context.Background(), p), func() { close(queued) })
+		wg.Go(func() {
+			if _, err := client.Converse(ctx, ask(model, question)); err != nil {
+				log.Fatal(err)
+			}
+			mu.Lock()
+			order = append(order, p.String()+": "+question)
+			mu.Unlock()
+		})
+		<-queued // in the queue before the next call is sent
+	}
+	send(tollgate.Low, "Summarise annex A.")
+	send(tollgate.Low, "Summarise annex B.")
+	send(tollgate.High, "Is clause 7 enforceable?")
+
+	snap, err := client.Snapshot(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, p := range quota.Priorities {
+		if n := snap[0].Queued[i]; n > 0 {
+			fmt.Printf("waiting %s: %d\n", p, n)
+		}
+	}
+
+	for range stream.GetStream().Events() {
+	}
+	stream.GetStream().Close()
+	wg.Wait()
+	fmt.Println("served in this order:")
+	for _, o := range order {
+		fmt.Println(" ", o)
+	}
 	// Output:
-	// wait now: 0s
-	// error: <nil>
+	// waiting high: 1
+	// waiting low: 2
+	// served in this order:
+	//   high: Is clause 7 enforceable?
+	//   low: Summarise annex A.
+	//   low: Summarise annex B.
 }
 
 // Two regions: calls for the model go to whichever target can admit them first, so the

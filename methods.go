@@ -264,6 +264,7 @@ func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.
 	defer cl.release()
 	if end.Usage.Known {
 		c.settle(t, cl, r, end.Usage)
+		c.record(cl, t, r.Cost(), invoke.Outcome{Kind: invoke.OK}, time.Now())
 		c.metrics.Call(cl.g.model.ID, t.name, cl.prio, "ok")
 		return
 	}
@@ -274,11 +275,13 @@ func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.
 	}
 	cost.Requests = r.Cost().Requests
 	_ = r.Settle(cost)
+	c.record(cl, t, r.Cost(), end.Outcome, time.Now())
 	outcome := "failed"
-	if end.Outcome.Kind == invoke.Throttle {
+	switch end.Outcome.Kind {
+	case invoke.Throttle:
 		outcome = "throttled"
-		t.throttled(time.Now(), end.Outcome.Reason.String(), r.Cost())
-		c.metrics.Throttle(cl.g.model.ID, t.name, end.Outcome.Reason.String())
+	case invoke.Canceled:
+		outcome = "canceled"
 	}
 	c.metrics.Call(cl.g.model.ID, t.name, cl.prio, outcome)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -95,6 +96,107 @@ func TestStreamThrottledMidway(t *testing.T) {
 	}
 	if s.Admitted != 1 || got > s.ReservedTokens*3/2 {
 		t.Errorf("client holds %d for one call that reserved about %d: charged twice?", got, s.ReservedTokens)
+	}
+}
+
+// labelled sums the counter name's series whose label key has value.
+func labelled(t *testing.T, reg *prometheus.Registry, name, key, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == key && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
+
+// TestStreamThrottledMidwayIsOneOutcome: a stream throttled halfway is one throttled call,
+// reported as a non-stream throttle is — to the call's stats and the throttle metrics, to
+// the router, which then steers the next call to the other region for its cool-down — and
+// never counted a success (no "ok" attempt or call).
+func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
+	for _, op := range []string{"ConverseStream", "InvokeModelWithResponseStream"} {
+		t.Run(op, func(t *testing.T) {
+			srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+				o.Faults = bedrocktest.Faults{Seed: 3, StreamThrottle: 1} // streams only
+			})
+			reg := prometheus.NewRegistry()
+			c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{
+				{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}},
+				{Region: "us-west-2", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}, Preference: 1},
+			}})
+			var st tollgate.CallStats
+			ctx := tollgate.WithStats(context.Background(), &st)
+			var err error
+			switch op {
+			case "ConverseStream":
+				out, oerr := c.ConverseStream(ctx, streamInput(sonnet4, contracts(t)[2], 600))
+				if oerr != nil {
+					t.Fatal(oerr)
+				}
+				for range out.GetStream().Events() {
+				}
+				err = out.GetStream().Err()
+				out.GetStream().Close()
+			default:
+				body, _ := json.Marshal(map[string]any{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 600,
+					"messages": []map[string]any{{"role": "user", "content": contracts(t)[2]}}})
+				out, oerr := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(sonnet4), Body: body})
+				if oerr != nil {
+					t.Fatal(oerr)
+				}
+				for range out.GetStream().Events() {
+				}
+				err = out.GetStream().Err()
+				out.GetStream().Close()
+			}
+			var te *types.ThrottlingException
+			if !errors.As(err, &te) {
+				t.Fatalf("stream error = %v; want a *types.ThrottlingException", err)
+			}
+			if st.Attempts != 1 || st.Throttles != 1 || !strings.HasPrefix(st.Target, "us-east-1/") {
+				t.Errorf("CallStats = %+v; want 1 attempt, 1 throttle, on us-east-1", st)
+			}
+			for _, m := range []struct {
+				name, key, value string
+				want             float64
+			}{
+				{"tollgate_throttles_total", "", "", 1},
+				{"tollgate_attempts_total", "result", "throttle", 1},
+				{"tollgate_attempts_total", "result", "ok", 0},
+				{"tollgate_calls_total", "outcome", "throttled", 1},
+				{"tollgate_calls_total", "outcome", "ok", 0},
+			} {
+				got := counter(t, reg, m.name)
+				if m.key != "" {
+					got = labelled(t, reg, m.name, m.key, m.value)
+				}
+				if got != m.want {
+					t.Errorf("%s{%s=%q} = %v; want %v", m.name, m.key, m.value, got, m.want)
+				}
+			}
+			// The throttle reached the router: us-east-1 cools down, and the next call,
+			// which would go there by preference, goes to us-west-2.
+			var next tollgate.CallStats
+			if _, err := c.Converse(tollgate.WithStats(context.Background(), &next), review(sonnet4, "Who are the parties?", 50)); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(next.Target, "us-west-2/") {
+				t.Errorf("the call after the throttled stream went to %s; want us-west-2, away from the target that just throttled", next.Target)
+			}
+		})
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // WindowMode is the provider reading of a quota's window the emulator enforces. Bedrock
-// does not document which it uses (bedrock-facts §1.7), so both are offered.
+// does not document which it uses (one public experiment saw a tokens-per-minute quota
+// refill at the clock minute), so both are offered.
 type WindowMode uint8
 
 // The window modes.
@@ -130,7 +131,8 @@ type Options struct {
 	// Window is how every limit's window is read. The zero value is TokenBucket.
 	Window WindowMode
 	// ReserveBurndown makes the reservation charge max_tokens × burndown rather than
-	// max_tokens. Bedrock does not document which it does (bedrock-facts §1.2).
+	// max_tokens. Bedrock does not document which it does: its published formula is
+	// input + max_tokens.
 	ReserveBurndown bool
 	// TimeScale is how many emulated seconds pass per real second, for windows and
 	// latency alike: 60 makes an emulated minute last one real second. Zero means 1.

@@ -7,7 +7,7 @@ import (
 
 // PresetTokensPerMinute is the TPM a preset gets in a scope whose AWS default the catalog
 // does not know: 200,000, the smallest documented cross-region default of the Claude 4
-// models (bedrock-facts §2.2).
+// models in Service Quotas.
 const PresetTokensPerMinute = 200_000
 
 // Presets returns every model of the built-in catalog as the emulator serves it, with

@@ -13,7 +13,7 @@ package catalog
 //   [genref]    AWS General Reference "Amazon Bedrock endpoints and quotas", snapshot of
 //               2025-06 embedded as a test fixture in a cloudscape-design table page: quota
 //               names, default per region ("each of the other supported Regions" is Default,
-//               named regions are RegionDefaults), adjustability; see bedrock-facts.md §2.2.
+//               named regions are RegionDefaults), adjustability.
 //   [tpd]       quotas-runtime.html: "Model invocation max tokens per day for ${model}" defaults
 //               to TPM × 24 × 60; names carry "(doubled for cross-region calls)".
 //   [2026]      Third-party captures (2026) of Service Quotas output for Claude Sonnet 4.5 and
@@ -182,14 +182,14 @@ func builtin() []Model {
 		counted(fivefold(claude("anthropic.claude-sonnet-4-20250514-v1:0", "Claude Sonnet 4", "Anthropic Claude Sonnet 4 V1", 64_000, map[Scope]Quotas{
 			// TPD L-22F701C5 "Model invocation max tokens per day for Anthropic Claude Sonnet 4
 			// V1 (doubled for cross-region calls)", listed at 144,000,000 by third-party
-			// catalogs (bedrock-facts §1.6): exactly what [tpd] derives, 200,000 × 720.
+			// catalogs: exactly what [tpd] derives, 200,000 × 720.
 			CrossRegion: withTPD(scope(CrossRegion, q("L-59759B4A", 200_000), q("L-559DCC33", 200)), "L-22F701C5"),
 			// Global codes [registry]; defaults unknown.
 			Global: scope(Global, q("L-97E41E39", 0), q("L-C63AA5DA", 0)),
 		}))),
 		fivefold(claude("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5", "Anthropic Claude Sonnet 4.5 V1", 64_000, map[Scope]Quotas{
 			// [2026]: 5,000,000 TPM and 10,000 RPM by default; the TPD quota L-381AD9EE is
-			// listed at 144,000,000 in several accounts (bedrock-facts §1.6), far below TPM ×
+			// listed at 144,000,000 in several accounts' Service Quotas, far below TPM ×
 			// 1440, so it is kept as listed rather than derived.
 			CrossRegion: {
 				TPM: q("L-F4DDD3EB", 5_000_000), RPM: q("L-4A6BFAB1", 10_000),

@@ -17,7 +17,7 @@ const (
 )
 
 func TestDefaultCoversRequiredModels(t *testing.T) {
-	// The models issue 3 asks for, with the burndown the facts give (5 for Claude ≥3.7).
+	// The models the catalog carries, with the output burndown AWS documents (5 for Claude ≥3.7).
 	want := map[string]float64{
 		"anthropic.claude-3-haiku-20240307-v1:0":   1,
 		"anthropic.claude-3-5-haiku-20241022-v1:0": 1,
@@ -49,7 +49,8 @@ func TestDefaultCoversRequiredModels(t *testing.T) {
 		if m.OutputBurndown != burndown {
 			t.Errorf("%s: OutputBurndown = %v, want %v", id, m.OutputBurndown, burndown)
 		}
-		// Claude 3.7 / 4.x are served through inference profiles only (facts §2.3 item 5).
+		// Claude 3.7 / 4.x are served through inference profiles only: Bedrock refuses
+		// their model ids "with on-demand throughput".
 		if got, want := m.RequiresProfile, burndown == 5; m.Family == "claude" && got != want {
 			t.Errorf("%s: RequiresProfile = %v, want %v", id, got, want)
 		}

@@ -51,6 +51,12 @@ func startProgress(ctx context.Context, w io.Writer, mode string, r *batch.Runne
 			select {
 			case <-done:
 				if bar != nil {
+					// The run is over: the bar's last state is the final status, without
+					// the ETA of the last forecast.
+					st := r.Status()
+					st.ETA = 0
+					bar.Describe(progressLine(st, s))
+					_ = bar.Set(st.Done + st.Failed + st.Skipped + st.Resumed)
 					_ = bar.Finish()
 					fmt.Fprintln(w)
 				}
@@ -86,7 +92,8 @@ func startProgress(ctx context.Context, w io.Writer, mode string, r *batch.Runne
 	}
 }
 
-// progressLine is the status shown beside the bar.
+// progressLine is the status shown beside the bar. The ETA is shown only while documents
+// are open: the last forecast was made before the last one finished.
 func progressLine(st batch.Status, s *session) string {
 	parts := []string{fmt.Sprintf("%s in / %s out tokens", compact(st.InputTokens), compact(st.OutputTokens))}
 	if st.Bottleneck.Amount > 0 {
@@ -98,7 +105,7 @@ func progressLine(st batch.Status, s *session) string {
 	}
 	if st.Interrupted {
 		parts = append(parts, "interrupted: finishing calls in flight")
-	} else if st.ETA > 0 {
+	} else if st.ETA > 0 && st.Done+st.Failed+st.Skipped+st.Resumed < st.Total {
 		parts = append(parts, "ETA "+roundDuration(s.emulatedDuration(st.ETA)))
 	}
 	return strings.Join(parts, " · ")

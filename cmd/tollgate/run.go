@@ -52,7 +52,7 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.templateFile, "template", "", "prompt template file (Go text/template; default: the built-in contract review)")
 	fs.StringVar(&f.system, "system", "", "system prompt, or @FILE to read it from a file (default: the built-in one with the built-in template)")
 	fs.StringVar(&f.combineFile, "combine-template", "", "template that joins the answers of a chunked document (default: built in)")
-	fs.StringArrayVar(&f.rules, "priority", nil, `priority rule GLOB=CLASS or meta:KEY=GLOB=CLASS, first match wins (repeatable; default: "urgent/**=high" and "archive/**=low")`)
+	fs.StringArrayVar(&f.rules, "priority", nil, `priority rule GLOB=CLASS or meta:KEY=GLOB=CLASS, first match wins (repeatable; default: "urgent/**=high" and "archive/**=low"); a GLOB without "/" matches any file or folder name ('*urgent*=high'), a plain word any name containing it ('urgent=high')`)
 	fs.StringVar(&f.defaultPriority, "default-priority", "normal", "class of documents no rule matches: critical, high, normal, low or background")
 	fs.StringArrayVar(&f.deadlines, "deadline", nil, `CLASS=DURATION from the start by which a class should be done, e.g. high=10m (repeatable); lower classes get leaner prompts when it is at risk`)
 	fs.IntVar(&f.maxTokens, "max-tokens", 0, "fix max_tokens (default: right-sized from the learned output length, with continuation)")
@@ -214,6 +214,11 @@ pressure passes. Each record says which level a document got.
 
 Priorities: --priority rules map paths (or metadata) to classes, first match wins; the
 default rules put urgent/** first and archive/** last. Higher classes jump the queue.
+A pattern without a slash is matched against every file and folder name along the path,
+and a plain word matches every name containing it: --priority 'urgent=high' (or
+'*urgent*=high') makes q3/urgent-memo.txt and everything under a folder urgent-2024 high.
+A pattern with a slash is matched from the input folder ('clients/acme/**=high'); a
+pattern matching a folder takes in everything in it.
 
 max_tokens is right-sized by default: the 99th percentile of the output lengths learned
 in this run, plus 20% (4096 until 20 replies are in), so that Bedrock's reservation of max_tokens

@@ -168,7 +168,7 @@ func TestPredictionMatchesClient(t *testing.T) {
 			priorities: []quota.Priority{quota.High, quota.Normal, quota.Low}}, "tokens-per-minute"},
 		// max_tokens unset: each call reserves its input + 64,000 while in flight, so two
 		// calls at most fit in 150,000 TPM, and the reservations held cost about a third
-		// of the throughput (design §6): about 11 calls a minute.
+		// of the throughput (docs/analyze.md): about 11 calls a minute.
 		{"reservations", scenario{scale: 40, calls: 30, outputTokens: 300, tpm: 150_000,
 			priorities: []quota.Priority{quota.Normal}}, "tokens-per-minute"},
 		// 30 requests a minute while TPM has room for 150: 60 calls take 2 minutes.

@@ -8,7 +8,7 @@ import (
 )
 
 // LowerBound is the shortest time in which any client could have pushed usage through
-// limits (design §6): over every limit, the usage of its dimension ÷ its rate,
+// limits: over every limit, the usage of its dimension ÷ its rate,
 //
 //	bound = max over limits of  used(dimension) × Per ÷ Amount
 //
@@ -40,7 +40,7 @@ func LowerBound(limits []quota.Limit, used quota.Cost) (time.Duration, quota.Lim
 	return best, bind, found
 }
 
-// Efficiency is the quota efficiency of a run (design §6): its lower bound ÷ its makespan.
+// Efficiency is the quota efficiency of a run: its lower bound ÷ its makespan.
 // 1.0 is the physical limit of sustained throughput. It is 0 when makespan is not positive.
 func Efficiency(bound, makespan time.Duration) float64 {
 	if makespan <= 0 {

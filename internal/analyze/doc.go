@@ -6,12 +6,12 @@
 // expected output), built by batch.Plan from documents or by FromResults from a previous
 // run's results. New expands it into calls (with continuations where an output exceeds
 // max_tokens), computes each constraint's need — usage with reservations held ÷ rate for
-// every limit (design §6), the client's pacing, Little's law for a cap on calls in flight,
+// every limit, the client's pacing, Little's law for a cap on calls in flight,
 // the longest chain of calls for the latency — to name the binding one and the ceiling,
 // and simulates tollgate.Client's admission on a quota.Memory store in simulated time for
 // the time to process the workload and each priority class. The Report prints as text
 // (WriteText), as JSON (its field tags) and, through package analyze/chart, as an image.
 // docs/analyze.md has the formulas and the measured accuracy.
 //
-// LowerBound and Efficiency measure a finished run against the quotas (design §6).
+// LowerBound and Efficiency measure a finished run against the quotas.
 package analyze

@@ -183,7 +183,7 @@ type need struct {
 
 // needs computes, for every limit, the cap on calls in flight, the documents handed over
 // at once (Pending) and the latency, the time
-// each alone needs for the plan (design §6). A call settling s and reserving R for L
+// each alone needs for the plan. A call settling s and reserving R for L
 // occupies a window of length P = Per + WindowMargin with
 //
 //	occ = s + max(R − s, 0) × min(L, P) / P

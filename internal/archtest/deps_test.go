@@ -3,6 +3,7 @@ package archtest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -62,32 +63,60 @@ func goList(t *testing.T, patterns ...string) []listedPackage {
 	return pkgs
 }
 
-func TestCorePackagesImportNoSDKRedisOrPrometheus(t *testing.T) {
+// problems lists what is wrong with the packages (paths relative to the module): one that
+// go list cannot load (every package named here exists, so a missing one is a renamed or
+// deleted core package and this test's list must follow), one that go list does not
+// report at all, and every forbidden dependency.
+func problems(t *testing.T, packages []string) []string {
+	t.Helper()
 	var patterns []string
-	for _, p := range corePackages {
+	for _, p := range packages {
 		patterns = append(patterns, module+"/"+p)
 	}
-	checked := 0
+	var out []string
+	seen := map[string]bool{}
 	for _, p := range goList(t, patterns...) {
+		seen[p.ImportPath] = true
 		if p.Error != nil {
-			if strings.Contains(p.Error.Err, "no required module") || strings.Contains(p.Error.Err, "cannot find") ||
-				strings.Contains(p.Error.Err, "matched no packages") || strings.Contains(p.Error.Err, "no Go files") {
-				t.Logf("%s does not exist yet", p.ImportPath)
-				continue
-			}
-			t.Errorf("%s: %s", p.ImportPath, p.Error.Err)
+			out = append(out, fmt.Sprintf("%s cannot be listed (a core package that is missing or broken; fix it or update corePackages): %s", p.ImportPath, p.Error.Err))
 			continue
 		}
-		checked++
 		for _, d := range p.Deps {
 			for _, f := range forbidden {
 				if strings.HasPrefix(d, f) {
-					t.Errorf("%s depends on %s; core packages must not import the AWS SDK, go-redis or Prometheus (design §3)", p.ImportPath, d)
+					out = append(out, fmt.Sprintf("%s depends on %s; core packages must not import the AWS SDK, go-redis or Prometheus", p.ImportPath, d))
 				}
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no core package was found; the list in this test is out of date")
+	for _, p := range patterns {
+		if !seen[p] {
+			out = append(out, fmt.Sprintf("%s was not listed by go list", p))
+		}
+	}
+	return out
+}
+
+func TestCorePackagesImportNoSDKRedisOrPrometheus(t *testing.T) {
+	for _, p := range problems(t, corePackages) {
+		t.Error(p)
+	}
+}
+
+// TestMissingCorePackageFails checks that the check above cannot pass by skipping: a core
+// package that does not exist is a problem, as is one that imports the AWS SDK.
+func TestMissingCorePackageFails(t *testing.T) {
+	for _, tc := range []struct {
+		pkg, want string
+	}{
+		{"internal/nosuchpackage", "cannot be listed"},
+		{"internal/invoke", "depends on github.com/aws/"},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			got := problems(t, []string{tc.pkg})
+			if len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), tc.want) {
+				t.Errorf("problems(%q) = %q; want one saying %q", tc.pkg, got, tc.want)
+			}
+		})
 	}
 }

@@ -91,7 +91,7 @@ type Summary struct {
 	// Failures are the records of documents that failed or were skipped.
 	Failures []results.Record
 	// LowerBound is the shortest time any client could have taken for this run's usage
-	// under the limits (design §6), Binding the limit that sets it, and Efficiency
+	// under the limits (analyze.LowerBound), Binding the limit that sets it, and Efficiency
 	// LowerBound ÷ Elapsed.
 	LowerBound time.Duration
 	Binding    quota.Limit

@@ -75,20 +75,20 @@ type Result struct {
 	Settings StrategyConfig `json:"settings"`
 	// MakespanSeconds runs from the start (first arrival) to the last call's end.
 	MakespanSeconds float64 `json:"makespan_seconds"`
-	// LowerBoundSeconds is design §6's lower bound: over every limit, settled usage ÷
+	// LowerBoundSeconds is the run's lower bound: over every limit, settled usage ÷
 	// rate; with arrivals spread out, also the latest arrival time t plus the usage of
 	// the calls arriving at or after t ÷ the TPM rate.
 	LowerBoundSeconds float64 `json:"lower_bound_seconds"`
 	// Efficiency is LowerBoundSeconds ÷ MakespanSeconds. It can exceed 1 in bucket mode,
 	// whose bucket starts full.
 	Efficiency float64 `json:"efficiency"`
-	// ReservationBound is design §6's best efficiency given the reservations made:
+	// ReservationBound is the best efficiency any client could reach given the reservations made:
 	// Σs ÷ Σ max(s, s + L·(R − s)) over the calls that succeeded (s settled, R reserved,
 	// L the service latency in minutes).
 	ReservationBound float64 `json:"reservation_bound"`
 	// SimulatedMakespanSeconds is the makespan tollgate analyze predicts for the calls
 	// that succeeded, with their actual input and output and the max_tokens they were
-	// sent with, all arriving at once: design §6's reservation rule applied call by call
+	// sent with, all arriving at once: the reservation rule (docs/analyze.md) applied call by call
 	// to the client's admission (internal/analyze). 0 when not computed.
 	SimulatedMakespanSeconds float64 `json:"simulated_makespan_seconds,omitempty"`
 	Succeeded                int     `json:"succeeded"`
@@ -130,7 +130,7 @@ type Point struct {
 const ThroughputBin = time.Minute
 
 // RightSizing compares tollgate with and without right-sized max_tokens in one run:
-// the measured efficiency ratio against the ratio design §6's reservation rule predicts.
+// the measured efficiency ratio against the ratio the reservation rule predicts.
 // PredictedRatio applies the rule call by call through tollgate analyze's simulation of
 // the client's admission (whole calls in a window of TPM: a 74K reservation leaves 52K of
 // a 200K minute unusable); FluidRatio is the rule's fluid form, Σs ÷ Σ(s + L·(R − s)),

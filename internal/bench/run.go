@@ -1,7 +1,7 @@
 // Package bench runs the same seeded workload through competing strategies for calling
 // Amazon Bedrock — Tollgate and what users would pick instead — each against a fresh
 // emulator (bedrocktest) through the real AWS SDK client, and measures each with the
-// emulator as referee: makespan, the lower bound and quota efficiency of design §6,
+// emulator as referee: makespan, the lower bound and quota efficiency (analyze.LowerBound),
 // throttled attempts, failed and lost calls, latency per priority, tokens reserved and
 // settled. Scenarios are YAML files (scenarios/*.yaml are built in); `tollgate bench` is
 // the command. docs/benchmarks.md describes every strategy with its source and tuning.

@@ -10,9 +10,10 @@ import (
 	"github.com/tollgate-dev/tollgate/catalog"
 )
 
-// Quota names, from bedrock-facts §2.3 item 3 (quotas-runtime.html, quotas-increase.html
-// and listings seen in the wild); matched case-insensitively because the capitalisation
-// of "Region" and the verb ("InvokeModel" or "model inference") changed over time.
+// Quota names, as documented in https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-runtime.html
+// and .../quotas-increase.html and as seen in Service Quotas listings; matched
+// case-insensitively because the capitalisation of "Region" and the verb ("InvokeModel"
+// or "model inference") changed over time.
 var (
 	perMinuteName = regexp.MustCompile(`(?i)^(on-demand|cross-region|global cross-region) (?:invokemodel|model inference) (tokens|requests) per minute for (.+)$`)
 	perDayName    = regexp.MustCompile(`(?i)^model invocation max tokens per day for (.+?)(?: \(doubled for cross-region calls\))?$`)

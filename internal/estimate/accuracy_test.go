@@ -13,7 +13,7 @@ import (
 
 // contractRequests returns one summarisation request per contract, in file-name order,
 // from testdata/contracts or from the folder named by $TOLLGATE_CONTRACTS (e.g. the full
-// 60-contract set in ../shared/data/contracts).
+// 60-contract CUAD set that testdata/contracts/SOURCE.md lists).
 func contractRequests(tb testing.TB) (names []string, reqs []*Request) {
 	tb.Helper()
 	dir := "testdata/contracts"

@@ -82,8 +82,8 @@ func (k Kind) String() string {
 }
 
 // Reason is what a throttle's message says was exceeded. Bedrock's message is not a
-// reliable guide to the quota that refused (bedrock-facts §1.7); it is a hint. The zero
-// value is Unknown.
+// reliable guide to the quota that refused (a tokens-per-minute throttle has been seen
+// answered "Too many requests"); it is a hint. The zero value is Unknown.
 type Reason int
 
 // The throttle reasons.

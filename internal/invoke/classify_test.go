@@ -109,8 +109,9 @@ func TestDefaultSDKRetries(t *testing.T) {
 	}
 }
 
-// wireError is an httptest handler answering every request with a Bedrock error in the
-// wire format of bedrock-facts §3.3.
+// wireError is an httptest handler answering every request with a Bedrock error in
+// Bedrock's restJson1 wire format: the HTTP status, the code in x-amzn-ErrorType, and a
+// JSON body {"message": …}.
 func wireError(status int, code, message string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body := fmt.Sprintf(`{"message":%q}`, message)

@@ -28,7 +28,8 @@ type Usage struct {
 	Known bool
 }
 
-// The unmodeled InvokeModel response headers that carry usage (bedrock-facts §3.2).
+// The InvokeModel response headers that carry usage. They are not in the API's Smithy
+// model, so the SDK exposes them only on the raw response.
 const (
 	// HeaderInputTokens carries the input tokens charged at the full rate.
 	HeaderInputTokens = "X-Amzn-Bedrock-Input-Token-Count"
