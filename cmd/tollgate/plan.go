@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
@@ -45,7 +47,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (
 		return nil, nil, usageError{err}
 	}
 	if len(w.Requests) == 0 {
-		return nil, skipped, usageError{fmt.Errorf("nothing to plan: no readable document in %v", cfg.Inputs)}
+		return nil, skipped, usageError{nothingToPlan(cfg.Inputs, skipped)}
 	}
 	m, _, _ := cfg.Catalog.Lookup(cfg.Model) // checked by planLimits
 	pending := cfg.Pending
@@ -58,6 +60,30 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (
 		return nil, skipped, err
 	}
 	return rep, skipped, nil
+}
+
+// maxReasons bounds the skipped files an error lists.
+const maxReasons = 10
+
+// nothingToPlan is the error of inputs without a readable document: why each was skipped.
+func nothingToPlan(inputs []string, skipped []results.Record) error {
+	var b strings.Builder
+	q := make([]string, len(inputs))
+	for i, in := range inputs {
+		q[i] = batch.Quote(in)
+	}
+	fmt.Fprintf(&b, "nothing to plan: no readable document in %s", strings.Join(q, ", "))
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, "; %d file(s) skipped:", len(skipped))
+	}
+	for i, s := range skipped {
+		if i == maxReasons {
+			fmt.Fprintf(&b, "\n  … and %d more", len(skipped)-maxReasons)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", batch.Quote(s.Path), batch.Escape(s.Error))
+	}
+	return errors.New(b.String())
 }
 
 // dryRun prints the plan of a run without making calls.
@@ -81,7 +107,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg batch.Config, f runFlags, expl
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, "\nWould skip %d file(s):\n", len(skipped))
 		for _, s := range skipped {
-			fmt.Fprintf(w, "  %s: %s\n", s.Path, s.Error)
+			fmt.Fprintf(w, "  %s: %s\n", batch.Quote(s.Path), batch.Escape(s.Error))
 		}
 	}
 	return nil

@@ -49,8 +49,10 @@ type Runner struct {
 	calls     int
 	lastLevel map[quota.Priority]int
 	stop      context.CancelCauseFunc
-	streak    int    // documents in a row that failed with the same error
-	lastErr   string // that error
+	streak    int      // documents in a row that failed with the same error
+	lastErr   string   // that error
+	unsaved   []string // documents whose record could not be written
+	werr      error    // the first such write error
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
@@ -81,7 +83,8 @@ type Status struct {
 	// Interrupted is set once the run stopped admitting because its context ended.
 	Interrupted bool
 	// Stopped, when not empty, says why the run stopped sending documents on its own:
-	// StopAfter documents in a row failed with the same error.
+	// StopAfter documents in a row failed with the same error, or the results file could
+	// not be written.
 	Stopped string
 }
 
@@ -98,6 +101,9 @@ type Summary struct {
 	Efficiency float64
 	// Out is the results file.
 	Out string
+	// Unsaved are the paths of documents that were processed but whose record could not
+	// be written to Out (a full disk): a second run does them again.
+	Unsaved []string
 }
 
 // New prepares a run: it validates cfg and parses the templates. Nothing is read yet.
@@ -146,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	if len(items) == 0 {
-		return Summary{}, fmt.Errorf("no documents in %s: the formats read are %s (use --include to choose files)", strings.Join(r.cfg.Inputs, ", "), strings.Join(supportedList(), ", "))
+		return Summary{}, fmt.Errorf("no documents in %s: the formats read are %s (use --include to choose files)", quoteAll(r.cfg.Inputs), strings.Join(supportedList(), ", "))
 	}
 	out, err := results.Open(r.cfg.Out)
 	if err != nil {
@@ -157,14 +163,30 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	// Work out what is left, and drop the records this run replaces (failed and skipped
 	// ones are retried; a changed document or setting is redone).
 	var todo []*job
-	var skipped []results.Record
+	var skipped, moved []results.Record
 	redo := map[string]bool{}
+	listed := map[string]bool{}
+	for _, it := range items {
+		listed[it.path] = true
+	}
+	legacy := map[string]bool{} // old-style paths whose records moved to the new one
 	for _, it := range items {
 		key := results.Key{Path: it.path, Hash: it.hash, Settings: r.plan.settingsHash(it)}
 		if it.err == nil {
 			if _, ok := out.Done(key); ok {
 				r.st.Resumed++
 				continue
+			}
+			// A results file of an earlier version names a document of an input folder
+			// by its path in the folder: its done record answers, under the new path.
+			if old := (results.Key{Path: it.legacy, Hash: key.Hash, Settings: key.Settings}); it.legacy != "" {
+				if rec, ok := out.Done(old); ok {
+					rec.Path = it.path
+					moved = append(moved, rec)
+					legacy[it.legacy] = !listed[it.legacy]
+					r.st.Resumed++
+					continue
+				}
 			}
 		}
 		redo[it.path] = true
@@ -179,7 +201,9 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 		todo = append(todo, j)
 	}
-	if err := out.Compact(func(rec results.Record) bool { return rec.Status == results.Done && !redo[rec.Path] }); err != nil {
+	if err := out.Compact(func(rec results.Record) bool {
+		return rec.Status == results.Done && !redo[rec.Path] && !legacy[rec.Path]
+	}, moved...); err != nil {
 		return Summary{}, err
 	}
 	r.mu.Lock()
@@ -218,10 +242,8 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	defer stopGrace()
 
 	var (
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, r.cfg.Pending)
-		writeMu sync.Mutex
-		werr    error
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, r.cfg.Pending)
 	)
 dispatch:
 	for _, j := range todo {
@@ -261,9 +283,7 @@ dispatch:
 				return // cancelled by the interruption: no record, a second run does it
 			}
 			if err := r.finish(out, rec); err != nil {
-				writeMu.Lock()
-				werr = errors.Join(werr, err)
-				writeMu.Unlock()
+				r.unsave(rec.Path, err)
 			}
 		}(j, level, exp)
 		select {
@@ -272,10 +292,41 @@ dispatch:
 		}
 	}
 	wg.Wait()
-	if werr != nil {
-		return r.summary(), werr
+	if r.werr != nil {
+		return r.summary(), fmt.Errorf("%w: the results of %d document(s) were not saved, and the rest were not sent (make room, then run the same command again)",
+			r.werr, len(r.unsaved))
 	}
 	return r.summary(), nil
+}
+
+// errUnsaved stops a run whose results file cannot be written: every answer would be
+// paid for and lost.
+var errUnsaved = fmt.Errorf("%w: the results file cannot be written", errStopped)
+
+// unsave notes a document whose record could not be written, and stops sending more.
+func (r *Runner) unsave(path string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unsaved = append(r.unsaved, path)
+	if r.werr != nil {
+		return
+	}
+	r.werr = err
+	if r.st.Stopped == "" {
+		r.st.Stopped = fmt.Sprintf("the results file cannot be written (%v), so the rest were not sent", err)
+	}
+	if r.stop != nil {
+		r.stop(errUnsaved)
+	}
+}
+
+// quoteAll joins names for a message, each quoted as Quote does.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func supportedList() []string {
@@ -317,7 +368,8 @@ func (r *Runner) summary() Summary {
 	st := r.Status()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out}
+	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out,
+		Unsaved: append([]string(nil), r.unsaved...)}
 	s.ETA = 0
 	if b, l, ok := analyze.LowerBound(r.cfg.Limits, r.settled); ok {
 		s.LowerBound, s.Binding = b, l
