@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -17,19 +18,17 @@ func Quote(name string) string {
 	return strconv.Quote(name)
 }
 
-// Escape returns a message for a terminal: its control characters (but newlines and tabs,
-// which the message may use) and invalid UTF-8 are written as Go escapes.
+// Escape returns a message for a terminal, on one line: its control characters
+// (newlines included) and invalid UTF-8 are written as Go escapes, the rest as it is.
 func Escape(s string) string {
-	if printable(strings.NewReplacer("\n", "", "\t", "").Replace(s)) {
+	if printable(s) {
 		return s
 	}
 	var b strings.Builder
 	for i, r := range s {
 		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
 		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			b.WriteString(`\x` + strconv.FormatUint(uint64(s[i]), 16))
+			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case !unicode.IsPrint(r) && r != ' ':
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
