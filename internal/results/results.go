@@ -70,8 +70,10 @@ type Usage struct {
 
 // Record is the result of one document (or one request of a JSONL input).
 type Record struct {
-	// Path is the document's path relative to the input folder (slash-separated), the
-	// path as given for listed files, or "file.jsonl:id" for a request of a JSONL input.
+	// Path names the document (slash-separated): the input folder as given joined with
+	// the document's path in it ("contracts/urgent/a.txt"), the path as given for listed
+	// files, or "file.jsonl:id" for a request of a JSONL input. (Earlier versions wrote a
+	// folder's documents relative to the folder: "urgent/a.txt".)
 	Path string `json:"path"`
 	// Hash is "sha256:" and the hex SHA-256 of the document's bytes.
 	Hash string `json:"hash"`
