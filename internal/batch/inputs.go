@@ -83,19 +83,29 @@ func collect(cfg Config) ([]*item, error) {
 	var items []*item
 	byPath := map[string]*item{}
 	files := sameFiles{}
+	dups := 0 // of the current input
+	dup := func(msg string) {
+		if dups++; dups <= maxDupWarnings {
+			warn(msg)
+		}
+	}
 	add := func(it *item, fi os.FileInfo) {
 		if prev := byPath[it.path]; prev != nil {
-			warn(fmt.Sprintf("%s is named twice by the inputs: it is done once", Quote(it.path)))
+			dup(fmt.Sprintf("%s is named twice by the inputs: it is done once", Quote(it.path)))
 			return
 		}
 		if prev := files.seen(fi, it.path); prev != "" {
-			warn(fmt.Sprintf("%s and %s are the same file: it is done once, as %s", Quote(prev), Quote(it.path), Quote(prev)))
+			dup(fmt.Sprintf("%s and %s are the same file: it is done once, as %s", Quote(prev), Quote(it.path), Quote(prev)))
 			return
 		}
 		byPath[it.path] = it
 		items = append(items, it)
 	}
 	for _, in := range cfg.Inputs {
+		if dups > maxDupWarnings {
+			warn(fmt.Sprintf("… and %d more files named twice", dups-maxDupWarnings))
+		}
+		dups = 0
 		st, err := os.Stat(in)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", Quote(in), err)
@@ -131,8 +141,14 @@ func collect(cfg Config) ([]*item, error) {
 			add(readDoc(in, rel, rel, cfg), st)
 		}
 	}
+	if dups > maxDupWarnings {
+		warn(fmt.Sprintf("… and %d more files named twice", dups-maxDupWarnings))
+	}
 	return items, nil
 }
+
+// maxDupWarnings bounds the warnings about files named twice, per input.
+const maxDupWarnings = 5
 
 // sameFiles finds a file named twice: os.SameFile among files of equal size and
 // modification time.
