@@ -200,3 +200,35 @@ func TestLongRequestLine(t *testing.T) {
 		t.Errorf("skipped %s: %q; want line 2 skipped as longer than 64 MB", s.Path, s.Error)
 	}
 }
+
+// FuzzReadRequests: no JSONL input makes readRequests fail or panic; every non-blank line
+// becomes one item, a request or a skipped line with the reason.
+func FuzzReadRequests(f *testing.F) {
+	f.Add("{\"id\":\"a\",\"prompt\":\"p\"}\n{\"prompt\":\"q\"}")
+	f.Add("\n\n{\"id\":1}\nnot json\r\n{\"id\":\"a\",\"prompt\":\"x\"}\n{\"id\":\"a\",\"prompt\":\"y\"}\n")
+	f.Add("{\"prompt\":\"p\",\"max_tokens\":-1,\"priority\":\"urgent\"}")
+	f.Fuzz(func(t *testing.T, data string) {
+		p := filepath.Join(t.TempDir(), "r.jsonl")
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		items, err := readRequests(p, Config{})
+		if err != nil {
+			t.Fatalf("readRequests: %v", err)
+		}
+		lines := 0
+		for l := range strings.Lines(data) {
+			if len(strings.TrimSpace(l)) > 0 {
+				lines++
+			}
+		}
+		if len(items) != lines {
+			t.Errorf("%d items for %d non-blank lines", len(items), lines)
+		}
+		for _, it := range items {
+			if it.path == "" || (it.err == nil && strings.TrimSpace(it.text) == "") {
+				t.Errorf("item %+v: want a path, and a prompt or a reason", it)
+			}
+		}
+	})
+}
