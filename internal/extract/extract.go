@@ -129,6 +129,9 @@ func File(path string) (Doc, error) {
 func ReadFile(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && !fi.Mode().IsRegular() {
+			return nil, notRegular(path, fi.Mode()) // a socket cannot be opened at all
+		}
 		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}
 	defer f.Close()
@@ -137,7 +140,7 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("extract %s: %w: it is %s (only files are read)", path, ErrNotRegular, kind(fi.Mode()))
+		return nil, notRegular(path, fi.Mode())
 	}
 	if fi.Size() > maxFileSize {
 		return nil, tooLarge(path, fi.Size())
@@ -151,6 +154,11 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, tooLarge(path, int64(len(data)))
 	}
 	return data, nil
+}
+
+// notRegular is ReadFile's error for a file of mode that is not a regular file.
+func notRegular(path string, mode os.FileMode) error {
+	return fmt.Errorf("extract %s: %w: it is %s (only files are read)", path, ErrNotRegular, kind(mode))
 }
 
 // kind names what a file of mode is, for messages.

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,13 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 	if err := os.Symlink(fifo, toFifo); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/dev/zero", zero, fifo, toFifo} {
+	sock := filepath.Join(dir, "sock.txt")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, p := range []string{"/dev/zero", zero, fifo, toFifo, sock} {
 		done := make(chan error, 1)
 		go func() {
 			_, err := File(p)
