@@ -232,3 +232,25 @@ func FuzzReadRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestSpecialRequestsInput: a JSONL input that is a FIFO is refused at once, as a missing
+// input is, without waiting for a writer.
+func TestSpecialRequestsInput(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "reqs.jsonl")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := Plan(context.Background(), Config{Inputs: []string{fifo}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file (it is a named pipe (FIFO))") {
+			t.Errorf("Plan of a FIFO input: %v; want it refused as a named pipe", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Plan of a FIFO input still blocked after 10s")
+	}
+}
