@@ -32,11 +32,9 @@ type item struct {
 	// a request, the JSONL file's path and the request's id ("reqs.jsonl:a1").
 	path string
 	// rel is what priority rules and templates see: the path relative to the input
-	// folder, or path for listed files and requests.
-	rel string
-	// legacy is the path earlier versions recorded for a document of an input folder
-	// (rel), when it differs from path: a done record under it still answers.
-	legacy   string
+	// folder, or path for listed files and requests. Earlier versions recorded a folder's
+	// documents under it.
+	rel      string
 	file     string // the file it came from
 	hash     string
 	priority quota.Priority
@@ -258,9 +256,6 @@ func readDoc(file, path, rel string, cfg Config) *item {
 	it := &item{path: path, rel: rel, file: file, meta: map[string]string{
 		"name": pathpkg.Base(rel), "dir": pathpkg.Dir(rel), "ext": strings.TrimPrefix(strings.ToLower(pathpkg.Ext(rel)), "."),
 	}}
-	if rel != path {
-		it.legacy = rel
-	}
 	data, err := extract.ReadFile(file)
 	if err != nil {
 		it.err = err

@@ -90,7 +90,8 @@ func TestFileNamedTwice(t *testing.T) {
 
 // TestResumesResultsOfEarlierVersions: a results file whose records name documents by
 // their path inside the input folder (as earlier versions wrote them) still resumes: no
-// document is sent again, and the records are moved to the new paths, once each.
+// document is sent again, and the records are moved to the new paths, once each. So does
+// a run on the folder moved elsewhere.
 func TestResumesResultsOfEarlierVersions(t *testing.T) {
 	f := newFixture(t, 400_000, nil)
 	dir := contractsDir(t, 4)
@@ -121,6 +122,21 @@ func TestResumesResultsOfEarlierVersions(t *testing.T) {
 	for _, r := range recs {
 		if !strings.HasPrefix(r.Path, filepath.ToSlash(dir)+"/") || r.Status != results.Done {
 			t.Errorf("record %s (%s); want a done record under the folder's path", r.Path, r.Status)
+		}
+	}
+
+	// The folder moved (or the run started from another folder): still nothing to redo.
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	sum3, recs := f.run(t, context.Background(), Config{Inputs: []string{moved}, Out: out})
+	if sum3.Resumed != 4 || sum3.Calls != 0 || len(recs) != 4 {
+		t.Errorf("run on the moved folder: %d resumed, %d calls, %d records; want 4 resumed, no call, 4 records", sum3.Resumed, sum3.Calls, len(recs))
+	}
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Path, filepath.ToSlash(moved)+"/") {
+			t.Errorf("record %s; want it under the moved folder's path", r.Path)
 		}
 	}
 }

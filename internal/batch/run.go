@@ -169,7 +169,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	for _, it := range items {
 		listed[it.path] = true
 	}
-	legacy := map[string]bool{} // old-style paths whose records moved to the new one
+	renamed := newRenames(out.Records(), listed)
 	for _, it := range items {
 		key := results.Key{Path: it.path, Hash: it.hash, Settings: r.plan.settingsHash(it)}
 		if it.err == nil {
@@ -177,16 +177,10 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 				r.st.Resumed++
 				continue
 			}
-			// A results file of an earlier version names a document of an input folder
-			// by its path in the folder: its done record answers, under the new path.
-			if old := (results.Key{Path: it.legacy, Hash: key.Hash, Settings: key.Settings}); it.legacy != "" {
-				if rec, ok := out.Done(old); ok {
-					rec.Path = it.path
-					moved = append(moved, rec)
-					legacy[it.legacy] = !listed[it.legacy]
-					r.st.Resumed++
-					continue
-				}
+			if rec, ok := renamed.find(it, key); ok {
+				moved = append(moved, rec)
+				r.st.Resumed++
+				continue
 			}
 		}
 		redo[it.path] = true
@@ -202,7 +196,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		todo = append(todo, j)
 	}
 	if err := out.Compact(func(rec results.Record) bool {
-		return rec.Status == results.Done && !redo[rec.Path] && !legacy[rec.Path]
+		return rec.Status == results.Done && !redo[rec.Path] && !renamed.gone[rec.Path]
 	}, moved...); err != nil {
 		return Summary{}, err
 	}
@@ -297,6 +291,42 @@ dispatch:
 			r.werr, len(r.unsaved))
 	}
 	return r.summary(), nil
+}
+
+// renames finds the done record of a document under another name: a results file of an
+// earlier version (which named a folder's documents by their path in the folder), a run
+// from another working folder, or a folder moved. A record answers a document when its
+// content hash and settings match and its path ends with the document's path relative
+// to its input (what its prompt saw) — and no document of this run has the record's own
+// path.
+type renames struct {
+	byContent map[[2]string][]results.Record // done records by hash and settings
+	listed    map[string]bool                // this run's document paths
+	gone      map[string]bool                // paths of the records moved
+}
+
+func newRenames(recs []results.Record, listed map[string]bool) *renames {
+	r := &renames{byContent: map[[2]string][]results.Record{}, listed: listed, gone: map[string]bool{}}
+	for _, rec := range recs {
+		if rec.Status == results.Done && !listed[rec.Path] {
+			k := [2]string{rec.Hash, rec.Settings}
+			r.byContent[k] = append(r.byContent[k], rec)
+		}
+	}
+	return r
+}
+
+// find returns the record that answers the item of key under another name, moved to
+// the item's path.
+func (r *renames) find(it *item, key results.Key) (results.Record, bool) {
+	for _, rec := range r.byContent[[2]string{key.Hash, key.Settings}] {
+		if rec.Path == it.rel || strings.HasSuffix(rec.Path, "/"+it.rel) {
+			r.gone[rec.Path] = true
+			rec.Path = it.path
+			return rec, true
+		}
+	}
+	return results.Record{}, false
 }
 
 // errUnsaved stops a run whose results file cannot be written: every answer would be
