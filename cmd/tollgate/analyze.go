@@ -264,7 +264,7 @@ func (f *analyzeFlags) workload(ctx context.Context, args []string, recs []resul
 	}
 	if len(skipped) > 0 {
 		notes = append(notes, fmt.Sprintf("%d file(s) would be skipped (unreadable, empty or unsupported), e.g. %s: %s",
-			len(skipped), skipped[0].Path, skipped[0].Error))
+			len(skipped), batch.Quote(skipped[0].Path), batch.Escape(skipped[0].Error)))
 	}
 	if len(w.Requests) == 0 {
 		return w, notes, p, usageError{fmt.Errorf("nothing to analyze: no readable document in %s", strings.Join(args, ", "))}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
@@ -53,7 +55,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit, e
 		return nil, nil, 0, err
 	}
 	if len(w.Requests) == 0 {
-		return nil, skipped, 0, usageError{fmt.Errorf("nothing to plan: no readable document in %v", cfg.Inputs)}
+		return nil, skipped, 0, usageError{nothingToPlan(cfg.Inputs, skipped)}
 	}
 	m, _, _ := cfg.Catalog.Lookup(cfg.Model) // checked by planLimits
 	pending := cfg.Pending
@@ -108,6 +110,30 @@ func planWorkload(ctx context.Context, cfg batch.Config, limits []quota.Limit) (
 	return w, skipped, nil
 }
 
+// maxReasons bounds the skipped files an error lists.
+const maxReasons = 10
+
+// nothingToPlan is the error of inputs without a readable document: why each was skipped.
+func nothingToPlan(inputs []string, skipped []results.Record) error {
+	var b strings.Builder
+	q := make([]string, len(inputs))
+	for i, in := range inputs {
+		q[i] = batch.Quote(in)
+	}
+	fmt.Fprintf(&b, "nothing to plan: no readable document in %s", strings.Join(q, ", "))
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, "; %d file(s) skipped:", len(skipped))
+	}
+	for i, s := range skipped {
+		if i == maxReasons {
+			fmt.Fprintf(&b, "\n  … and %d more", len(skipped)-maxReasons)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", batch.Quote(s.Path), batch.Escape(s.Error))
+	}
+	return errors.New(b.String())
+}
+
 // dryRun prints the plan of a run without making calls.
 func dryRun(ctx context.Context, w io.Writer, cfg batch.Config, f runFlags, explicit []quota.Limit) error {
 	rep, skipped, _, err := planReport(ctx, cfg, explicit, f.emulate, f.timeScale)
@@ -129,7 +155,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg batch.Config, f runFlags, expl
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, "\nWould skip %d file(s):\n", len(skipped))
 		for _, s := range skipped {
-			fmt.Fprintf(w, "  %s: %s\n", s.Path, s.Error)
+			fmt.Fprintf(w, "  %s: %s\n", batch.Quote(s.Path), batch.Escape(s.Error))
 		}
 	}
 	return nil

@@ -157,12 +157,18 @@ func printSummary(w io.Writer, sum batch.Summary, s *session, args []string) {
 	if len(sum.Failures) > 0 {
 		fmt.Fprintln(w, "Not done:")
 		for _, f := range sum.Failures {
-			fmt.Fprintf(w, "  %s (%s): %s\n", f.Path, f.Status, f.Error)
+			fmt.Fprintf(w, "  %s (%s): %s\n", batch.Quote(f.Path), f.Status, batch.Escape(f.Error))
+		}
+	}
+	if len(sum.Unsaved) > 0 {
+		fmt.Fprintln(w, "Not saved (processed, but the results file could not be written; a second run does them again):")
+		for _, p := range sum.Unsaved {
+			fmt.Fprintf(w, "  %s\n", batch.Quote(p))
 		}
 	}
 	fmt.Fprintf(w, "Results: %s\n", sum.Out)
 	if sum.Stopped != "" {
-		fmt.Fprintf(w, "Stopped: %s\nFix the cause, then run the same command again: done documents are skipped, the rest are done.\n", sum.Stopped)
+		fmt.Fprintf(w, "Stopped: %s\nFix the cause, then run the same command again: done documents are skipped, the rest are done.\n", batch.Escape(sum.Stopped))
 	}
 	if sum.Interrupted {
 		fmt.Fprintf(w, "Interrupted: %d documents have no record yet. Run the same command again to do them (done ones are skipped):\n  %s\n",
@@ -212,6 +218,7 @@ type summaryJSON struct {
 	TimeScale         float64          `json:"time_scale"`
 	Out               string           `json:"out"`
 	Failures          []results.Record `json:"failures,omitempty"`
+	Unsaved           []string         `json:"unsaved,omitempty"`
 }
 
 func printSummaryJSON(w io.Writer, sum batch.Summary, s *session) error {
@@ -220,7 +227,7 @@ func printSummaryJSON(w io.Writer, sum batch.Summary, s *session) error {
 		InputTokens: sum.InputTokens, OutputTokens: sum.OutputTokens, QuotaTokens: sum.QuotaTokens,
 		ElapsedSeconds: s.emulatedDuration(sum.Elapsed).Seconds(), LowerBoundSeconds: s.emulatedDuration(sum.LowerBound).Seconds(),
 		Efficiency: sum.Efficiency, Levels: sum.Levels, Interrupted: sum.Interrupted, Stopped: sum.Stopped, Emulated: s.srv != nil, TimeScale: s.scale,
-		Out: sum.Out, Failures: sum.Failures}
+		Out: sum.Out, Failures: sum.Failures, Unsaved: sum.Unsaved}
 	if sum.LowerBound > 0 {
 		j.Binding = s.limitLabel(sum.Binding)
 	}

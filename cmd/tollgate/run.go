@@ -427,6 +427,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		return usageError{errors.New("--time-scale and --window only apply with --emulate")}
 	}
 	if f.dryRun {
+		cfg.Warn = warnTo(stderr)
 		return dryRun(ctx, stdout, cfg, f, explicit)
 	}
 	var s *session
@@ -447,6 +448,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	}
 	defer s.close()
 	cfg.Limits, cfg.TimeScale = s.limits, s.scale
+	cfg.Warn = warnTo(stderr)
 	fmt.Fprint(stderr, s.note)
 	r, err := batch.New(cfg, s.client)
 	if err != nil {
@@ -481,4 +483,9 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		return fmt.Errorf("%d document(s) failed (see %s)", sum.Failed, sum.Out)
 	}
 	return nil
+}
+
+// warnTo writes the run's warnings to w, one line each.
+func warnTo(w io.Writer) func(string) {
+	return func(msg string) { fmt.Fprintln(w, "warning:", msg) }
 }

@@ -140,7 +140,7 @@ func TestRunEmulateEndToEnd(t *testing.T) {
 		t.Errorf("mean finish: high %v, normal %v, low %v; want high first, low last", h, n, l)
 	}
 	for _, name := range []string{"empty.txt", "binary.txt", "scan.pdf", "corrupt.docx"} {
-		if rs := recs[name]; len(rs) != 1 || rs[0].Status != results.Skipped || rs[0].Error == "" {
+		if rs := recs[filepath.ToSlash(filepath.Join(dir, name))]; len(rs) != 1 || rs[0].Status != results.Skipped || rs[0].Error == "" {
 			t.Errorf("%s: %+v; want one skipped record with the reason", name, rs)
 		}
 	}

@@ -119,6 +119,9 @@ type Config struct {
 	// Grace is how long an interrupted run lets calls in flight finish before cancelling
 	// them. Zero means 30 seconds.
 	Grace time.Duration
+	// Warn, when set, is told what the reading of the inputs noticed that is not an error
+	// of one document: a file named twice by the inputs, read once. Nil means discard.
+	Warn func(msg string)
 	// TimeScale is recorded in every record when the run is against an emulator whose
 	// time runs faster than real time (see results.Record.TimeScale); 0 means real time.
 	TimeScale float64

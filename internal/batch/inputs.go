@@ -8,23 +8,33 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path"
+	pathpkg "path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/tollgate-dev/tollgate/internal/extract"
+	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // item is one unit of work: a document read from a file, or a request of a JSONL file.
 type item struct {
-	path     string // the record's path
+	// path identifies the item in the results file: the input as given, and for a
+	// document found in an input folder, its path under the folder ("in/sub/a.txt"); for
+	// a request, the JSONL file's path and the request's id ("reqs.jsonl:a1").
+	path string
+	// rel is what priority rules and templates see: the path relative to the input
+	// folder, or path for listed files and requests. Earlier versions recorded a folder's
+	// documents under it.
+	rel      string
 	file     string // the file it came from
 	hash     string
 	priority quota.Priority
@@ -54,7 +64,9 @@ func hashOf(b []byte) string {
 }
 
 // collect lists and reads the inputs. Problems with single documents are recorded in their
-// item; problems with the inputs themselves (a missing path, a bad glob) are errors.
+// item; problems with the inputs themselves (a missing path, a bad glob) are errors. A
+// file named twice (a folder and a file in it, two folders holding one file through a
+// link, one file under two names) is read once, with a warning through cfg.Warn.
 func collect(cfg Config) ([]*item, error) {
 	for _, g := range append(append([]string(nil), cfg.Include...), cfg.Exclude...) {
 		if !doublestar.ValidatePattern(g) {
@@ -62,19 +74,39 @@ func collect(cfg Config) ([]*item, error) {
 		}
 	}
 	outAbs, _ := filepath.Abs(cfg.Out)
+	warn := cfg.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
 	var items []*item
-	seen := map[string]bool{}
-	add := func(it *item) {
-		if seen[it.path] {
+	byPath := map[string]*item{}
+	files := sameFiles{}
+	dups := 0 // of the current input
+	dup := func(msg string) {
+		if dups++; dups <= maxDupWarnings {
+			warn(msg)
+		}
+	}
+	add := func(it *item, fi os.FileInfo) {
+		if prev := byPath[it.path]; prev != nil {
+			dup(fmt.Sprintf("%s is named twice by the inputs: it is done once", Quote(it.path)))
 			return
 		}
-		seen[it.path] = true
+		if prev := files.seen(fi, it.path); prev != "" {
+			dup(fmt.Sprintf("%s and %s are the same file: it is done once, as %s", Quote(prev), Quote(it.path), Quote(prev)))
+			return
+		}
+		byPath[it.path] = it
 		items = append(items, it)
 	}
 	for _, in := range cfg.Inputs {
+		if dups > maxDupWarnings {
+			warn(fmt.Sprintf("… and %d more files named twice", dups-maxDupWarnings))
+		}
+		dups = 0
 		st, err := os.Stat(in)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", in, err)
+			return nil, fmt.Errorf("input %s: %w", Quote(in), err)
 		}
 		switch {
 		case st.IsDir():
@@ -83,33 +115,83 @@ func collect(cfg Config) ([]*item, error) {
 				return nil, err
 			}
 			for _, d := range docs {
-				add(d)
+				var fi os.FileInfo
+				if d.err == nil {
+					fi, _ = os.Stat(d.file)
+				}
+				add(d, fi)
 			}
 		case strings.EqualFold(filepath.Ext(in), ".jsonl"):
+			name := filepath.ToSlash(filepath.Clean(in))
+			if prev := files.seen(st, name); prev != "" {
+				warn(fmt.Sprintf("%s and %s are the same file: its requests are done once, as %s", Quote(prev), Quote(name), Quote(prev)))
+				continue
+			}
 			reqs, err := readRequests(in, cfg)
 			if err != nil {
 				return nil, err
 			}
 			for _, r := range reqs {
-				add(r)
+				add(r, nil)
 			}
 		default:
-			add(readDoc(in, filepath.ToSlash(filepath.Clean(in)), cfg))
+			rel := filepath.ToSlash(filepath.Clean(in))
+			add(readDoc(in, rel, rel, cfg), st)
 		}
+	}
+	if dups > maxDupWarnings {
+		warn(fmt.Sprintf("… and %d more files named twice", dups-maxDupWarnings))
 	}
 	return items, nil
 }
 
-// walk lists the documents under root that the globs select, in path order.
+// maxDupWarnings bounds the warnings about files named twice, per input.
+const maxDupWarnings = 5
+
+// sameFiles finds a file named twice: os.SameFile among files of equal size and
+// modification time.
+type sameFiles map[sameKey][]sameFile
+
+type sameKey struct {
+	size int64
+	mod  int64
+}
+
+type sameFile struct {
+	fi   os.FileInfo
+	name string
+}
+
+// seen returns the name fi was first seen under, or "" when it is new (then remembered
+// under name). A nil fi is never a duplicate.
+func (s sameFiles) seen(fi os.FileInfo, name string) string {
+	if fi == nil {
+		return ""
+	}
+	k := sameKey{fi.Size(), fi.ModTime().UnixNano()}
+	for _, f := range s[k] {
+		if os.SameFile(f.fi, fi) {
+			return f.name
+		}
+	}
+	s[k] = append(s[k], sameFile{fi, name})
+	return ""
+}
+
+// walk lists the documents under root that the globs select, in path order. Entries that
+// are not regular files (FIFOs, devices, sockets, links to them or to folders) are listed
+// too, so that they are skipped with the reason.
 func walk(root string, cfg Config, outAbs string) ([]*item, error) {
 	var items []*item
+	outDir, outBase := filepath.Split(outAbs)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == root {
 				return err
 			}
 			rel, _ := filepath.Rel(root, p)
-			items = append(items, &item{path: filepath.ToSlash(rel), file: p, err: fmt.Errorf("cannot read: %w", err)})
+			rel = filepath.ToSlash(rel)
+			items = append(items, &item{path: joinInput(root, rel), rel: rel, file: p, err: fmt.Errorf("cannot read: %w", err)})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -129,7 +211,7 @@ func walk(root string, cfg Config, outAbs string) ([]*item, error) {
 		if d.IsDir() {
 			return nil
 		}
-		if abs, _ := filepath.Abs(p); abs == outAbs || strings.HasPrefix(d.Name(), filepath.Base(outAbs)+".tmp") {
+		if abs, _ := filepath.Abs(p); abs == outAbs || filepath.Dir(abs)+string(filepath.Separator) == outDir && results.IsTemp(d.Name(), outBase) {
 			return nil
 		}
 		for _, g := range cfg.Exclude {
@@ -151,36 +233,30 @@ func walk(root string, cfg Config, outAbs string) ([]*item, error) {
 		} else if !extract.Supported(d.Name()) {
 			return nil // not a document: a README of another format, an image
 		}
-		if !d.Type().IsRegular() {
-			if d.Type()&fs.ModeSymlink == 0 {
-				return nil
-			}
-		}
-		items = append(items, readDoc(p, rel, cfg))
+		items = append(items, readDoc(p, joinInput(root, rel), rel, cfg))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", root, err)
+		return nil, fmt.Errorf("input %s: %w", Quote(root), err)
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
 	return items, nil
 }
 
-// readDoc reads, hashes and extracts one document.
-func readDoc(file, rel string, cfg Config) *item {
-	it := &item{path: rel, file: file, meta: map[string]string{
-		"name": path.Base(rel), "dir": path.Dir(rel), "ext": strings.TrimPrefix(strings.ToLower(path.Ext(rel)), "."),
+// joinInput is the path of the document rel of the input folder root, as its record
+// names it: slash-separated, from the folder as given.
+func joinInput(root, rel string) string {
+	return filepath.ToSlash(filepath.Join(root, filepath.FromSlash(rel)))
+}
+
+// readDoc reads, hashes and extracts one document: the file named file, recorded as path,
+// and rel for rules and templates. Only regular files are read (extract.ReadFile), up to
+// extract.MaxFileSize.
+func readDoc(file, path, rel string, cfg Config) *item {
+	it := &item{path: path, rel: rel, file: file, meta: map[string]string{
+		"name": pathpkg.Base(rel), "dir": pathpkg.Dir(rel), "ext": strings.TrimPrefix(strings.ToLower(pathpkg.Ext(rel)), "."),
 	}}
-	var data []byte
-	st, err := os.Stat(file)
-	if err == nil && st.Size() > extract.MaxFileSize {
-		err = fmt.Errorf("%w: %d MB, more than the %d MB read (split the file)", extract.ErrTooLarge, st.Size()>>20, extract.MaxFileSize>>20)
-	} else if err == nil {
-		data, err = os.ReadFile(file)
-		if err != nil {
-			err = fmt.Errorf("cannot read: %w", err)
-		}
-	}
+	data, err := extract.ReadFile(file)
 	if err != nil {
 		it.err = err
 		it.priority = classify(cfg.Rules, cfg.DefaultPriority, rel, it.meta)
@@ -188,7 +264,7 @@ func readDoc(file, rel string, cfg Config) *item {
 	}
 	it.hash = hashOf(data)
 	if !extract.Supported(file) {
-		it.err = fmt.Errorf("%w: %s is not one of %s", extract.ErrUnsupported, path.Ext(rel), strings.Join(extract.Formats(), ", "))
+		it.err = fmt.Errorf("%w: %s is not one of %s", extract.ErrUnsupported, pathpkg.Ext(rel), strings.Join(extract.Formats(), ", "))
 	} else if d, err := extract.Bytes(file, data); err != nil {
 		it.err = err
 	} else {
@@ -201,20 +277,36 @@ func readDoc(file, rel string, cfg Config) *item {
 	return it
 }
 
-// readRequests reads a JSONL file of requests. A malformed line makes an item that is
-// skipped with the reason, so that the other requests still run.
+// MaxRequestLine is the longest line of a JSONL input read as a request, in bytes: a
+// longer line is skipped with the reason, and the other lines are read.
+const MaxRequestLine = 64 << 20
+
+// readRequests reads a JSONL file of requests. A malformed or too long line makes an item
+// that is skipped with the reason, so that the other requests still run.
 func readRequests(file string, cfg Config) ([]*item, error) {
-	data, err := os.ReadFile(file)
+	f, err := openInput(file)
 	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", file, err)
+		return nil, err
 	}
+	defer f.Close()
 	base := filepath.ToSlash(filepath.Clean(file))
 	var items []*item
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	br := bufio.NewReaderSize(f, 64<<10)
 	ids := map[string]int{}
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
+	for n := 1; ; n++ {
+		raw, long, err := readLine(br, MaxRequestLine)
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("input %s: %w", Quote(file), err)
+		}
+		if err == io.EOF && len(raw) == 0 && !long {
+			break
+		}
+		if long {
+			items = append(items, &item{path: base + ":line" + strconv.Itoa(n), file: file, request: true, meta: map[string]string{}, priority: cfg.DefaultPriority,
+				err: fmt.Errorf("line %d is longer than the %d MB a request may hold: it is skipped (shorten its prompt)", n, MaxRequestLine>>20)})
+			continue
+		}
+		line := bytes.TrimSpace(raw)
 		if len(line) == 0 {
 			continue
 		}
@@ -264,10 +356,49 @@ func readRequests(file string, cfg Config) ([]*item, error) {
 		}
 		items = append(items, it)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("input %s: %w", file, err)
+	for _, it := range items {
+		it.rel = it.path
 	}
 	return items, nil
+}
+
+// openInput opens an input file for reading if it is a regular file (after following
+// links); it never blocks on a FIFO.
+func openInput(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", Quote(name), err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("input %s: %w", Quote(name), err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("input %s: not a regular file (it is %s): give a file or a folder", Quote(name), results.Kind(fi.Mode()))
+	}
+	return f, nil
+}
+
+// readLine reads a line without its newline. A line longer than limit bytes is read to
+// its end and dropped: long is set and line is nil. err is io.EOF at the end of the input.
+func readLine(br *bufio.Reader, limit int) (line []byte, long bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		chunk = bytes.TrimSuffix(chunk, []byte("\n"))
+		if !long {
+			if len(line)+len(chunk) > limit {
+				long, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return line, long, err
+	}
 }
 
 func extractFormats() []string { return extract.Formats() }

@@ -49,8 +49,10 @@ type Runner struct {
 	calls     int
 	lastLevel map[quota.Priority]int
 	stop      context.CancelCauseFunc
-	streak    int    // documents in a row that failed with the same error
-	lastErr   string // that error
+	streak    int      // documents in a row that failed with the same error
+	lastErr   string   // that error
+	unsaved   []string // documents whose record could not be written
+	werr      error    // the first such write error
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
@@ -81,7 +83,8 @@ type Status struct {
 	// Interrupted is set once the run stopped admitting because its context ended.
 	Interrupted bool
 	// Stopped, when not empty, says why the run stopped sending documents on its own:
-	// StopAfter documents in a row failed with the same error.
+	// StopAfter documents in a row failed with the same error, or the results file could
+	// not be written.
 	Stopped string
 }
 
@@ -98,6 +101,9 @@ type Summary struct {
 	Efficiency float64
 	// Out is the results file.
 	Out string
+	// Unsaved are the paths of documents that were processed but whose record could not
+	// be written to Out (a full disk): a second run does them again.
+	Unsaved []string
 }
 
 // New prepares a run: it validates cfg and parses the templates. Nothing is read yet.
@@ -146,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	if len(items) == 0 {
-		return Summary{}, fmt.Errorf("no documents in %s: the formats read are %s (use --include to choose files)", strings.Join(r.cfg.Inputs, ", "), strings.Join(supportedList(), ", "))
+		return Summary{}, fmt.Errorf("no documents in %s: the formats read are %s (use --include to choose files)", quoteAll(r.cfg.Inputs), strings.Join(supportedList(), ", "))
 	}
 	out, err := results.Open(r.cfg.Out)
 	if err != nil {
@@ -157,12 +163,22 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	// Work out what is left, and drop the records this run replaces (failed and skipped
 	// ones are retried; a changed document or setting is redone).
 	var todo []*job
-	var skipped []results.Record
+	var skipped, moved []results.Record
 	redo := map[string]bool{}
+	listed := map[string]bool{}
+	for _, it := range items {
+		listed[it.path] = true
+	}
+	renamed := newRenames(out.Records(), listed)
 	for _, it := range items {
 		key := results.Key{Path: it.path, Hash: it.hash, Settings: r.plan.settingsHash(it)}
 		if it.err == nil {
 			if _, ok := out.Done(key); ok {
+				r.st.Resumed++
+				continue
+			}
+			if rec, ok := renamed.find(it, key); ok {
+				moved = append(moved, rec)
 				r.st.Resumed++
 				continue
 			}
@@ -179,7 +195,9 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 		todo = append(todo, j)
 	}
-	if err := out.Compact(func(rec results.Record) bool { return rec.Status == results.Done && !redo[rec.Path] }); err != nil {
+	if err := out.Compact(func(rec results.Record) bool {
+		return rec.Status == results.Done && !redo[rec.Path] && !renamed.gone[rec.Path]
+	}, moved...); err != nil {
 		return Summary{}, err
 	}
 	r.mu.Lock()
@@ -218,10 +236,8 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	defer stopGrace()
 
 	var (
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, r.cfg.Pending)
-		writeMu sync.Mutex
-		werr    error
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, r.cfg.Pending)
 	)
 dispatch:
 	for _, j := range todo {
@@ -261,9 +277,7 @@ dispatch:
 				return // cancelled by the interruption: no record, a second run does it
 			}
 			if err := r.finish(out, rec); err != nil {
-				writeMu.Lock()
-				werr = errors.Join(werr, err)
-				writeMu.Unlock()
+				r.unsave(rec.Path, err)
 			}
 		}(j, level, exp)
 		select {
@@ -272,10 +286,77 @@ dispatch:
 		}
 	}
 	wg.Wait()
-	if werr != nil {
-		return r.summary(), werr
+	if r.werr != nil {
+		return r.summary(), fmt.Errorf("%w: the results of %d document(s) were not saved, and the rest were not sent (make room, then run the same command again)",
+			r.werr, len(r.unsaved))
 	}
 	return r.summary(), nil
+}
+
+// renames finds the done record of a document under another name: a results file of an
+// earlier version (which named a folder's documents by their path in the folder), a run
+// from another working folder, or a folder moved. A record answers a document when its
+// content hash and settings match and its path ends with the document's path relative
+// to its input (what its prompt saw) — and no document of this run has the record's own
+// path.
+type renames struct {
+	byContent map[[2]string][]results.Record // done records by hash and settings
+	listed    map[string]bool                // this run's document paths
+	gone      map[string]bool                // paths of the records moved
+}
+
+func newRenames(recs []results.Record, listed map[string]bool) *renames {
+	r := &renames{byContent: map[[2]string][]results.Record{}, listed: listed, gone: map[string]bool{}}
+	for _, rec := range recs {
+		if rec.Status == results.Done && !listed[rec.Path] {
+			k := [2]string{rec.Hash, rec.Settings}
+			r.byContent[k] = append(r.byContent[k], rec)
+		}
+	}
+	return r
+}
+
+// find returns the record that answers the item of key under another name, moved to
+// the item's path.
+func (r *renames) find(it *item, key results.Key) (results.Record, bool) {
+	for _, rec := range r.byContent[[2]string{key.Hash, key.Settings}] {
+		if rec.Path == it.rel || strings.HasSuffix(rec.Path, "/"+it.rel) {
+			r.gone[rec.Path] = true
+			rec.Path = it.path
+			return rec, true
+		}
+	}
+	return results.Record{}, false
+}
+
+// errUnsaved stops a run whose results file cannot be written: every answer would be
+// paid for and lost.
+var errUnsaved = fmt.Errorf("%w: the results file cannot be written", errStopped)
+
+// unsave notes a document whose record could not be written, and stops sending more.
+func (r *Runner) unsave(path string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unsaved = append(r.unsaved, path)
+	if r.werr != nil {
+		return
+	}
+	r.werr = err
+	if r.st.Stopped == "" {
+		r.st.Stopped = fmt.Sprintf("the results file cannot be written (%v), so the rest were not sent", err)
+	}
+	if r.stop != nil {
+		r.stop(errUnsaved)
+	}
+}
+
+// quoteAll joins names for a message, each quoted as Quote does.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func supportedList() []string {
@@ -317,7 +398,8 @@ func (r *Runner) summary() Summary {
 	st := r.Status()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out}
+	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out,
+		Unsaved: append([]string(nil), r.unsaved...)}
 	s.ETA = 0
 	if b, l, ok := analyze.LowerBound(r.cfg.Limits, r.settled); ok {
 		s.LowerBound, s.Binding = b, l

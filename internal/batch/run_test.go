@@ -91,11 +91,11 @@ func TestRunSkipsBadFilesAndResumes(t *testing.T) {
 		t.Errorf("%d done records of %d paths; want 8 done of 13 (8 contracts + 5 broken files)", done, len(paths))
 	}
 	for _, name := range []string{"empty.txt", "blank.md", "binary.txt", "broken.pdf", "broken.docx"} {
-		if rs := paths[name]; len(rs) != 1 || rs[0].Status != results.Skipped {
+		if rs := paths[filepath.ToSlash(filepath.Join(dir, name))]; len(rs) != 1 || rs[0].Status != results.Skipped {
 			t.Errorf("%s: records %+v, want one skipped", name, rs)
 		}
 	}
-	if _, listed := paths["image.png"]; listed {
+	if _, listed := paths[filepath.ToSlash(filepath.Join(dir, "image.png"))]; listed {
 		t.Error("image.png, not a document format, was listed")
 	}
 	if s, _ := f.srv.Stats().Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region"); throttled(s) != 0 {
@@ -291,7 +291,7 @@ func TestInputErrors(t *testing.T) {
 	}
 	_, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "o.jsonl")})
 	for _, r := range recs {
-		if r.Path == "locked.txt" && r.Status != results.Skipped {
+		if r.Path == filepath.ToSlash(p) && r.Status != results.Skipped {
 			t.Errorf("unreadable file: %+v", r)
 		}
 	}

@@ -68,6 +68,10 @@ func PDFPages(data []byte) int {
 // 32 MB of XML is far more text than any model's context holds.
 const maxOfficeXML = 32 << 20
 
+// ErrOfficeTooLarge is OfficeText's error for a text part that inflates to more than the 32 MB
+// of XML it reads (rather than the XML parser's "unexpected EOF" at the cut).
+var ErrOfficeTooLarge = errors.New("inflates to more than 32 MB of XML, the most read")
+
 // errNotOffice is returned by OfficeText for formats it does not read.
 var errNotOffice = errors.New("estimate: only docx and xlsx text can be extracted")
 
@@ -112,6 +116,28 @@ func OfficeText(format string, data []byte) (string, error) {
 	return b.String(), nil
 }
 
+// cappedReader reads r up to left bytes, then fails with ErrOfficeTooLarge if r has more.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
+			return 0, ErrOfficeTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
 // xmlText appends the text of one zipped XML part to b: the character data inside text
 // elements (<t>, and <v> cell values), with a newline after each element named breakAfter
 // and after each shared string item (<si>).
@@ -121,7 +147,7 @@ func xmlText(f *zip.File, breakAfter string, b *strings.Builder) error {
 		return err
 	}
 	defer rc.Close()
-	dec := xml.NewDecoder(io.LimitReader(rc, maxOfficeXML))
+	dec := xml.NewDecoder(&cappedReader{r: rc, left: maxOfficeXML})
 	inText := 0
 	for {
 		tok, err := dec.Token()

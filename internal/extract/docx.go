@@ -37,6 +37,9 @@ func docxText(data []byte, meta map[string]string) (string, error) {
 		return "", errors.New("not a valid docx: the zip has no word/document.xml (is it another kind of zip file?)")
 	}
 	text, err := estimate.OfficeText("docx", data)
+	if errors.Is(err, estimate.ErrOfficeTooLarge) {
+		return "", fmt.Errorf("%w: word/document.xml %w (split the document, or save its text as .txt)", ErrTooLarge, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("not a valid docx: %w (is the file damaged?)", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -41,8 +42,11 @@ var (
 	ErrBinary = errors.New("binary content (NUL bytes or invalid UTF-8)")
 	// ErrUnsupported means the file's extension is not one of Formats.
 	ErrUnsupported = errors.New("unsupported format")
-	// ErrTooLarge means File refused a file larger than MaxFileSize.
+	// ErrTooLarge means File refused a file larger than MaxFileSize, or a docx whose
+	// text part inflates past the most that is read.
 	ErrTooLarge = errors.New("file too large")
+	// ErrNotRegular means ReadFile refused a device, a FIFO, a socket or a folder.
+	ErrNotRegular = errors.New("not a regular file")
 )
 
 // formats maps each handled extension to its Doc.Format.
@@ -108,33 +112,70 @@ var emptyHint = map[string]string{
 	"docx": "the document has no text paragraphs",
 }
 
-// File reads the file at path and extracts its text with Bytes. It refuses, with
-// ErrTooLarge, files larger than MaxFileSize, and anything that is not a regular file.
+// File reads the file at path with ReadFile and extracts its text with Bytes.
 func File(path string) (Doc, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return Doc{}, fmt.Errorf("extract %s: %w", path, err)
+		return Doc{}, err
+	}
+	return Bytes(path, data)
+}
+
+// ReadFile reads the file at path, following symbolic links. It refuses, with
+// ErrNotRegular, anything that is not a regular file (a device such as /dev/zero would
+// never end, a FIFO could block for ever: it is opened without blocking and refused
+// unread), and, with ErrTooLarge, files larger than MaxFileSize. Errors start with
+// "extract <path>: ".
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && !fi.Mode().IsRegular() {
+			return nil, notRegular(path, fi.Mode()) // a socket cannot be opened at all
+		}
+		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Doc{}, fmt.Errorf("extract %s: %w", path, err)
+		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Doc{}, fmt.Errorf("extract %s: not a regular file", path)
+		return nil, notRegular(path, fi.Mode())
 	}
 	if fi.Size() > maxFileSize {
-		return Doc{}, tooLarge(path, fi.Size())
+		return nil, tooLarge(path, fi.Size())
 	}
 	// Read at most one byte past the limit, in case the file grew since Stat.
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return Doc{}, fmt.Errorf("extract %s: %w", path, err)
+		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}
 	if int64(len(data)) > maxFileSize {
-		return Doc{}, tooLarge(path, int64(len(data)))
+		return nil, tooLarge(path, int64(len(data)))
 	}
-	return Bytes(path, data)
+	return data, nil
+}
+
+// notRegular is ReadFile's error for a file of mode that is not a regular file.
+func notRegular(path string, mode os.FileMode) error {
+	return fmt.Errorf("extract %s: %w: it is %s (only files are read)", path, ErrNotRegular, kind(mode))
+}
+
+// kind names what a file of mode is, for messages.
+func kind(mode os.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a folder"
+	case mode&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	case mode&os.ModeCharDevice != 0:
+		return "a character device"
+	case mode&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // tooLarge is File's error for a file of size bytes over the limit.

@@ -196,7 +196,7 @@ func TestFileErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := File(sub)
-		if want := "extract " + sub + ": not a regular file"; err == nil || err.Error() != want {
+		if want := "extract " + sub + ": not a regular file: it is a folder (only files are read)"; err == nil || err.Error() != want {
 			t.Errorf("File = %v, want %q", err, want)
 		}
 	})

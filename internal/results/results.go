@@ -9,7 +9,16 @@
 // the kernel holds the written bytes whatever happens to the process. A machine that loses
 // power can lose the page cache; File.Sync (fsync) is there for callers that need that
 // guarantee too. A torn last line (a write cut by a power loss, or a file truncated by
-// hand) is not an error: Read reports it as Torn and Open cuts it off before appending.
+// hand) is not an error: Read reports it as Torn and Open cuts it off before appending. A
+// write that fails part-way (a full disk, a file-size limit) is cut back by Append, so the
+// file stays readable.
+//
+// # One writer
+//
+// Open locks the file for the life of the File (flock(2) on a lock file beside it,
+// "<file>.lock", holding the owner's process id), so that two runs cannot pay for the same
+// documents and interleave their records: a second Open fails with a *LockedError naming
+// the process that holds it.
 //
 // # Resuming
 //
@@ -30,7 +39,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -59,8 +70,10 @@ type Usage struct {
 
 // Record is the result of one document (or one request of a JSONL input).
 type Record struct {
-	// Path is the document's path relative to the input folder (slash-separated), the
-	// path as given for listed files, or "file.jsonl:id" for a request of a JSONL input.
+	// Path names the document (slash-separated): the input folder as given joined with
+	// the document's path in it ("contracts/urgent/a.txt"), the path as given for listed
+	// files, or "file.jsonl:id" for a request of a JSONL input. (Earlier versions wrote a
+	// folder's documents relative to the folder: "urgent/a.txt".)
 	Path string `json:"path"`
 	// Hash is "sha256:" and the hex SHA-256 of the document's bytes.
 	Hash string `json:"hash"`
@@ -185,7 +198,7 @@ func Read(r io.Reader) ([]Record, *Torn, error) {
 // Load reads the records of the results file at path (see Read); a torn last line is left
 // out.
 func Load(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -197,46 +210,175 @@ func Load(path string) ([]Record, error) {
 	return recs, nil
 }
 
+// ErrNotResults means the file given as a results file holds something else: Open leaves
+// it untouched.
+var ErrNotResults = errors.New("not a tollgate results file")
+
 // File is an open results file: the records it held when opened, and an appender. It is
 // safe for concurrent use.
 type File struct {
-	path string
+	path string // as given, for messages
+	real string // path with symbolic links resolved: where the records are
+	lock *lockFile
 	mu   sync.Mutex
 	f    *os.File
+	size int64 // the file's length after the last whole record
 	recs []Record
 	done map[Key]int // index into recs of the last done record per key
 }
 
-// Open opens (creating it and its folder when missing) the results file at path, reads the
-// records it holds, and cuts off a torn last line.
+// Open opens (creating it and its folder when missing) the results file at path, locks
+// it against other runs, reads the records it holds, cuts off a torn last line, and
+// removes the temporary files of a compaction that was killed. A symbolic link is
+// followed: the records go to its target. Open refuses what is not a regular file (a
+// device, a FIFO) and a file that holds no result records (ErrNotResults), leaving it as
+// it was.
 func Open(path string) (*File, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("results: %w", err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openRegular(path, os.O_RDWR|os.O_CREATE)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	recs, torn, err := Read(f)
+	lk, err := lock(real+".lock", path)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	if torn != nil {
-		if err := f.Truncate(torn.Offset); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("results: cut the torn line %d of %s: %w", torn.Line, path, err)
-		}
+	out := &File{path: path, real: real, lock: lk}
+	if err := out.load(); err != nil {
+		lk.release()
+		return nil, err
 	}
-	f.Close()
-	out := &File{path: path, recs: recs}
+	out.removeTemps()
 	out.index()
 	if err := out.reopen(); err != nil {
+		lk.release()
 		return nil, err
 	}
 	return out, nil
+}
+
+// load reads the records, under the lock (another run may have just renamed a compacted
+// file into place).
+func (f *File) load() error {
+	fh, err := openRegular(f.real, os.O_RDWR)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	recs, torn, err := Read(fh)
+	if err != nil {
+		if len(recs) == 0 {
+			return fmt.Errorf("results: %s is %w (its first line is not a result record): give another --out, or move the file away", f.path, ErrNotResults)
+		}
+		return fmt.Errorf("%s: %w", f.path, err)
+	}
+	if torn != nil {
+		if len(recs) == 0 && !recordStart(fh, torn.Offset) {
+			return fmt.Errorf("results: %s is %w (it holds no result record): give another --out, or move the file away", f.path, ErrNotResults)
+		}
+		if err := fh.Truncate(torn.Offset); err != nil {
+			return fmt.Errorf("results: cut the torn line %d of %s: %w", torn.Line, f.path, err)
+		}
+	}
+	f.recs = recs
+	return nil
+}
+
+// recordStart reports whether the line at offset of fh could be the start of a record
+// cut short: every record begins `{"path":`, and a power loss may leave NUL bytes.
+func recordStart(fh *os.File, offset int64) bool {
+	const start = `{"path":`
+	b := make([]byte, len(start))
+	n, err := fh.ReadAt(b, offset)
+	if err != nil && err != io.EOF {
+		return false
+	}
+	b = bytes.TrimRight(bytes.TrimSpace(b[:n]), "\x00")
+	return bytes.HasPrefix([]byte(start), b)
+}
+
+// tempPrefix starts the names of Compact's temporary files, after the results file's own
+// name: "out.jsonl.tmp-compact-123456".
+const tempPrefix = ".tmp-compact-"
+
+// removeTemps removes the temporary files a killed compaction left beside the file.
+func (f *File) removeTemps() {
+	dir, base := filepath.Split(f.real)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if IsTemp(e.Name(), base) && e.Name() != base+".lock" && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// IsTemp reports whether name is the name of a temporary or lock file that the results
+// file named base has beside it: "base.lock", "base.tmp-compact-…", or "base.tmp" and
+// digits (the temporary files of earlier versions).
+func IsTemp(name, base string) bool {
+	rest, ok := strings.CutPrefix(name, base)
+	if !ok {
+		return false
+	}
+	if rest == ".lock" || strings.HasPrefix(rest, tempPrefix) {
+		return true
+	}
+	digits, ok := strings.CutPrefix(rest, ".tmp")
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// openRegular opens name with flag and checks that it is a regular file (after following
+// links). O_NONBLOCK makes the open return at once on a FIFO, which is then refused
+// like a device or a socket: reading one could block for ever or never end.
+func openRegular(name string, flag int) (*os.File, error) {
+	fh, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		fh.Close()
+		return nil, fmt.Errorf("results: %s is not a regular file (%s): give a file path", name, Kind(fi.Mode()))
+	}
+	return fh, nil
+}
+
+// Kind names the kind of file of mode for messages: "a device", "a named pipe (FIFO)".
+func Kind(mode os.FileMode) string {
+	switch {
+	case mode.IsRegular():
+		return "a regular file"
+	case mode.IsDir():
+		return "a folder"
+	case mode&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	case mode&os.ModeDevice != 0:
+		return "a device"
+	case mode&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "not a regular file"
 }
 
 func (f *File) index() {
@@ -249,11 +391,16 @@ func (f *File) index() {
 }
 
 func (f *File) reopen() error {
-	fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	fh, err := openRegular(f.real, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
+		return err
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
 		return fmt.Errorf("results: %w", err)
 	}
-	f.f = fh
+	f.f, f.size = fh, fi.Size()
 	return nil
 }
 
@@ -278,10 +425,11 @@ func (f *File) Done(k Key) (Record, bool) {
 	return f.recs[i], true
 }
 
-// Compact rewrites the file with only the records keep returns true for, atomically: the
-// kept records go to a temporary file beside it, which is synced and renamed over it. It
-// does nothing when every record is kept.
-func (f *File) Compact(keep func(Record) bool) error {
+// Compact rewrites the file with the records keep returns true for, then the records of
+// add, and one record per Key (the last): atomically, the records go to a temporary
+// file beside it, which gets the file's permissions, is synced and renamed over it. It
+// does nothing when that leaves the file as it is.
+func (f *File) Compact(keep func(Record) bool, add ...Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var kept []Record
@@ -290,10 +438,28 @@ func (f *File) Compact(keep func(Record) bool) error {
 			kept = append(kept, r)
 		}
 	}
-	if len(kept) == len(f.recs) {
+	kept = append(kept, add...)
+	last := make(map[Key]int, len(kept))
+	for i, r := range kept {
+		last[r.Key()] = i
+	}
+	if len(last) < len(kept) {
+		uniq := kept[:0:0]
+		for i, r := range kept {
+			if last[r.Key()] == i {
+				uniq = append(uniq, r)
+			}
+		}
+		kept = uniq
+	}
+	if len(kept) == len(f.recs) && len(add) == 0 {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), filepath.Base(f.path)+".tmp*")
+	fi, err := os.Stat(f.real)
+	if err != nil {
+		return fmt.Errorf("results: compact: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(f.real), filepath.Base(f.real)+tempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("results: compact: %w", err)
 	}
@@ -307,19 +473,21 @@ func (f *File) Compact(keep func(Record) bool) error {
 		}
 		w.Write(b)
 	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("results: compact: %w", err)
+	err = w.Flush()
+	if err == nil {
+		err = tmp.Chmod(fi.Mode().Perm())
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("results: compact: %w", err)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("results: compact: %w", err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("results: compact %s: %w", f.path, err)
 	}
 	f.f.Close()
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	if err := os.Rename(tmp.Name(), f.real); err != nil {
 		f.reopen()
 		return fmt.Errorf("results: compact: %w", err)
 	}
@@ -337,7 +505,8 @@ func marshal(r Record) ([]byte, error) {
 }
 
 // Append writes r as one line with a single write, so that it is either wholly in the
-// file or not at all for any crash of this process.
+// file or not at all for any crash of this process. A write that fails part-way (a full
+// disk) is cut back, so that the file ends with a whole record.
 func (f *File) Append(r Record) error {
 	b, err := marshal(r)
 	if err != nil {
@@ -348,9 +517,17 @@ func (f *File) Append(r Record) error {
 	if f.f == nil {
 		return errors.New("results: append to a closed file")
 	}
-	if _, err := f.f.Write(b); err != nil {
-		return fmt.Errorf("results: write %s: %w", f.path, err)
+	n, err := f.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("results: write %s: %w", f.path, err)
+		if n > 0 {
+			if terr := f.f.Truncate(f.size); terr != nil {
+				err = fmt.Errorf("%w; cutting the partial line back also failed (%v): the next run cuts it off", err, terr)
+			}
+		}
+		return err
 	}
+	f.size += int64(n)
 	return nil
 }
 
@@ -364,7 +541,7 @@ func (f *File) Sync() error {
 	return f.f.Sync()
 }
 
-// Close syncs and closes the file.
+// Close syncs and closes the file, and releases its lock.
 func (f *File) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -376,5 +553,6 @@ func (f *File) Close() error {
 		err = cerr
 	}
 	f.f = nil
+	f.lock.release()
 	return err
 }
