@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -49,13 +50,15 @@ type Runner struct {
 	calls     int
 	lastLevel map[quota.Priority]int
 	stop      context.CancelCauseFunc
-	streak    int    // documents in a row that failed with the same error
-	lastErr   string // that error
+	streak    int    // documents in a row that failed with the same class of error
+	lastClass string // that class (invoke.Class)
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
 // sending the rest: the error is then about the run (credentials, model access, a wrong
-// region), not about the documents.
+// region), not about the documents. Errors are the same when their class is
+// (invoke.Class: the service's error code and HTTP status), not their text, which names
+// each attempt's request id.
 const StopAfter = 8
 
 // errStopped is the cause of a run stopped by failures.
@@ -81,7 +84,7 @@ type Status struct {
 	// Interrupted is set once the run stopped admitting because its context ended.
 	Interrupted bool
 	// Stopped, when not empty, says why the run stopped sending documents on its own:
-	// StopAfter documents in a row failed with the same error.
+	// StopAfter documents in a row failed with the same class of error.
 	Stopped string
 }
 
@@ -187,7 +190,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.st.Total = len(items)
 	r.mu.Unlock()
 	for _, rec := range skipped {
-		if err := r.finish(out, rec); err != nil {
+		if err := r.finish(out, rec, ""); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -251,7 +254,7 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-sem }()
 			defer markQueued()
-			rec, ok := r.process(tollgate.WithQueued(callCtx, markQueued), j, level)
+			rec, class, ok := r.process(tollgate.WithQueued(callCtx, markQueued), j, level)
 			r.mu.Lock()
 			r.st.InFlight--
 			r.inflight = subCost(r.inflight, exp)
@@ -260,7 +263,7 @@ dispatch:
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
 			}
-			if err := r.finish(out, rec); err != nil {
+			if err := r.finish(out, rec, class); err != nil {
 				writeMu.Lock()
 				werr = errors.Join(werr, err)
 				writeMu.Unlock()
@@ -282,8 +285,8 @@ func supportedList() []string {
 	return append(extractFormats(), ".jsonl (requests)")
 }
 
-// finish writes a record and counts it.
-func (r *Runner) finish(out *results.File, rec results.Record) error {
+// finish writes a record and counts it; class is a failed record's invoke.Class.
+func (r *Runner) finish(out *results.File, rec results.Record, class string) error {
 	rec.Finished = time.Now().UTC()
 	if err := out.Append(rec); err != nil {
 		return err
@@ -297,13 +300,13 @@ func (r *Runner) finish(out *results.File, rec results.Record) error {
 	case results.Failed:
 		r.st.Failed++
 		r.failures = append(r.failures, rec)
-		if rec.Error == r.lastErr {
+		if class == r.lastClass {
 			r.streak++
 		} else {
-			r.streak, r.lastErr = 1, rec.Error
+			r.streak, r.lastClass = 1, class
 		}
 		if r.streak == StopAfter && r.stop != nil && r.st.Stopped == "" {
-			r.st.Stopped = fmt.Sprintf("%d documents in a row failed with the same error, so the rest were not sent: %s", StopAfter, rec.Error)
+			r.st.Stopped = fmt.Sprintf("%d documents in a row failed with the same error (%s), so the rest were not sent: %s", StopAfter, class, rec.Error)
 			r.stop(errStopped)
 		}
 	case results.Skipped:
@@ -492,10 +495,11 @@ func (c *callResult) add(o callResult) {
 	}
 }
 
-// process does a document's calls and returns its record; ok is false when the run's
-// interruption cancelled it before it finished.
-func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record, bool) {
-	rec := r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
+// process does a document's calls and returns its record, with the class of its error
+// (invoke.Class) when it failed; ok is false when the run's interruption cancelled it
+// before it finished.
+func (r *Runner) process(ctx context.Context, j *job, level int) (rec results.Record, class string, ok bool) {
+	rec = r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
 	rec.Verbosity = LevelName(level)
 	rec.InputTokensEstimated = j.inputTokens
 	var res callResult
@@ -520,11 +524,12 @@ func (r *Runner) process(ctx context.Context, j *job, level int) (results.Record
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return rec, false
+			return rec, "", false
 		}
 		rec.Status, rec.Error = results.Failed, err.Error()
+		class = invoke.Class(err)
 	}
-	return rec, true
+	return rec, class, true
 }
 
 // chunked reviews each chunk (concurrently: the client queues them) and combines the
