@@ -473,7 +473,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		return err
 	}
 	if sum.Interrupted {
-		return errors.New("interrupted")
+		return errInterrupted
 	}
 	if sum.Stopped != "" {
 		return errors.New("stopped: " + sum.Stopped)

@@ -115,8 +115,8 @@ func (p *planner) combinePrompt(j *job, level int, parts []string) (string, erro
 	return p.combine.Execute(level, Data{Name: j.meta["name"], Path: j.path, Meta: j.meta, Parts: parts})
 }
 
-// prepare decides whether an item needs chunks and estimates its input.
-func (p *planner) prepare(it *item) (*job, error) {
+// prepareJob decides whether an item needs chunks and estimates its input.
+func (p *planner) prepareJob(it *item) (*job, error) {
 	j := &job{item: it, calls: 1}
 	maxTok := p.maxTokensPlanned(it)
 	budget := p.inputBudget(maxTok)

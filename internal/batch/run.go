@@ -175,7 +175,11 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, it.err))
 			continue
 		}
-		j, err := r.plan.prepare(it)
+		j, err := r.plan.prepare(ctx, it)
+		if ctx.Err() != nil {
+			delete(redo, it.path) // interrupted: nothing is sent, and the records are kept as they are
+			break
+		}
 		if err != nil {
 			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, err))
 			continue
@@ -275,6 +279,11 @@ dispatch:
 		}
 	}
 	wg.Wait()
+	// The context says whether the run was interrupted; the flag set when it ended may
+	// not have been set yet.
+	r.mu.Lock()
+	r.st.Interrupted = ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStopped)
+	r.mu.Unlock()
 	if werr != nil {
 		return r.summary(), werr
 	}

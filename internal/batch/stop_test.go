@@ -99,3 +99,60 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestRunInterruptedBeforeItStarts runs with a context already cancelled: nothing is
+// sent, and the summary says the run was interrupted, every time (the flag once came
+// from a goroutine that could lose the race with the summary).
+func TestRunInterruptedBeforeItStarts(t *testing.T) {
+	f := newFixture(t, 400_000, nil)
+	dir := contractsDir(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 20 {
+		r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}, f.client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := r.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sum.Interrupted || sum.Done != 0 || sum.Calls != 0 {
+			t.Fatalf("run %d: interrupted %v, done %d, calls %d; want an interrupted run that sent nothing", i, sum.Interrupted, sum.Done, sum.Calls)
+		}
+	}
+}
+
+// TestPrepareWatchesContext prepares a long document (it needs chunks) with a context
+// that ends while its tokens are being counted: prepare returns the context's error
+// within a fraction of the time the whole preparation takes.
+func TestPrepareWatchesContext(t *testing.T) {
+	cfg, m, err := Config{Inputs: []string{"x"}, Out: "x"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlanner(cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for b.Len() < 4<<20 {
+		fmt.Fprintf(&b, "Section %d. The parties agree that payment is due within %d days of notice.\n\n", b.Len(), b.Len()%90)
+	}
+	it := &item{path: "long.txt", text: b.String()}
+	start := time.Now()
+	j, err := p.prepare(context.Background(), it)
+	whole := time.Since(start)
+	if err != nil || len(j.chunks) < 2 {
+		t.Fatalf("prepare: %v (%d chunks); want a chunked job", err, len(j.chunks))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), whole/20)
+	defer cancel()
+	start = time.Now()
+	if _, err := p.prepare(ctx, it); err != context.DeadlineExceeded {
+		t.Errorf("prepare under a context that ended: %v; want context.DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > whole/2 {
+		t.Errorf("prepare took %v after its context ended at %v (a whole preparation: %v)", took, whole/20, whole)
+	}
+}
