@@ -310,9 +310,6 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
 	}
 	scale := f.timeScale
-	if scale < 0 {
-		return nil, usageError{fmt.Errorf("--time-scale %g: must be positive", scale)}
-	}
 	if scale == 0 {
 		// About a minute of real time, at least real time, at most 60×.
 		scale = min(max(planned.Seconds()/50, 1), 60)
@@ -410,11 +407,17 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
 	cfg, err := f.job.config(args)
 	if err != nil {
 		return err
 	}
 	cfg.Out, cfg.Pending, cfg.Grace = f.out, f.pending, f.grace
+	if f.grace == 0 {
+		cfg.Grace = time.Nanosecond // the flag's 0 is no grace; the Config's zero is the default
+	}
 	explicit, err := f.job.explicitLimits()
 	if err != nil {
 		return err

@@ -117,6 +117,9 @@ func (p *planner) combinePrompt(j *job, level int, parts []string) (string, erro
 
 // prepareJob decides whether an item needs chunks and estimates its input.
 func (p *planner) prepareJob(it *item) (*job, error) {
+	if it.maxTokens > p.model.MaxOutputTokens {
+		return nil, fmt.Errorf("max_tokens %d: %s accepts at most %d; lower the request's max_tokens", it.maxTokens, p.model.ID, p.model.MaxOutputTokens)
+	}
 	j := &job{item: it, calls: 1}
 	maxTok := p.maxTokensPlanned(it)
 	budget := p.inputBudget(maxTok)
