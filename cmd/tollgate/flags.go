@@ -91,6 +91,7 @@ func (f *runFlags) validate() error {
 		floatRange("time-scale", f.timeScale, minTimeScale, maxTimeScale, true, "emulated seconds per real second; 0 picks one so the run takes about a minute"),
 		intRange("pending", int64(f.pending), 1, maxCountFlag, "documents handed to the queue at once"),
 		durationRange("grace", f.grace, 0, maxGraceFlag, "0 cancels the calls in flight at once"),
+		durationRange("attempt-timeout", f.attemptTimeout, 0, maxTimeout, "0 for 1m + 50ms per token of max_tokens"),
 	)
 }
 
