@@ -66,14 +66,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	// The context, not the command's error, says whether a signal came: a command
-	// interrupted while it was reading or planning returns whatever error that gave.
+	// interrupted while it was reading or planning returns whatever error that gave. A
+	// command that ends cleanly on the signal (the emulator, stopped) exits 0.
 	interrupted := ctx.Err() != nil
 	stop()
-	if interrupted || errors.Is(err, errInterrupted) {
-		if err == nil || !errors.Is(err, errInterrupted) {
-			err = errInterrupted
-		}
-		fmt.Fprintln(os.Stderr, "tollgate:", err)
+	if err != nil && (interrupted || errors.Is(err, errInterrupted)) {
+		fmt.Fprintln(os.Stderr, "tollgate:", errInterrupted)
 		os.Exit(exitInterrupted)
 	}
 	if err != nil {
