@@ -52,6 +52,8 @@ type Runner struct {
 	stop      context.CancelCauseFunc
 	streak    int    // documents in a row that failed with the same class of error
 	lastClass string // that class (invoke.Class)
+	sent      int    // documents handed to the client whose record is not counted yet
+	finished  chan struct{}
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
@@ -118,7 +120,7 @@ func New(cfg Config, client Client) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{cfg: cfg, client: client, plan: p, pred: pred, remaining: map[quota.Priority]quota.Cost{},
-		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}}, nil
+		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}, finished: make(chan struct{}, 1)}, nil
 }
 
 // Status returns the run's progress now.
@@ -237,7 +239,7 @@ dispatch:
 		case <-ctx.Done():
 			break dispatch
 		}
-		if ctx.Err() != nil {
+		if !r.mayProbe(ctx) || ctx.Err() != nil {
 			<-sem
 			break
 		}
@@ -247,6 +249,7 @@ dispatch:
 		r.remaining[j.priority] = subCost(r.remaining[j.priority], exp)
 		r.inflight = r.inflight.Add(exp)
 		r.st.InFlight++
+		r.sent++
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
 		// The next document starts once this one's first call has reached the client's
@@ -264,6 +267,9 @@ dispatch:
 			r.inflight = subCost(r.inflight, exp)
 			r.open[j.priority]--
 			r.mu.Unlock()
+			// The record is counted before the document stops counting as sent, so that
+			// mayProbe never sees a failure in neither.
+			defer r.unsend()
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
 			}
@@ -288,6 +294,40 @@ dispatch:
 		return r.summary(), werr
 	}
 	return r.summary(), nil
+}
+
+// mayProbe waits, while no document of this run has been done, until the documents sent
+// and not counted yet plus the current streak of identical failures are fewer than
+// StopAfter: a run whose every call fails the same way (no model access, a model the
+// region does not serve, a model never ready) then stops after StopAfter documents'
+// attempts instead of having sent the whole batch, however many it hands the client at
+// once; one document done lifts the bound. It returns false when ctx ends first.
+func (r *Runner) mayProbe(ctx context.Context) bool {
+	for {
+		r.mu.Lock()
+		ok := r.st.Done > 0 || r.sent+r.streak < StopAfter
+		r.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-r.finished:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// unsend counts a sent document as finished, after its record (if any) was counted,
+// and wakes mayProbe.
+func (r *Runner) unsend() {
+	r.mu.Lock()
+	r.sent--
+	r.mu.Unlock()
+	select {
+	case r.finished <- struct{}{}:
+	default:
+	}
 }
 
 func supportedList() []string {

@@ -22,7 +22,8 @@ import (
 
 // TestRunStopsOnSameSDKFailure runs 40 documents through the real SDK against an
 // emulator where every call fails the same way, each error with a request id of its
-// own: the run stops after StopAfter documents, and says which error it was.
+// own, handing the client up to 64 at once: the run sends StopAfter documents, stops,
+// and says which error it was.
 func TestRunStopsOnSameSDKFailure(t *testing.T) {
 	const maxAttempts = 3
 	nova, _, err := catalog.Default().Lookup("amazon.nova-pro-v1:0")
@@ -76,7 +77,7 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 			for i := range 40 {
 				write(t, filepath.Join(dir, fmt.Sprintf("doc%02d.txt", i)), []byte(fmt.Sprintf("Agreement number %d between the parties.", i)))
 			}
-			r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Pending: 1, Limits: limits}, c)
+			r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: limits}, c) // the default Pending, 64: more than the 40 documents
 			if err != nil {
 				t.Fatal(err)
 			}
