@@ -50,10 +50,10 @@ type Runner struct {
 	calls     int
 	lastLevel map[quota.Priority]int
 	stop      context.CancelCauseFunc
-	streak    int    // documents in a row that failed with the same class of error
-	lastClass string // that class (invoke.Class)
-	sent      int    // documents handed to the client whose record is not counted yet
-	finished  chan struct{}
+	streak    int           // documents in a row that failed with the same class of error
+	lastClass string        // that class (invoke.Class)
+	sent      int           // documents handed to the client whose record is not counted yet
+	finished  chan struct{} // signalled (without blocking) each time sent goes down
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
@@ -267,8 +267,8 @@ dispatch:
 			r.inflight = subCost(r.inflight, exp)
 			r.open[j.priority]--
 			r.mu.Unlock()
-			// The record is counted before the document stops counting as sent, so that
-			// mayProbe never sees a failure in neither.
+			// A failure joins the streak before the document leaves the count of those
+			// sent (defers run after finish), so that mayProbe never misses it.
 			defer r.unsend()
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
