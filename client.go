@@ -206,7 +206,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 			st.Target, st.Region, st.Reserved = tg.name, tg.region, r.Cost()
 		}
 		cl.pick = i
-		u, deferred, err := attempt(ctx, tg, r)
+		u, deferred, err := attempt(invoke.WithAttemptTimeout(ctx, c.attemptTimeout(cl)), tg, r)
 		now := time.Now()
 		o := invoke.Classify(err)
 		if o.Kind == invoke.OK && deferred {
@@ -413,4 +413,16 @@ func (c *Client) Snapshot(ctx context.Context) ([]TargetSnapshot, error) {
 		}
 	}
 	return out, nil
+}
+
+// attemptTimeout is the attempt timeout of cl (see Config.AttemptTimeout).
+func (c *Client) attemptTimeout(cl *call) time.Duration {
+	if c.cfg.AttemptTimeout != 0 {
+		return c.cfg.AttemptTimeout
+	}
+	maxTokens := cl.max
+	if maxTokens <= 0 {
+		maxTokens = cl.g.model.MaxTokensDefault()
+	}
+	return DefaultAttemptTimeout + time.Duration(maxTokens)*DefaultAttemptTimePerToken
 }

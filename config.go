@@ -28,6 +28,15 @@ const (
 	// percent (docs/estimation.md), and a reservation below the service's own lets the
 	// service see more in flight than Tollgate does. The pad is refunded at settlement.
 	DefaultEstimateMargin = 0.06
+	// DefaultAttemptTimeout and DefaultAttemptTimePerToken make the attempt timeout of
+	// a call whose Config.AttemptTimeout is zero: a minute, for the network and the time
+	// to the first token of a long input, plus 50ms per token of the call's max_tokens
+	// (the model's default when unset), the time of a reply produced at 20 tokens a
+	// second, slower than Bedrock's models write. 4,096 tokens give 4m25s; 64,000 give
+	// 54m20s, near the hour AWS advises as the SDKs' read timeout for the longest
+	// replies.
+	DefaultAttemptTimeout      = time.Minute
+	DefaultAttemptTimePerToken = 50 * time.Millisecond
 )
 
 // Target is one place a model can be called: a region and a model or profile id, with
@@ -71,7 +80,10 @@ type Config struct {
 	Catalog *catalog.Catalog
 
 	// DiscoverQuotas reads the applied quotas of targets without Limits through the
-	// Service Quotas API at New (falling back to catalog defaults, with the reason logged).
+	// Service Quotas API at New (falling back to catalog defaults, with the reason logged,
+	// when the API cannot be used). An endpoint that accepts the request but has not
+	// answered within 30 seconds makes New fail with an error naming it: the account's
+	// quotas may be lower than the defaults.
 	DiscoverQuotas bool
 
 	// QuotasEndpoint overrides the Service Quotas endpoint used by DiscoverQuotas (an
@@ -117,6 +129,14 @@ type Config struct {
 	// MaxAttempts bounds the attempts of one call, throttles included. Zero means
 	// DefaultMaxAttempts.
 	MaxAttempts int
+
+	// AttemptTimeout bounds how long one attempt waits for Bedrock's response to begin:
+	// for Converse and InvokeModel, which answer when the reply is complete, the whole
+	// reply; for the streaming operations, until the stream starts (its events are not
+	// bounded). An attempt that runs out is a timeout, retried like a server error. Zero
+	// means DefaultAttemptTimeout plus DefaultAttemptTimePerToken per token of the call's
+	// max_tokens; negative means no bound (the context's deadline alone).
+	AttemptTimeout time.Duration
 
 	// Backoff returns how long to wait before attempt n+1 after a server error, timeout or
 	// lost connection on attempt n (n ≥ 1). Nil means DefaultBackoff. Throttles do not

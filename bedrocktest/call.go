@@ -194,8 +194,8 @@ func (c *call) run() {
 	c.ttft, c.perToken = o.Latency.TimeToFirstToken, o.Latency.PerOutputToken
 	if c.fault == faultSlow {
 		f := faults.slowFactor()
-		c.ttft = time.Duration(float64(c.ttft) * f)
-		c.perToken = time.Duration(float64(c.perToken) * f)
+		c.ttft = scaleDuration(c.ttft, f)
+		c.perToken = scaleDuration(c.perToken, f)
 	}
 	n := o.OutputTokens(ReplyRequest{Model: c.model.ID, InputTokens: c.prompt.tokens, MaxTokens: c.maxTokens, Seed: c.prompt.seed})
 	c.output, c.stopReason = max(n, 1), wire.StopEndTurn
@@ -262,7 +262,7 @@ func (c *call) latency(n int) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	return c.ttft + time.Duration(n-1)*c.perToken
+	return min(scaleDuration(c.perToken, float64(n-1)), math.MaxInt64-c.ttft) + c.ttft
 }
 
 // latencyMs is the latency reported for the whole reply, in milliseconds.

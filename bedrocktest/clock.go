@@ -2,6 +2,7 @@ package bedrocktest
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -19,9 +20,10 @@ func newClock(real func() time.Time, scale float64, start time.Time, align bool)
 	now := real()
 	switch {
 	case align:
-		day := time.Duration(float64(24*time.Hour) / scale)
+		// A scaled day shorter than a nanosecond (a scale past 8.64e13) has no phase.
+		day := max(scaleDuration(24*time.Hour, 1/scale), 1)
 		phase := time.Duration(now.UnixNano() % int64(day))
-		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(float64(phase) * scale))
+		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(scaleDuration(phase, scale))
 	case start.IsZero():
 		start = now
 	}
@@ -35,12 +37,28 @@ func (c *clock) now() time.Time {
 
 // emulated converts a real duration to emulated time.
 func (c *clock) emulated(real time.Duration) time.Duration {
-	return time.Duration(float64(real) * c.scale)
+	return scaleDuration(real, c.scale)
 }
 
 // realDuration converts an emulated duration to real time.
 func (c *clock) realDuration(emulated time.Duration) time.Duration {
-	return time.Duration(float64(emulated) / c.scale)
+	return scaleDuration(emulated, 1/c.scale)
+}
+
+// scaleDuration returns d × f, saturated at the longest durations either way (a
+// float64-to-integer conversion out of range gives an arbitrary value, often the most
+// negative one); NaN gives 0.
+func scaleDuration(d time.Duration, f float64) time.Duration {
+	v := float64(d) * f
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case v >= math.MaxInt64: // float64(math.MaxInt64) is 2^63, one past the largest
+		return math.MaxInt64
+	case v <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(v)
 }
 
 // sleep waits for an emulated duration, or until ctx is done (then it returns ctx.Err()).

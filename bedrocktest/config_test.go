@@ -1,6 +1,7 @@
 package bedrocktest_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,20 @@ func TestOptionsErrors(t *testing.T) {
 		{"negative quota", func(o *bedrocktest.Options) {
 			o.Models[2].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: -5}}
 		}, "must be positive"},
+		{"huge time scale", func(o *bedrocktest.Options) { o.TimeScale = 1e308 }, "use 0.001 to 1000"},
+		{"tiny time scale", func(o *bedrocktest.Options) { o.TimeScale = 0.000001 }, "use 0.001 to 1000"},
+		{"NaN time scale", func(o *bedrocktest.Options) { o.TimeScale = math.NaN() }, "TimeScale NaN"},
+		{"infinite time scale", func(o *bedrocktest.Options) { o.TimeScale = math.Inf(1) }, "TimeScale +Inf"},
+		{"huge per-token latency", func(o *bedrocktest.Options) { o.Latency.PerOutputToken = 1_000_000 * time.Hour }, "at most 1h0m0s"},
+		{"huge time to first token", func(o *bedrocktest.Options) { o.Latency.TimeToFirstToken = 2 * time.Hour }, "at most 1h0m0s"},
+		{"NaN slow factor", func(o *bedrocktest.Options) { o.Faults.SlowFactor = math.NaN() }, "slow factor NaN"},
+		{"huge slow factor", func(o *bedrocktest.Options) { o.Faults.SlowFactor = 1e9 }, "use 1 to 1000"},
+		{"NaN burndown", func(o *bedrocktest.Options) { o.Models[0].Burndown = math.NaN() }, "burndown NaN"},
+		{"huge quota", func(o *bedrocktest.Options) {
+			o.Models[2].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: math.MaxInt64}}
+		}, "at most 1000000000000000"},
+		{"huge context window", func(o *bedrocktest.Options) { o.Models[0].ContextWindow = math.MaxInt }, "context window"},
+		{"huge cache TTL", func(o *bedrocktest.Options) { o.CacheTTL = math.MaxInt64 }, "CacheTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

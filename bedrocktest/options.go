@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
@@ -112,7 +111,8 @@ type Model struct {
 }
 
 // Latency is the latency model, in emulated time: a reply's first token comes after
-// TimeToFirstToken, each further output token PerOutputToken later.
+// TimeToFirstToken, each further output token PerOutputToken later. Neither may exceed
+// MaxLatency.
 type Latency struct {
 	// TimeToFirstToken is the time from admission to the first output token. Zero
 	// means 400ms; a negative value means none.
@@ -121,6 +121,23 @@ type Latency struct {
 	// (about 67 tokens a second); a negative value means none.
 	PerOutputToken time.Duration `yaml:"per_output_token"`
 }
+
+// The bounds of the emulator's settings. Beyond them its durations would not fit a
+// time.Duration (292 years) for long, or its token counts an int64: an emulated clock
+// at 1000× passes 292 years in about 107 real days.
+const (
+	// MinTimeScale and MaxTimeScale bound Options.TimeScale.
+	MinTimeScale = 0.001
+	MaxTimeScale = 1000
+	// MaxLatency bounds each field of Latency.
+	MaxLatency = time.Hour
+	// MaxSlowFactor bounds Faults.SlowFactor.
+	MaxSlowFactor = 1000
+	// MaxQuota bounds every quota of Limits, in tokens or requests per period.
+	MaxQuota = 1_000_000_000_000_000
+	// MaxBurndown bounds Model.Burndown.
+	MaxBurndown = 1000
+)
 
 // Options configure an emulator. The zero Options serve the catalog's models with their
 // default quotas, in token-bucket mode, in real time.
@@ -135,7 +152,8 @@ type Options struct {
 	// input + max_tokens.
 	ReserveBurndown bool
 	// TimeScale is how many emulated seconds pass per real second, for windows and
-	// latency alike: 60 makes an emulated minute last one real second. Zero means 1.
+	// latency alike: 60 makes an emulated minute last one real second. Zero means 1;
+	// otherwise it must be between MinTimeScale and MaxTimeScale.
 	TimeScale float64
 	// Clock returns the real time the emulated clock is scaled from. Nil means time.Now.
 	Clock func() time.Time
@@ -212,6 +230,9 @@ const (
 	defaultCacheTTL      = 5 * time.Minute
 	defaultRegion        = "us-east-1"
 	minutesPerDay        = 24 * 60
+	// maxTokenCount bounds a model's token sizes: ten times the largest context window
+	// of any model today, far below where int arithmetic on them could overflow.
+	maxTokenCount = 100_000_000
 )
 
 // normalize checks o and returns a copy with every zero field replaced by its default.
@@ -231,8 +252,11 @@ func (o Options) normalize() (Options, error) {
 	switch {
 	case o.TimeScale == 0:
 		o.TimeScale = 1
-	case o.TimeScale < 0 || math.IsNaN(o.TimeScale) || math.IsInf(o.TimeScale, 0):
-		return o, fmt.Errorf("bedrocktest: Options.TimeScale %v: must be a positive number of emulated seconds per real second", o.TimeScale)
+	case !(o.TimeScale >= MinTimeScale && o.TimeScale <= MaxTimeScale): // also NaN
+		return o, fmt.Errorf("bedrocktest: Options.TimeScale %v: use %g to %g emulated seconds per real second (0 means 1)", o.TimeScale, float64(MinTimeScale), float64(MaxTimeScale))
+	}
+	if o.Latency.TimeToFirstToken > MaxLatency || o.Latency.PerOutputToken > MaxLatency {
+		return o, fmt.Errorf("bedrocktest: Options.Latency {%v, %v}: each must be at most %v (negative means none, 0 the default)", o.Latency.TimeToFirstToken, o.Latency.PerOutputToken, MaxLatency)
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -251,8 +275,8 @@ func (o Options) normalize() (Options, error) {
 	switch {
 	case o.CacheTTL == 0:
 		o.CacheTTL = defaultCacheTTL
-	case o.CacheTTL < 0:
-		return o, fmt.Errorf("bedrocktest: Options.CacheTTL %v: must not be negative", o.CacheTTL)
+	case o.CacheTTL < 0 || o.CacheTTL > 24*time.Hour:
+		return o, fmt.Errorf("bedrocktest: Options.CacheTTL %v: use a duration up to 24h (0 means 5 minutes)", o.CacheTTL)
 	}
 	if o.Catalog == nil {
 		o.Catalog = catalog.Default()
@@ -302,8 +326,8 @@ func (m Model) normalize() (Model, error) {
 	switch {
 	case m.Burndown == 0:
 		m.Burndown = 1
-	case !(m.Burndown >= 1) || math.IsInf(m.Burndown, 0):
-		return m, fmt.Errorf("bedrocktest: model %q: burndown %v must be a number ≥ 1 (0 means 1)", m.ID, m.Burndown)
+	case !(m.Burndown >= 1 && m.Burndown <= MaxBurndown):
+		return m, fmt.Errorf("bedrocktest: model %q: burndown %v must be a number from 1 to %d (0 means 1)", m.ID, m.Burndown, MaxBurndown)
 	}
 	if m.MaxOutputTokens == 0 {
 		m.MaxOutputTokens = defaultMaxOutput
@@ -317,8 +341,8 @@ func (m Model) normalize() (Model, error) {
 	if m.ContextWindow == 0 {
 		m.ContextWindow = defaultContextWindow
 	}
-	if m.MaxOutputTokens < 0 || m.ContextWindow < 0 {
-		return m, fmt.Errorf("bedrocktest: model %q: max output tokens and context window must not be negative", m.ID)
+	if m.MaxOutputTokens < 0 || m.ContextWindow < 0 || m.MaxOutputTokens > maxTokenCount || m.ContextWindow > maxTokenCount {
+		return m, fmt.Errorf("bedrocktest: model %q: max output tokens %d and context window %d must be from 0 (the default) to %d", m.ID, m.MaxOutputTokens, m.ContextWindow, maxTokenCount)
 	}
 	if len(m.Limits) == 0 {
 		return m, fmt.Errorf("bedrocktest: model %q has no Limits: give the quotas of at least one scope (on-demand, cross-region, global)", m.ID)
@@ -328,8 +352,9 @@ func (m Model) normalize() (Model, error) {
 		if s != catalog.OnDemand && s != catalog.CrossRegion && s != catalog.Global {
 			return m, fmt.Errorf("bedrocktest: model %q: scope %v: use on-demand, cross-region or global", m.ID, s)
 		}
-		if l.TokensPerMinute < NoTokens || l.TokensPerDay < NoTokens || l.RequestsPerMinute < NoTokens {
-			return m, fmt.Errorf("bedrocktest: model %q, %v: a quota must be positive, 0 (not enforced; for tokens per day: TPM × 1440) or NoTokens (-1, zero quota)", m.ID, s)
+		if l.TokensPerMinute < NoTokens || l.TokensPerDay < NoTokens || l.RequestsPerMinute < NoTokens ||
+			l.TokensPerMinute > MaxQuota || l.TokensPerDay > MaxQuota || l.RequestsPerMinute > MaxQuota {
+			return m, fmt.Errorf("bedrocktest: model %q, %v: a quota must be positive and at most %d, 0 (not enforced; for tokens per day: TPM × 1440) or NoTokens (-1, zero quota)", m.ID, s, int64(MaxQuota))
 		}
 		if l.TokensPerDay == 0 && l.TokensPerMinute > 0 {
 			l.TokensPerDay = l.TokensPerMinute * minutesPerDay

@@ -109,6 +109,9 @@ func runAnalyze(ctx context.Context, out io.Writer, f analyzeFlags, args []strin
 		}
 	}
 	f.applyFile(file)
+	if err := f.validate(); err != nil {
+		return err
+	}
 
 	var recs []results.Record
 	if len(args) == 1 && isResultsFile(args[0]) {

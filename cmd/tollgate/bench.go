@@ -93,8 +93,8 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	default:
 		return usageError{fmt.Errorf("--window %q: use bucket, clock or both", f.window)}
 	}
-	if f.timeScale < 0 || f.timeScale > 1000 {
-		return usageError{fmt.Errorf("--time-scale %v: use a value in (0, 1000], e.g. 30", f.timeScale)}
+	if err := f.validate(); err != nil {
+		return err
 	}
 	names := f.scenarios
 	if len(names) == 0 {

@@ -87,6 +87,9 @@ Ctrl-C stops the emulator.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.validate(); err != nil {
+				return err
+			}
 			opts, err := f.options(cmd)
 			if err != nil {
 				return usageError{err}

@@ -156,7 +156,7 @@ func TestEmulateUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--window", "sliding"}, `unknown window mode "sliding"`},
-		{[]string{"--time-scale", "-2"}, "TimeScale"},
+		{[]string{"--time-scale", "-2"}, "--time-scale -2 is out of range"},
 		{[]string{"--tpm", "us.anthropic.claude-sonnet-4-20250514-v1:0"}, "want MODEL=N"},
 		{[]string{"--tpm", "us.anthropic.claude-sonnet-4-20250514-v1:0=lots"}, "is not a count"},
 		{[]string{"--tpm", "us.example.unknown-v1:0=5"}, "is not served"},

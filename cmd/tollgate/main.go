@@ -14,11 +14,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// exitUsage is the exit code for bad flags or configuration; exitFailure for anything else.
+// exitUsage is the exit code for bad flags or configuration; exitInterrupted for a
+// command stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it); exitFailure
+// for anything else.
 const (
-	exitFailure = 1
-	exitUsage   = 2
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
 )
+
+// errInterrupted is what a command returns when its context ended before its work did.
+var errInterrupted = errors.New("interrupted")
 
 // usageError marks an error caused by the user's input (flags, configuration files).
 type usageError struct{ err error }
@@ -59,7 +65,15 @@ var registered []func() *cobra.Command
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
+	// The context, not the command's error, says whether a signal came: a command
+	// interrupted while it was reading or planning returns whatever error that gave. A
+	// command that ends cleanly on the signal (the emulator, stopped) exits 0.
+	interrupted := ctx.Err() != nil
 	stop()
+	if err != nil && (interrupted || errors.Is(err, errInterrupted)) {
+		fmt.Fprintln(os.Stderr, "tollgate:", errInterrupted)
+		os.Exit(exitInterrupted)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tollgate:", err)
 		var ue usageError

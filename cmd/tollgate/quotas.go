@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
@@ -26,6 +27,7 @@ func init() { registered = append(registered, newQuotasCmd) }
 type quotasFlags struct {
 	model, region, endpoint, catalogFile string
 	json, legacyRPM                      bool
+	timeout                              time.Duration // 0: discover.DefaultTimeout
 }
 
 func newQuotasCmd() *cobra.Command {
@@ -75,12 +77,19 @@ catalog file (--catalog; see docs/catalog.md).`,
 	fl.StringVar(&f.catalogFile, "catalog", "", "YAML file adding or overriding catalog models (see docs/catalog.md)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.legacyRPM, "rpm", false, "also apply the legacy requests-per-minute quota")
+	fl.DurationVar(&f.timeout, "timeout", discover.DefaultTimeout, "how long Service Quotas may take to answer before the catalog's defaults are shown with an error")
 	return cmd
 }
 
 // runQuotas resolves the flags, reads the quotas and prints them.
 func runQuotas(ctx context.Context, out io.Writer, f quotasFlags) error {
+	if err := durationRange("timeout", f.timeout, time.Millisecond, maxTimeout, "how long Service Quotas may take to answer"); err != nil {
+		return err
+	}
 	r, err := discoverQuotas(ctx, f)
+	if errors.Is(err, discover.ErrTimeout) {
+		err = fmt.Errorf("%w (wait longer with --timeout, or check --endpoint or AWS_ENDPOINT_URL_SERVICE_QUOTAS)", err)
+	}
 	if r == nil {
 		return err
 	}
@@ -137,7 +146,7 @@ func discoverQuotas(ctx context.Context, f quotasFlags) (*discover.Report, error
 			o.BaseEndpoint = &f.endpoint
 		}
 	})
-	r, err := discover.Quotas(ctx, discover.Config{Client: client, Region: awsCfg.Region, Catalog: cat, LegacyRPM: f.legacyRPM}, f.model)
+	r, err := discover.Quotas(ctx, discover.Config{Client: client, Region: awsCfg.Region, Catalog: cat, LegacyRPM: f.legacyRPM, Timeout: f.timeout}, f.model)
 	if r == nil {
 		if ctx.Err() != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
+	"github.com/tollgate-dev/tollgate/internal/discover"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -187,6 +188,7 @@ type runFlags struct {
 	window          string
 	pending         int
 	grace           time.Duration
+	attemptTimeout  time.Duration
 	progress        string
 	json            bool
 }
@@ -260,6 +262,7 @@ minute, and says so. --dry-run makes no calls and prints the plan.`,
 	fl.StringVar(&f.window, "window", "bucket", `with --emulate: how the emulator reads quotas, "bucket" (token bucket) or "clock" (clock minutes)`)
 	fl.IntVar(&f.pending, "pending", batch.DefaultPending, "documents handed to the admission queue at once")
 	fl.DurationVar(&f.grace, "grace", 30*time.Second, "after Ctrl-C, how long calls in flight may finish before they are cancelled")
+	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", 0, "how long one attempt of a model call may wait for its reply before it is retried (default: 1m + 50ms per token of max_tokens)")
 	fl.StringVar(&f.progress, "progress", "auto", `progress display: "bar" (live, for terminals), "log" (a line every few seconds), "none", or "auto" (bar on a terminal, log otherwise)`)
 	fl.BoolVar(&f.json, "json", false, "print the final summary (or the --dry-run plan) as JSON")
 	return cmd
@@ -339,7 +342,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		scaled[i] = l
 	}
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", "")}
-	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing,
+	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing, AttemptTimeout: f.attemptTimeout,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(tollgate.DefaultBackoff(n)) / scale) },
 		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: srv.URL, Limits: scaled}}})
 	if err != nil {
@@ -371,7 +374,7 @@ func quotaSource(explicit []quota.Limit) string {
 
 // bedrockSession makes a client for real Bedrock: the default credential chain and region,
 // quotas from the flags, else Service Quotas, else the catalog's defaults.
-func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit) (*session, error) {
+func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit, attemptTimeout time.Duration) (*session, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
@@ -387,8 +390,11 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 		return nil, usageError{fmt.Errorf("no usable AWS credentials (%v): set AWS_PROFILE, run \"aws configure\" or \"aws sso login\", or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or try --emulate to run on the built-in emulator", err)}
 	}
 	tc := tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing,
-		Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
+		AttemptTimeout: attemptTimeout, Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
 	client, err := tollgate.New(ctx, tc)
+	if errors.Is(err, discover.ErrTimeout) {
+		return nil, fmt.Errorf("reading the quotas: %w: give them with --tpm and --tpd to skip Service Quotas, or check AWS_ENDPOINT_URL_SERVICE_QUOTAS", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Bedrock: %w", err)
 	}
@@ -406,11 +412,17 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
 	cfg, err := f.job.config(args)
 	if err != nil {
 		return err
 	}
 	cfg.Out, cfg.Pending, cfg.Grace = f.out, f.pending, f.grace
+	if f.grace == 0 {
+		cfg.Grace = time.Nanosecond // the flag's 0 is no grace; the Config's zero is the default
+	}
 	explicit, err := f.job.explicitLimits()
 	if err != nil {
 		return err
@@ -441,7 +453,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 			return err
 		}
 	} else {
-		s, err = bedrockSession(ctx, cfg, explicit)
+		s, err = bedrockSession(ctx, cfg, explicit, f.attemptTimeout)
 		if err != nil {
 			return err
 		}
@@ -474,7 +486,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		return err
 	}
 	if sum.Interrupted {
-		return errors.New("interrupted")
+		return errInterrupted
 	}
 	if sum.Stopped != "" {
 		return errors.New("stopped: " + sum.Stopped)

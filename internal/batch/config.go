@@ -8,6 +8,7 @@ package batch
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
@@ -213,5 +214,38 @@ func (cfg Config) withDefaults() (Config, *catalog.Model, error) {
 			cfg.Limits = l
 		}
 	}
+	if err := cfg.checkRoom(m); err != nil {
+		return cfg, nil, err
+	}
 	return cfg, &m, nil
+}
+
+// minRoom is the fewest input tokens a call must be able to carry beside max_tokens
+// under every token limit for a run to be worth starting.
+const minRoom = 1024
+
+// checkRoom refuses limits that cannot admit a call: each call reserves its input plus
+// max_tokens (× burndown when so reserved) of every token limit, so a limit below that
+// would leave every document skipped. The room is reckoned as the planner does (90% of
+// the limit, the input with the client's initial margin of 1.35).
+func (cfg Config) checkRoom(m catalog.Model) error {
+	maxTok := cfg.InitialMaxTokens
+	if cfg.MaxTokens > 0 {
+		maxTok = cfg.MaxTokens
+	}
+	burn := 1.0
+	if cfg.ReserveWithBurndown {
+		burn = m.OutputBurndown
+	}
+	for _, l := range cfg.Limits {
+		if l.Dimension != quota.Tokens && l.Dimension != quota.InputTokens {
+			continue
+		}
+		if room := (0.9*float64(l.Amount) - float64(maxTok)*burn) / 1.35; room < minRoom {
+			need := int64(math.Ceil((minRoom*1.35 + float64(maxTok)*burn) / 0.9))
+			return fmt.Errorf("the limit %s cannot admit a call: a call reserves its input plus max_tokens (%d) of it, and needs at least %d: raise the limit (--tpm, --tpd or --limit) or lower max_tokens (--max-tokens, --initial-max-tokens)",
+				l, maxTok, need)
+		}
+	}
+	return nil
 }

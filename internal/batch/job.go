@@ -120,8 +120,11 @@ func (p *planner) combinePrompt(j *job, level int, parts []string) (string, erro
 	return p.combine.Execute(level, Data{Name: j.meta["name"], Path: j.path, Meta: j.meta, Parts: parts})
 }
 
-// prepare decides whether an item needs chunks and estimates its input.
-func (p *planner) prepare(it *item) (*job, error) {
+// prepareJob decides whether an item needs chunks and estimates its input.
+func (p *planner) prepareJob(it *item) (*job, error) {
+	if it.maxTokens > p.model.MaxOutputTokens {
+		return nil, fmt.Errorf("max_tokens %d: %s accepts at most %d; lower the request's max_tokens", it.maxTokens, p.model.ID, p.model.MaxOutputTokens)
+	}
 	j := &job{item: it, calls: 1}
 	maxTok := p.maxTokensPlanned(it)
 	budget := p.inputBudget(maxTok)

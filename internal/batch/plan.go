@@ -43,7 +43,10 @@ func Plan(ctx context.Context, cfg Config) (analyze.Workload, []results.Record, 
 			skipped = append(skipped, rec)
 			continue
 		}
-		j, err := p.prepare(it)
+		j, err := p.prepare(ctx, it)
+		if ctx.Err() != nil {
+			return w, skipped, context.Cause(ctx)
+		}
 		if err != nil {
 			rec.Error = err.Error()
 			skipped = append(skipped, rec)

@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -49,15 +50,19 @@ type Runner struct {
 	calls     int
 	lastLevel map[quota.Priority]int
 	stop      context.CancelCauseFunc
-	streak    int      // documents in a row that failed with the same error
-	lastErr   string   // that error
-	unsaved   []string // documents whose record could not be written
-	werr      error    // the first such write error
+	streak    int           // documents in a row that failed with the same class of error
+	lastClass string        // that class (invoke.Class)
+	sent      int           // documents handed to the client whose record is not counted yet
+	finished  chan struct{} // signalled (without blocking) each time sent goes down
+	unsaved   []string      // documents whose record could not be written
+	werr      error         // the first such write error
 }
 
 // StopAfter is how many documents in a row may fail with the same error before a run stops
 // sending the rest: the error is then about the run (credentials, model access, a wrong
-// region), not about the documents.
+// region), not about the documents. Errors are the same when their class is
+// (invoke.Class: the service's error code and HTTP status), not their text, which names
+// each attempt's request id.
 const StopAfter = 8
 
 // errStopped is the cause of a run stopped by failures.
@@ -83,8 +88,8 @@ type Status struct {
 	// Interrupted is set once the run stopped admitting because its context ended.
 	Interrupted bool
 	// Stopped, when not empty, says why the run stopped sending documents on its own:
-	// StopAfter documents in a row failed with the same error, or the results file could
-	// not be written.
+	// StopAfter documents in a row failed with the same class of error, or the results
+	// file could not be written.
 	Stopped string
 }
 
@@ -121,7 +126,7 @@ func New(cfg Config, client Client) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{cfg: cfg, client: client, plan: p, pred: pred, remaining: map[quota.Priority]quota.Cost{},
-		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}}, nil
+		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}, finished: make(chan struct{}, 1)}, nil
 }
 
 // Status returns the run's progress now.
@@ -188,7 +193,11 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, it.err))
 			continue
 		}
-		j, err := r.plan.prepare(it)
+		j, err := r.plan.prepare(ctx, it)
+		if ctx.Err() != nil {
+			delete(redo, it.path) // interrupted: nothing is sent, and the records are kept as they are
+			break
+		}
 		if err != nil {
 			skipped = append(skipped, r.record(it, key.Settings, results.Skipped, err))
 			continue
@@ -205,7 +214,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.st.Total = len(items)
 	r.mu.Unlock()
 	for _, rec := range skipped {
-		if err := r.finish(out, rec); err != nil {
+		if err := r.finish(out, rec, ""); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -246,7 +255,7 @@ dispatch:
 		case <-ctx.Done():
 			break dispatch
 		}
-		if ctx.Err() != nil {
+		if !r.mayProbe(ctx) || ctx.Err() != nil {
 			<-sem
 			break
 		}
@@ -256,6 +265,7 @@ dispatch:
 		r.remaining[j.priority] = subCost(r.remaining[j.priority], exp)
 		r.inflight = r.inflight.Add(exp)
 		r.st.InFlight++
+		r.sent++
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
 		// The next document starts once this one's first call has reached the client's
@@ -267,16 +277,19 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-sem }()
 			defer markQueued()
-			rec, ok := r.process(callCtx, j, level, markQueued)
+			rec, class, ok := r.process(callCtx, j, level, markQueued)
 			r.mu.Lock()
 			r.st.InFlight--
 			r.inflight = subCost(r.inflight, exp)
 			r.open[j.priority]--
 			r.mu.Unlock()
+			// A failure joins the streak before the document leaves the count of those
+			// sent (defers run after finish), so that mayProbe never misses it.
+			defer r.unsend()
 			if !ok {
 				return // cancelled by the interruption: no record, a second run does it
 			}
-			if err := r.finish(out, rec); err != nil {
+			if err := r.finish(out, rec, class); err != nil {
 				r.unsave(rec.Path, err)
 			}
 		}(j, level, exp)
@@ -286,6 +299,11 @@ dispatch:
 		}
 	}
 	wg.Wait()
+	// The context says whether the run was interrupted; the flag set when it ended may
+	// not have been set yet.
+	r.mu.Lock()
+	r.st.Interrupted = ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStopped)
+	r.mu.Unlock()
 	if r.werr != nil {
 		return r.summary(), fmt.Errorf("%w: the results of %d document(s) were not saved, and the rest were not sent (make room, then run the same command again)",
 			r.werr, len(r.unsaved))
@@ -359,12 +377,47 @@ func quoteAll(names []string) string {
 	return strings.Join(q, ", ")
 }
 
+
+// mayProbe waits, while no document of this run has been done, until the documents sent
+// and not counted yet plus the current streak of identical failures are fewer than
+// StopAfter: a run whose every call fails the same way (no model access, a model the
+// region does not serve, a model never ready) then stops after StopAfter documents'
+// attempts instead of having sent the whole batch, however many it hands the client at
+// once; one document done lifts the bound. It returns false when ctx ends first.
+func (r *Runner) mayProbe(ctx context.Context) bool {
+	for {
+		r.mu.Lock()
+		ok := r.st.Done > 0 || r.sent+r.streak < StopAfter
+		r.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-r.finished:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// unsend counts a sent document as finished, after its record (if any) was counted,
+// and wakes mayProbe.
+func (r *Runner) unsend() {
+	r.mu.Lock()
+	r.sent--
+	r.mu.Unlock()
+	select {
+	case r.finished <- struct{}{}:
+	default:
+	}
+}
+
 func supportedList() []string {
 	return append(extractFormats(), ".jsonl (requests)")
 }
 
-// finish writes a record and counts it.
-func (r *Runner) finish(out *results.File, rec results.Record) error {
+// finish writes a record and counts it; class is a failed record's invoke.Class.
+func (r *Runner) finish(out *results.File, rec results.Record, class string) error {
 	rec.Finished = time.Now().UTC()
 	if err := out.Append(rec); err != nil {
 		return err
@@ -378,13 +431,13 @@ func (r *Runner) finish(out *results.File, rec results.Record) error {
 	case results.Failed:
 		r.st.Failed++
 		r.failures = append(r.failures, rec)
-		if rec.Error == r.lastErr {
+		if class == r.lastClass {
 			r.streak++
 		} else {
-			r.streak, r.lastErr = 1, rec.Error
+			r.streak, r.lastClass = 1, class
 		}
 		if r.streak == StopAfter && r.stop != nil && r.st.Stopped == "" {
-			r.st.Stopped = fmt.Sprintf("%d documents in a row failed with the same error, so the rest were not sent: %s", StopAfter, rec.Error)
+			r.st.Stopped = fmt.Sprintf("%d documents in a row failed with the same error (%s), so the rest were not sent: %s", StopAfter, class, rec.Error)
 			r.stop(errStopped)
 		}
 	case results.Skipped:
@@ -574,11 +627,12 @@ func (c *callResult) add(o callResult) {
 	}
 }
 
-// process does a document's calls and returns its record; ok is false when the run's
-// interruption cancelled it before it finished. queued runs once the document's first
-// calls (all its chunks) have reached the client's queue.
-func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) (results.Record, bool) {
-	rec := r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
+// process does a document's calls and returns its record, with the class of its error
+// (invoke.Class) when it failed; ok is false when the run's interruption cancelled it
+// before it finished. queued runs once the document's first calls (all its chunks) have
+// reached the client's queue.
+func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) (rec results.Record, class string, ok bool) {
+	rec = r.record(j.item, r.plan.settingsHash(j.item), results.Done, nil)
 	rec.Verbosity = LevelName(level)
 	rec.InputTokensEstimated = j.inputTokens
 	var res callResult
@@ -603,11 +657,12 @@ func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) 
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return rec, false
+			return rec, "", false
 		}
 		rec.Status, rec.Error = results.Failed, err.Error()
+		class = invoke.Class(err)
 	}
-	return rec, true
+	return rec, class, true
 }
 
 // chunked reviews each chunk (concurrently: the client queues them) and combines the

@@ -38,6 +38,14 @@ var regionName = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
 // API's maximum.
 const DefaultPageSize = 100
 
+// DefaultTimeout bounds the listing of an account's quotas when Config.Timeout is zero:
+// the few pages of Bedrock's quotas take about a second, so a Service Quotas endpoint
+// that has not answered in 30 seconds has stalled.
+const DefaultTimeout = 30 * time.Second
+
+// ErrTimeout is matched (errors.Is) by the error of a listing that ran out of time.
+var ErrTimeout = errors.New("discover: Service Quotas did not answer in time")
+
 // Config says where to read quotas and what to do with them. Region is required; every
 // other field has a documented zero value.
 type Config struct {
@@ -57,6 +65,13 @@ type Config struct {
 	// PageSize is the MaxResults of each ListServiceQuotas page, 1 to 100. Zero means
 	// DefaultPageSize.
 	PageSize int32
+	// Timeout bounds the whole listing, every page and the SDK's retries included. Zero
+	// means DefaultTimeout; negative means none (ctx's deadline alone).
+	Timeout time.Duration
+	// Endpoint names the Service Quotas endpoint in messages. Empty means Client's
+	// BaseEndpoint when it is a *servicequotas.Client with one, else the region's AWS
+	// endpoint.
+	Endpoint string
 }
 
 // A Source says where a quota value came from.
@@ -153,9 +168,16 @@ func Quotas(ctx context.Context, cfg Config, modelID string) (*Report, error) {
 	var applied []types.ServiceQuota
 	if cfg.Client == nil {
 		r.Fallback = "no Service Quotas client: using catalog defaults"
-	} else if applied, err = list(ctx, cfg.Client, cfg.PageSize); err != nil {
+	} else if applied, err = listWithin(ctx, cfg, region); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("discover: listing quotas: %w", ctx.Err())
+		}
+		if errors.Is(err, ErrTimeout) {
+			// A stalled endpoint is not an absent one: the account's quotas may well be
+			// lower than the defaults, so the caller is told rather than given them.
+			r.Fallback = err.Error() + ": using catalog defaults"
+			r.build(nil, false, cfg.LegacyRPM)
+			return r, err
 		}
 		r.Fallback = fallbackReason(err) + ": using catalog defaults"
 	}
@@ -169,6 +191,38 @@ func Quotas(ctx context.Context, cfg Config, modelID string) (*Report, error) {
 			m.ID, ref.Scope, region, ref.Scope, m.ID)
 	}
 	return r, nil
+}
+
+// listWithin lists the quotas within cfg's timeout; when it runs out, the error wraps
+// ErrTimeout and names the endpoint and the time waited.
+func listWithin(ctx context.Context, cfg Config, region string) ([]types.ServiceQuota, error) {
+	d := cfg.Timeout
+	if d == 0 {
+		d = DefaultTimeout
+	}
+	if d < 0 {
+		return list(ctx, cfg.Client, cfg.PageSize)
+	}
+	lctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	out, err := list(lctx, cfg.Client, cfg.PageSize)
+	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %s did not answer within %v", ErrTimeout, endpointOf(cfg, region), d)
+	}
+	return out, err
+}
+
+// endpointOf names the Service Quotas endpoint cfg's client calls.
+func endpointOf(cfg Config, region string) string {
+	if cfg.Endpoint != "" {
+		return cfg.Endpoint
+	}
+	if c, ok := cfg.Client.(*servicequotas.Client); ok {
+		if ep := c.Options().BaseEndpoint; ep != nil && *ep != "" {
+			return *ep
+		}
+	}
+	return "https://servicequotas." + region + ".amazonaws.com"
 }
 
 // list reads every Bedrock quota of the account, page by page.

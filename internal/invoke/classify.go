@@ -270,3 +270,35 @@ func isConnection(err error) bool {
 	var send *smithyhttp.RequestSendError
 	return errors.As(err, &send)
 }
+
+// Class names the kind of failure err is, so that a caller can tell the same failure
+// met again from a different one: two errors have the same class when they would be
+// fixed the same way. The text of an SDK error cannot serve, since each carries the
+// request id of its own attempt. The class is, in order: the service's error code
+// and HTTP status ("ResourceNotFoundException (HTTP 404)"), the HTTP status alone, the
+// outcome's kind for transport failures, timeouts and cancellations ("connection"),
+// and for an error no rule recognises the text of the innermost error it wraps (a
+// prefix that names the document or chunk is left out). Class(nil) is "".
+func Class(err error) string {
+	if err == nil {
+		return ""
+	}
+	o := Classify(err)
+	switch {
+	case o.Code != "" && o.Status != 0:
+		return o.Code + " (HTTP " + strconv.Itoa(o.Status) + ")"
+	case o.Code != "":
+		return o.Code
+	case o.Status != 0:
+		return "HTTP " + strconv.Itoa(o.Status)
+	case o.Kind != Other:
+		return o.Kind.String()
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

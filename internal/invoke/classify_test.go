@@ -270,3 +270,43 @@ func TestKindAndReasonNames(t *testing.T) {
 		}
 	}
 }
+
+// TestClassSameFailure makes the same failing call twice through the real SDK: the two
+// errors' texts differ (each names its own request id) but their classes are equal, and
+// differ from another failure's.
+func TestClassSameFailure(t *testing.T) {
+	o := options(100_000, 5)
+	o.Faults = bedrocktest.Faults{ModelNotReady: 1}
+	client := newClient(t, startEmulator(t, o).URL)
+	_, err1 := client.Converse(ctxT(t), converseInput("one", 8))
+	_, err2 := client.Converse(ctxT(t), converseInput("two", 8))
+	if err1 == nil || err2 == nil {
+		t.Fatalf("calls under a certain ModelNotReady fault succeeded: %v, %v", err1, err2)
+	}
+	if err1.Error() == err2.Error() {
+		t.Fatalf("both errors read %q: the test needs texts that differ", err1)
+	}
+	wrapped := fmt.Errorf("chunk 2 of 3: %w", err2)
+	if got, want := invoke.Class(wrapped), invoke.Class(err1); got != want {
+		t.Errorf("classes %q and %q differ for the same failure", got, want)
+	}
+	if got, want := invoke.Class(err1), "ModelNotReadyException (HTTP 429)"; got != want {
+		t.Errorf("Class = %q, want %q", got, want)
+	}
+	_, other := newClient(t, startEmulator(t, options(100_000, 5)).URL).Converse(ctxT(t), converseInput("hi", 10_001))
+	if got := invoke.Class(other); got != "ValidationException (HTTP 400)" {
+		t.Errorf("Class of a validation error = %q", got)
+	}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{context.Canceled, "canceled"},
+		{fmt.Errorf("document a.txt: %w", errors.New("template: no field X")), "template: no field X"},
+	} {
+		if got := invoke.Class(tt.err); got != tt.want {
+			t.Errorf("Class(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

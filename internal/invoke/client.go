@@ -21,7 +21,9 @@ import (
 // The client makes exactly one HTTP attempt per call (aws.NopRetryer, whatever
 // cfg.RetryMaxAttempts says) and sends requests through cfg.HTTPClient (or the SDK's
 // default one) wrapped so that request bodies reach the transport without WriteTo,
-// which avoids smithy-go's closed-connection bug (see the package documentation).
+// which avoids smithy-go's closed-connection bug (see the package documentation), and
+// so that an attempt gives up when its response has not begun within the timeout its
+// context carries (WithAttemptTimeout).
 // Its protocol decodes every stream event with a codec of its own, so that concurrent
 // streams on the client do not race on the SDK's shared decoder. It is safe for
 // concurrent use, streams included.
@@ -99,15 +101,16 @@ type plainBodyClient struct {
 	next aws.HTTPClient
 }
 
-// Do implements aws.HTTPClient.
+// Do implements aws.HTTPClient, within the attempt timeout of the request's context
+// (WithAttemptTimeout).
 func (c plainBodyClient) Do(req *http.Request) (*http.Response, error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return c.next.Do(req)
+		return doWithin(c.next, req)
 	}
 	r := new(http.Request)
 	*r = *req
 	r.Body = plainBody{req.Body}
-	return c.next.Do(r)
+	return doWithin(c.next, r)
 }
 
 // plainBody exposes only Read and Close of a request body: net/http's transport then

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/discover"
+)
+
+// stalledURL is a real TCP listener that accepts connections and never answers.
+func stalledURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestQuotasStalledEndpoint points "tollgate quotas" at a Service Quotas endpoint that
+// never answers: after --timeout it shows the catalog's defaults and fails with an error
+// naming the endpoint and the flag to change.
+func TestQuotasStalledEndpoint(t *testing.T) {
+	isolateAWS(t)
+	url := stalledURL(t)
+	start := time.Now()
+	out, err := runCLI(t, "quotas", "--model", sonnet35, "--region", "us-east-1", "--endpoint", url, "--timeout", "300ms")
+	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--timeout") {
+		t.Fatalf("error %v; want a timeout naming %s and --timeout", err, url)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("took %v with --timeout 300ms", took)
+	}
+	if !strings.Contains(out, "catalog default") {
+		t.Errorf("no catalog defaults shown:\n%s", out)
+	}
+	if _, err := runCLI(t, "quotas", "--model", sonnet35, "--timeout", "0s"); err == nil || !strings.Contains(err.Error(), "--timeout 0s is out of range") {
+		t.Errorf("--timeout 0s: %v", err)
+	}
+}
+
+// TestRunStalledBedrock runs a document against a Bedrock endpoint that accepts and never
+// answers: each attempt gives up at --attempt-timeout, and the run ends with the
+// document failed instead of hanging.
+func TestRunStalledBedrock(t *testing.T) {
+	isolateAWS(t)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(doc, []byte("A short agreement between two parties."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	root.SetArgs([]string{"run", "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms", "--progress", "none",
+		"--out", filepath.Join(dir, "out.jsonl"), doc})
+	var buf syncBuffer
+	root.SetOut(&buf)
+	root.SetErr(&buf)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // the test's own bound
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("the run hung until the test's deadline: %v\n%s", err, buf.String())
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(buf.String(), "attempt timeout (100ms)") {
+		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, buf.String())
+	}
+}
