@@ -97,11 +97,21 @@ func (bd *body) release() {
 }
 
 // readBody reads r's body, at most limit bytes, within the body timeout and under the
-// bytes-in-flight budget. On failure it has answered the request (with fail, given the
+// bytes-in-flight budget. On failure it has answered the request (with answer, given the
 // error code and message) and returns nil. The connection's read deadline is cleared
 // afterwards: a streaming reply may last far longer than its request took to arrive.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, fail func(wire.ErrorCode, string)) *body {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, answer func(wire.ErrorCode, string)) *body {
 	limit = min(limit, h.opts.MaxBodyBytesInFlight)
+	// A body not read to its end closes the connection: an HTTP/1.1 server would
+	// otherwise read the rest to reuse it, with no deadline left. The read deadline is
+	// left in place, so that nothing more is read.
+	ok := false
+	fail := func(code wire.ErrorCode, message string) {
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		answer(code, message)
+	}
 	if r.ContentLength > limit {
 		fail(wire.ValidationException, fmt.Sprintf("Malformed input request: the request body is %d bytes, more than the %d the emulator accepts.", r.ContentLength, limit))
 		return nil
@@ -113,7 +123,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 		// An error means the connection cannot have a deadline (not a net.Conn); the
 		// budget's wait below is still bounded.
 		_ = rc.SetReadDeadline(deadline)
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+		defer func() {
+			if ok {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+		}()
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
@@ -135,10 +149,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 		data = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(rd, data)
 	} else {
-		data, err = io.ReadAll(&budgetReader{r: rd, ctx: ctx, bd: bd})
+		data, err = io.ReadAll(&budgetReader{r: rd, ctx: ctx, bd: bd, limit: limit})
 	}
 	bd.data = data
 	if err == nil {
+		ok = true
 		return bd
 	}
 	bd.release()
@@ -159,22 +174,24 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 // budgetReader takes budget for a body without a Content-Length as it arrives,
 // unknownLengthStep at a time.
 type budgetReader struct {
-	r    io.Reader
-	ctx  context.Context
-	bd   *body
-	read int64
+	r     io.Reader
+	ctx   context.Context
+	bd    *body
+	limit int64 // the most bytes charged: the body's size limit
+	read  int64
 }
 
 func (br *budgetReader) Read(p []byte) (int, error) {
-	if len(p) > unknownLengthStep {
-		p = p[:unknownLengthStep]
-	}
-	if br.read+int64(len(p)) > br.bd.charged {
-		if err := br.bd.b.acquire(br.ctx, unknownLengthStep); err != nil {
+	if br.read+int64(len(p)) > br.bd.charged && br.bd.charged < br.limit {
+		step := min(unknownLengthStep, br.limit-br.bd.charged)
+		if err := br.bd.b.acquire(br.ctx, step); err != nil {
 			return 0, err
 		}
-		br.bd.charged += unknownLengthStep
+		br.bd.charged += step
 	}
+	// Read no more than is charged; at the limit, one byte more, for the size check
+	// below this reader to see that the body is too large.
+	p = p[:max(min(int64(len(p)), br.bd.charged-br.read), 1)]
 	n, err := br.r.Read(p)
 	br.read += int64(n)
 	return n, err
