@@ -21,7 +21,7 @@ const maxBodyBytes = 40 << 20
 // Defaults of the request-body bounds.
 const (
 	defaultBodyTimeout          = 30 * time.Second
-	defaultMaxBodyBytesInFlight = 256 << 20
+	defaultMaxBodyBytesInFlight = 64 << 20
 	// unknownLengthStep is how much budget a body without a Content-Length takes at a
 	// time as it arrives.
 	unknownLengthStep = 1 << 20

@@ -180,7 +180,7 @@ type Options struct {
 	// MaxBodyBytesInFlight bounds the bytes of request bodies being read or decoded at
 	// once, over all connections: a body that does not fit waits, up to BodyTimeout, then
 	// gets HTTP 503 ServiceUnavailableException (which the SDKs retry). One body may be
-	// at most this large. Zero means 256 MiB.
+	// at most this large. Zero means 64 MiB.
 	MaxBodyBytesInFlight int64
 }
 
@@ -273,7 +273,7 @@ func (o Options) normalize() (Options, error) {
 	case o.MaxBodyBytesInFlight == 0:
 		o.MaxBodyBytesInFlight = defaultMaxBodyBytesInFlight
 	case o.MaxBodyBytesInFlight < 0:
-		return o, fmt.Errorf("bedrocktest: Options.MaxBodyBytesInFlight %d: must not be negative (0 means 256 MiB)", o.MaxBodyBytesInFlight)
+		return o, fmt.Errorf("bedrocktest: Options.MaxBodyBytesInFlight %d: must not be negative (0 means 64 MiB)", o.MaxBodyBytesInFlight)
 	}
 	models := make([]Model, len(o.Models))
 	seen := make(map[string]bool, len(o.Models))
