@@ -98,8 +98,8 @@ func (bd *body) release() {
 
 // readBody reads r's body, at most limit bytes, within the body timeout and under the
 // bytes-in-flight budget. On failure it has answered the request (with answer, given the
-// error code and message) and returns nil. The connection's read deadline is cleared
-// afterwards: a streaming reply may last far longer than its request took to arrive.
+// error code and message) and returns nil. Once a body is read in full its read deadline
+// is cleared: a streaming reply may last far longer than its request took to arrive.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, answer func(wire.ErrorCode, string)) *body {
 	limit = min(limit, h.opts.MaxBodyBytesInFlight)
 	// A body not read to its end closes the connection: an HTTP/1.1 server would
