@@ -145,7 +145,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	if r.ContentLength >= 0 {
 		// Read into a buffer of the announced size: ReadAll's doubling would hold up to
-		// twice as much. The body reader stops at Content-Length.
+		// twice as much. The body reader stops at Content-Length, returning EOF with the
+		// last bytes (from which on the server watches for the client going away).
 		data = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(rd, data)
 	} else {

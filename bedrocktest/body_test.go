@@ -291,3 +291,44 @@ func TestBodyBudgetWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestClientGoneEndsTheCall: a client that hangs up while its reply is pending ends the
+// call at once (its request's context is cancelled): the bounded body read still lets
+// the server watch the connection once the body is in.
+func TestClientGoneEndsTheCall(t *testing.T) {
+	srv, err := NewServer(Options{
+		Models: []Model{{ID: bodyTestModel, MaxOutputTokens: 100,
+			Limits: map[catalog.Scope]Limits{catalog.OnDemand: {TokensPerMinute: 100_000_000}}}},
+		Counter: spaceCounter{}, Latency: Latency{TimeToFirstToken: time.Minute, PerOutputToken: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	body := `{"messages":[{"role":"user","content":[{"text":"hello there"}]}]}`
+	conn := rawRequest(t, srv.Listener.Addr().String(), "converse", len(body))
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := func() int64 {
+		var n int64
+		for _, s := range srv.Stats().Series {
+			n += s.InFlight
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inFlight() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not admitted within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	for inFlight() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call is still in flight 10s after its client hung up (its reply is due in a minute)")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
