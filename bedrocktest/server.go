@@ -147,7 +147,9 @@ func (h *Handler) requestID(seq uint64) string {
 
 // Serve serves the handler on ln until ctx is done, then closes the handler (ending
 // replies in progress) and shuts the server down. It returns nil after a shutdown caused
-// by ctx, or the error that stopped the server.
+// by ctx, or the error that stopped the server. A plain listener serves HTTP/1.1 and
+// HTTP/2 with prior knowledge (h2c); for HTTPS pass tls.NewListener(ln, config) with
+// config.NextProtos = []string{"h2", "http/1.1"}, so that ALPN can choose HTTP/2.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	// Connections that never sent a request (the SDK's transport dials spares) would hold
 	// Shutdown for 5 seconds; they are tracked and closed at once instead.
