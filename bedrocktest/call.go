@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -68,13 +67,14 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request) {
 	if !h.resolve(c, modelID) {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		c.fail(wire.ValidationException, "Malformed input request: the body could not be read: "+err.Error())
+	bd := h.readBody(w, r, maxBodyBytes, c.fail)
+	if bd == nil {
 		return
 	}
+	body := bd.data
 	if op == wire.CountTokens {
 		h.countTokens(c, body)
+		bd.release()
 		return
 	}
 	if op == wire.Converse || op == wire.ConverseStream {
@@ -83,6 +83,7 @@ func (h *Handler) serveModel(w http.ResponseWriter, r *http.Request) {
 		c.dialect = anthropicDialect{}
 	}
 	asked, err := c.dialect.parse(c, body)
+	bd.release() // the call's reply may take minutes; the body is not needed past here
 	if err != nil {
 		c.fail(wire.ValidationException, validationMessage(err))
 		return

@@ -192,6 +192,16 @@ type Options struct {
 	Region string
 	// Logger receives one debug line per call and warnings; nil discards them.
 	Logger *slog.Logger
+	// BodyTimeout is how long, in real time, a request body may take to arrive (and to
+	// wait for room under MaxBodyBytesInFlight) after its headers; a body still arriving
+	// then gets HTTP 408 RequestTimeoutException and its connection is closed. Zero means
+	// 30 seconds; a negative value means no limit.
+	BodyTimeout time.Duration
+	// MaxBodyBytesInFlight bounds the bytes of request bodies being read or decoded at
+	// once, over all connections: a body that does not fit waits, up to BodyTimeout, then
+	// gets HTTP 503 ServiceUnavailableException (which the SDKs retry). One body may be
+	// at most this large. Zero means 64 MiB.
+	MaxBodyBytesInFlight int64
 }
 
 // TokenCounter counts the tokens of a text. *estimate.Tokenizer satisfies it.
@@ -283,6 +293,13 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.BodyTimeout = durationDefault(o.BodyTimeout, defaultBodyTimeout)
+	switch {
+	case o.MaxBodyBytesInFlight == 0:
+		o.MaxBodyBytesInFlight = defaultMaxBodyBytesInFlight
+	case o.MaxBodyBytesInFlight < 0:
+		return o, fmt.Errorf("bedrocktest: Options.MaxBodyBytesInFlight %d: must not be negative (0 means 64 MiB)", o.MaxBodyBytesInFlight)
 	}
 	models := make([]Model, len(o.Models))
 	seen := make(map[string]bool, len(o.Models))

@@ -2,10 +2,17 @@ package bedrocktest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -21,10 +28,6 @@ const (
 	ResetPath = "/_tollgate/reset"
 )
 
-// maxBodyBytes bounds a request body: CountTokens' documented maximum blob is 25,000,000
-// bytes, base64 on the wire.
-const maxBodyBytes = 40 << 20
-
 // Handler is the emulator as an http.Handler: Bedrock Runtime (Converse, ConverseStream,
 // InvokeModel, InvokeModelWithResponseStream, CountTokens), the Service Quotas API and
 // the stats endpoints, all on one URL. Build it with New; it is safe for concurrent use.
@@ -34,6 +37,7 @@ type Handler struct {
 	meter  *meter
 	cache  promptCache
 	models map[string]*Model
+	budget *bodyBudget
 
 	seq         atomic.Uint64 // numbers requests, for their ids
 	draws       atomic.Uint64 // numbers valid calls, for their fault draws
@@ -58,6 +62,7 @@ func New(opts Options) (*Handler, error) {
 		meter:  newMeter(o.Window),
 		cache:  promptCache{ttl: o.CacheTTL},
 		models: make(map[string]*Model, len(o.Models)),
+		budget: newBodyBudget(o.MaxBodyBytesInFlight),
 	}
 	for i := range o.Models {
 		h.models[o.Models[i].ID] = &o.Models[i]
@@ -142,13 +147,26 @@ func (h *Handler) requestID(seq uint64) string {
 
 // Serve serves the handler on ln until ctx is done, then closes the handler (ending
 // replies in progress) and shuts the server down. It returns nil after a shutdown caused
-// by ctx, or the error that stopped the server.
+// by ctx, or the error that stopped the server. A plain listener serves HTTP/1.1 and
+// HTTP/2 with prior knowledge (h2c); for HTTPS pass tls.NewListener(ln, config) with
+// config.NextProtos = []string{"h2", "http/1.1"}, so that ALPN can choose HTTP/2.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	// Connections that never sent a request (the SDK's transport dials spares) would hold
 	// Shutdown for 5 seconds; they are tracked and closed at once instead.
 	var mu sync.Mutex
 	fresh := map[net.Conn]bool{}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	// HTTP/1.1 and HTTP/2 with prior knowledge (h2c) share a plain listener, and a TLS
+	// listener offers HTTP/2 by ALPN: the AWS SDK for JavaScript v3 speaks HTTP/2 to
+	// Bedrock Runtime, also to an http:// endpoint.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
+	// No ReadTimeout: it would stay on the connection while a streaming reply is written
+	// and cut it; request bodies get their own deadline (Options.BodyTimeout). Idle
+	// connections are closed after longer than the SDKs keep them (Go's transport: 90s),
+	// so that the client, not the server, closes one it may be about to reuse.
+	srv := &http.Server{Handler: h, Protocols: &protocols, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -191,19 +209,35 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 // Server is an emulator listening on a loopback port, shaped like httptest.Server.
 type Server struct {
 	*Handler
-	// URL is the base URL, "http://127.0.0.1:port", to use as the SDK's BaseEndpoint for
-	// both Bedrock Runtime and Service Quotas.
+	// URL is the base URL, "http://127.0.0.1:port" ("https://…" from NewTLSServer), to
+	// use as the SDK's BaseEndpoint for both Bedrock Runtime and Service Quotas. The port
+	// serves HTTP/1.1 and HTTP/2 (h2c on http://, ALPN on https://).
 	URL string
 	// Listener is the listener the server accepts on.
 	Listener net.Listener
+	// Certificate is the self-signed certificate of a server started by NewTLSServer, for
+	// 127.0.0.1, ::1 and localhost: a client trusts it by adding it to its root CAs. It is
+	// nil for NewServer.
+	Certificate *x509.Certificate
 
 	stop context.CancelFunc
 	done chan error
 	once sync.Once
 }
 
-// NewServer starts an emulator for opts on a free loopback port. The caller must Close it.
+// NewServer starts an emulator for opts on a free loopback port, serving HTTP/1.1 and
+// h2c. The caller must Close it.
 func NewServer(opts Options) (*Server, error) {
+	return newServer(opts, false)
+}
+
+// NewTLSServer is NewServer over TLS with a fresh self-signed Certificate, serving
+// HTTP/2 and HTTP/1.1 as the client's ALPN chooses.
+func NewTLSServer(opts Options) (*Server, error) {
+	return newServer(opts, true)
+}
+
+func newServer(opts Options, useTLS bool) (*Server, error) {
 	h, err := New(opts)
 	if err != nil {
 		return nil, err
@@ -212,10 +246,51 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bedrocktest: listening on loopback: %w", err)
 	}
+	s := &Server{Handler: h, URL: "http://" + ln.Addr().String(), done: make(chan error, 1)}
+	if useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		s.Certificate = cert.Leaf
+		s.URL = "https://" + ln.Addr().String()
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
+	}
+	s.Listener = ln
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{Handler: h, URL: "http://" + ln.Addr().String(), Listener: ln, stop: stop, done: make(chan error, 1)}
+	s.stop = stop
 	go func() { s.done <- h.Serve(ctx, ln) }() // owned by Close, which waits for it
 	return s, nil
+}
+
+// selfSigned makes a certificate for the loopback addresses, signed by its own key.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("bedrocktest: generating a TLS key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{Organization: []string{"tollgate bedrocktest"}},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(10 * 24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// A CA that is its own leaf: a client's trust store can hold it as a root.
+		IsCA: true, BasicConstraintsValid: true,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:    []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("bedrocktest: creating a TLS certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("bedrocktest: parsing the TLS certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // Close ends replies in progress, stops the server and waits until it has stopped.

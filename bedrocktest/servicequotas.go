@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -101,11 +100,16 @@ func (h *Handler) serveQuotas(w http.ResponseWriter, r *http.Request) {
 		quotasError(w, id, "UnknownOperationException", "unknown operation "+r.Header.Get("X-Amz-Target"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	var req quotasRequest
-	if err == nil && len(bytes.TrimSpace(body)) > 0 {
-		err = json.Unmarshal(body, &req)
+	bd := h.readBody(w, r, 1<<20, func(code wire.ErrorCode, msg string) { quotasErrorStatus(w, id, code, msg) })
+	if bd == nil {
+		return
 	}
+	var req quotasRequest
+	var err error
+	if len(bytes.TrimSpace(bd.data)) > 0 {
+		err = json.Unmarshal(bd.data, &req)
+	}
+	bd.release()
 	if err != nil {
 		quotasError(w, id, "IllegalArgumentException", "the request body is not valid JSON: "+err.Error())
 		return
@@ -168,9 +172,14 @@ func quotasJSON(w http.ResponseWriter, id string, v any) {
 // quotasError answers an awsJson1_1 error: status 400, the code in __type and in the
 // x-amzn-ErrorType header.
 func quotasError(w http.ResponseWriter, id, code, message string) {
+	quotasErrorStatus(w, id, wire.ErrorCode{Name: code, Status: http.StatusBadRequest}, message)
+}
+
+// quotasErrorStatus answers an awsJson1_1 error with the status of code.
+func quotasErrorStatus(w http.ResponseWriter, id string, code wire.ErrorCode, message string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set(wire.HeaderRequestID, id)
-	w.Header().Set(wire.HeaderErrorType, code)
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
+	w.Header().Set(wire.HeaderErrorType, code.Name)
+	w.WriteHeader(code.Status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code.Name, "message": message})
 }

@@ -27,6 +27,20 @@ if ! command -v staticcheck >/dev/null 2>&1; then
 fi
 staticcheck ./...
 
+step "JavaScript SDK for the emulator's SDK checks"
+# bedrocktest's TestJavaScriptSDK runs the AWS SDK for JavaScript v3 from here; the lock
+# file pins it. Installed again when the lock file is newer than the install.
+sdk=bedrocktest/testdata/sdk
+if [ ! -f "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json" -nt "$sdk/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$sdk" && npm ci --no-audit --no-fund)
+  else
+    echo "npm not found: TestJavaScriptSDK skips (and fails with CI=true)"
+  fi
+else
+  echo "up to date"
+fi
+
 step "go test -race"
 # -p 1: one package at a time, so that the tests measuring throughput against the
 # emulator in real time do not compete for the CPU with other packages' tests.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ type emulateFlags struct {
 	outputTokens                              int
 	tpm, tpd, rpm, faults                     []string
 	faultSeed                                 uint64
+	tlsCert, tlsKey                           string
 }
 
 func newEmulateCmd() *cobra.Command {
@@ -71,6 +73,10 @@ Faults (--fault KIND=PROBABILITY, repeatable, drawn from --fault-seed): service-
 and stream-unavailable (exception frames halfway through a stream), slow (latency ×
 --slow-factor), drop (connection closed without an answer).
 
+The port speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c, what the JavaScript SDK
+v3 uses); with --tls-cert and --tls-key it serves HTTPS instead (HTTP/2 or HTTP/1.1 by
+ALPN). Request bodies must arrive within 30s of their headers and are at most 40 MiB.
+
 Stats: GET /_tollgate/stats gives per account, model and scope the calls admitted and
 throttled (by limit), the tokens reserved and settled, and the highest usage each limit
 ever saw (the referee for "no overshoot"); POST /_tollgate/reset clears them.
@@ -79,7 +85,8 @@ Ctrl-C stops the emulator.`,
   tollgate emulate --window clock --time-scale 60
   tollgate emulate --tpm us.anthropic.claude-sonnet-4-20250514-v1:0=100000 --tpd us.anthropic.claude-sonnet-4-20250514-v1:0=0
   tollgate emulate --fault service-unavailable=0.01 --fault stream-throttle=0.02 --fault-seed 7
-  tollgate emulate --config emulator.yaml --addr 127.0.0.1:9000`,
+  tollgate emulate --config emulator.yaml --addr 127.0.0.1:9000
+  tollgate emulate --tls-cert cert.pem --tls-key key.pem`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("unexpected argument %q: emulate takes flags only (see tollgate emulate --help)", args[0])}
@@ -94,7 +101,11 @@ Ctrl-C stops the emulator.`,
 			if err != nil {
 				return usageError{err}
 			}
-			return runEmulate(cmd.Context(), cmd.OutOrStdout(), f.addr, opts)
+			tlsConfig, err := f.tls()
+			if err != nil {
+				return usageError{err}
+			}
+			return runEmulate(cmd.Context(), cmd.OutOrStdout(), f.addr, tlsConfig, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -116,6 +127,8 @@ Ctrl-C stops the emulator.`,
 	fl.StringArrayVar(&f.faults, "fault", nil, "inject a fault, KIND=PROBABILITY (repeatable; kinds above)")
 	fl.Uint64Var(&f.faultSeed, "fault-seed", 0, "seed of the fault draws")
 	fl.Float64Var(&f.slowFactor, "slow-factor", 0, "latency multiplier of slow replies (default 10)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP (with --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return cmd
 }
 
@@ -201,6 +214,22 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 	return c.Options() // runEmulate's New checks the rest
 }
 
+// tls loads --tls-cert and --tls-key; nil means plain HTTP.
+func (f emulateFlags) tls() (*tls.Config, error) {
+	if f.tlsCert == "" && f.tlsKey == "" {
+		return nil, nil
+	}
+	if f.tlsCert == "" || f.tlsKey == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both PEM files, or neither for plain HTTP")
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", f.tlsCert, f.tlsKey, err)
+	}
+	// ALPN offers HTTP/2 first, as AWS endpoints do.
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
 // parseQuotaFlag reads MODEL=N; N = 0 is a zero quota.
 func parseQuotaFlag(v string) (string, int64, error) {
 	i := strings.LastIndexByte(v, '=')
@@ -244,8 +273,9 @@ func applyFaults(f *bedrocktest.Faults, specs []string) error {
 	return nil
 }
 
-// runEmulate serves the emulator on addr until ctx is done.
-func runEmulate(ctx context.Context, out io.Writer, addr string, opts bedrocktest.Options) error {
+// runEmulate serves the emulator on addr until ctx is done, over TLS if tlsConfig is not
+// nil.
+func runEmulate(ctx context.Context, out io.Writer, addr string, tlsConfig *tls.Config, opts bedrocktest.Options) error {
 	h, err := bedrocktest.New(opts)
 	if err != nil {
 		return usageError{err}
@@ -256,6 +286,12 @@ func runEmulate(ctx context.Context, out io.Writer, addr string, opts bedrocktes
 		return fmt.Errorf("emulate: %w (is another emulator running? pick another port with --addr)", err)
 	}
 	url := "http://" + ln.Addr().String()
+	trust := ""
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		url = "https://" + ln.Addr().String()
+		trust = "Clients must trust --tls-cert: AWS_CA_BUNDLE=FILE (AWS CLI, boto3), NODE_EXTRA_CA_CERTS=FILE (Node.js).\n"
+	}
 	mode := "token-bucket"
 	if opts.Window == bedrocktest.ClockMinute {
 		mode = "clock-minute"
@@ -270,9 +306,9 @@ Point the AWS SDK or CLI at it (any credentials work; each access key is its own
   export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s
   export AWS_ENDPOINT_URL_SERVICE_QUOTAS=%s
 
-Stats: curl %s%s    Reset: curl -X POST %s%s
+%sStats: curl %s%s    Reset: curl -X POST %s%s
 Press Ctrl-C to stop.
-`, url, len(h.Models()), mode, scale, url, url, url, bedrocktest.StatsPath, url, bedrocktest.ResetPath)
+`, url, len(h.Models()), mode, scale, url, url, trust, url, bedrocktest.StatsPath, url, bedrocktest.ResetPath)
 	if err := h.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("emulate: %w", err)
 	}
