@@ -3,58 +3,18 @@ package tollgate_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/testnet"
 	"github.com/tollgate-dev/tollgate/quota"
 )
-
-// stalledListener is a real TCP listener that accepts connections and never answers:
-// a backend that hangs. It counts the connections.
-func stalledListener(t testing.TB) (url string, conns *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns = new(atomic.Int64)
-	var mu sync.Mutex
-	var open []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range open {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String(), conns
-}
 
 // TestAttemptTimeoutStalledBackend calls a backend that accepts connections and never
 // answers: every attempt, streaming or not, gives up at Config.AttemptTimeout and is
@@ -62,7 +22,7 @@ func stalledListener(t testing.TB) (url string, conns *atomic.Int64) {
 // hanging.
 func TestAttemptTimeoutStalledBackend(t *testing.T) {
 	const attempts = 2
-	url, conns := stalledListener(t)
+	url, conns := testnet.Stalled(t)
 	c := newClient(t, tollgate.Config{AttemptTimeout: 300 * time.Millisecond, MaxAttempts: attempts,
 		Backoff: func(int) time.Duration { return time.Millisecond },
 		Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: url,

@@ -3,50 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/discover"
+	"github.com/tollgate-dev/tollgate/internal/testnet"
 )
-
-// stalledURL is a real TCP listener that accepts connections and never answers.
-func stalledURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // TestQuotasStalledEndpoint points "tollgate quotas" at a Service Quotas endpoint that
 // never answers: after --timeout it shows the catalog's defaults and fails with an error
@@ -97,4 +62,10 @@ func TestRunStalledBedrock(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(buf.String(), "attempt timeout (100ms)") {
 		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, buf.String())
 	}
+}
+
+// stalledURL is the URL of a backend that accepts connections and never answers.
+func stalledURL(t *testing.T) string {
+	url, _ := testnet.Stalled(t)
+	return url
 }

@@ -377,7 +377,6 @@ func quoteAll(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-
 // mayProbe waits, while no document of this run has been done, until the documents sent
 // and not counted yet plus the current streak of identical failures are fewer than
 // StopAfter: a run whose every call fails the same way (no model access, a model the

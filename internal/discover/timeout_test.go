@@ -3,52 +3,18 @@ package discover
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// stalled is a real TCP listener that accepts connections and never answers.
-func stalled(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+	"github.com/tollgate-dev/tollgate/internal/testnet"
+)
 
 // TestQuotasTimeout reads quotas from an endpoint that accepts and never answers: the
 // listing gives up at Config.Timeout with an error naming the endpoint and the time
 // waited, and the report still holds the catalog's defaults, marked as such.
 func TestQuotasTimeout(t *testing.T) {
-	url := stalled(t)
+	url, _ := testnet.Stalled(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the test's own bound
 	defer cancel()
 	r, err := Quotas(ctx, Config{Client: client(t, url), Region: "us-east-1", Timeout: 300 * time.Millisecond}, "anthropic.claude-3-5-sonnet-20240620-v1:0")
@@ -71,7 +37,7 @@ func TestQuotasTimeout(t *testing.T) {
 
 // TestEndpointNamed checks which endpoint a timeout's message names.
 func TestEndpointNamed(t *testing.T) {
-	url := stalled(t)
+	url, _ := testnet.Stalled(t)
 	if got := endpointOf(Config{Client: client(t, url)}, "us-east-1"); got != url {
 		t.Errorf("endpoint %q, want %q", got, url)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/tollgate-dev/tollgate/internal/results"
 )
 
 // Doc is a document's text and what the pipeline records about it.
@@ -158,24 +160,7 @@ func ReadFile(path string) ([]byte, error) {
 
 // notRegular is ReadFile's error for a file of mode that is not a regular file.
 func notRegular(path string, mode os.FileMode) error {
-	return fmt.Errorf("extract %s: %w: it is %s (only files are read)", path, ErrNotRegular, kind(mode))
-}
-
-// kind names what a file of mode is, for messages.
-func kind(mode os.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a folder"
-	case mode&os.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case mode&os.ModeSocket != 0:
-		return "a socket"
-	case mode&os.ModeCharDevice != 0:
-		return "a character device"
-	case mode&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
+	return fmt.Errorf("extract %s: %w: it is %s (only files are read)", path, ErrNotRegular, results.Kind(mode))
 }
 
 // tooLarge is File's error for a file of size bytes over the limit.

@@ -362,7 +362,8 @@ func openRegular(name string, flag int) (*os.File, error) {
 	return fh, nil
 }
 
-// Kind names the kind of file of mode for messages: "a device", "a named pipe (FIFO)".
+// Kind names the kind of file of mode for messages: "a character device", "a named pipe
+// (FIFO)".
 func Kind(mode os.FileMode) string {
 	switch {
 	case mode.IsRegular():
@@ -373,6 +374,8 @@ func Kind(mode os.FileMode) string {
 		return "a named pipe (FIFO)"
 	case mode&os.ModeSocket != 0:
 		return "a socket"
+	case mode&os.ModeCharDevice != 0:
+		return "a character device"
 	case mode&os.ModeDevice != 0:
 		return "a device"
 	case mode&os.ModeSymlink != 0:
