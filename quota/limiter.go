@@ -508,21 +508,79 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 				if p := now.Add(l.poll); at.After(p) {
 					at = p
 				}
+			} else if l.backfillLocked(now, set, w, adm.RetryAt) {
+				continue // the head itself fitted meanwhile (a settlement made room)
 			}
 			l.armTimerLocked(now, at)
 			return
 		}
 		l.sched.admit(w)
-		l.waiting.Add(-1)
-		w.decided = true
-		if err != nil {
-			w.err = fmt.Errorf("quota: reserve: %w", err)
-		} else {
-			b, d := l.stamp(now)
-			w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
-		}
-		close(w.done)
+		l.decideLocked(now, w, adm, err)
 	}
+}
+
+// decideLocked hands w, taken out of the queue, its admission (or the Store's error).
+func (l *Limiter) decideLocked(now time.Time, w *waiter, adm Admission, err error) {
+	l.waiting.Add(-1)
+	w.decided = true
+	if err != nil {
+		w.err = fmt.Errorf("quota: reserve: %w", err)
+	} else {
+		b, d := l.stamp(now)
+		w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
+	}
+	close(w.done)
+}
+
+// maxBackfillTries bounds the Store requests one backfill makes, so that a long queue
+// costs a bounded number of round trips per dispatch with a networked Store.
+const maxBackfillTries = 64
+
+// backfillLocked admits, while head waits for the room it needs at headAt, queued calls
+// that fit now and whose admission leaves head's earliest admission where it was: usage
+// in a sliding window leaves in lumps, and the room a lump frees beyond what head needs
+// would otherwise stay empty until the lump after (on average half a call's worth of
+// every window, the throughput a window of whole calls loses). A call is tried by
+// charging it and asking the Store again for head's time; if that moved later, the
+// charge is taken back at once. Calls are tried in the scheduler's order, highest class
+// first; one admitted so is not served out of turn (its class's credit is untouched),
+// and its tenant is charged its service as for any admission. Nothing is backfilled
+// under pacing, whose horizons every admission moves. It reports true when head itself
+// was admitted meanwhile (a settlement between the Store's answers made room): the
+// dispatcher then goes on. l.mu must be held.
+func (l *Limiter) backfillLocked(now time.Time, set *limitSet, head *waiter, headAt time.Time) bool {
+	if l.pacing > 0 {
+		return false
+	}
+	tries := 0
+	for _, b := range l.sched.candidates(head) {
+		if tries >= maxBackfillTries {
+			break
+		}
+		tries++
+		req := ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: b.cost, TTL: l.ttl}
+		adm, err := l.store.Reserve(b.ctx, req)
+		if err != nil || !adm.OK {
+			continue
+		}
+		tries++
+		req.Cost = head.cost
+		again, err := l.store.Reserve(head.ctx, req)
+		switch {
+		case err == nil && again.OK: // head fits after all: admit both
+			l.sched.backfill(b)
+			l.decideLocked(now, b, adm, nil)
+			l.sched.admit(head)
+			l.decideLocked(now, head, again, nil)
+			return true
+		case err != nil || again.Blocked < 0 || again.RetryAt.After(headAt):
+			_, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: adm.Ticket})
+			continue
+		}
+		l.sched.backfill(b)
+		l.decideLocked(now, b, adm, nil)
+	}
+	return false
 }
 
 // armTimerLocked makes sure the dispatcher runs again at at (or soon after).

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -33,7 +34,8 @@ type Options struct {
 	Short bool
 	// TimeScale, when positive, replaces every scenario's time scale.
 	TimeScale float64
-	// Documents, when set, is the directory of documents for every scenario.
+	// Documents, when set, is the directory of documents (subdirectories included) for
+	// every scenario.
 	Documents string
 	// Progress receives one line per strategy run; nil means none.
 	Progress io.Writer
@@ -65,14 +67,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep := &Report{Short: opts.Short, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Started: time.Now().UTC()}
 	for _, sc := range opts.Scenarios {
-		dir := opts.Documents
-		if dir == "" {
+		dirs := []string{opts.Documents}
+		if opts.Documents == "" {
 			var err error
-			if dir, err = sc.documentDir(); err != nil {
+			if dirs, err = sc.documentDirs(); err != nil {
 				return nil, err
 			}
 		}
-		docs, err := loadDocuments(dir, sc.MaxDocumentChars)
+		docs, err := loadDocuments(dirs, sc.MaxDocumentChars)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +92,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
 			}
-			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: dir, Model: sc.Model}
+			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(dirs, ", "), DocumentCount: len(docs), Model: sc.Model}
 			for _, cfg := range sc.strategyConfigs() {
 				if len(opts.Strategies) > 0 && !slices.Contains(opts.Strategies, cfg.Name) {
 					continue

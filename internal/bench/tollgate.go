@@ -55,13 +55,14 @@ func (e *env) reserveBurndown() bool {
 }
 
 // meter is how tollgate counts its limits for e: the strategy's meter setting, else
-// "provider" for tollgate — its limits known, amounts and reading alike — and sliding
-// windows for the rest (tollgate-sliding is tollgate not told the reading).
+// "provider" for tollgate-told — its limits known, amounts and reading alike — and
+// sliding windows, the client's default, for the rest: tollgate is the client as a user
+// configures it, told the quotas' amounts but not how the provider meters them.
 func (e *env) meter() quota.Meter {
 	m := e.cfg.Meter
 	if m == "" {
 		m = "sliding"
-		if e.cfg.Name == "tollgate" {
+		if e.cfg.Name == "tollgate-told" {
 			m = "provider"
 		}
 	}
@@ -82,7 +83,7 @@ func (e *env) meter() quota.Meter {
 // (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
-// false ("tollgate-no-rightsize"). "tollgate" is told how the emulator meters (see
+// false ("tollgate-no-rightsize"). "tollgate-told" is told how the emulator meters (see
 // meter): quota.TokenBucket limits against a token bucket, quota.ClockWindow against
 // clock minutes, both without pacing; the others count sliding windows, with the
 // client's default pacing unless pacing is false.
