@@ -26,7 +26,10 @@ const (
 // everything at once.
 type Config struct {
 	// Limits are the rate limits every call is admitted against, all at once. At most
-	// one per (Dimension, Per); each must pass Limit.Validate.
+	// one per (Dimension, Per, Meter); each must pass Limit.Validate. One amount given
+	// under two meters — a TokenBucket and a ClockWindow limit — admits only what both
+	// admit: safe against a provider running either reading, though not one counting a
+	// rolling window or clock windows not aligned on UTC (Sliding is safe under all).
 	Limits []Limit
 
 	// MaxInFlight caps the calls admitted and not yet settled or cancelled. Zero means
@@ -68,14 +71,14 @@ type Config struct {
 
 // validate checks the configuration and returns it with defaults applied.
 func (c Config) validate() (Config, error) {
-	seen := make(map[[2]int64]bool)
+	seen := make(map[[3]int64]bool)
 	for _, l := range c.Limits {
 		if err := l.Validate(); err != nil {
 			return c, err
 		}
-		k := [2]int64{int64(l.Dimension), int64(l.Per)}
+		k := [3]int64{int64(l.Dimension), int64(l.Per), int64(l.Meter)}
 		if seen[k] {
-			return c, fmt.Errorf("quota: two limits on %s per %v: keep one (the smaller)", l.Dimension, l.Per)
+			return c, fmt.Errorf("quota: two %s limits on %s per %v: keep one (the smaller)", l.Meter, l.Dimension, l.Per)
 		}
 		seen[k] = true
 	}
@@ -621,7 +624,7 @@ func (l *Limiter) kick() {
 	}
 }
 
-// SetLimit changes the Amount of the limit with l's Dimension and Per, at run time (the
+// SetLimit changes the Amount of the limit with l's Dimension, Per and Meter, at run time (the
 // adaptive controller uses it). Usage already counted is kept; a lower Amount holds new
 // calls back until the window has drained below it. It returns an error when there is no
 // such limit or the new one is invalid.
@@ -633,13 +636,13 @@ func (l *Limiter) SetLimit(lim Limit) error {
 	old := l.set.Load()
 	i := -1
 	for j, o := range old.limits {
-		if o.Dimension == lim.Dimension && o.Per == lim.Per {
+		if o.Dimension == lim.Dimension && o.Per == lim.Per && o.Meter == lim.Meter {
 			i = j
 		}
 	}
 	if i < 0 {
 		l.mu.Unlock()
-		return fmt.Errorf("quota: no limit on %s per %v to change: SetLimit changes only limits given to New", lim.Dimension, lim.Per)
+		return fmt.Errorf("quota: no %s limit on %s per %v to change: SetLimit changes only limits given to New", lim.Meter, lim.Dimension, lim.Per)
 	}
 	limits := append([]Limit(nil), old.limits...)
 	limits[i] = lim

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,25 @@ func TestLowerBoundNeverBeaten(t *testing.T) {
 				t.Errorf("run %d (%v, %d calls): efficiency %.3f of a greedy client; want >= 0.9", i, r, calls, Efficiency(b, makespan))
 			}
 		}
+	}
+}
+
+// TestReportEfficiency: tollgate analyze reports the simulated run's quota efficiency by
+// the same bound, never above 1.
+func TestReportEfficiency(t *testing.T) {
+	r, err := New(Config{Model: sonnet4(t), ModelID: "us.anthropic.claude-sonnet-4-20250514-v1:0",
+		Limits: []quota.Limit{tpm(200_000)}, Workload: same(60, 12_000, 0, 700)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LowerBound <= 0 || r.LowerBound > r.Makespan || r.Efficiency <= 0 || r.Efficiency > 1 {
+		t.Errorf("lower bound %v, makespan %v, efficiency %v; want 0 < bound <= makespan", r.LowerBound, r.Makespan, r.Efficiency)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Quota efficiency") {
+		t.Error("the text report does not show the quota efficiency")
 	}
 }

@@ -132,8 +132,10 @@ type StrategyConfig struct {
 	Pacing *bool `yaml:"pacing"`
 	// Meter is how tollgate counts its limits: "sliding" (quota.Sliding, safe under
 	// every provider reading), "bucket" (quota.TokenBucket: told the provider is a
-	// token bucket), "clock" (quota.ClockWindow: told it counts clock minutes) or
-	// "provider" (the one of those two the emulator runs: the limits known in full).
+	// token bucket), "clock" (quota.ClockWindow: told it counts clock minutes),
+	// "either" (both quota.TokenBucket and quota.ClockWindow limits: admitted only when
+	// both readings admit, not told which the emulator runs) or "provider" (the one of
+	// those two the emulator runs: the limits known in full).
 	// Empty: provider for tollgate, else sliding.
 	Meter string `yaml:"meter"`
 	// ReserveBurndown sets tollgate's ReserveWithBurndown: count max_tokens × the
@@ -271,8 +273,8 @@ func (c StrategyConfig) validate() error {
 	if c.Meter != "" && st.uses&useTollgate == 0 {
 		return fmt.Errorf("meter: not a setting of %s", c.Name)
 	}
-	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" && c.Meter != "provider" {
-		return fmt.Errorf("meter: %q is not sliding, bucket, clock or provider", c.Meter)
+	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" && c.Meter != "either" && c.Meter != "provider" {
+		return fmt.Errorf("meter: %q is not sliding, bucket, clock, either or provider", c.Meter)
 	}
 	if c.ReserveBurndown != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("reserve_burndown: not a setting of %s", c.Name)
