@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -92,7 +93,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
 			}
-			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(dirs, ", "), DocumentCount: len(docs), Model: sc.Model}
+			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(relative(dirs), ", "), DocumentCount: len(docs), Model: sc.Model}
 			for _, cfg := range sc.strategyConfigs() {
 				if len(opts.Strategies) > 0 && !slices.Contains(opts.Strategies, cfg.Name) {
 					continue
@@ -202,4 +203,21 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 		trace(os.Stderr, e, t0, calls)
 	}
 	return measure(cfg, e, t0, calls, st), quotas, nil
+}
+
+// relative returns dirs relative to the working directory where they lie under it, so
+// that a report names the repository's folders, not where it was checked out.
+func relative(dirs []string) []string {
+	wd, err := os.Getwd()
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = d
+		if err != nil {
+			continue
+		}
+		if r, err := filepath.Rel(wd, d); err == nil && filepath.IsLocal(r) {
+			out[i] = r
+		}
+	}
+	return out
 }
