@@ -97,12 +97,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "Time to process\t%s (simulated admission: windows start empty, %s, plus the last answers); calls wait %s on average\n",
 		Human(r.Makespan), paced, Human(r.MeanWait))
+	for _, c := range r.Classes {
+		fmt.Fprintf(tw, "  %s\t%s done by %s (on average by %s)\n", c.Priority, plural(c.Documents, "document"), Human(c.Done), Human(c.Mean))
+	}
 	if r.LowerBound > 0 {
 		fmt.Fprintf(tw, "Quota efficiency\t%.2f: the quotas allow this work in %s at best, after what they let through at once at the start\n",
 			r.Efficiency, Human(r.LowerBound))
-	}
-	for _, c := range r.Classes {
-		fmt.Fprintf(tw, "  %s\t%s done by %s (on average by %s)\n", c.Priority, plural(c.Documents, "document"), Human(c.Done), Human(c.Mean))
 	}
 	mt := r.MaxTokens
 	cur := Group(int64(mt.Current))
