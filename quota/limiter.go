@@ -142,7 +142,10 @@ func (c Config) validate() (Config, error) {
 // the highest waiting class is admitted next and nothing overtakes it, except that a
 // lower class with calls waiting is guaranteed a share of the service (Config.MinShare):
 // while it waits it receives at least MinShare of the service admitted, less one call's
-// service, and so is never starved. Within a class, callers (Options.Tenant) share by
+// service, and so is never starved. One more exception, backfilling: while the first
+// call waits for room, a call behind it that fits now is admitted if the first call's
+// earliest admission, as the Store reckons it, stays where it was (without pacing; see
+// backfillLocked). Within a class, callers (Options.Tenant) share by
 // virtual token counters (Sheng et al., "Fairness in Serving Large Language Models",
 // OSDI 2024): the waiting tenant that has received the least service goes next, and a
 // tenant that starts waiting is lifted to the least counter among those waiting, so no
