@@ -144,8 +144,8 @@ func (c Config) validate() (Config, error) {
 // while it waits it receives at least MinShare of the service admitted, less one call's
 // service, and so is never starved. One more exception, backfilling: while the first
 // call waits for room, a call behind it that fits now is admitted if the first call's
-// earliest admission, as the Store reckons it, stays where it was (without pacing; see
-// backfillLocked). Within a class, callers (Options.Tenant) share by
+// earliest admission, as the Store reckons it, stays where it was (not under pacing):
+// room that older usage frees beyond what the first call needs is not left empty. Within a class, callers (Options.Tenant) share by
 // virtual token counters (Sheng et al., "Fairness in Serving Large Language Models",
 // OSDI 2024): the waiting tenant that has received the least service goes next, and a
 // tenant that starts waiting is lifted to the least counter among those waiting, so no
