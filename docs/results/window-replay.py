@@ -14,7 +14,8 @@ steps, through:
     what the Limiter does), "any" (any call that fits).
   - a token bucket and aligned clock minutes counted together ("either"), with "any".
 
-It prints each variant's makespan and efficiency by the bench's bound (bucket reading):
+Time advances in steps of 0.3 s, the width of quota's sub-windows of a minute. It
+prints each variant's makespan and efficiency by the bench's bound (bucket reading):
 (settled usage - 200,000) / 200,000 per minute / makespan. Usage:
 
   TOLLGATE_BENCH_TRACE=1 go run ./cmd/tollgate bench --scenario contracts --window bucket \\
@@ -47,7 +48,7 @@ def bound(calls):
     return (settled - A) / A * 60
 
 
-def sliding(calls, packing, per=60.0, factor=1.06, latency=True, step=0.1):
+def sliding(calls, packing, per=60.0, factor=1.06, latency=True, step=0.3):
     entries = []  # [time charged, amount]
     inflight = []  # (end, reserved, settled, entry index)
     queue, i, done, last, t = [], 0, 0, 0.0, 0.0
@@ -103,7 +104,7 @@ def sliding(calls, packing, per=60.0, factor=1.06, latency=True, step=0.1):
     return last
 
 
-def either(calls, factor=1.06, step=0.1, guard=0.375):
+def either(calls, factor=1.06, step=0.3, guard=0.375):
     level, minute, used = A, -1, 0.0
     queue, i, inflight, done, last, t = [], 0, [], 0, 0.0, 0.0
     for c in calls:
@@ -142,18 +143,20 @@ def either(calls, factor=1.06, step=0.1, guard=0.375):
 def main():
     calls = load(sys.argv[1])
     b = bound(calls)
-    rows = [
-        ("sliding, strict order (before backfilling)", sliding(calls, "none", per=60.525)),
-        ("sliding, backfill protecting the head (the Limiter)", sliding(calls, "head", per=60.525)),
-        ("  the same, window exactly a minute (no margin, no sub-window rounding)", sliding(calls, "head")),
-        ("  and reservations of the exact input (no estimate margin)", sliding(calls, "head", factor=1.0)),
-        ("  and no latency (nothing held in flight, no last answers)", sliding(calls, "head", factor=1.0, latency=False)),
-        ("sliding, any call that fits, exact window and input: its ceiling", sliding(calls, "any", factor=1.0)),
-        ("token bucket and clock minutes both, any call that fits", either(calls)),
+    variants = [
+        ("sliding, strict order (before backfilling)", lambda: sliding(calls, "none", per=60.525)),
+        ("sliding, backfill protecting the head (the Limiter)", lambda: sliding(calls, "head", per=60.525)),
+        ("  the same, window exactly a minute (no margin, no sub-window rounding)", lambda: sliding(calls, "head")),
+        ("  and reservations of the exact input (no estimate margin)", lambda: sliding(calls, "head", factor=1.0)),
+        ("  and no latency (nothing held in flight, no last answers)",
+         lambda: sliding(calls, "head", factor=1.0, latency=False)),
+        ("sliding, any call that fits, exact window and input: its ceiling", lambda: sliding(calls, "any", factor=1.0)),
+        ("token bucket and clock minutes both, any call that fits", lambda: either(calls)),
     ]
-    print(f"{len(calls)} calls, lower bound {b:.0f}s")
-    for name, makespan in rows:
-        print(f"{name:<75} makespan {makespan:7.1f}s  efficiency {b / makespan:.3f}")
+    print(f"{len(calls)} calls, lower bound {b:.0f}s", flush=True)
+    for name, run in variants:
+        makespan = run()
+        print(f"{name:<75} makespan {makespan:7.1f}s  efficiency {b / makespan:.3f}", flush=True)
 
 
 if __name__ == "__main__":
