@@ -26,7 +26,10 @@ const (
 // everything at once.
 type Config struct {
 	// Limits are the rate limits every call is admitted against, all at once. At most
-	// one per (Dimension, Per); each must pass Limit.Validate.
+	// one per (Dimension, Per, Meter); each must pass Limit.Validate. One amount given
+	// under two meters — a TokenBucket and a ClockWindow limit — admits only what both
+	// admit: safe against a provider running either reading, though not one counting a
+	// rolling window or clock windows not aligned on UTC (Sliding is safe under all).
 	Limits []Limit
 
 	// MaxInFlight caps the calls admitted and not yet settled or cancelled. Zero means
@@ -68,14 +71,14 @@ type Config struct {
 
 // validate checks the configuration and returns it with defaults applied.
 func (c Config) validate() (Config, error) {
-	seen := make(map[[2]int64]bool)
+	seen := make(map[[3]int64]bool)
 	for _, l := range c.Limits {
 		if err := l.Validate(); err != nil {
 			return c, err
 		}
-		k := [2]int64{int64(l.Dimension), int64(l.Per)}
+		k := [3]int64{int64(l.Dimension), int64(l.Per), int64(l.Meter)}
 		if seen[k] {
-			return c, fmt.Errorf("quota: two limits on %s per %v: keep one (the smaller)", l.Dimension, l.Per)
+			return c, fmt.Errorf("quota: two %s limits on %s per %v: keep one (the smaller)", l.Meter, l.Dimension, l.Per)
 		}
 		seen[k] = true
 	}
@@ -139,7 +142,10 @@ func (c Config) validate() (Config, error) {
 // the highest waiting class is admitted next and nothing overtakes it, except that a
 // lower class with calls waiting is guaranteed a share of the service (Config.MinShare):
 // while it waits it receives at least MinShare of the service admitted, less one call's
-// service, and so is never starved. Within a class, callers (Options.Tenant) share by
+// service, and so is never starved. One more exception, backfilling: while the first
+// call waits for room, a call behind it that fits now is admitted if the first call's
+// earliest admission, as the Store reckons it, stays where it was (not under pacing):
+// room that older usage frees beyond what the first call needs is not left empty. Within a class, callers (Options.Tenant) share by
 // virtual token counters (Sheng et al., "Fairness in Serving Large Language Models",
 // OSDI 2024): the waiting tenant that has received the least service goes next, and a
 // tenant that starts waiting is lifted to the least counter among those waiting, so no
@@ -508,21 +514,79 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 				if p := now.Add(l.poll); at.After(p) {
 					at = p
 				}
+			} else if l.backfillLocked(now, set, w, adm.RetryAt) {
+				continue // the head itself fitted meanwhile (a settlement made room)
 			}
 			l.armTimerLocked(now, at)
 			return
 		}
 		l.sched.admit(w)
-		l.waiting.Add(-1)
-		w.decided = true
-		if err != nil {
-			w.err = fmt.Errorf("quota: reserve: %w", err)
-		} else {
-			b, d := l.stamp(now)
-			w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
-		}
-		close(w.done)
+		l.decideLocked(now, w, adm, err)
 	}
+}
+
+// decideLocked hands w, taken out of the queue, its admission (or the Store's error).
+func (l *Limiter) decideLocked(now time.Time, w *waiter, adm Admission, err error) {
+	l.waiting.Add(-1)
+	w.decided = true
+	if err != nil {
+		w.err = fmt.Errorf("quota: reserve: %w", err)
+	} else {
+		b, d := l.stamp(now)
+		w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
+	}
+	close(w.done)
+}
+
+// maxBackfillTries bounds the Store requests one backfill makes, so that a long queue
+// costs a bounded number of round trips per dispatch with a networked Store.
+const maxBackfillTries = 64
+
+// backfillLocked admits, while head waits for the room it needs at headAt, queued calls
+// that fit now and whose admission leaves head's earliest admission where it was: usage
+// in a sliding window leaves in lumps, and the room a lump frees beyond what head needs
+// would otherwise stay empty until the lump after (on average half a call's worth of
+// every window, the throughput a window of whole calls loses). A call is tried by
+// charging it and asking the Store again for head's time; if that moved later, the
+// charge is taken back at once. Calls are tried in the scheduler's order, highest class
+// first; one admitted so is not served out of turn (its class's credit is untouched),
+// and its tenant is charged its service as for any admission. Nothing is backfilled
+// under pacing, whose horizons every admission moves. It reports true when head itself
+// was admitted meanwhile (a settlement between the Store's answers made room): the
+// dispatcher then goes on. l.mu must be held.
+func (l *Limiter) backfillLocked(now time.Time, set *limitSet, head *waiter, headAt time.Time) bool {
+	if l.pacing > 0 {
+		return false
+	}
+	tries := 0
+	for _, b := range l.sched.candidates(head) {
+		if tries >= maxBackfillTries {
+			break
+		}
+		tries++
+		req := ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: b.cost, TTL: l.ttl}
+		adm, err := l.store.Reserve(b.ctx, req)
+		if err != nil || !adm.OK {
+			continue
+		}
+		tries++
+		req.Cost = head.cost
+		again, err := l.store.Reserve(head.ctx, req)
+		switch {
+		case err == nil && again.OK: // head fits after all: admit both
+			l.sched.backfill(b)
+			l.decideLocked(now, b, adm, nil)
+			l.sched.admit(head)
+			l.decideLocked(now, head, again, nil)
+			return true
+		case err != nil || again.Blocked < 0 || again.RetryAt.After(headAt):
+			_, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: adm.Ticket})
+			continue
+		}
+		l.sched.backfill(b)
+		l.decideLocked(now, b, adm, nil)
+	}
+	return false
 }
 
 // armTimerLocked makes sure the dispatcher runs again at at (or soon after).
@@ -563,7 +627,7 @@ func (l *Limiter) kick() {
 	}
 }
 
-// SetLimit changes the Amount of the limit with l's Dimension and Per, at run time (the
+// SetLimit changes the Amount of the limit with l's Dimension, Per and Meter, at run time (the
 // adaptive controller uses it). Usage already counted is kept; a lower Amount holds new
 // calls back until the window has drained below it. It returns an error when there is no
 // such limit or the new one is invalid.
@@ -575,13 +639,13 @@ func (l *Limiter) SetLimit(lim Limit) error {
 	old := l.set.Load()
 	i := -1
 	for j, o := range old.limits {
-		if o.Dimension == lim.Dimension && o.Per == lim.Per {
+		if o.Dimension == lim.Dimension && o.Per == lim.Per && o.Meter == lim.Meter {
 			i = j
 		}
 	}
 	if i < 0 {
 		l.mu.Unlock()
-		return fmt.Errorf("quota: no limit on %s per %v to change: SetLimit changes only limits given to New", lim.Dimension, lim.Per)
+		return fmt.Errorf("quota: no %s limit on %s per %v to change: SetLimit changes only limits given to New", lim.Meter, lim.Dimension, lim.Per)
 	}
 	limits := append([]Limit(nil), old.limits...)
 	limits[i] = lim

@@ -469,3 +469,46 @@ func TestReservationTime(t *testing.T) {
 		t.Errorf("Time() = %v, not between %v and %v with a monotonic reading", at, before, after)
 	}
 }
+
+// TestBucketAndClockTogether: one amount given under both a TokenBucket and a ClockWindow
+// meter admits only what both readings admit, and SetLimit changes the one of its meter.
+func TestBucketAndClockTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bucket := quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute, Meter: quota.TokenBucket}
+		clock := bucket
+		clock.Meter = quota.ClockWindow
+		if _, err := quota.New(quota.Config{Limits: []quota.Limit{bucket, bucket}}); err == nil || !strings.Contains(err.Error(), "keep one") {
+			t.Errorf("two bucket limits on tokens per minute: %v; want an error", err)
+		}
+		l := newLimiter(t, quota.Config{Limits: []quota.Limit{bucket, clock}})
+		ctx := context.Background()
+		time.Sleep(30 * time.Second) // the bubble's clock starts on a minute
+		r, err := l.TryReserve(ctx, tok(1000), quota.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(15 * time.Second) // the bucket holds 250 again; the clock minute is full
+		if _, err := l.TryReserve(ctx, tok(200), quota.Options{}); err == nil {
+			t.Error("admitted 200 in a full clock minute")
+		}
+		if err := r.Settle(tok(1000)); err != nil { // used in full, within its minute
+			t.Fatal(err)
+		}
+		time.Sleep(16 * time.Second) // a new minute, past its guard; the bucket holds 516
+		if _, err := l.TryReserve(ctx, tok(600), quota.Options{}); err == nil {
+			t.Error("admitted 600 from a bucket holding 516")
+		}
+		if _, err := l.TryReserve(ctx, tok(500), quota.Options{}); err != nil {
+			t.Errorf("500 fits both: %v", err)
+		}
+		lower := clock
+		lower.Amount = 400
+		if err := l.SetLimit(lower); err != nil {
+			t.Fatal(err)
+		}
+		got := l.Limits()
+		if got[0] != bucket || got[1] != lower {
+			t.Errorf("after SetLimit of the clock limit: %v; want the bucket unchanged", got)
+		}
+	})
+}

@@ -234,3 +234,57 @@ func TestFrontKeepsItsPlace(t *testing.T) {
 		l.Close()
 	})
 }
+
+// TestBackfillDoesNotDelayTheHead: while the first waiting call needs room that frees
+// only when older usage leaves the window, a call behind it that fits now is admitted at
+// once if the head is still admitted as early (the room the head leaves over), and waits
+// its turn if it would push the head later.
+func TestBackfillDoesNotDelayTheHead(t *testing.T) {
+	for _, tc := range []struct {
+		head        int64
+		smallAt     time.Duration // when the 100-token call behind the head is admitted
+		headAt      time.Duration
+		description string
+	}{
+		{500, 0, time.Minute, "room left over at the head's time: backfilled"},
+		{650, time.Minute, time.Minute, "it would push the head to 1m10s: waits"},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
+				ctx := context.Background()
+				start := time.Now()
+				if _, err := l.Reserve(ctx, tok(600), quota.Options{}); err != nil { // leaves at 1m
+					t.Fatal(err)
+				}
+				time.Sleep(10 * time.Second)
+				if _, err := l.Reserve(ctx, tok(300), quota.Options{}); err != nil { // leaves at 1m10s
+					t.Fatal(err)
+				}
+				var headAt, smallAt time.Duration
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					if _, err := l.Reserve(ctx, tok(tc.head), quota.Options{}); err != nil {
+						t.Error(err)
+					}
+					headAt = time.Since(start)
+				})
+				synctest.Wait() // the head queues first
+				wg.Go(func() {
+					if _, err := l.Reserve(ctx, tok(100), quota.Options{}); err != nil {
+						t.Error(err)
+					}
+					smallAt = time.Since(start)
+				})
+				wg.Wait()
+				// Sub-windows of 300 ms: usage leaves up to one sub-window late.
+				if headAt < tc.headAt || headAt > tc.headAt+time.Second {
+					t.Errorf("head admitted at %v; want %v", headAt, tc.headAt)
+				}
+				if smallAt < tc.smallAt+10*time.Second || smallAt > tc.smallAt+11*time.Second {
+					t.Errorf("the call behind admitted at %v; want %v", smallAt, tc.smallAt+10*time.Second)
+				}
+			})
+		})
+	}
+}

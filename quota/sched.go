@@ -3,6 +3,7 @@ package quota
 import (
 	"container/heap"
 	"context"
+	"sort"
 	"time"
 )
 
@@ -137,6 +138,45 @@ func (s *scheduler) admit(w *waiter) {
 			s.classes[d].credit += x * s.gain
 		}
 	}
+}
+
+// candidates returns the calls waiting besides head that could fit where head does not
+// (smaller than head in some dimension), in the scheduler's order: by class, highest
+// first, then by tenant counter and arrival.
+func (s *scheduler) candidates(head *waiter) []*waiter {
+	var out []*waiter
+	for c := range s.classes {
+		cl := &s.classes[c]
+		if cl.n == 0 {
+			continue
+		}
+		ts := append(tenantHeap(nil), cl.waiting...)
+		sort.Slice(ts, func(i, j int) bool { return ts.Less(i, j) })
+		for _, t := range ts {
+			for _, w := range t.fifo {
+				if w != head && smallerSomewhere(w.cost, head.cost) {
+					out = append(out, w)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// smallerSomewhere reports whether a costs less than b in some dimension: a call no
+// smaller than b anywhere cannot fit where b does not.
+func smallerSomewhere(a, b Cost) bool {
+	return a.Requests < b.Requests || a.Tokens < b.Tokens || a.InputTokens < b.InputTokens || a.OutputTokens < b.OutputTokens
+}
+
+// backfill takes w out of the queue, admitted ahead of its turn into room the call whose
+// turn it is cannot use: its tenant is charged its service, and no class's credit
+// changes (it was not served in another class's stead).
+func (s *scheduler) backfill(w *waiter) {
+	cl := &s.classes[w.opt.Priority.class()]
+	t := w.tenant
+	t.counter += w.service
+	s.take(cl, w)
 }
 
 // remove takes a call that gave up out of the queue.

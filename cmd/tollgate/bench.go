@@ -30,13 +30,14 @@ func newBenchCmd() *cobra.Command {
 		Long: `Bench runs the same seeded workload through competing ways of calling Bedrock — Tollgate
 and the strategies users would pick instead — each against a fresh local emulator through
 the real AWS SDK client, and prints a table per scenario: makespan, the lower bound the
-quotas allow (settled usage ÷ rate), quota efficiency (lower bound ÷ makespan), throttled
+quotas allow (settled usage, less what the emulator lets through at once at the start,
+÷ rate), quota efficiency (lower bound ÷ makespan, at most 1), throttled
 attempts per 1,000 calls (the emulator's count), calls failed and lost, p50/p95 latency per
 priority, tokens reserved and settled.
 
-Strategies: tollgate (limits known: their amounts and how the emulator meters them, a
-token bucket or clock minutes), tollgate-sliding (amounts known, the reading not: sliding
-windows, safe under both), tollgate-adaptive (limits configured 2× too high),
+Strategies: tollgate (the client as a user configures it: the quotas' amounts known, not
+how the provider meters them; sliding windows, safe under both readings), tollgate-told
+(also told the reading: a token bucket or clock minutes), tollgate-adaptive (limits configured 2× too high),
 tollgate-no-rightsize (max_tokens not right-sized; in max-tokens-unset), sdk-standard
 (worker pool, SDK standard retries), sdk-adaptive (worker pool, SDK adaptive retry mode),
 rpm-only (x/time/rate requests-per-minute limiter), dual-bucket (RPM + TPM buckets,

@@ -143,7 +143,7 @@ func printSummary(w io.Writer, sum batch.Summary, s *session, args []string) {
 	fmt.Fprintf(w, "Tokens: %s in, %s out; %s quota tokens settled.\n", group(sum.InputTokens), group(sum.OutputTokens), group(sum.QuotaTokens))
 	fmt.Fprintf(w, "Calls: %d (%d attempts, %d throttled).\n", sum.Calls, sum.Attempts, sum.Throttles)
 	if sum.LowerBound > 0 {
-		fmt.Fprintf(w, "Quota efficiency: %.2f — the quotas allow this much work in %s at best (%s binds); it took %s.\n",
+		fmt.Fprintf(w, "Quota efficiency: %.2f — the quotas allow this much work in %s at best (%s binds, after what it lets through at once at the start); it took %s.\n",
 			sum.Efficiency, roundDuration(s.emulatedDuration(sum.LowerBound)), s.limitLabel(sum.Binding), roundDuration(s.emulatedDuration(sum.Elapsed)))
 	}
 	if len(sum.Levels) > 0 {

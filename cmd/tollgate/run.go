@@ -275,6 +275,9 @@ type session struct {
 	scale  float64 // emulated seconds per real second; 1 for real Bedrock
 	srv    *bedrocktest.Server
 	note   string
+	// reading is how the provider meters the limits: the emulator's window mode, not
+	// known for Bedrock.
+	reading analyze.Reading
 }
 
 func (s *session) close() {
@@ -362,7 +365,11 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		note += fmt.Sprintf("Time runs %.3g× faster: an emulated minute lasts %v. Durations below are emulated time; a real account with these quotas takes as long.\n",
 			scale, (time.Duration(float64(time.Minute) / scale)).Round(time.Millisecond*100))
 	}
-	return &session{client: client, limits: scaled, scale: scale, srv: srv, note: note}, nil
+	reading := analyze.BucketReading
+	if window == bedrocktest.ClockMinute {
+		reading = analyze.ClockReading
+	}
+	return &session{client: client, limits: scaled, scale: scale, srv: srv, note: note, reading: reading}, nil
 }
 
 func quotaSource(explicit []quota.Limit) string {
@@ -459,7 +466,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 		}
 	}
 	defer s.close()
-	cfg.Limits, cfg.TimeScale = s.limits, s.scale
+	cfg.Limits, cfg.TimeScale, cfg.Reading = s.limits, s.scale, s.reading
 	cfg.Warn = warnTo(stderr)
 	fmt.Fprint(stderr, s.note)
 	r, err := batch.New(cfg, s.client)

@@ -371,8 +371,8 @@ func TestJSONShape(t *testing.T) {
 		return ks
 	}
 	want := []string{"binding", "calls", "calls_per_minute", "classes", "concurrency", "constraints", "context_window",
-		"curve", "default_max_tokens", "demand", "documents", "documents_per_minute", "input_tokens", "makespan_ns",
-		"margin", "max_tokens", "mean_latency_ns", "mean_wait_ns", "model", "model_id", "model_name", "next", "notes", "output_burndown",
+		"curve", "default_max_tokens", "demand", "documents", "documents_per_minute", "efficiency", "input_tokens",
+		"lower_bound_ns", "makespan_ns", "margin", "max_tokens", "mean_latency_ns", "mean_wait_ns", "model", "model_id", "model_name", "next", "notes", "output_burndown",
 		"output_tokens", "pacing_ns", "per_output_token_ns", "quota_tokens", "requests", "time_to_first_token_ns"}
 	if diff := cmp.Diff(want, keys(top)); diff != "" {
 		t.Errorf("top-level keys (-want +got):\n%s", diff)

@@ -85,6 +85,11 @@ type Report struct {
 	// admission; Classes splits it by priority class.
 	Makespan time.Duration `json:"makespan_ns"`
 	Classes  []Class       `json:"classes"`
+	// LowerBound is the least time any client could take for the workload's settled
+	// usage (LowerBound, against a provider whose reading is not known), and Efficiency
+	// LowerBound ÷ Makespan: the quota efficiency the simulated run reaches, at most 1.
+	LowerBound time.Duration `json:"lower_bound_ns"`
+	Efficiency float64       `json:"efficiency"`
 	// MeanWait is the mean time a call waits for admission in the simulation.
 	MeanWait time.Duration `json:"mean_wait_ns"`
 
@@ -249,6 +254,16 @@ func New(cfg Config) (*Report, error) {
 	ns := pl.needs(cfg.Limits, p)
 	sim := simulate(pl, cfg.Limits, p)
 	r.fill(ns, sim, pl, p)
+	var settled quota.Cost
+	for _, ch := range pl.chains {
+		for _, c := range ch {
+			settled = settled.Add(c.settle)
+		}
+	}
+	// The simulation's windows start empty at its epoch, as a run's do when it starts.
+	if b, _, ok := LowerBound(cfg.Limits, settled, AnyReading, simEpoch); ok {
+		r.LowerBound, r.Efficiency = b, Efficiency(b, r.Makespan)
+	}
 
 	r.MaxTokens = r.maxTokens(cfg, pl, p)
 	if r.recommend(cfg, p, r.MaxTokens.Recommended); r.MaxTokens.Makespan > r.Makespan && !r.MaxTokens.Unset {

@@ -104,6 +104,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, c := range r.Classes {
 		fmt.Fprintf(tw, "  %s\t%s done by %s (on average by %s)\n", c.Priority, plural(c.Documents, "document"), Human(c.Done), Human(c.Mean))
 	}
+	if r.LowerBound > 0 {
+		fmt.Fprintf(tw, "Quota efficiency\t%.2f: the quotas allow this work in %s at best, after what they let through at once at the start\n",
+			r.Efficiency, Human(r.LowerBound))
+	}
 	mt := r.MaxTokens
 	cur := Group(int64(mt.Current))
 	if mt.Unset {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -109,6 +110,10 @@ type Config struct {
 	// Limits are the quotas calls are admitted under, used to size chunks and plan; the
 	// client enforces its own copy.
 	Limits []quota.Limit
+	// Reading is how the provider meters Limits, for the run's lower bound and quota
+	// efficiency (analyze.LowerBound). The zero value, analyze.AnyReading, is a provider
+	// whose reading is not known, such as Bedrock.
+	Reading analyze.Reading
 	// ReserveWithBurndown mirrors the client's setting, for planning.
 	ReserveWithBurndown bool
 

@@ -99,8 +99,9 @@ type Summary struct {
 	// Failures are the records of documents that failed or were skipped.
 	Failures []results.Record
 	// LowerBound is the shortest time any client could have taken for this run's usage
-	// under the limits (analyze.LowerBound), Binding the limit that sets it, and Efficiency
-	// LowerBound ÷ Elapsed.
+	// under the limits, what the provider lets through at once at the start taken off
+	// (analyze.LowerBound, under Config.Reading), Binding the limit that sets it, and
+	// Efficiency LowerBound ÷ Elapsed, at most 1.
 	LowerBound time.Duration
 	Binding    quota.Limit
 	Efficiency float64
@@ -453,7 +454,7 @@ func (r *Runner) summary() Summary {
 	s := Summary{Status: st, Failures: append([]results.Record(nil), r.failures...), Out: r.cfg.Out,
 		Unsaved: append([]string(nil), r.unsaved...)}
 	s.ETA = 0
-	if b, l, ok := analyze.LowerBound(r.cfg.Limits, r.settled); ok {
+	if b, l, ok := analyze.LowerBound(r.cfg.Limits, r.settled, r.cfg.Reading, r.start); ok {
 		s.LowerBound, s.Binding = b, l
 		s.Efficiency = analyze.Efficiency(b, st.Elapsed)
 	}
@@ -526,12 +527,12 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 	lat := r.latency
 	elapsed := time.Since(r.start)
 	r.mu.Unlock()
-	b, l, ok := analyze.LowerBound(r.cfg.Limits, rest)
+	b, l, ok := analyze.RateTime(r.cfg.Limits, rest)
 	if binding.Amount == 0 && ok {
 		binding = l
 	}
 	eta := wait + b
-	if whole, _, ok := analyze.LowerBound(r.cfg.Limits, all); ok {
+	if whole, _, ok := analyze.RateTime(r.cfg.Limits, all); ok {
 		eta = max(eta, whole-elapsed)
 	}
 	return eta + lat, binding

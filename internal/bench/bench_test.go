@@ -86,8 +86,10 @@ func TestShortBench(t *testing.T) {
 				if r.Admitted < int64(r.Succeeded) {
 					t.Errorf("%s: emulator admitted %d calls, %d succeeded", r.Strategy, r.Admitted, r.Succeeded)
 				}
-				if r.Efficiency <= 0 || r.Efficiency > 1.5 {
-					t.Errorf("%s: efficiency %v not in (0, 1.5]", r.Strategy, r.Efficiency)
+				// The lower bound takes off what the emulator lets through at once at the
+				// start: no strategy, however it times its calls, can beat it.
+				if r.Efficiency <= 0 || r.Efficiency > 1 {
+					t.Errorf("%s: efficiency %v not in (0, 1]", r.Strategy, r.Efficiency)
 				}
 				if r.SettledTokens <= 0 || r.ReservedTokens <= 0 || r.LowerBoundSeconds <= 0 {
 					t.Errorf("%s: settled %d, reserved %d, lower bound %v", r.Strategy, r.SettledTokens, r.ReservedTokens, r.LowerBoundSeconds)

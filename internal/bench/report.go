@@ -32,15 +32,17 @@ type Report struct {
 
 // ScenarioRun is one scenario in one window mode, with a result per strategy.
 type ScenarioRun struct {
-	Scenario    string       `json:"scenario"`
-	Window      string       `json:"window"`
-	TimeScale   float64      `json:"time_scale"`
-	Calls       int          `json:"calls"`
-	Documents   string       `json:"documents"`
-	Model       string       `json:"model"`
-	Quotas      Quotas       `json:"quotas"`
-	Results     []Result     `json:"results"`
-	RightSizing *RightSizing `json:"right_sizing,omitempty"`
+	Scenario  string  `json:"scenario"`
+	Window    string  `json:"window"`
+	TimeScale float64 `json:"time_scale"`
+	Calls     int     `json:"calls"`
+	Documents string  `json:"documents"`
+	// DocumentCount is how many documents the calls are drawn from.
+	DocumentCount int          `json:"document_count"`
+	Model         string       `json:"model"`
+	Quotas        Quotas       `json:"quotas"`
+	Results       []Result     `json:"results"`
+	RightSizing   *RightSizing `json:"right_sizing,omitempty"`
 	// Ratios is tollgate's efficiency ÷ each other strategy's, by strategy.
 	Ratios map[string]float64 `json:"tollgate_ratios,omitempty"`
 }
@@ -75,12 +77,16 @@ type Result struct {
 	Settings StrategyConfig `json:"settings"`
 	// MakespanSeconds runs from the start (first arrival) to the last call's end.
 	MakespanSeconds float64 `json:"makespan_seconds"`
-	// LowerBoundSeconds is the run's lower bound: over every limit, settled usage ÷
-	// rate; with arrivals spread out, also the latest arrival time t plus the usage of
-	// the calls arriving at or after t ÷ the TPM rate.
+	// LowerBoundSeconds is the least time the emulator's quotas allow for the settled
+	// usage (analyze.LowerBound): over every limit, the usage less what the emulator lets
+	// through at once at the start (a full bucket; in clock mode the rest of the minute
+	// the run starts in, then a minute's quota as each minute opens), ÷ rate; with
+	// arrivals spread out, also the latest arrival time t plus the same for the calls
+	// arriving at or after t. A settlement charging more than was reserved can leave the
+	// bucket in debt (or a clock minute above its quota): the deepest the emulator saw
+	// replaces the quota as what it let through at once, so the bound stays a bound.
 	LowerBoundSeconds float64 `json:"lower_bound_seconds"`
-	// Efficiency is LowerBoundSeconds ÷ MakespanSeconds. It can exceed 1 in bucket mode,
-	// whose bucket starts full.
+	// Efficiency is LowerBoundSeconds ÷ MakespanSeconds, at most 1.
 	Efficiency float64 `json:"efficiency"`
 	// ReservationBound is the best efficiency any client could reach given the reservations made:
 	// Σs ÷ Σ max(s, s + L·(R − s)) over the calls that succeeded (s settled, R reserved,
@@ -212,27 +218,43 @@ func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrock
 	if !end.IsZero() {
 		r.MakespanSeconds = end.Sub(t0).Seconds()
 	}
-	// Lower bound: every limit's settled usage ÷ rate …
-	var lb time.Duration
+	// Lower bound: every limit's settled usage, less what the emulator let through at
+	// once at the start, ÷ rate (analyze.LowerBoundPeaks) …
+	reading := analyze.BucketReading
+	if e.mode == bedrocktest.ClockMinute {
+		reading = analyze.ClockReading
+	}
+	var limits []quota.Limit
+	var peaks []int64
 	for _, l := range st.Limits {
 		if l.Amount <= 0 {
 			continue
 		}
-		used := st.SettledTokens
+		d := quota.Tokens
 		if l.Name == bedrocktest.RequestsPerMinute {
-			used = st.Admitted
+			d = quota.Requests
 		}
-		lb = max(lb, time.Duration(float64(used)/float64(l.Amount)*float64(l.Per)))
+		limits = append(limits, quota.Limit{Dimension: d, Amount: l.Amount, Per: l.Per})
+		peaks = append(peaks, l.Peak)
 		if l.Name == bedrocktest.TokensPerMinute {
 			r.PeakTPM = l.Peak
 		}
 	}
-	// … and, with arrivals spread out, the work arriving at or after each time t ÷ TPM.
+	lb, _, _ := analyze.LowerBoundPeaks(limits, quota.Cost{Tokens: st.SettledTokens, Requests: st.Admitted}, reading, t0, peaks)
+	// … and, with arrivals spread out, the work arriving at or after each time t, less
+	// what the emulator lets through at once from t, ÷ rate, after t.
 	sort.Slice(arrivals, func(i, j int) bool { return arrivals[i].at < arrivals[j].at })
 	var tail float64
+	var tailN int64
 	for i := len(arrivals) - 1; i >= 0; i-- {
 		tail += arrivals[i].s
-		lb = max(lb, arrivals[i].at+time.Duration(tail/float64(e.tpm)*float64(time.Minute)))
+		tailN++
+		if i > 0 && arrivals[i-1].at == arrivals[i].at {
+			continue
+		}
+		at := arrivals[i].at
+		b, _, _ := analyze.LowerBoundPeaks(limits, quota.Cost{Tokens: int64(tail), Requests: tailN}, reading, t0.Add(at), peaks)
+		lb = max(lb, at+b)
 	}
 	r.LowerBoundSeconds = lb.Seconds()
 	if r.MakespanSeconds > 0 {

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
@@ -33,7 +35,8 @@ type Options struct {
 	Short bool
 	// TimeScale, when positive, replaces every scenario's time scale.
 	TimeScale float64
-	// Documents, when set, is the directory of documents for every scenario.
+	// Documents, when set, is the directory of documents (subdirectories included) for
+	// every scenario.
 	Documents string
 	// Progress receives one line per strategy run; nil means none.
 	Progress io.Writer
@@ -65,14 +68,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep := &Report{Short: opts.Short, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Started: time.Now().UTC()}
 	for _, sc := range opts.Scenarios {
-		dir := opts.Documents
-		if dir == "" {
+		dirs := []string{opts.Documents}
+		if opts.Documents == "" {
 			var err error
-			if dir, err = sc.documentDir(); err != nil {
+			if dirs, err = sc.documentDirs(); err != nil {
 				return nil, err
 			}
 		}
-		docs, err := loadDocuments(dir, sc.MaxDocumentChars)
+		docs, err := loadDocuments(dirs, sc.MaxDocumentChars)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +93,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
 			}
-			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: dir, Model: sc.Model}
+			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(relative(dirs), ", "), DocumentCount: len(docs), Model: sc.Model}
 			for _, cfg := range sc.strategyConfigs() {
 				if len(opts.Strategies) > 0 && !slices.Contains(opts.Strategies, cfg.Name) {
 					continue
@@ -200,4 +203,21 @@ func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode,
 		trace(os.Stderr, e, t0, calls)
 	}
 	return measure(cfg, e, t0, calls, st), quotas, nil
+}
+
+// relative returns dirs relative to the working directory where they lie under it, so
+// that a report names the repository's folders, not where it was checked out.
+func relative(dirs []string) []string {
+	wd, err := os.Getwd()
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = d
+		if err != nil {
+			continue
+		}
+		if r, err := filepath.Rel(wd, d); err == nil && filepath.IsLocal(r) {
+			out[i] = r
+		}
+	}
+	return out
 }

@@ -51,9 +51,9 @@ type Scenario struct {
 	TimeScale float64 `yaml:"time_scale"`
 	// Seed seeds the workload (documents, priorities) and the output lengths.
 	Seed uint64 `yaml:"seed"`
-	// Documents are directories of .txt documents, relative to the scenario file (embedded
-	// scenarios: to the working directory or one of its parents); the first that exists
-	// is used.
+	// Documents are directories of .txt documents (their subdirectories included),
+	// relative to the scenario file (embedded scenarios: to the working directory or one
+	// of its parents); the documents of every one that exists are used, at least one must.
 	Documents []string `yaml:"documents"`
 	// MaxDocumentChars truncates longer documents; 0 means no limit.
 	MaxDocumentChars int `yaml:"max_document_chars"`
@@ -132,8 +132,10 @@ type StrategyConfig struct {
 	Pacing *bool `yaml:"pacing"`
 	// Meter is how tollgate counts its limits: "sliding" (quota.Sliding, safe under
 	// every provider reading), "bucket" (quota.TokenBucket: told the provider is a
-	// token bucket), "clock" (quota.ClockWindow: told it counts clock minutes) or
-	// "provider" (the one of those two the emulator runs: the limits known in full).
+	// token bucket), "clock" (quota.ClockWindow: told it counts clock minutes),
+	// "either" (both quota.TokenBucket and quota.ClockWindow limits: admitted only when
+	// both readings admit, not told which the emulator runs) or "provider" (the one of
+	// those two the emulator runs: the limits known in full).
 	// Empty: provider for tollgate, else sliding.
 	Meter string `yaml:"meter"`
 	// ReserveBurndown sets tollgate's ReserveWithBurndown: count max_tokens × the
@@ -271,8 +273,8 @@ func (c StrategyConfig) validate() error {
 	if c.Meter != "" && st.uses&useTollgate == 0 {
 		return fmt.Errorf("meter: not a setting of %s", c.Name)
 	}
-	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" && c.Meter != "provider" {
-		return fmt.Errorf("meter: %q is not sliding, bucket, clock or provider", c.Meter)
+	if c.Meter != "" && c.Meter != "sliding" && c.Meter != "bucket" && c.Meter != "clock" && c.Meter != "either" && c.Meter != "provider" {
+		return fmt.Errorf("meter: %q is not sliding, bucket, clock, either or provider", c.Meter)
 	}
 	if c.ReserveBurndown != nil && st.uses&useTollgate == 0 {
 		return fmt.Errorf("reserve_burndown: not a setting of %s", c.Name)
@@ -350,9 +352,10 @@ func (s *Scenario) strategyConfigs() []StrategyConfig {
 	return out
 }
 
-// documentDir finds the first of the scenario's document directories that exists.
-func (s *Scenario) documentDir() (string, error) {
-	var tried []string
+// documentDirs finds the scenario's document directories that exist: each listed
+// directory, from the first base (see searchDirs) that holds it.
+func (s *Scenario) documentDirs() ([]string, error) {
+	var found, tried []string
 	for _, d := range s.Documents {
 		for _, base := range s.searchDirs() {
 			p := d
@@ -360,13 +363,17 @@ func (s *Scenario) documentDir() (string, error) {
 				p = filepath.Join(base, d)
 			}
 			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				return p, nil
+				found = append(found, p)
+				break
 			}
 			tried = append(tried, p)
 		}
 	}
-	return "", fmt.Errorf("%w: scenario %q: none of its document directories exists (tried %s); run from the repository root or pass --documents DIR",
-		ErrDocuments, s.Name, strings.Join(tried, ", "))
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%w: scenario %q: none of its document directories exists (tried %s); run from the repository root or pass --documents DIR",
+			ErrDocuments, s.Name, strings.Join(tried, ", "))
+	}
+	return found, nil
 }
 
 // searchDirs are the directories relative document paths start from.

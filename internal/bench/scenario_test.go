@@ -63,7 +63,7 @@ func TestEmbeddedScenarios(t *testing.T) {
 		if err != nil {
 			t.Fatalf("LoadScenario(%q): %v (have %v)", want, err, names)
 		}
-		if _, err := s.documentDir(); err != nil {
+		if _, err := s.documentDirs(); err != nil {
 			t.Errorf("%s: %v", want, err)
 		}
 	}
@@ -85,8 +85,8 @@ func TestScenarioFileAndSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.documentDir(); err != nil || got != filepath.Join(dir, "docs") {
-		t.Errorf("documentDir = %q, %v; want the docs folder beside the file", got, err)
+	if got, err := s.documentDirs(); err != nil || len(got) != 1 || got[0] != filepath.Join(dir, "docs") {
+		t.Errorf("documentDirs = %q, %v; want the docs folder beside the file", got, err)
 	}
 	if err := s.Set("sdk-standard", "workers", "9"); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,8 @@ var strategies = map[string]strategy{
 	"tollgate":              {useTollgate, runTollgate},
 	"tollgate-adaptive":     {useTollgate, runTollgate},
 	"tollgate-no-rightsize": {useTollgate, runTollgate},
-	"tollgate-sliding":      {useTollgate, runTollgate},
+	"tollgate-told":         {useTollgate, runTollgate},
+	"tollgate-either":       {useTollgate, runTollgate},
 	"sdk-standard":          {useWorkers, runSDKStandard},
 	"sdk-adaptive":          {useWorkers, runSDKAdaptive},
 	"rpm-only":              {useRPM, runRPMOnly},
@@ -44,7 +45,7 @@ var strategies = map[string]strategy{
 }
 
 // defaultOrder is the order strategies run in when a scenario lists none.
-var defaultOrder = []string{"tollgate", "tollgate-sliding", "tollgate-adaptive", "sdk-standard", "sdk-adaptive", "rpm-only", "dual-bucket", "cookbook"}
+var defaultOrder = []string{"tollgate", "tollgate-told", "tollgate-either", "tollgate-adaptive", "sdk-standard", "sdk-adaptive", "rpm-only", "dual-bucket", "cookbook"}
 
 // Strategies lists the strategy names.
 func Strategies() []string {

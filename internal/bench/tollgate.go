@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ func (e *env) windowMargin() time.Duration {
 // pacing is tollgate's Config.Pacing for e: the client's default, or none (−1) when the
 // strategy's pacing is false.
 func (e *env) pacing() time.Duration {
-	if (e.cfg.Pacing != nil && !*e.cfg.Pacing) || (e.cfg.Pacing == nil && e.meter() != quota.Sliding) {
+	if (e.cfg.Pacing != nil && !*e.cfg.Pacing) || (e.cfg.Pacing == nil && !slices.Equal(e.meters(), []quota.Meter{quota.Sliding})) {
 		return -1
 	}
 	return 0
@@ -51,17 +52,20 @@ func (e *env) reserveBurndown() bool {
 	if e.cfg.ReserveBurndown != nil {
 		return *e.cfg.ReserveBurndown
 	}
-	return e.meter() == quota.TokenBucket
+	return slices.Contains(e.meters(), quota.TokenBucket)
 }
 
-// meter is how tollgate counts its limits for e: the strategy's meter setting, else
-// "provider" for tollgate — its limits known, amounts and reading alike — and sliding
-// windows for the rest (tollgate-sliding is tollgate not told the reading).
-func (e *env) meter() quota.Meter {
+// meters are how tollgate counts its limits for e: the strategy's meter setting, else
+// "provider" for tollgate-told — its limits known, amounts and reading alike — and
+// sliding windows, the client's default, for the rest: tollgate is the client as a user
+// configures it, told the quotas' amounts but not how the provider meters them. "either"
+// gives each limit twice, as a token bucket and as clock windows (quota.Config.Limits):
+// admitted only when both readings admit.
+func (e *env) meters() []quota.Meter {
 	m := e.cfg.Meter
 	if m == "" {
 		m = "sliding"
-		if e.cfg.Name == "tollgate" {
+		if e.cfg.Name == "tollgate-told" {
 			m = "provider"
 		}
 	}
@@ -70,11 +74,13 @@ func (e *env) meter() quota.Meter {
 	}
 	switch m {
 	case "bucket":
-		return quota.TokenBucket
+		return []quota.Meter{quota.TokenBucket}
 	case "clock":
-		return quota.ClockWindow
+		return []quota.Meter{quota.ClockWindow}
+	case "either":
+		return []quota.Meter{quota.TokenBucket, quota.ClockWindow}
 	}
-	return quota.Sliding
+	return []quota.Meter{quota.Sliding}
 }
 
 // runTollgate sends every call through a tollgate.Client (this repository), one goroutine
@@ -82,7 +88,7 @@ func (e *env) meter() quota.Meter {
 // (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
-// false ("tollgate-no-rightsize"). "tollgate" is told how the emulator meters (see
+// false ("tollgate-no-rightsize"). "tollgate-told" is told how the emulator meters (see
 // meter): quota.TokenBucket limits against a token bucket, quota.ClockWindow against
 // clock minutes, both without pacing; the others count sliding windows, with the
 // client's default pacing unless pacing is false.
@@ -94,13 +100,14 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 			f = 2
 		}
 	}
-	m := e.meter()
-	limits := []quota.Limit{
-		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpm)), Per: e.real(time.Minute), Meter: m},
-		{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpd)), Per: e.real(24 * time.Hour), Meter: m},
-	}
-	if e.rpm > 0 {
-		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: int64(f * float64(e.rpm)), Per: e.real(time.Minute), Meter: m})
+	var limits []quota.Limit
+	for _, m := range e.meters() {
+		limits = append(limits,
+			quota.Limit{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpm)), Per: e.real(time.Minute), Meter: m},
+			quota.Limit{Dimension: quota.Tokens, Amount: int64(f * float64(e.tpd)), Per: e.real(24 * time.Hour), Meter: m})
+		if e.rpm > 0 {
+			limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: int64(f * float64(e.rpm)), Per: e.real(time.Minute), Meter: m})
+		}
 	}
 	margin := e.windowMargin()
 	rightSize := e.cfg.Name != "tollgate-no-rightsize"

@@ -2,11 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,16 +87,27 @@ func (s *Scenario) request(j job) *bedrockruntime.ConverseInput {
 	return in
 }
 
-// loadDocuments reads the .txt files of dir in name order, truncated to maxChars.
-func loadDocuments(dir string, maxChars int) ([]string, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.txt"))
-	if err != nil {
-		return nil, err
+// loadDocuments reads the .txt files under dirs (subdirectories included), in path
+// order, truncated to maxChars.
+func loadDocuments(dirs []string, maxChars int) ([]string, error) {
+	var names []string
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".txt") {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDocuments, err)
+		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("%w: no .txt files in %s", ErrDocuments, dir)
+		return nil, fmt.Errorf("%w: no .txt files in %s", ErrDocuments, strings.Join(dirs, ", "))
 	}
-	sort.Strings(names)
 	docs := make([]string, 0, len(names))
 	for _, n := range names {
 		b, err := os.ReadFile(n)
