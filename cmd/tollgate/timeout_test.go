@@ -69,3 +69,37 @@ func stalledURL(t *testing.T) string {
 	url, _ := testnet.Stalled(t)
 	return url
 }
+
+// TestRunStalledQuotas runs against a Service Quotas endpoint that accepts and never
+// answers (no --tpm, so the run reads the account's quotas first): after the discovery
+// timeout (discover.DefaultTimeout) the run fails with an error naming the endpoint and
+// the flags that skip Service Quotas, instead of hanging with no output.
+func TestRunStalledQuotas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: waits out the discovery timeout")
+	}
+	isolateAWS(t)
+	url := stalledURL(t)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", url)
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(doc, []byte("A short agreement between two parties."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	root.SetArgs([]string{"run", "--progress", "none", "--out", filepath.Join(dir, "out.jsonl"), doc})
+	var buf syncBuffer
+	root.SetOut(&buf)
+	root.SetErr(&buf)
+	ctx, cancel := context.WithTimeout(context.Background(), discover.DefaultTimeout+time.Minute) // the test's own bound
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("the run hung until the test's deadline: %v\n%s", err, buf.String())
+	}
+	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
+		t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, buf.String())
+	}
+}
