@@ -59,6 +59,26 @@ func LowerBound(limits []quota.Limit, used quota.Cost, r Reading, start time.Tim
 // debt or a clock window above its Amount, which a client that overshoots uses). The
 // rate stays Amount per Per. peaks may be nil or shorter than limits.
 func LowerBoundPeaks(limits []quota.Limit, used quota.Cost, r Reading, start time.Time, peaks []int64) (time.Duration, quota.Limit, bool) {
+	return slowest(limits, used, func(i int, l quota.Limit, u int64) time.Duration {
+		allow := l.Amount
+		if i < len(peaks) && peaks[i] > allow {
+			allow = peaks[i]
+		}
+		switch r {
+		case BucketReading:
+			return bucketBound(u, allow, l)
+		case ClockReading:
+			return clockBound(u, allow, l, start)
+		}
+		return min(bucketBound(u, allow, l), clockBound(u, allow, l, start))
+	})
+}
+
+// slowest returns the largest of the times each limit's usage takes by limitTime, and
+// the limit that sets it, over the limits with a positive rate and usage; false when
+// there is none. Limits with the same rate (a TPD of TPM × 1440) tie up to rounding: the
+// one with the shorter window is the one a run meets first.
+func slowest(limits []quota.Limit, used quota.Cost, limitTime func(i int, l quota.Limit, u int64) time.Duration) (time.Duration, quota.Limit, bool) {
 	var (
 		best  time.Duration
 		bind  quota.Limit
@@ -72,21 +92,7 @@ func LowerBoundPeaks(limits []quota.Limit, used quota.Cost, r Reading, start tim
 		if u <= 0 {
 			continue
 		}
-		allow := l.Amount
-		if i < len(peaks) && peaks[i] > allow {
-			allow = peaks[i]
-		}
-		var d time.Duration
-		switch r {
-		case BucketReading:
-			d = bucketBound(u, allow, l)
-		case ClockReading:
-			d = clockBound(u, allow, l, start)
-		default:
-			d = min(bucketBound(u, allow, l), clockBound(u, allow, l, start))
-		}
-		// Limits with the same rate (a TPD of TPM × 1440) tie up to rounding: the one
-		// with the shorter window is the one a run meets first.
+		d := limitTime(i, l, u)
 		tie := found && math.Abs(float64(d-best)) <= 1e-6*float64(best)
 		if !found || (d > best && !tie) || (tie && l.Per < bind.Per) {
 			best, bind, found = d, l, true
@@ -133,24 +139,7 @@ func Efficiency(bound, makespan time.Duration) float64 {
 // allowance of a provider's window is spent once, at the start), not a lower bound: see
 // LowerBound for that. It returns false when limits is empty or nothing was used.
 func RateTime(limits []quota.Limit, used quota.Cost) (time.Duration, quota.Limit, bool) {
-	var (
-		best  time.Duration
-		bind  quota.Limit
-		found bool
-	)
-	for _, l := range limits {
-		if l.Amount <= 0 || l.Per <= 0 {
-			continue
-		}
-		u := used.Get(l.Dimension)
-		if u <= 0 {
-			continue
-		}
-		d := time.Duration(float64(u) / float64(l.Amount) * float64(l.Per))
-		tie := found && math.Abs(float64(d-best)) <= 1e-6*float64(best)
-		if !found || (d > best && !tie) || (tie && l.Per < bind.Per) {
-			best, bind, found = d, l, true
-		}
-	}
-	return best, bind, found
+	return slowest(limits, used, func(_ int, l quota.Limit, u int64) time.Duration {
+		return time.Duration(float64(u) / float64(l.Amount) * float64(l.Per))
+	})
 }
