@@ -194,7 +194,8 @@ func TestEmulateHelp(t *testing.T) {
 	}
 	for _, want := range []string{"--addr", "127.0.0.1:8480", "--config", "--catalog", "--window", "--time-scale", "--reserve-burndown",
 		"--legacy-rpm", "--region", "--tpm", "--tpd", "--rpm", "--ttft", "--per-token", "--output-tokens", "--fault",
-		"--fault-seed", "--slow-factor", "--no-presets", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "docs/emulator.md", "Ctrl-C"} {
+		"--fault-seed", "--slow-factor", "--no-presets", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "docs/emulator.md", "Ctrl-C",
+		"--tls-cert", "--tls-key", "h2c", "HTTP/2"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -117,21 +117,6 @@ func TestEmulateProtocols(t *testing.T) {
 	})
 }
 
-func TestEmulateHelpNamesTLS(t *testing.T) {
-	root := newRootCmd()
-	var out strings.Builder
-	root.SetArgs([]string{"emulate", "--help"})
-	root.SetOut(&out)
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"--tls-cert", "--tls-key", "h2c", "HTTP/2"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("help lacks %q", want)
-		}
-	}
-}
-
 func TestEmulateTLSUsageErrors(t *testing.T) {
 	certFile, keyFile, _ := writeCert(t)
 	tests := []struct {
