@@ -42,25 +42,9 @@ func TestRunStalledBedrock(t *testing.T) {
 	isolateAWS(t)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
-	dir := t.TempDir()
-	doc := filepath.Join(dir, "a.txt")
-	if err := os.WriteFile(doc, []byte("A short agreement between two parties."), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	root := newRootCmd()
-	root.SetArgs([]string{"run", "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms", "--progress", "none",
-		"--out", filepath.Join(dir, "out.jsonl"), doc})
-	var buf syncBuffer
-	root.SetOut(&buf)
-	root.SetErr(&buf)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // the test's own bound
-	defer cancel()
-	err := root.ExecuteContext(ctx)
-	if ctx.Err() != nil {
-		t.Fatalf("the run hung until the test's deadline: %v\n%s", err, buf.String())
-	}
-	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(buf.String(), "attempt timeout (100ms)") {
-		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, buf.String())
+	out, err := runOneDocument(t, 2*time.Minute, "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(out, "attempt timeout (100ms)") {
+		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, out)
 	}
 }
 
@@ -83,23 +67,31 @@ func TestRunStalledQuotas(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", url)
 	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
+	out, err := runOneDocument(t, discover.DefaultTimeout+time.Minute)
+	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
+		t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, out)
+	}
+}
+
+// runOneDocument runs "tollgate run" on one short document with flags, and returns its
+// output and error. It fails the test if the run is still going after bound.
+func runOneDocument(t *testing.T, bound time.Duration, flags ...string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "a.txt")
 	if err := os.WriteFile(doc, []byte("A short agreement between two parties."), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	root := newRootCmd()
-	root.SetArgs([]string{"run", "--progress", "none", "--out", filepath.Join(dir, "out.jsonl"), doc})
+	root.SetArgs(append(append([]string{"run", "--progress", "none", "--out", filepath.Join(dir, "out.jsonl")}, flags...), doc))
 	var buf syncBuffer
 	root.SetOut(&buf)
 	root.SetErr(&buf)
-	ctx, cancel := context.WithTimeout(context.Background(), discover.DefaultTimeout+time.Minute) // the test's own bound
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	err := root.ExecuteContext(ctx)
 	if ctx.Err() != nil {
-		t.Fatalf("the run hung until the test's deadline: %v\n%s", err, buf.String())
+		t.Fatalf("the run hung until the test's deadline (%v): %v\n%s", bound, err, buf.String())
 	}
-	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
-		t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, buf.String())
-	}
+	return buf.String(), err
 }
