@@ -538,8 +538,9 @@ func (l *Limiter) decideLocked(now time.Time, w *waiter, adm Admission, err erro
 	close(w.done)
 }
 
-// maxBackfillTries bounds the Store requests one backfill makes, so that a long queue
-// costs a bounded number of round trips per dispatch with a networked Store.
+// maxBackfillTries bounds the calls one backfill looks at and the Store requests it
+// makes, so that a long queue costs a bounded amount of work and of round trips (with a
+// networked Store) per dispatch.
 const maxBackfillTries = 64
 
 // backfillLocked admits, while head waits for the room it needs at headAt, queued calls
@@ -559,7 +560,7 @@ func (l *Limiter) backfillLocked(now time.Time, set *limitSet, head *waiter, hea
 		return false
 	}
 	tries := 0
-	for _, b := range l.sched.candidates(head) {
+	for _, b := range l.sched.candidates(head, maxBackfillTries) {
 		if tries >= maxBackfillTries {
 			break
 		}

@@ -140,10 +140,10 @@ func (s *scheduler) admit(w *waiter) {
 	}
 }
 
-// candidates returns the calls waiting besides head that could fit where head does not
-// (smaller than head in some dimension), in the scheduler's order: by class, highest
-// first, then by tenant counter and arrival.
-func (s *scheduler) candidates(head *waiter) []*waiter {
+// candidates returns up to most of the calls waiting besides head that could fit where
+// head does not (smaller than head in some dimension), in the scheduler's order: by
+// class, highest first, then by tenant counter and arrival.
+func (s *scheduler) candidates(head *waiter, most int) []*waiter {
 	var out []*waiter
 	for c := range s.classes {
 		cl := &s.classes[c]
@@ -156,6 +156,9 @@ func (s *scheduler) candidates(head *waiter) []*waiter {
 			for _, w := range t.fifo {
 				if w != head && smallerSomewhere(w.cost, head.cost) {
 					out = append(out, w)
+					if len(out) == most {
+						return out
+					}
 				}
 			}
 		}
