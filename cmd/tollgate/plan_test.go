@@ -45,7 +45,7 @@ type planJSON struct {
 
 // TestPlanMatchesChunkedRun plans and runs documents too long for one call under a quota
 // of 20,000 tokens per minute: the dry run, the analysis and the run split the same
-// documents into the same calls (the plan used to ignore the quota, call them too large
+// documents into the same calls (a plan that ignored the quota would call them too large
 // ever to be admitted and predict 0s), and the plan predicts the run's time within 10%.
 func TestPlanMatchesChunkedRun(t *testing.T) {
 	dir := chunkedCopy(t)

@@ -30,9 +30,8 @@ func article(k, n int) string {
 
 // TestChunksQueueInOrder runs documents of three articles of growing length, one chunk
 // each, through a client that admits one call at a time: the emulator receives each
-// document's chunks in their order, the order the plan assumes (the run used to start
-// them at once, so they reached the client's queue in whatever order their goroutines
-// ran).
+// document's chunks in their order, the order the plan assumes (chunks started at once
+// would reach the client's queue in whatever order their goroutines ran).
 func TestChunksQueueInOrder(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
