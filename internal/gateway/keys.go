@@ -68,7 +68,8 @@ func derive(master []byte, id string) Credentials {
 }
 
 // Keys holds a configuration file and its master secret, and reloads both when they
-// change on disk (checked at most once a second, when a request needs them). A file
+// change on disk (checked at most once a second, when a request needs them, so an idle
+// gateway does no work). A file
 // that no longer parses is logged by the caller of Lookup's error path and the last
 // good configuration stays in force. Keys is safe for concurrent use.
 type Keys struct {
@@ -78,7 +79,7 @@ type Keys struct {
 	file    *File
 	rules   map[string]*tenantRules
 	master  []byte
-	stamp   string    // size and mtime of both files when loaded
+	stamp   string    // hash of both files when loaded
 	checked time.Time // when the files were last checked
 	lastErr error     // why the newest version on disk is not in force
 }
@@ -95,6 +96,9 @@ func OpenKeys(path string) (*Keys, error) {
 // load reads both files and replaces the configuration in force if they are valid.
 // k.mu must be held.
 func (k *Keys) load() error {
+	// Stamp before reading: a change made while loading then shows as a new version at
+	// the next check instead of being missed.
+	before := stamp(k.path, secretPath(k.path, k.file))
 	data, err := os.ReadFile(k.path)
 	if err != nil {
 		return fmt.Errorf("reading the gateway configuration: %w", err)
@@ -108,23 +112,27 @@ func (k *Keys) load() error {
 	if err != nil {
 		return err
 	}
+	if sp != secretPath(k.path, k.file) {
+		before = stamp(k.path, sp)
+	}
 	k.file, k.rules, k.master = f, rules, master
-	k.stamp = stamp(k.path, sp)
+	k.stamp = before
 	return nil
 }
 
-// stamp identifies the versions of the files by size and modification time.
+// stamp identifies the versions of the files by their contents (they are small, and a
+// modification time can be too coarse to tell two quick edits apart).
 func stamp(paths ...string) string {
-	var b strings.Builder
+	h := sha256.New()
 	for _, p := range paths {
-		fi, err := os.Stat(p)
+		data, err := os.ReadFile(p)
 		if err != nil {
-			b.WriteString("missing;")
-			continue
+			h.Write([]byte("missing"))
 		}
-		fmt.Fprintf(&b, "%d/%d;", fi.Size(), fi.ModTime().UnixNano())
+		h.Write(data)
+		h.Write([]byte{0})
 	}
-	return b.String()
+	return string(h.Sum(nil))
 }
 
 // readMaster reads a master secret file, refusing one others can read.
