@@ -12,6 +12,7 @@ import (
 	"net"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,4 +81,34 @@ func testTLS(t testing.TB) (*tls.Config, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// recorder is a minimal http.ResponseWriter for calling ServeHTTP directly.
+type recorder struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = 200
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(code int) { r.status = code }
+
+func mustRequest(t testing.TB, method, target string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, "http://gateway"+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RequestURI = target
+	return r
 }

@@ -289,7 +289,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, reqID string) 
 		wire.WriteError(w, code, reqID, msg)
 	}
 	if r.ContentLength > limit {
-		fail(wire.ValidationException, fmt.Sprintf("The request body is %d bytes, more than the %d Bedrock accepts.", r.ContentLength, limit))
+		fail(wire.ValidationException, fmt.Sprintf("The request body is %d bytes, more than the %d bytes the gateway accepts.", r.ContentLength, limit))
 		return nil, false
 	}
 	rc := http.NewResponseController(w)
@@ -313,7 +313,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, reqID string) 
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		fail(wire.ValidationException, fmt.Sprintf("The request body is more than the %d bytes Bedrock accepts.", limit))
+		fail(wire.ValidationException, fmt.Sprintf("The request body is more than the %d bytes the gateway accepts.", limit))
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		fail(wire.ErrorCode{Name: "RequestTimeoutException", Status: http.StatusRequestTimeout}, fmt.Sprintf("The request body did not arrive within %v.", s.cfg.BodyTimeout))
 	default:
