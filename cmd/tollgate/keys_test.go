@@ -53,7 +53,7 @@ func TestKeysCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(id + `\s+team-a\s+\S+\s+active`).MatchString(list) || strings.Contains(list, secret) {
+	if !regexp.MustCompile(id+`\s+team-a\s+\S+\s+active`).MatchString(list) || strings.Contains(list, secret) {
 		t.Errorf("keys list = %q, want %s of team-a active and no secret", list, id)
 	}
 	if _, _, err := runKeys(t, "revoke", id); err != nil {

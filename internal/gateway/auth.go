@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -68,14 +69,14 @@ func identify(keys *Keys, r *http.Request, now time.Time) (cl claim, reloadErr e
 	if h == "" {
 		return cl, nil, &authFailure{missingToken, msgNoAuth, "unsigned"}
 	}
-	var id string
+	var id, token string
 	if tok, ok := cutPrefixFold(h, "Bearer "); ok {
-		var valid bool
-		id, valid = keys.checkBearer(strings.TrimSpace(tok))
-		if !valid {
-			if strings.HasPrefix(strings.TrimSpace(tok), "ABSK") {
-				return cl, nil, &authFailure{unrecognizedClient, msgAWSKey, "aws_key"}
-			}
+		token = strings.TrimSpace(tok)
+		if strings.HasPrefix(token, "ABSK") {
+			// An Amazon Bedrock API key.
+			return cl, nil, &authFailure{unrecognizedClient, msgAWSKey, "aws_key"}
+		}
+		if id, ok = bearerKeyID(token); !ok {
 			return cl, nil, &authFailure{unrecognizedClient, msgBadBearer, "bad_bearer"}
 		}
 		cl.bearer = true
@@ -96,6 +97,9 @@ func identify(keys *Keys, r *http.Request, now time.Time) (cl claim, reloadErr e
 	case keyRevoked:
 		return cl, reloadErr, &authFailure{unrecognizedClient, msgRevoked, "revoked"}
 	}
+	if cl.bearer && subtle.ConstantTimeCompare([]byte(token), []byte(ident.creds.BearerToken)) != 1 {
+		return cl, reloadErr, &authFailure{unrecognizedClient, msgBadBearer, "bad_bearer"}
+	}
 	cl.ident = ident
 	return cl, reloadErr, nil
 }
@@ -111,8 +115,8 @@ func (cl claim) verify(r *http.Request, body []byte, now time.Time) (Caller, err
 				return Caller{}, &authFailure{invalidSignature, "The request signature could not be verified.", "bad_signature"}
 			}
 			reason := "bad_signature"
-			if strings.HasPrefix(se.msg, "Signature expired") {
-				reason = "expired"
+			if strings.HasPrefix(se.msg, "Signature expired") || strings.HasPrefix(se.msg, "Signature not yet current") {
+				reason = "clock_skew"
 			}
 			return Caller{}, &authFailure{invalidSignature, se.msg, reason}
 		}

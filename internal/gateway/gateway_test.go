@@ -313,7 +313,7 @@ func TestGatewayAuthRefusedRaw(t *testing.T) {
 	}{
 		{"unsigned", httptestRequest(t, url, body), "MissingAuthenticationTokenException", "gateway key"},
 		{"expired", signed(time.Now().Add(-16*time.Minute), body), "InvalidSignatureException", "Signature expired"},
-		{"from the future", signed(time.Now().Add(16*time.Minute), body), "InvalidSignatureException", "Signature expired"},
+		{"from the future", signed(time.Now().Add(16*time.Minute), body), "InvalidSignatureException", "Signature not yet current"},
 		{"body changed", tampered, "InvalidSignatureException", "does not match"},
 		{"forged bearer", withHeader(httptestRequest(t, url, body), "Authorization", "Bearer tg_"+g.Creds.AccessKeyID+"_AAAA"), "UnrecognizedClientException", "bearer token"},
 		{"AWS bedrock API key", withHeader(httptestRequest(t, url, body), "Authorization", "Bearer ABSKQmVkcm9ja0FQSUtleQ=="), "UnrecognizedClientException", "tollgate keys create"},

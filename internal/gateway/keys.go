@@ -4,8 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base32"
+		"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -210,8 +209,9 @@ func (k *Keys) lookup(id string, now time.Time) (identity, lookupResult, error) 
 	return identity{keyID: id, tenant: key.Tenant, rules: k.rules[key.Tenant], creds: derive(k.master, id)}, keyFound, reloadErr
 }
 
-// checkBearer verifies a bearer token's MAC and returns its key id.
-func (k *Keys) checkBearer(token string) (string, bool) {
+// bearerKeyID returns the key id a bearer token names (tg_<key id>_<mac>), or false if
+// the token does not have that form. The MAC is checked against the key's derived token.
+func bearerKeyID(token string) (string, bool) {
 	rest, ok := strings.CutPrefix(token, bearerPrefix)
 	if !ok {
 		return "", false
@@ -220,11 +220,7 @@ func (k *Keys) checkBearer(token string) (string, bool) {
 	if !ok || checkKeyID(id) != nil {
 		return "", false
 	}
-	k.mu.Lock()
-	master := k.master
-	k.mu.Unlock()
-	want := derive(master, id).BearerToken
-	return id, subtle.ConstantTimeCompare([]byte(want), []byte(token)) == 1
+	return id, true
 }
 
 // KeyInfo describes one key without its secrets, as "tollgate keys list" prints it.

@@ -67,8 +67,8 @@ func TestKeysCreateListRevoke(t *testing.T) {
 	if res != keyFound || id.tenant != "team-b" || id.creds != b {
 		t.Fatalf("lookup of b = %+v %v, want team-b with the credentials CreateKey printed", id, res)
 	}
-	if got, ok := keys.checkBearer(a.BearerToken); !ok || got != a.AccessKeyID {
-		t.Errorf("checkBearer(a's token) = %q %v", got, ok)
+	if got, ok := bearerKeyID(a.BearerToken); !ok || got != a.AccessKeyID {
+		t.Errorf("bearerKeyID(a's token) = %q %v", got, ok)
 	}
 	if err := RevokeKey(path, b.AccessKeyID); err != nil {
 		t.Fatal(err)

@@ -232,7 +232,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, wire.ErrorCode{Name: "UnknownOperationException", Status: http.StatusMethodNotAllowed}, reqID, "Bedrock Runtime operations use POST.")
 		return
 	}
-	cl, reloadErr, err := identify(s.cfg.Keys, r, s.cfg.Now())
+	arrived := s.cfg.Now()
+	cl, reloadErr, err := identify(s.cfg.Keys, r, arrived)
 	if reloadErr != nil {
 		s.cfg.Logger.Error("gateway configuration not reloaded", "err", reloadErr)
 	}
@@ -245,7 +246,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Verify at the time the request arrived, not after a slow body.
-	caller, err := cl.verify(r, body, s.cfg.Now())
+	caller, err := cl.verify(r, body, arrived)
 	if err != nil {
 		s.refuse(w, r, reqID, err)
 		return

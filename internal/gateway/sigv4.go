@@ -125,9 +125,14 @@ func verifySigV4(r *http.Request, auth sigV4Auth, secret string, bodySHA256 []by
 	if amzDate[:8] != auth.Date {
 		return &sigError{"Credential should be scoped to a valid date matching X-Amz-Date."}
 	}
-	if d := now.Sub(signedAt); d > maxSkew || d < -maxSkew {
-		return &sigError{fmt.Sprintf("Signature expired: %s is now earlier or later than %s (%s ± 15 min.)",
-			amzDate, now.UTC().Format(amzDateLayout), now.UTC().Format(amzDateLayout))}
+	nowStr := now.UTC().Format(amzDateLayout)
+	switch d := now.Sub(signedAt); {
+	case d > maxSkew:
+		return &sigError{fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
+			amzDate, now.Add(-maxSkew).UTC().Format(amzDateLayout), nowStr)}
+	case d < -maxSkew:
+		return &sigError{fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			amzDate, now.Add(maxSkew).UTC().Format(amzDateLayout), nowStr)}
 	}
 	if !contains(auth.SignedHeaders, "host") {
 		return &sigError{"'Host' must be a signed header."}
