@@ -4,7 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-		"encoding/base32"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
