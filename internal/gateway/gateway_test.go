@@ -339,15 +339,39 @@ func TestGatewayAuthRefusedRaw(t *testing.T) {
 			}
 		})
 	}
-	// The same request, signed now and unchanged, is accepted: the cases above fail
-	// for their reason only.
-	resp, err := http.DefaultClient.Do(signed(time.Now(), body))
+	// The same request, signed now or within the allowed skew and unchanged, is
+	// accepted: the cases above fail for their reason only.
+	for _, skew := range []time.Duration{0, -14 * time.Minute, 14 * time.Minute} {
+		resp, err := http.DefaultClient.Do(signed(time.Now().Add(skew), body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("a correctly signed raw request (clock %v off) got %d", skew, resp.StatusCode)
+		}
+	}
+}
+
+// TestGatewayKeyCreatedWhileRunning: a key created in the running gateway's
+// configuration works without a restart once the file is rechecked.
+func TestGatewayKeyCreatedWhileRunning(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	c := g.client(g.Creds.AccessKeyID, g.Creds.SecretAccessKey)
+	if _, err := c.Converse(context.Background(), converseInput(testModel, nil)); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := CreateKey(g.Config, "team-b", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("a correctly signed raw request got %d", resp.StatusCode)
+	g.clock.advance(2 * reloadEvery)
+	out, err := g.client(fresh.AccessKeyID, fresh.SecretAccessKey).Converse(context.Background(), converseInput(testModel, nil))
+	if err != nil {
+		t.Fatalf("a key created while the gateway runs: %v", err)
+	}
+	if got := converseText(t, out); !strings.Contains(got, "tenant=team-b") {
+		t.Errorf("handler saw %q, want tenant team-b", got)
 	}
 }
 

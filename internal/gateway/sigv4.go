@@ -134,7 +134,9 @@ func verifySigV4(r *http.Request, auth sigV4Auth, secret string, bodySHA256 []by
 		return &sigError{fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			amzDate, now.Add(maxSkew).UTC().Format(amzDateLayout), nowStr)}
 	}
-	if !contains(auth.SignedHeaders, "host") {
+	// The JavaScript SDK signs HTTP/2 requests with the :authority pseudo-header in
+	// place of Host; either binds the signature to the gateway's address.
+	if !contains(auth.SignedHeaders, "host") && !contains(auth.SignedHeaders, ":authority") {
 		return &sigError{"'Host' must be a signed header."}
 	}
 	payloadHash := hex.EncodeToString(bodySHA256)
@@ -194,11 +196,12 @@ func requestPath(r *http.Request) string {
 }
 
 // headerValue is the canonical value of one signed header: its values joined by commas,
-// each trimmed with inner runs of spaces collapsed. Go moves Host out of the header map
-// and may drop Content-Length from it, so those come from the request's fields.
+// each trimmed with inner runs of spaces collapsed. Go moves Host (HTTP/2's :authority)
+// out of the header map and may drop Content-Length from it, so those come from the
+// request's fields.
 func headerValue(r *http.Request, name string) string {
 	switch name {
-	case "host":
+	case "host", ":authority":
 		return r.Host
 	case "content-length":
 		if v := r.Header.Values("Content-Length"); len(v) > 0 {
