@@ -269,3 +269,25 @@ func TestGatewayShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayRefusesBeforeReadingBody: a request with an unknown key is answered before
+// its body is read, so strangers cannot make the gateway take in large bodies.
+func TestGatewayRefusesBeforeReadingBody(t *testing.T) {
+	g := newTestGateway(t, Config{}) // a body would be waited for up to DefaultBodyTimeout (30 s)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /model/m/converse HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\nX-Amz-Date: %s\r\n"+
+		"Authorization: AWS4-HMAC-SHA256 Credential=TGAAAAAAAAAAAAAAAAAA/20261204/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=%s\r\n\r\n",
+		time.Now().UTC().Format(amzDateLayout), strings.Repeat("0", 64))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer without the body: %v", err)
+	}
+	if status, name, _ := errorOf(t, resp); status != 403 || name != "UnrecognizedClientException" {
+		t.Errorf("got %d %s, want 403 UnrecognizedClientException", status, name)
+	}
+}

@@ -89,6 +89,7 @@ func TestGatewayStatusPage(t *testing.T) {
 		`2 throttles`,
 		`<polyline points="0.0,`,
 		`<tr data-row="high"><td data-k="priority">high</td><td data-k="waiting">7</td><td data-k="oldest">2.4 s</td><td data-k="mean">0.8 s</td></tr>`,
+		`<tr data-row="critical"><td data-k="priority">critical</td><td data-k="waiting">0</td><td data-k="oldest">–</td><td data-k="mean">–</td></tr>`,
 		`<tr data-row="normal"><td data-k="priority">normal</td><td data-k="waiting">23</td><td data-k="oldest">18 s</td>`,
 		`<td data-k="tenant">contracts</td><td data-k="tokens">227,655</td><td data-k="limit">200,000</td><td data-k="requests">43</td><td data-k="inflight">5</td><td data-k="waiting">23</td><td data-k="throttled">4</td>`,
 		`<td data-k="tenant">search</td><td data-k="tokens">512,345</td><td data-k="limit">none</td>`,
