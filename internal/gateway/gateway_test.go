@@ -406,3 +406,21 @@ func writeConfig(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGatewayBrokenConfigKeepsServing: a configuration edited into something that does
+// not load is logged (once) and the last good one keeps serving.
+func TestGatewayBrokenConfigKeepsServing(t *testing.T) {
+	g := newTestGateway(t, Config{})
+	writeConfig(t, g.Config, readFile(t, g.Config)+"tenants_typo: {}\n")
+	g.clock.advance(2 * reloadEvery)
+	c := g.client(g.Creds.AccessKeyID, g.Creds.SecretAccessKey)
+	for range 2 {
+		if _, err := c.Converse(context.Background(), converseInput(testModel, nil)); err != nil {
+			t.Fatalf("with a broken file on disk: %v", err)
+		}
+	}
+	logs := g.Logs.String()
+	if n := strings.Count(logs, "gateway configuration not reloaded"); n != 1 || !strings.Contains(logs, "tenants_typo") {
+		t.Errorf("want one log line naming the problem (tenants_typo), got %d in:\n%s", n, logs)
+	}
+}
