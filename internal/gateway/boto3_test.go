@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
 // runBoto3 runs testdata/boto3_calls.py against the gateway with env added to a clean
@@ -14,10 +16,10 @@ func runBoto3(t *testing.T, g *testGateway, env ...string) map[string]any {
 	t.Helper()
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed")
+		testtool.Missing(t, "python3", "install python3 with boto3 ≥ 1.39")
 	}
 	if exec.Command(python, "-c", "import boto3").Run() != nil {
-		t.Skip("boto3 not installed")
+		testtool.Missing(t, "boto3", "install boto3 ≥ 1.39 for python3")
 	}
 	cmd := exec.Command(python, "testdata/boto3_calls.py")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_EC2_METADATA_DISABLED=true",

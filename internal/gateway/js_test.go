@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
 // jsSDKDir holds the JavaScript SDK, installed there by scripts/test.sh (npm ci).
@@ -18,14 +20,14 @@ func runJS(t *testing.T, g *testGateway, env ...string) map[string]any {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed")
+		testtool.Missing(t, "node", "install Node.js 20 or later")
 	}
 	sdk, err := filepath.Abs(jsSDKDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(sdk, "node_modules", "@aws-sdk", "client-bedrock-runtime")); err != nil {
-		t.Skip("the JavaScript SDK is not installed: run npm ci in bedrocktest/testdata/sdk (./scripts/test.sh does)")
+		testtool.Missing(t, "the JavaScript SDK", "run npm ci in bedrocktest/testdata/sdk (./scripts/test.sh does)")
 	}
 	cmd := exec.Command(node, "testdata/js_calls.mjs")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_EC2_METADATA_DISABLED=true",

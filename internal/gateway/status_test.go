@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 	"time"
 )
 
@@ -53,7 +55,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no chromium installed (apt-get install chromium)")
+	testtool.Missing(t, "chromium", "apt-get install chromium (./scripts/test.sh does in CI)")
 	return ""
 }
 
