@@ -146,7 +146,7 @@ if mode == 0 then
 
   local ok, blocked, retry = 1, 0, -1
   if high == 0 and low > 0 and others > 0 then
-    ok, blocked, retry = 0, 0, soonest
+    ok, blocked, retry = 0, 0, math.min(soonest, now + math.floor(life / 4))
   end
   for i = 1, n do
     local l = L[i]
@@ -177,6 +177,10 @@ if mode == 0 then
       end
     end
     if at >= 0 and at > retry then ok, blocked, retry = 0, i - 1, at end
+  end
+  if ok == 0 and high > 0 then
+    -- A High call waits until retry: its report lasts until it asks again.
+    redis.call('HSET', KEYS[1], 'p:' .. id, F(math.max(now, retry) + life) .. ' ' .. F(high) .. ' ' .. F(low))
   end
   reply = {tonumber(t[1]), tonumber(t[2]), now, ok, blocked, retry}
   for i = 1, n do

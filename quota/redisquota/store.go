@@ -413,6 +413,9 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 
 // noteDemand adds cost to the set's demand, rolling the demand and share periods.
 func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
+	if st.shareAt == 0 {
+		st.shareAt, st.demAt = now, now
+	}
 	if now-st.demAt >= s.life {
 		if now-st.demAt >= 2*s.life {
 			clear(st.prevDem)
