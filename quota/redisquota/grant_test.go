@@ -302,3 +302,41 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 		t.Errorf("no log line when Redis returned:\n%s", logs.String())
 	}
 }
+
+// No call waits on a Redis that stopped answering longer than the Store's timeout, and
+// while the breaker is open none waits at all.
+func TestHungRedisDoesNotHoldCalls(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := redisquota.Dial(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	const timeout = 100 * time.Millisecond
+	s := newStore(t, srv, redisquota.Options{Client: c, Timeout: timeout, GrantLifetime: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Minute}}
+	if adm := reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1}); !adm.OK {
+		t.Fatal(adm)
+	}
+	srv.Pause()
+	t.Cleanup(srv.Resume)
+	time.Sleep(60 * time.Millisecond) // the grant lapses
+	var slowest time.Duration
+	for i := 0; i < 50; i++ {
+		t0 := time.Now()
+		reserve(t, s, t0, limits, quota.Cost{Requests: 1})
+		slowest = max(slowest, time.Since(t0))
+	}
+	if slowest > 3*timeout {
+		t.Errorf("a Reserve took %v with Redis hung; want at most about the timeout (%v)", slowest, timeout)
+	}
+	if !s.Status().Degraded {
+		t.Error("not degraded with Redis hung")
+	}
+}
+
+func TestDialRejectsBadURL(t *testing.T) {
+	if _, err := redisquota.Dial("http://example.com"); err == nil || !strings.Contains(err.Error(), "redis://") {
+		t.Errorf("Dial(http://...) = %v, want an error naming the accepted schemes", err)
+	}
+}

@@ -21,7 +21,9 @@ import (
 // Options configure a Store.
 type Options struct {
 	// Client is the Redis connection (a *redis.Client, a *redis.ClusterClient or a ring).
-	// It is required; the Store does not close it.
+	// It is required; the Store does not close it. Make it with Dial, or set
+	// ContextTimeoutEnabled in its options: without it go-redis waits its own read
+	// timeout (3s by default) on a Redis that stopped answering, not Timeout.
 	Client redis.UniversalClient
 	// Prefix starts every key; "tollgate" when empty.
 	Prefix string
@@ -169,6 +171,22 @@ func New(opts Options) (*Store, error) {
 	}
 	go s.loop()
 	return s, nil
+}
+
+// Dial returns a client for the Redis at url (redis://[user:password@]host:port/db,
+// rediss:// for TLS, or unix:///path) with the tight timeouts a Store needs: it gives up
+// on a round trip at the Store's Timeout and does not retry (the Store does, later).
+func Dial(url string) (*redis.Client, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisquota: bad Redis URL: %w (want redis://host:port, rediss://host:port or unix:///path)", err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	if o.DialTimeout == 0 || o.DialTimeout > 500*time.Millisecond {
+		o.DialTimeout = 500 * time.Millisecond
+	}
+	return redis.NewClient(o), nil
 }
 
 // Close returns the unused grants, sends the pending settlements and stops the Store's
@@ -521,16 +539,13 @@ func (s *Store) Settle(ctx context.Context, req quota.SettleRequest) (bool, erro
 			st.pend = append(st.pend, op{limit: i + 1, kind: 5, a: t.win[i], b: reserved, c: actual})
 		}
 	}
-	var err error
 	if !st.sliding {
-		// Synchronous: the window's carry is computed with this reservation still open.
-		err = s.flushLocked(ctx, st)
+		// At once, and with this reservation still open when a window's carry is
+		// counted. On failure the batch stays queued and is sent again later.
+		_ = s.flushLocked(ctx, st)
 	}
 	heap.Remove(&s.byExpiry, t.hi)
 	delete(s.tickets, t.id)
-	if err != nil {
-		return true, nil // the batch stays queued and is retried; the reservation has ended here
-	}
 	return true, nil
 }
 
@@ -587,12 +602,12 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) 
 }
 
 type result struct {
-	now, retry     int64
-	ok             bool
-	blocked        int
-	granted, idx   []int64
-	windows        []usageWindow
-	serverUS, sent int64
+	now, retry   int64
+	ok           bool
+	blocked      int
+	granted, idx []int64
+	windows      []usageWindow
+	serverUS     int64
 }
 
 type usageWindow struct {
