@@ -43,7 +43,7 @@ return {1, 0}
 `)
 
 func benchClient(b *testing.B, srv *redistest.Server) (*redis.Client, *countCommands) {
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 	b.Cleanup(func() { c.Close() })
 	h := &countCommands{}
 	c.AddHook(h)

@@ -207,7 +207,7 @@ func (h *lossyReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // and Redis applies it once.
 func TestRetriedBatchCountsOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	hook := &lossyReplies{}
 	c.AddHook(hook)
@@ -253,7 +253,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 func TestRedisDownFallsBackToShare(t *testing.T) {
 	srv := redistest.Start(t)
 	var logs syncBuffer
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	const life = 100 * time.Millisecond
 	s := newStore(t, srv, redisquota.Options{Client: c, GrantLifetime: life, Timeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})

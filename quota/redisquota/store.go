@@ -139,6 +139,16 @@ func New(opts Options) (*Store, error) {
 	if opts.Client == nil {
 		return nil, errors.New("redisquota: Options.Client is nil: pass a go-redis client (redis.NewClient)")
 	}
+	switch c := opts.Client.(type) {
+	case *redis.Client:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("redisquota: the Redis client does not honour context deadlines, so a hung Redis would hold calls for its read timeout: make it with redisquota.Dial or set ContextTimeoutEnabled in its options")
+		}
+	case *redis.ClusterClient:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("redisquota: the Redis cluster client does not honour context deadlines, so a hung Redis would hold calls for its read timeout: set ContextTimeoutEnabled in its options")
+		}
+	}
 	if opts.Prefix == "" {
 		opts.Prefix = "tollgate"
 	}
