@@ -63,6 +63,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 		c, h := benchClient(b, srv)
 		s := newStore(b, srv, redisquota.Options{Client: c})
 		now := time.Now()
+		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			now = now.Add(500 * time.Microsecond)
@@ -94,6 +95,7 @@ func BenchmarkReserveParallel(b *testing.B) {
 	run := func(b *testing.B, s quota.Store) {
 		var lat [64][]time.Duration
 		var slot atomic.Int64
+		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {

@@ -224,8 +224,14 @@ func TestRetriedBatchCountsOnce(t *testing.T) {
 	if _, err := s.Usage(bg, now, limits); err == nil {
 		t.Fatal("Usage succeeded though its reply was lost")
 	}
-	time.Sleep(2 * time.Second) // the breaker's backoff
-	u, err := s.Usage(bg, now, limits)
+	// Past the breaker's backoff, the batch goes again.
+	var u quota.Usage
+	var err error
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if u, err = s.Usage(bg, now, limits); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,5 +344,45 @@ func TestHungRedisDoesNotHoldCalls(t *testing.T) {
 func TestDialRejectsBadURL(t *testing.T) {
 	if _, err := redisquota.Dial("http://example.com"); err == nil || !strings.Contains(err.Error(), "redis://") {
 		t.Errorf("Dial(http://...) = %v, want an error naming the accepted schemes", err)
+	}
+}
+
+// An instance that stops asking (it died) stops taking room: its demand report lapses
+// with its grant, and the survivor, asking for more than the limit, admits the whole
+// limit over the next window as the dead instance's charges leave it.
+func TestDeadInstanceShareReturns(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newStore(t, srv, redisquota.Options{Scope: "dead"})
+	b := newStore(t, srv, redisquota.Options{Scope: "dead"})
+	const amount = 1200
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: time.Minute}}
+	now := quotatest.T0
+	one := quota.Cost{Requests: 1}
+	count := func(s *redisquota.Store, now time.Time) int {
+		if adm := reserve(t, s, now, limits, one); adm.OK {
+			return 1
+		}
+		return 0
+	}
+	// Each asks for 25 calls a second, together more than the limit's 20, for 2m.
+	var before int
+	for i := 0; i < 3000; i++ {
+		now = now.Add(40 * time.Millisecond)
+		before += count(a, now)
+		before += count(b, now)
+	}
+	// a stops. Over a window starting two grant lifetimes later, b gets the limit.
+	start := now.Add(4 * time.Second)
+	end := start.Add(time.Minute + 2*time.Second)
+	var after int
+	for now.Before(end) {
+		now = now.Add(40 * time.Millisecond)
+		if n := count(b, now); !now.Before(start) {
+			after += n
+		}
+	}
+	t.Logf("a and b admitted %d in 2m; b alone %d in the window after a stopped", before, after)
+	if want := 0.9 * amount; float64(after) < want {
+		t.Errorf("b admitted %d in a window after a stopped; want at least %.0f (90%% of the limit)", after, want)
 	}
 }

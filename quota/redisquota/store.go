@@ -30,10 +30,12 @@ type Options struct {
 	// Account, Region, Model and Scope name the quota the instances share; they are part
 	// of every key, so two accounts, regions, models or scopes never share by accident.
 	Account, Region, Model, Scope string
-	// GrantLifetime is how long a grant may be drawn on, and so how long an instance
-	// that dies keeps quota from the others; 2s when zero.
+	// GrantLifetime is how long a grant may be drawn on: how long an instance that dies
+	// keeps drawing on room, and the part of each window the grants cost (see the
+	// package documentation); 2s when zero, at least 10ms.
 	GrantLifetime time.Duration
-	// Timeout bounds each round trip to Redis; 200ms when zero.
+	// Timeout bounds each round trip to Redis, and so how long a call may wait on a
+	// Redis that stopped answering; 200ms when zero.
 	Timeout time.Duration
 	// Backlog, when set, reports the calls this instance has waiting: those of High
 	// priority or above, and the others. Another instance's High backlog holds back
@@ -41,7 +43,7 @@ type Options struct {
 	// Store's lock held and must not call the Store.
 	Backlog func() (high, low int)
 	// Logger receives one line when Redis becomes unreachable and one when it returns;
-	// slog.Default() when nil.
+	// nil discards them.
 	Logger *slog.Logger
 }
 
@@ -162,7 +164,7 @@ func New(opts Options) (*Store, error) {
 		opts.Timeout = 200 * time.Millisecond
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	clean := func(s string) string { return strings.NewReplacer("{", "_", "}", "_", ":", "_").Replace(s) }
 	var idb [8]byte
