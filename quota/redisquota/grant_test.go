@@ -265,10 +265,14 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 	s := newStore(t, srv, redisquota.Options{Client: c, GrantLifetime: life, Timeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	const amount, per = 100, 500 * time.Millisecond
 	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: per}}
-	// A steady half of the limit for 1.5s: its share is about a half.
+	// A steady call every 10ms for 1.5s: at most half of the limit, its share.
+	warm, warmStart := 0, time.Now()
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1})
+		if reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1}).OK {
+			warm++
+		}
 	}
+	share := float64(warm) / (amount * float64(time.Since(warmStart)) / float64(per))
 	srv.Stop()
 	// Ask as fast as it answers for 2s: past the grant's life and several backoffs.
 	const outage = 2 * time.Second
@@ -291,7 +295,11 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 	if bound := 0.6*amount*windows + amount*float64(life)/float64(per); down == 0 || float64(down) > bound {
 		t.Errorf("admitted %d while Redis was down; want some and at most %.0f (the instance's share), the limit allows %.0f", down, bound, amount*windows)
 	}
-	t.Logf("admitted %d in %v while Redis was down", down, outage)
+	// And it does admit at about its share once what it used before leaves the window.
+	if low := 0.5 * share * amount * (windows - 2); float64(down) < low {
+		t.Errorf("admitted %d while Redis was down at a share of %.2f; want at least %.0f", down, share, low)
+	}
+	t.Logf("share %.2f; admitted %d in %v while Redis was down", share, down, outage)
 	if n := strings.Count(logs.String(), "Redis unreachable"); n != 1 {
 		t.Errorf("logged the outage %d times, want once:\n%s", n, logs.String())
 	}

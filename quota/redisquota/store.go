@@ -464,7 +464,7 @@ func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
 	for _, l := range st.limits {
 		span = max(span, perMicros(l))
 	}
-	if now-st.shareAt >= span {
+	if now-st.shareAt >= span && !s.down { // while Redis is away the share is frozen
 		for i, l := range st.limits {
 			st.share[i] = min(1, float64(st.granted[i])/float64(l.Amount)*float64(perMicros(l))/float64(now-st.shareAt))
 		}
