@@ -403,7 +403,7 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 		}
 	}
 	if s.down && time.Now().Before(s.retryAt) {
-		return s.reserveFallback(st, now, req)
+		return s.reserveFallback(st, now, req) // the breaker is open: no call waits on Redis
 	}
 	s.returnGrantLocked(st)
 	n := len(st.limits)
@@ -632,6 +632,9 @@ type expiry struct{ at, amount, idx int64 }
 // callLocked runs the script for st: mode 0 asks for need (and up to want) in every
 // limit, mode 1 reports the windows. Either sends the set's settlement batch first.
 func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []int64) (*result, error) {
+	if s.down && time.Now().Before(s.retryAt) {
+		return nil, fmt.Errorf("redisquota: Redis unreachable since %s, next attempt in %v: %s", s.downSince.Format(time.RFC3339), time.Until(s.retryAt).Round(time.Millisecond), s.downErr)
+	}
 	if st.bseq == 0 && len(st.pend) > 0 {
 		st.seq++
 		st.batch, st.pend, st.bseq = st.pend, nil, st.seq
