@@ -305,7 +305,7 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 		st := s.cacheSet
 		same := true
 		for i, l := range limits {
-			if keyOf(l) != keyOf(st.limits[i]) {
+			if o := st.limits[i]; l.Dimension != o.Dimension || l.Per != o.Per || l.Meter != o.Meter {
 				same = false
 				break
 			}
