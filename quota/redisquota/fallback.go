@@ -10,9 +10,11 @@ import (
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-func randUint64(b []byte) uint64 {
-	_, _ = rand.Read(b)
-	return binary.LittleEndian.Uint64(b)
+// randUint64 names an instance: its settlement batches are numbered under that name.
+func randUint64() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // failLocked opens the breaker after a failed round trip: no call goes to Redis for a

@@ -1,6 +1,13 @@
 package redisquota
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
 
 // The script makes every decision of the store in one atomic step on the server, over the
 // keys of one limit set (all under one hash tag). Times are integer microseconds on the
@@ -25,7 +32,10 @@ import "github.com/redis/go-redis/v9"
 //
 // Reply: {time_s, time_us, now, ok, blocked, retry, {granted, index}...} for mode 0;
 // {time_s, time_us, now, {used, span, at1, amount1, ...}...} for mode 1.
-var script = redis.NewScript(`
+// S is quota.SubWindows, so that the shared window approximates as quota.Memory does.
+var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(quota.SubWindows), 1))
+
+const scriptSource = `
 local S = 200
 local function F(x) return string.format('%.0f', x) end
 local id = ARGV[1]
@@ -276,4 +286,4 @@ for i = 1, n do
 end
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return reply
-`)
+`

@@ -88,7 +88,6 @@ var _ quota.Store = (*Store)(nil)
 // set is the state of one limit set: the limits a Limiter passes, identified by their
 // dimensions, periods and meters (so a change of Amount keeps the usage).
 type set struct {
-	name    string
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
 	sliding bool // every limit is Sliding: the set admits locally from grants
@@ -167,8 +166,7 @@ func New(opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	clean := func(s string) string { return strings.NewReplacer("{", "_", "}", "_", ":", "_").Replace(s) }
-	var idb [8]byte
-	id := strconv.FormatUint(randUint64(idb[:]), 36)
+	id := strconv.FormatUint(randUint64(), 36)
 	s := &Store{
 		opts:    opts,
 		tag:     "{" + clean(opts.Prefix) + ":" + clean(opts.Account) + ":" + clean(opts.Region) + ":" + clean(opts.Model) + ":" + clean(opts.Scope) + "}",
@@ -326,7 +324,7 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	st := s.sets[name]
 	if st == nil {
 		n := len(limits)
-		st = &set{name: name, sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
 			share: make([]float64, n), granted: make([]int64, n), limits: make([]quota.Limit, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
