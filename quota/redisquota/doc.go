@@ -49,9 +49,10 @@
 //
 // Options.Backlog reports the calls an instance has waiting, High and above apart from
 // the rest; each request to Redis carries the report. While another instance reports
-// High backlog, an instance with only lower work waiting gets no grant (it retries a
-// quarter lifetime later, or when the report lapses), so a High call waiting on one
-// instance is served before Low work on another. A refused High call's report lasts
+// High backlog, an instance with only lower work waiting gets no new grant (it retries a
+// quarter lifetime later, or when the report lapses; what it already holds lasts at most
+// a grant lifetime), so a High call waiting on one instance is served before Low work on
+// another. A refused High call's report lasts
 // until it may retry. Beyond what a call needs, the room is shared by demand: each
 // instance's extra is at most the room left times its demand over the instances'.
 //
@@ -78,7 +79,9 @@
 // breaker that lets no call wait on Redis until a backoff (doubling up to a grant
 // lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then
 // at its last share of each limit — what it was granted in its last window, as a part of
-// Amount — counting what it was granted in the current window, never the full limit. So
+// Amount, frozen while Redis is away — counting what it was granted in the current
+// window, never the full limit. An instance that starts while Redis is away has no share
+// and admits nothing until Redis answers. So
 // the fleet, each instance at its own last share, stays about within the quota. It logs
 // the outage once (slog), reports it in Status, and when a round trip succeeds again it
 // charges what it admitted meanwhile to the shared windows and resumes asking for grants.
