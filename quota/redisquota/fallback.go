@@ -154,8 +154,9 @@ func (s *Store) reserveFallback(st *set, now int64, req quota.ReserveRequest) (q
 	}
 	limits := s.scaledLocked(st)
 	for i, l := range limits {
-		if req.Cost.Get(l.Dimension) > l.Amount {
-			// More than this instance's share could ever admit: wait for Redis.
+		if st.shareOf(i, now) == 0 || req.Cost.Get(l.Dimension) > l.Amount {
+			// No share, or more than this instance's share could ever admit: wait for
+			// Redis.
 			return quota.Admission{Blocked: i, RetryAt: s.timeAt(now).Add(time.Until(s.retryAt))}, nil
 		}
 	}

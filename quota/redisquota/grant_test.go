@@ -394,3 +394,26 @@ func TestDeadInstanceShareReturns(t *testing.T) {
 		t.Errorf("b admitted %d in a window after a stopped; want at least %.0f (90%% of the limit)", after, want)
 	}
 }
+
+// An instance that has never reached Redis has no share to fall back to: it admits
+// nothing rather than guess.
+func TestNoShareAdmitsNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := redisquota.Dial(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := newStore(t, srv, redisquota.Options{Client: c, Timeout: 50 * time.Millisecond})
+	srv.Stop()
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Minute}}
+	now := time.Now()
+	for i := 0; i < 20; i++ {
+		if adm := reserve(t, s, now.Add(time.Duration(i)*time.Second), limits, quota.Cost{Requests: 1}); adm.OK {
+			t.Fatalf("call %d admitted with Redis never reached", i)
+		}
+	}
+	if !s.Status().Degraded {
+		t.Error("not degraded with Redis stopped")
+	}
+}
