@@ -80,7 +80,7 @@ func (s *Store) recoverLocked() {
 func (st *set) shareOf(i int, now int64) float64 {
 	l := st.limits[i]
 	cur := float64(st.granted[i]) / float64(l.Amount)
-	if el := now - st.shareAt; el > perMicros(l) {
+	if el := now - st.shareAt[i]; el > perMicros(l) {
 		cur *= float64(perMicros(l)) / float64(el)
 	}
 	return min(1, max(st.share[i], cur))

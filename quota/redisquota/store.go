@@ -105,7 +105,7 @@ type set struct {
 	// grant lifetimes: the rate it falls back to when Redis is unreachable.
 	share   []float64
 	granted []int64 // granted in the current share period
-	shareAt int64
+	shareAt []int64
 	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
 }
 
@@ -325,7 +325,7 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	if st == nil {
 		n := len(limits)
 		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
-			share: make([]float64, n), granted: make([]int64, n), limits: make([]quota.Limit, n)}
+			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
 			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
@@ -441,8 +441,11 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 
 // noteDemand adds cost to the set's demand, rolling the demand and share periods.
 func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
-	if st.shareAt == 0 {
-		st.shareAt, st.demAt = now, now
+	if st.demAt == 0 {
+		st.demAt = now
+		for i := range st.shareAt {
+			st.shareAt[i] = now
+		}
 	}
 	if now-st.demAt >= s.life {
 		if now-st.demAt >= 2*s.life {
@@ -456,18 +459,15 @@ func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
 	for i, l := range st.limits {
 		st.dem[i] += cost.Get(l.Dimension)
 	}
-	// The share is measured over a whole window of the shortest limit, at least a few
-	// grant lifetimes.
-	span := 4 * s.life
-	for _, l := range st.limits {
-		span = max(span, perMicros(l))
-	}
-	if now-st.shareAt >= span && !s.down { // while Redis is away the share is frozen
-		for i, l := range st.limits {
-			st.share[i] = min(1, float64(st.granted[i])/float64(l.Amount)*float64(perMicros(l))/float64(now-st.shareAt))
+	// Each limit's share is measured over its window, and at least a few grant
+	// lifetimes; while Redis is away it is frozen.
+	for i, l := range st.limits {
+		span := max(4*s.life, perMicros(l))
+		if el := now - st.shareAt[i]; el >= span && !s.down {
+			st.share[i] = min(1, float64(st.granted[i])/float64(l.Amount)*float64(perMicros(l))/float64(el))
+			st.granted[i] = 0
+			st.shareAt[i] = now
 		}
-		clear(st.granted)
-		st.shareAt = now
 	}
 }
 
