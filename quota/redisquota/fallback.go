@@ -54,7 +54,10 @@ func (s *Store) recoverLocked() {
 			continue
 		}
 		for i, l := range st.limits {
-			used := u.Windows[i].Used - st.seeded[i]
+			used := u.Windows[i].Used
+			if s.last-st.seedAt < int64(u.Windows[i].Span/time.Microsecond) {
+				used -= st.seeded[i] // the seed is still in the window: it is not new usage
+			}
 			if used <= 0 {
 				continue
 			}
@@ -120,6 +123,7 @@ func (s *Store) seedFallbackLocked(st *set) {
 		for i, l := range st.limits {
 			st.seeded[i] = c.Get(l.Dimension)
 		}
+		st.seedAt = s.last
 	}
 }
 

@@ -277,9 +277,11 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 	// Ask as fast as it answers for 2s: past the grant's life and several backoffs.
 	const outage = 2 * time.Second
 	down := 0
+	var downAt []time.Time
 	for end := time.Now().Add(outage); time.Now().Before(end); {
 		if adm := reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1}); adm.OK {
 			down++
+			downAt = append(downAt, time.Now())
 		} else {
 			time.Sleep(time.Millisecond)
 		}
@@ -306,15 +308,34 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 	srv.Restart()
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Status().Degraded && time.Now().Before(deadline) {
-		reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1})
-		time.Sleep(20 * time.Millisecond)
+		if adm := reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1}); adm.OK && s.Status().Degraded {
+			downAt = append(downAt, time.Now()) // admitted by the fallback
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if s.Status().Degraded {
 		t.Fatal("still degraded 5s after Redis returned")
 	}
+	rejoined := time.Now()
 	if !strings.Contains(logs.String(), "Redis reachable again") {
 		t.Errorf("no log line when Redis returned:\n%s", logs.String())
 	}
+	// The restarted Redis is empty: what the instance admitted in the last window while
+	// it was away is charged on rejoining, so the fleet counts it.
+	recent := 0
+	for _, at := range downAt {
+		if !at.Before(rejoined.Add(-per)) {
+			recent++
+		}
+	}
+	u, err := s.Usage(bg, time.Now(), limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Windows[0].Used < int64(recent)+1 {
+		t.Errorf("Used = %d after rejoining, want at least the %d admitted in the window before plus the call that rejoined", u.Windows[0].Used, recent)
+	}
+	t.Logf("%d admitted in the window before rejoining; Used %d after", recent, u.Windows[0].Used)
 }
 
 // No call waits on a Redis that stopped answering longer than the Store's timeout, and

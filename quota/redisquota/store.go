@@ -107,6 +107,7 @@ type set struct {
 	granted []int64 // granted in the current share period
 	shareAt []int64
 	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
+	seedAt  int64   // when
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
