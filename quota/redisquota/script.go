@@ -1,0 +1,289 @@
+package redisquota
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// The script makes every decision of the store in one atomic step on the server, over the
+// keys of one limit set (all under one hash tag). Times are integer microseconds on the
+// shared timeline (the client's clock corrected by its measured offset to the server's
+// TIME), so Lua's doubles hold them exactly.
+//
+// KEYS[1] is the set's meta hash: "last" (the latest time seen: time never runs
+// backwards), "s:<id>" (the last settlement batch applied from instance id) and
+// "p:<id>" (that instance's backlog report: "expires high low"). KEYS[2..n+1] are the
+// limits' keys:
+//   - sliding: field "<i>" is the sum charged in sub-window i (of width w); sub-windows
+//     i >= cur-S count, where cur is the current one and S the number of sub-windows;
+//   - bucket: "l" the level (negative in debt), "t" when it was last refilled;
+//   - clock: "w" the current window's index, "u" its usage;
+//   - all: "d:<id>" is instance id's reported demand, "expires want".
+//
+// ARGV: id, now, seq (0: no batch), mode (0 reserve, 1 usage only), lifetime, high, low,
+// nlimits, then 8 per limit (meter, amount, per, width, need, want, carrywin, carry),
+// then nops and 5 per op (limit, kind, a, b, c). Op kinds: 1 sliding refund b at
+// sub-window a; 2 sliding charge b now; 3 bucket refund b; 4 bucket charge b; 5 clock
+// settlement of a reservation charged in window a, reserved b, actual c.
+//
+// Reply: {time_s, time_us, now, ok, blocked, retry, {granted, index}...} for mode 0;
+// {time_s, time_us, now, {used, span, at1, amount1, ...}...} for mode 1.
+// S is quota.SubWindows, so that the shared window approximates as quota.Memory does.
+var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(quota.SubWindows), 1))
+
+const scriptSource = `
+local S = 200
+local function F(x) return string.format('%.0f', x) end
+local id = ARGV[1]
+local now = tonumber(ARGV[2])
+local seq = tonumber(ARGV[3])
+local mode = tonumber(ARGV[4])
+local life = tonumber(ARGV[5])
+local high = tonumber(ARGV[6])
+local low = tonumber(ARGV[7])
+local n = tonumber(ARGV[8])
+local t = redis.call('TIME')
+
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+if now < last then now = last end
+redis.call('HSET', KEYS[1], 'last', F(now))
+
+local L = {}
+for i = 1, n do
+  local b = 8 + (i-1)*8
+  local l = {key = KEYS[1+i], meter = tonumber(ARGV[b+1]), amount = tonumber(ARGV[b+2]),
+    per = tonumber(ARGV[b+3]), w = tonumber(ARGV[b+4]), need = tonumber(ARGV[b+5]),
+    want = tonumber(ARGV[b+6]), cwin = tonumber(ARGV[b+7]), carry = tonumber(ARGV[b+8])}
+  L[i] = l
+  if l.meter == 0 then
+    local cur = math.floor(now / l.w)
+    l.cur = cur
+    l.sub = {}
+    l.used = 0
+    local h = redis.call('HGETALL', l.key)
+    local dead = {}
+    for j = 1, #h, 2 do
+      local f = h[j]
+      if string.sub(f, 1, 2) ~= 'd:' then
+        local idx = tonumber(f)
+        local v = tonumber(h[j+1])
+        if idx < cur - S or v <= 0 then
+          dead[#dead+1] = f
+        else
+          l.sub[idx] = v
+          l.used = l.used + v
+        end
+      end
+    end
+    if #dead > 0 then redis.call('HDEL', l.key, unpack(dead)) end
+  elseif l.meter == 1 then
+    local lv = redis.call('HGET', l.key, 'l')
+    lv = lv and tonumber(lv) or l.amount
+    local tt = redis.call('HGET', l.key, 't')
+    tt = tt and tonumber(tt) or now
+    if now > tt then lv = math.min(lv + (now - tt) * l.amount / l.per, l.amount) end
+    l.level = lv
+  else
+    local cur = math.floor(now / l.per)
+    l.cur = cur
+    local w = tonumber(redis.call('HGET', l.key, 'w') or '-1')
+    l.u = tonumber(redis.call('HGET', l.key, 'u') or '0')
+    if w < cur then l.u = 0 end
+    if l.cwin == cur then l.u = l.u + l.carry end
+  end
+end
+
+-- The settlement batch, unless it was applied before (a retry).
+local nops = tonumber(ARGV[9 + n*8])
+if seq > 0 and nops > 0 then
+  local done = tonumber(redis.call('HGET', KEYS[1], 's:' .. id) or '0')
+  if seq > done then
+    redis.call('HSET', KEYS[1], 's:' .. id, F(seq))
+    for k = 1, nops do
+      local b = 9 + n*8 + (k-1)*5
+      local l = L[tonumber(ARGV[b+1])]
+      local kind = tonumber(ARGV[b+2])
+      local a, v, c = tonumber(ARGV[b+3]), tonumber(ARGV[b+4]), tonumber(ARGV[b+5])
+      if kind == 1 then
+        local cv = l.sub[a]
+        if cv then
+          local r = math.min(v, cv)
+          l.sub[a] = cv - r
+          l.used = l.used - r
+        end
+      elseif kind == 2 then
+        l.sub[l.cur] = (l.sub[l.cur] or 0) + v
+        l.used = l.used + v
+      elseif kind == 3 then
+        l.level = math.min(l.level + v, l.amount)
+      elseif kind == 4 then
+        l.level = l.level - v
+      elseif kind == 5 then
+        if a < l.cur then
+          l.u = l.u - math.min(v, l.u) + math.max(c - v, 0)
+        else
+          l.u = math.max(l.u + c - v, 0)
+        end
+      end
+    end
+  end
+end
+
+local reply
+if mode == 0 then
+  -- Instances' backlog reports: another's High backlog holds this one's Low-only
+  -- demand back.
+  local others, soonest = 0, now + life
+  local p = redis.call('HGETALL', KEYS[1])
+  for j = 1, #p, 2 do
+    local f = p[j]
+    if string.sub(f, 1, 2) == 'p:' and f ~= 'p:' .. id then
+      local e, hi = string.match(p[j+1], '^(%S+) (%S+)')
+      e, hi = tonumber(e), tonumber(hi)
+      if e <= now then
+        redis.call('HDEL', KEYS[1], f)
+      elseif hi > 0 then
+        others = others + hi
+        if e < soonest then soonest = e end
+      end
+    end
+  end
+  redis.call('HSET', KEYS[1], 'p:' .. id, F(now + life) .. ' ' .. F(high) .. ' ' .. F(low))
+
+  local ok, blocked, retry = 1, 0, -1
+  if high == 0 and low > 0 and others > 0 then
+    ok, blocked, retry = 0, 0, math.min(soonest, now + math.floor(life / 4))
+  end
+  for i = 1, n do
+    local l = L[i]
+    local need = math.min(l.need, l.amount)
+    local at = -1
+    if l.meter == 0 then
+      if l.used + need > l.amount then
+        local idxs = {}
+        for idx in pairs(l.sub) do idxs[#idxs+1] = idx end
+        table.sort(idxs)
+        local u = l.used
+        for _, idx in ipairs(idxs) do
+          u = u - l.sub[idx]
+          if u + need <= l.amount then at = (idx + S + 1) * l.w break end
+        end
+      end
+    elseif l.meter == 1 then
+      if l.level < need then
+        at = now + math.ceil((need - l.level) * l.per / l.amount)
+      end
+    else
+      local g = math.floor(l.per / S)
+      local pos = now - l.cur * l.per
+      if need > 0 and pos < g then
+        at = l.cur * l.per + g
+      elseif need > 0 and (pos >= l.per - g or l.u + need > l.amount) then
+        at = (l.cur + 1) * l.per + g
+      end
+    end
+    if at >= 0 and at > retry then ok, blocked, retry = 0, i - 1, at end
+  end
+  if ok == 0 and high > 0 then
+    -- A High call waits until retry: its report lasts until it asks again.
+    redis.call('HSET', KEYS[1], 'p:' .. id, F(math.max(now, retry) + life) .. ' ' .. F(high) .. ' ' .. F(low))
+  end
+  reply = {tonumber(t[1]), tonumber(t[2]), now, ok, blocked, retry}
+  for i = 1, n do
+    local l = L[i]
+    local grant, idx = 0, 0
+    if ok == 1 then
+      grant = l.need
+      if l.meter == 0 then
+        -- Beyond the need, a share of the room left, by the instances' demand; none
+        -- while another instance reports High backlog and this one does not.
+        local dem = redis.call('HGETALL', l.key)
+        local total = l.want
+        for j = 1, #dem, 2 do
+          local f = dem[j]
+          if string.sub(f, 1, 2) == 'd:' and f ~= 'd:' .. id then
+            local e, wv = string.match(dem[j+1], '^(%S+) (%S+)')
+            if tonumber(e) <= now then
+              redis.call('HDEL', l.key, f)
+            else
+              total = total + tonumber(wv)
+            end
+          end
+        end
+        redis.call('HSET', l.key, 'd:' .. id, F(now + life) .. ' ' .. F(l.want))
+        local room = l.amount - l.used - grant
+        if l.want > grant and room > 0 and not (high == 0 and others > 0) then
+          local extra = math.min(l.want - grant, math.floor(room * l.want / total))
+          if extra > 0 then grant = grant + extra end
+        end
+        idx = math.floor((now + life) / l.w)
+        l.sub[idx] = (l.sub[idx] or 0) + grant
+      elseif l.meter == 1 then
+        l.level = l.level - grant
+      else
+        l.u = l.u + grant
+        idx = l.cur
+      end
+    end
+    reply[#reply+1] = {grant, idx}
+  end
+else
+  reply = {tonumber(t[1]), tonumber(t[2]), now}
+  for i = 1, n do
+    local l = L[i]
+    local out
+    if l.meter == 0 then
+      out = {l.used, (S + 1) * l.w + life}
+      local idxs = {}
+      for idx in pairs(l.sub) do idxs[#idxs+1] = idx end
+      table.sort(idxs)
+      for _, idx in ipairs(idxs) do
+        if l.sub[idx] > 0 then
+          out[#out+1] = (idx + S + 1) * l.w
+          out[#out+1] = l.sub[idx]
+          out[#out+1] = idx
+        end
+      end
+    elseif l.meter == 1 then
+      local used = l.amount - l.level
+      out = {math.floor(used + 0.5), l.per}
+      if used >= 0.5 then
+        out[3] = now + math.ceil(used * l.per / l.amount)
+        out[4] = math.floor(used + 0.5)
+        out[5] = 0
+      end
+    else
+      out = {l.u, l.per}
+      if l.u > 0 then
+        out[3] = (l.cur + 1) * l.per
+        out[4] = l.u
+        out[5] = l.cur
+      end
+    end
+    reply[#reply+1] = out
+  end
+end
+
+-- Write back what changed, and let idle keys lapse.
+for i = 1, n do
+  local l = L[i]
+  if l.meter == 0 then
+    local args = {}
+    for idx, v in pairs(l.sub) do args[#args+1] = F(idx) args[#args+1] = F(v) end
+    if #args > 0 then redis.call('HSET', l.key, unpack(args)) end
+    redis.call('PEXPIRE', l.key, math.ceil(((S + 2) * l.w + 2 * life) / 1000) + 60000)
+  elseif l.meter == 1 then
+    redis.call('HSET', l.key, 'l', string.format('%.17g', l.level), 't', F(now))
+    redis.call('PEXPIRE', l.key, math.ceil(2 * l.per / 1000) + 60000)
+  else
+    redis.call('HSET', l.key, 'w', F(l.cur), 'u', F(l.u))
+    redis.call('PEXPIRE', l.key, math.ceil(2 * l.per / 1000) + 60000)
+  end
+end
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return reply
+`

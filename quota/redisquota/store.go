@@ -1,0 +1,761 @@
+package redisquota
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Client is the Redis connection (a *redis.Client, a *redis.ClusterClient or a ring).
+	// It is required; the Store does not close it. Make it with Dial, or set
+	// ContextTimeoutEnabled in its options: without it go-redis waits its own read
+	// timeout (3s by default) on a Redis that stopped answering, not Timeout.
+	Client redis.UniversalClient
+	// Prefix starts every key; "tollgate" when empty.
+	Prefix string
+	// Account, Region, Model and Scope name the quota the instances share; they are part
+	// of every key, so two accounts, regions, models or scopes never share by accident.
+	Account, Region, Model, Scope string
+	// GrantLifetime is how long a grant may be drawn on: how long an instance that dies
+	// keeps drawing on room, and the part of each window the grants cost (see the
+	// package documentation); 2s when zero, at least 10ms.
+	GrantLifetime time.Duration
+	// Timeout bounds each round trip to Redis, and so how long a call may wait on a
+	// Redis that stopped answering; 200ms when zero.
+	Timeout time.Duration
+	// Backlog, when set, reports the calls this instance has waiting: those of High
+	// priority or above, and the others. Another instance's High backlog holds back
+	// grants to this one while it has only lower work waiting. It is called with the
+	// Store's lock held and must not call the Store.
+	Backlog func() (high, low int)
+	// Logger receives one line when Redis becomes unreachable and one when it returns;
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a quota.Store whose usage lives in Redis and is shared by every Store with the
+// same Prefix, Account, Region, Model and Scope. See the package documentation.
+type Store struct {
+	opts    Options
+	tag     string
+	id      string
+	life    int64 // grant lifetime, µs
+	timeout time.Duration
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	skew     int64         // µs to add to a client time to get the server's
+	skewRTT  time.Duration // round trip of the sample skew was taken from; 0: none yet
+	last     int64         // latest shared time seen, µs
+	lastWall time.Time     // when last was set, by this process's clock
+	sets     map[string]*set
+	cacheKey *quota.Limit
+	cacheSet *set
+	tickets  map[uint64]*ticket
+	byExpiry ticketHeap
+	next     uint64
+
+	// The breaker: while open, no call goes to Redis before retryAt.
+	down      bool
+	downSince time.Time
+	downErr   string
+	retryAt   time.Time
+	backoff   time.Duration
+	fallback  *quota.Memory
+
+	trips atomic.Uint64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ quota.Store = (*Store)(nil)
+
+// set is the state of one limit set: the limits a Limiter passes, identified by their
+// dimensions, periods and meters (so a change of Amount keeps the usage).
+type set struct {
+	keys    []string // meta, then one per limit
+	limits  []quota.Limit
+	sliding bool // every limit is Sliding: the set admits locally from grants
+	g       *grant
+	seq     uint64
+	pend    []op   // settlements not yet sent
+	batch   []op   // the batch sent under batchSeq and not acknowledged
+	bseq    uint64 // 0: none in flight
+	carried []int64
+	// Demand: the cost asked for in the current and the previous period of one grant
+	// lifetime, per limit.
+	dem, prevDem []int64
+	demAt        int64
+	// share is each limit's part of its Amount this instance was granted over the last
+	// grant lifetimes: the rate it falls back to when Redis is unreachable.
+	share   []float64
+	granted []int64 // granted in the current share period
+	shareAt []int64
+	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
+	seedAt  int64   // when
+}
+
+// grant is room granted to this instance: bal of each limit may be drawn on until exp;
+// it was charged to sub-window idx in the shared window.
+type grant struct {
+	exp int64
+	idx []int64
+	bal []int64
+}
+
+type op struct {
+	limit, kind int
+	a, b, c     int64
+}
+
+type ticket struct {
+	id      uint64
+	set     *set
+	g       *grant
+	win     []int64 // per limit, the sub-window, window or index it was charged in
+	cost    quota.Cost
+	expires int64
+	fb      uint64        // the fallback store's ticket, for a call admitted while Redis was unreachable
+	fbm     *quota.Memory // the fallback store it was admitted by
+	hi      int
+}
+
+// New returns a Store on opts.Client. It starts a goroutine that sends settlements and
+// returns unused grants; Close stops it.
+func New(opts Options) (*Store, error) {
+	if opts.Client == nil {
+		return nil, errors.New("redisquota: Options.Client is nil: pass a go-redis client (redis.NewClient)")
+	}
+	switch c := opts.Client.(type) {
+	case *redis.Client:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("redisquota: the Redis client does not honour context deadlines, so a hung Redis would hold calls for its read timeout: make it with redisquota.Dial or set ContextTimeoutEnabled in its options")
+		}
+	case *redis.ClusterClient:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("redisquota: the Redis cluster client does not honour context deadlines, so a hung Redis would hold calls for its read timeout: set ContextTimeoutEnabled in its options")
+		}
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "tollgate"
+	}
+	if opts.GrantLifetime == 0 {
+		opts.GrantLifetime = 2 * time.Second
+	}
+	if opts.GrantLifetime < 10*time.Millisecond {
+		return nil, fmt.Errorf("redisquota: GrantLifetime %v is too short: use at least 10ms (a few seconds is usual)", opts.GrantLifetime)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 200 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	clean := func(s string) string { return strings.NewReplacer("{", "_", "}", "_", ":", "_").Replace(s) }
+	id := strconv.FormatUint(randUint64(), 36)
+	s := &Store{
+		opts:    opts,
+		tag:     "{" + clean(opts.Prefix) + ":" + clean(opts.Account) + ":" + clean(opts.Region) + ":" + clean(opts.Model) + ":" + clean(opts.Scope) + "}",
+		id:      id,
+		life:    opts.GrantLifetime.Microseconds(),
+		timeout: opts.Timeout,
+		log:     opts.Logger,
+		sets:    map[string]*set{},
+		tickets: map[uint64]*ticket{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go s.loop()
+	return s, nil
+}
+
+// Dial returns a client for the Redis at url (redis://[user:password@]host:port/db,
+// rediss:// for TLS, or unix:///path) with the tight timeouts a Store needs: it gives up
+// on a round trip at the Store's Timeout and does not retry (the Store does, later).
+func Dial(url string) (*redis.Client, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisquota: bad Redis URL: %w (want redis://host:port, rediss://host:port or unix:///path)", err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	if o.DialTimeout == 0 || o.DialTimeout > 500*time.Millisecond {
+		o.DialTimeout = 500 * time.Millisecond
+	}
+	return redis.NewClient(o), nil
+}
+
+// Close returns the unused grants, sends the pending settlements and stops the Store's
+// goroutine. The Store must not be used after.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+		return nil
+	default:
+	}
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, st := range s.sets {
+		s.returnGrantLocked(st)
+		if err := s.flushLocked(context.Background(), st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Status reports whether the Store reaches Redis.
+type Status struct {
+	// Degraded is true while Redis is unreachable: the Store admits from its last grant
+	// until it expires, then at its last share of each limit.
+	Degraded bool
+	// Since is when Redis became unreachable; Reason is the last error.
+	Since  time.Time
+	Reason string
+	// RoundTrips counts the calls made to Redis.
+	RoundTrips uint64
+}
+
+// Status reports the Store's connection to Redis, for status pages and metrics.
+func (s *Store) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Status{Degraded: s.down, Since: s.downSince, Reason: s.downErr, RoundTrips: s.trips.Load()}
+}
+
+func (s *Store) loop() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opts.GrantLifetime / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			s.background()
+		}
+	}
+}
+
+// background returns grants that lapsed and sends pending settlements. It keeps time by
+// the callers' clock: the latest time seen plus the time elapsed since.
+func (s *Store) background() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == 0 {
+		return
+	}
+	now := s.last + time.Since(s.lastWall).Microseconds()
+	for _, st := range s.sets {
+		if st.g != nil && now >= st.g.exp {
+			s.returnGrantLocked(st)
+		}
+		if len(st.pend) > 0 || st.bseq != 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			_ = s.flushLocked(ctx, st) // a failure opens the breaker; the batch is retried
+			cancel()
+		}
+	}
+}
+
+// nowLocked returns t on the shared timeline in µs, never before a time seen earlier.
+// The zero t means the latest time seen.
+func (s *Store) nowLocked(t time.Time) int64 {
+	if t.IsZero() {
+		return s.last
+	}
+	n := t.UnixMicro() + s.skew
+	if n > s.last {
+		s.last, s.lastWall = n, time.Now()
+	}
+	return s.last
+}
+
+func (s *Store) timeAt(us int64) time.Time { return time.UnixMicro(us - s.skew).UTC() }
+
+func keyOf(l quota.Limit) string {
+	return strconv.Itoa(int(l.Dimension)) + "." + strconv.FormatInt(int64(l.Per), 10) + "." + strconv.Itoa(int(l.Meter))
+}
+
+// setFor returns the state of the limit set limits, creating it on first use.
+func (s *Store) setFor(limits []quota.Limit) (*set, error) {
+	if len(limits) == 0 {
+		return nil, errors.New("redisquota: no limits given: a Limiter passes at least one")
+	}
+	if &limits[0] == s.cacheKey && len(limits) == len(s.cacheSet.limits) {
+		st := s.cacheSet
+		same := true
+		for i, l := range limits {
+			if o := st.limits[i]; l.Dimension != o.Dimension || l.Per != o.Per || l.Meter != o.Meter {
+				same = false
+				break
+			}
+		}
+		if same {
+			copy(st.limits, limits)
+			return st, nil
+		}
+	}
+	parts := make([]string, len(limits))
+	for i, l := range limits {
+		if err := l.Validate(); err != nil {
+			return nil, err
+		}
+		parts[i] = keyOf(l)
+	}
+	name := strings.Join(parts, ",")
+	st := s.sets[name]
+	if st == nil {
+		n := len(limits)
+		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
+		st.keys = append(st.keys, s.tag+":set:"+name)
+		for i, l := range limits {
+			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
+			if l.Meter != quota.Sliding {
+				st.sliding = false
+			}
+			st.carried[i] = -1
+		}
+		s.sets[name] = st
+	}
+	copy(st.limits, limits)
+	s.cacheKey, s.cacheSet = &limits[0], st
+	return st, nil
+}
+
+// width is the width of a Sliding limit's sub-window in µs: Per/SubWindows rounded up.
+func width(l quota.Limit) int64 {
+	per := perMicros(l)
+	return (per + quota.SubWindows - 1) / quota.SubWindows
+}
+
+func perMicros(l quota.Limit) int64 { return (int64(l.Per) + 999) / 1000 }
+
+// expireLocked closes the reservations that lapsed at or before now; their charges stay.
+func (s *Store) expireLocked(now int64) {
+	for len(s.byExpiry) > 0 && s.byExpiry[0].expires <= now {
+		t := heap.Pop(&s.byExpiry).(*ticket)
+		delete(s.tickets, t.id)
+	}
+}
+
+func (s *Store) openLocked(st *set, g *grant, win []int64, cost quota.Cost, now int64, ttl time.Duration) uint64 {
+	s.next++
+	t := &ticket{id: s.next, set: st, g: g, win: win, cost: cost, expires: now + ttl.Microseconds()}
+	if ttl <= 0 {
+		t.expires = math.MaxInt64
+	}
+	s.tickets[t.id] = t
+	heap.Push(&s.byExpiry, t)
+	return t.id
+}
+
+// Reserve implements quota.Store. A Sliding limit set is admitted from this instance's
+// grant when it covers the cost; otherwise, and for sets with TokenBucket or ClockWindow
+// limits always, it takes one round trip to Redis.
+func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Admission, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.setFor(req.Limits)
+	if err != nil {
+		return quota.Admission{}, err
+	}
+	now := s.nowLocked(req.Now)
+	s.expireLocked(now)
+	if req.MaxInFlight > 0 && len(s.tickets) >= req.MaxInFlight {
+		return quota.Admission{Blocked: -1, RetryAt: s.timeAt(s.byExpiry[0].expires)}, nil
+	}
+	s.noteDemand(st, now, &req.Cost)
+
+	if g := st.g; g != nil && now < g.exp {
+		fits := true
+		for i, l := range st.limits {
+			if g.bal[i] < req.Cost.Get(l.Dimension) {
+				fits = false
+				break
+			}
+		}
+		if fits {
+			for i, l := range st.limits {
+				g.bal[i] -= req.Cost.Get(l.Dimension)
+			}
+			return quota.Admission{OK: true, Ticket: s.openLocked(st, g, g.idx, req.Cost, now, req.TTL)}, nil
+		}
+	}
+	if s.down && time.Now().Before(s.retryAt) {
+		return s.reserveFallback(st, now, req) // the breaker is open: no call waits on Redis
+	}
+	s.returnGrantLocked(st)
+	n := len(st.limits)
+	need, want := make([]int64, n), make([]int64, n)
+	for i, l := range st.limits {
+		need[i] = req.Cost.Get(l.Dimension)
+		want[i] = need[i]
+		if st.sliding {
+			// A few seconds of demand: what was asked for over the last two grant
+			// lifetimes covers the next one.
+			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
+		}
+	}
+	res, err := s.callLocked(ctx, st, 0, need, want)
+	if err != nil {
+		return s.reserveFallback(st, now, req)
+	}
+	if !res.ok {
+		blocked := res.blocked
+		return quota.Admission{Blocked: blocked, RetryAt: s.timeAt(res.retry)}, nil
+	}
+	win := make([]int64, n)
+	for i := range st.limits {
+		win[i] = res.idx[i]
+		st.granted[i] += res.granted[i]
+	}
+	var g *grant
+	if st.sliding {
+		g = &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
+		for i, l := range st.limits {
+			g.bal[i] = res.granted[i] - req.Cost.Get(l.Dimension)
+		}
+		st.g = g
+	}
+	return quota.Admission{OK: true, Ticket: s.openLocked(st, g, win, req.Cost, now, req.TTL)}, nil
+}
+
+// noteDemand adds cost to the set's demand, rolling the demand and share periods.
+func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
+	if st.demAt == 0 {
+		st.demAt = now
+		for i := range st.shareAt {
+			st.shareAt[i] = now
+		}
+	}
+	if now-st.demAt >= s.life {
+		if now-st.demAt >= 2*s.life {
+			clear(st.prevDem)
+		} else {
+			copy(st.prevDem, st.dem)
+		}
+		clear(st.dem)
+		st.demAt = now
+	}
+	for i, l := range st.limits {
+		st.dem[i] += cost.Get(l.Dimension)
+	}
+	// Each limit's share is measured over its window, and at least a few grant
+	// lifetimes; while Redis is away it is frozen.
+	for i, l := range st.limits {
+		span := max(4*s.life, perMicros(l))
+		if el := now - st.shareAt[i]; el >= span && !s.down {
+			st.share[i] = min(1, float64(st.granted[i])/float64(l.Amount)*float64(perMicros(l))/float64(el))
+			st.granted[i] = 0
+			st.shareAt[i] = now
+		}
+	}
+}
+
+// returnGrantLocked gives the unused part of the set's grant back to the shared window,
+// where it was charged.
+func (s *Store) returnGrantLocked(st *set) {
+	g := st.g
+	if g == nil {
+		return
+	}
+	st.g = nil
+	for i, b := range g.bal {
+		if b > 0 {
+			st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
+		}
+	}
+}
+
+// Settle implements quota.Store. A Sliding set's refund goes back to the grant while it
+// lasts, and its excess is drawn from it while it has room; the rest is sent to Redis in
+// the next batch. A set with TokenBucket or ClockWindow limits settles in one round trip.
+func (s *Store) Settle(ctx context.Context, req quota.SettleRequest) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked(req.Now)
+	if !req.Now.IsZero() {
+		s.expireLocked(now)
+	}
+	t := s.tickets[req.Ticket]
+	if t == nil {
+		return false, nil
+	}
+	st := t.set
+	if len(req.Limits) != len(st.limits) {
+		return false, fmt.Errorf("redisquota: Settle got %d limits for a reservation made under %d: pass the limits it was reserved under", len(req.Limits), len(st.limits))
+	}
+	if t.fb != 0 {
+		heap.Remove(&s.byExpiry, t.hi)
+		delete(s.tickets, t.id)
+		if t.fbm != s.fallback {
+			// Admitted while Redis was unreachable, settled after it returned: the
+			// shared windows hold the reservation's charge; an excess is added to them.
+			for i, l := range st.limits {
+				if d := req.Actual.Get(l.Dimension) - t.cost.Get(l.Dimension); d > 0 && l.Meter != quota.ClockWindow {
+					kind := 2
+					if l.Meter == quota.TokenBucket {
+						kind = 4
+					}
+					st.pend = append(st.pend, op{limit: i + 1, kind: kind, b: d})
+				}
+			}
+			return true, nil
+		}
+		return t.fbm.Settle(ctx, quota.SettleRequest{Now: req.Now, Limits: s.scaledLocked(st), Ticket: t.fb, Actual: req.Actual})
+	}
+	live := t.g != nil && t.g == st.g && now < t.g.exp
+	for i, l := range st.limits {
+		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
+		d := actual - reserved
+		switch l.Meter {
+		case quota.Sliding:
+			switch {
+			case d < 0 && live:
+				t.g.bal[i] -= d
+			case d < 0:
+				st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: t.win[i], b: -d})
+			case d > 0 && live && t.g.bal[i] >= d:
+				t.g.bal[i] -= d
+			case d > 0:
+				st.pend = append(st.pend, op{limit: i + 1, kind: 2, b: d})
+			}
+		case quota.TokenBucket:
+			if d < 0 {
+				st.pend = append(st.pend, op{limit: i + 1, kind: 3, b: -d})
+			} else if d > 0 {
+				st.pend = append(st.pend, op{limit: i + 1, kind: 4, b: d})
+			}
+		case quota.ClockWindow:
+			st.pend = append(st.pend, op{limit: i + 1, kind: 5, a: t.win[i], b: reserved, c: actual})
+		}
+	}
+	if !st.sliding {
+		// At once, and with this reservation still open when a window's carry is
+		// counted. On failure the batch stays queued and is sent again later.
+		_ = s.flushLocked(ctx, st)
+	}
+	heap.Remove(&s.byExpiry, t.hi)
+	delete(s.tickets, t.id)
+	return true, nil
+}
+
+// flushLocked sends the set's pending settlements.
+func (s *Store) flushLocked(ctx context.Context, st *set) error {
+	for st.bseq != 0 || len(st.pend) > 0 {
+		if _, err := s.callLocked(ctx, st, 1, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Usage implements quota.Store: the usage of the shared windows, less this instance's
+// unused grant (room it holds, not usage), and this instance's open reservations.
+func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) (quota.Usage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.setFor(limits)
+	if err != nil {
+		return quota.Usage{}, err
+	}
+	n := s.nowLocked(now)
+	s.expireLocked(n)
+	if st.bseq != 0 {
+		if err := s.flushLocked(ctx, st); err != nil {
+			return quota.Usage{}, err
+		}
+	}
+	res, err := s.callLocked(ctx, st, 1, nil, nil)
+	if err != nil {
+		return quota.Usage{}, err
+	}
+	u := quota.Usage{Windows: make([]quota.Window, len(limits)), InFlight: len(s.tickets)}
+	for i, w := range res.windows {
+		held := int64(0)
+		if g := st.g; g != nil {
+			held = g.bal[i]
+		}
+		out := quota.Window{Used: w.used - held, Span: time.Duration(w.span) * time.Microsecond}
+		for _, e := range w.exp {
+			if g := st.g; g != nil && held > 0 && e.idx == g.idx[i] {
+				take := min(held, e.amount)
+				e.amount -= take
+				held -= take
+			}
+			if e.amount > 0 {
+				out.Expiring = append(out.Expiring, quota.Expiry{At: s.timeAt(e.at), Amount: e.amount})
+			}
+		}
+		u.Windows[i] = out
+	}
+	return u, nil
+}
+
+type result struct {
+	now, retry   int64
+	ok           bool
+	blocked      int
+	granted, idx []int64
+	windows      []usageWindow
+	serverUS     int64
+}
+
+type usageWindow struct {
+	used, span int64
+	exp        []expiry
+}
+
+type expiry struct{ at, amount, idx int64 }
+
+// callLocked runs the script for st: mode 0 asks for need (and up to want) in every
+// limit, mode 1 reports the windows. Either sends the set's settlement batch first.
+func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []int64) (*result, error) {
+	if s.down && time.Now().Before(s.retryAt) {
+		return nil, fmt.Errorf("redisquota: Redis unreachable since %s, next attempt in %v: %s", s.downSince.Format(time.RFC3339), time.Until(s.retryAt).Round(time.Millisecond), s.downErr)
+	}
+	if st.bseq == 0 && len(st.pend) > 0 {
+		st.seq++
+		st.batch, st.pend, st.bseq = st.pend, nil, st.seq
+	}
+	now := s.last
+	high, low := 0, 0
+	if s.opts.Backlog != nil && mode == 0 {
+		high, low = s.opts.Backlog()
+	}
+	n := len(st.limits)
+	args := make([]any, 0, 9+8*n+1+5*len(st.batch))
+	args = append(args, s.id, now, st.bseq, mode, s.life, high, low, n)
+	for i, l := range st.limits {
+		var nd, wt int64
+		if need != nil {
+			nd, wt = need[i], want[i]
+		}
+		cwin, carry := int64(-1), int64(0)
+		if l.Meter == quota.ClockWindow {
+			per := perMicros(l)
+			if cur := now / per; cur > st.carried[i] {
+				cwin = cur
+				start := cur * per
+				for _, t := range s.tickets {
+					if t.set == st && t.fb == 0 && t.win[i]*per < start {
+						carry += t.cost.Get(l.Dimension)
+					}
+				}
+			}
+		}
+		args = append(args, int(l.Meter), l.Amount, perMicros(l), width(l), nd, wt, cwin, carry)
+	}
+	args = append(args, len(st.batch))
+	for _, o := range st.batch {
+		args = append(args, o.limit, o.kind, o.a, o.b, o.c)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	sent := time.Now()
+	s.trips.Add(1)
+	v, err := script.Run(ctx, s.opts.Client, st.keys, args...).Slice()
+	rtt := time.Since(sent)
+	if err != nil {
+		s.failLocked(err)
+		return nil, err
+	}
+	st.batch, st.bseq = nil, 0
+	s.recoverLocked()
+	for i, l := range st.limits {
+		if l.Meter == quota.ClockWindow {
+			if cur := now / perMicros(l); cur > st.carried[i] {
+				st.carried[i] = cur
+			}
+		}
+	}
+	res, err := parse(v, mode, n)
+	if err != nil {
+		return nil, err
+	}
+	// The server's clock, measured at the midpoint of the fastest round trip so far,
+	// rounded to the millisecond: instances agree on time to about that.
+	if res.serverUS > 0 && (s.skewRTT == 0 || rtt < s.skewRTT) {
+		mid := sent.Add(rtt / 2).UnixMicro()
+		skew := (res.serverUS - mid + 500) / 1000 * 1000
+		if res.serverUS-mid < 0 {
+			skew = -((mid - res.serverUS + 500) / 1000 * 1000)
+		}
+		s.skewRTT = rtt
+		if d := skew - s.skew; d != 0 {
+			s.skew = skew
+			s.last += d
+		}
+	}
+	if res.now > s.last {
+		s.last, s.lastWall = res.now, time.Now()
+	}
+	return res, nil
+}
+
+func parse(v []any, mode, n int) (*result, error) {
+	num := func(x any) int64 { i, _ := x.(int64); return i }
+	bad := fmt.Errorf("redisquota: unexpected reply from Redis: %v", v)
+	if mode == 0 && len(v) != 6+n || mode == 1 && len(v) != 3+n {
+		return nil, bad
+	}
+	res := &result{serverUS: num(v[0])*1e6 + num(v[1]), now: num(v[2])}
+	if mode == 0 {
+		res.ok, res.blocked, res.retry = num(v[3]) == 1, int(num(v[4])), num(v[5])
+		res.granted, res.idx = make([]int64, n), make([]int64, n)
+		for i := 0; i < n; i++ {
+			p, _ := v[6+i].([]any)
+			if len(p) != 2 {
+				return nil, bad
+			}
+			res.granted[i], res.idx[i] = num(p[0]), num(p[1])
+		}
+		return res, nil
+	}
+	res.windows = make([]usageWindow, n)
+	for i := 0; i < n; i++ {
+		p, _ := v[3+i].([]any)
+		if len(p) < 2 || (len(p)-2)%3 != 0 {
+			return nil, bad
+		}
+		w := usageWindow{used: num(p[0]), span: num(p[1])}
+		for j := 2; j < len(p); j += 3 {
+			w.exp = append(w.exp, expiry{at: num(p[j]), amount: num(p[j+1]), idx: num(p[j+2])})
+		}
+		res.windows[i] = w
+	}
+	return res, nil
+}
+
+type ticketHeap []*ticket
+
+func (h ticketHeap) Len() int           { return len(h) }
+func (h ticketHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
+func (h ticketHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].hi = i; h[j].hi = j }
+func (h *ticketHeap) Push(x any)        { t := x.(*ticket); t.hi = len(*h); *h = append(*h, t) }
+func (h *ticketHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
