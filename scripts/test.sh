@@ -41,17 +41,23 @@ else
   echo "up to date"
 fi
 
-step "redis-server for the shared-quota tests"
-# quota/redisquota's tests run real redis-server processes; they skip without one, and
-# fail with CI=true. Debian's package is installed when missing and apt-get is usable.
-if command -v redis-server >/dev/null 2>&1; then
-  echo "found $(command -v redis-server)"
-elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  apt-get update -qq && apt-get install -y -qq redis-server
-elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
-  sudo apt-get update -qq && sudo apt-get install -y -qq redis-server
+step "redis-server and chromium for the shared-quota and status-page tests"
+# quota/redisquota's tests run real redis-server processes and the gateway's status page is
+# checked in headless Chromium; those tests skip without them, and fail with CI=true.
+# Debian's packages are installed when missing and apt-get is usable.
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "found redis-server and chromium"
 else
-  echo "redis-server not found: the Redis store's tests skip (and fail with CI=true)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1; }; then
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}"
+  else
+    echo "missing ${need[*]} and no apt-get: their tests skip (and fail with CI=true)"
+  fi
 fi
 
 step "go test -race"

@@ -6,13 +6,14 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
 // Server is a redis-server process started by Start.
@@ -31,11 +32,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		msg := "redis-server not found on PATH; install it (Debian: apt-get install redis-server) to run the shared-quota tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testtool.Missing(t, "redis-server", "install it (Debian: apt-get install redis-server)")
 	}
 	s := &Server{t: t, dir: t.TempDir(), port: freePort(t)}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
