@@ -49,10 +49,10 @@ type Call struct {
 
 // Send makes one attempt of a call on a.Target and returns the usage the service
 // reported (Known false when it reported none) or the attempt's error, classified by
-// invoke.Classify (SDK errors; an adapter that is not the SDK returns an error that
-// invoke.Classify recognises, e.g. a *smithyhttp.ResponseError). A streaming adapter
-// calls a.Defer before it returns and reports the stream's end through the function it
-// got.
+// invoke.Classify: the SDK's errors, or, from an adapter that is not the SDK, a
+// smithy.APIError carrying the service's error code (smithy.GenericAPIError{Code:
+// "ThrottlingException"}). A streaming adapter calls a.Defer before it returns and
+// reports the stream's end through the function it got.
 type Send func(ctx context.Context, a *Attempt) (invoke.Usage, error)
 
 // Attempt is one attempt of a call, handed to Send.
