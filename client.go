@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/tollgate-dev/tollgate/internal/estimate"
-	"github.com/tollgate-dev/tollgate/internal/estimate/converse"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 )
@@ -76,11 +75,11 @@ func (c *Client) Forecast(ctx context.Context, in *bedrockruntime.ConverseInput)
 	if in == nil || in.ModelId == nil {
 		return Prediction{}, fmt.Errorf("tollgate: Converse input has no ModelId: set it to a model or profile id")
 	}
-	req, err := converse.Request(in)
+	call, err := c.converseCall(*in.ModelId, in.System, in.Messages, in.ToolConfig, in.InferenceConfig)
 	if err != nil {
-		return Prediction{}, fmt.Errorf("tollgate: %w", err)
+		return Prediction{}, err
 	}
-	return c.e.Forecast(ctx, c.describe(*in.ModelId, req, true))
+	return c.e.Forecast(ctx, call)
 }
 
 // describe is the pipeline's description of a call to model with req, carrying c's
