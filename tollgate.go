@@ -25,17 +25,19 @@
 // priority, tenant, task, the request to estimate) and supplies how to send one attempt
 // to a chosen target and read its usage. Following one Converse call:
 //
-//  1. Client.Converse reads the input into the estimator's representation
-//     (converse.Request) and hands the call to Client.do, which hands it, with the
-//     send function, to pipeline.Engine.Do.
+//  1. Client.Converse describes the call (Client.converseCall: the input's system
+//     prompt, messages, tools and inference configuration read into the estimator's
+//     representation by converse.Parts, as ConverseStream's are, plus the per-call
+//     options of With) and hands it, with its send function, to Client.do, which calls
+//     pipeline.Engine.Do.
 //  2. Engine.Do calls Engine.plan: Engine.groupFor finds the targets serving the model's
 //     base model; Engine.rightSize sets max_tokens from the task's learned output length
 //     when Config.RightSizeMaxTokens is on (or holds the call while the task's first
-//     replies are learned); the optional exact count (Config.UseCountTokens) or the
-//     estimator's count, padded by the margin, and max_tokens make the cost to reserve
-//     (estimate.ReserveCost).
+//     replies are learned); the exact count (Call.Count, when Config.UseCountTokens) or
+//     the estimator's count (estimate.Estimator.Input), padded by the margin, and
+//     max_tokens make the cost to reserve (estimate.ReserveCost).
 //  3. Engine.admit picks the target with the earliest admission (route.Router.Pick over
-//     each target's quota.Limiter.Forecast), refuses at once a call whose forecast wait
+//     each target's forecast, quota.Limiter.Forecast), refuses at once a call whose forecast wait
 //     exceeds its deadline (a *DeadlineError), and waits in priority order for the
 //     reservation (quota.Limiter.ReserveNotify).
 //  4. Engine.Do calls the adapter's send, under the attempt timeout: Client.Converse's
