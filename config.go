@@ -75,15 +75,11 @@ type Config struct {
 	// RightSizeMaxTokens sets max_tokens of Converse and ConverseStream calls, when a
 	// request leaves it unset, from the learned output length of the call's task
 	// (Call.Task) — its 99th percentile plus 20% — instead of letting Bedrock reserve the
-	// model's maximum. Until the task has RightSizeLearners replies, that many calls go
+	// model's maximum. Until the task has 10 replies, 10 calls go
 	// out unsized to learn from and the task's other calls wait for them, holding no
 	// quota. A reply cut at max_tokens is returned as Bedrock sends it (stop reason
 	// max_tokens); Result.MaxTokens says what was sent.
 	RightSizeMaxTokens bool
-
-	// RightSizeLearners is how many replies of a task are learned from before its calls
-	// are right-sized. Zero means 10.
-	RightSizeLearners int
 
 	// UseCountTokens asks Bedrock's CountTokens API for the exact input of each call to a
 	// model that supports it, instead of estimating (one more round trip per call).
@@ -158,7 +154,7 @@ func (cfg Config) pipeline(ctx context.Context) (pipeline.Config, error) {
 		cfg.AWS = &c
 	}
 	pc := pipeline.Config{AWS: *cfg.AWS, Catalog: cfg.Catalog, DiscoverQuotas: cfg.DiscoverQuotas, QuotasEndpoint: cfg.QuotasEndpoint,
-		ReserveWithBurndown: cfg.ReserveWithBurndown, RightSize: cfg.RightSizeMaxTokens, Learners: cfg.RightSizeLearners,
+		ReserveWithBurndown: cfg.ReserveWithBurndown, RightSize: cfg.RightSizeMaxTokens,
 		InitialMargin: cfg.InitialMargin, EstimateMargin: cfg.EstimateMargin, WindowMargin: cfg.WindowMargin, Pacing: cfg.Pacing,
 		MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout, Backoff: cfg.Backoff, WaitPastForecast: cfg.WaitPastForecast,
 		Logger: cfg.Logger}
