@@ -48,10 +48,10 @@ func TestUnknownModelAndBadInput(t *testing.T) {
 	// max_tokens unset is a valid request (Bedrock then caps the output at the model's
 	// default and reserves that much against the token quotas): the call goes through,
 	// reserving the catalog's default output cap, as Bedrock does.
-	var st tollgate.CallStats
-	if _, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, "x", 0)); err != nil {
+	m, _ := catalog.Default().Model(sonnet35)
+	if out, err := c.Converse(context.Background(), review(sonnet35, "x", 0)); err != nil {
 		t.Errorf("call with max_tokens unset: %v; want it served", err)
-	} else if m, _ := catalog.Default().Model(sonnet35); st.Reserved.OutputTokens != int64(m.MaxTokensDefault()) {
+	} else if st, _ := tollgate.ResultOf(out.ResultMetadata); st.Reserved.OutputTokens != int64(m.MaxTokensDefault()) {
 		t.Errorf("call with max_tokens unset reserved %d output tokens; want the model's default cap %d", st.Reserved.OutputTokens, m.MaxTokensDefault())
 	}
 	if _, err := tollgate.New(context.Background(), tollgate.Config{AWS: awsConfig()}); err == nil {
@@ -251,12 +251,13 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	for i := 0; i < 3; i++ {
-		var st tollgate.CallStats
-		if _, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, contracts(t)[i], 100)); err != nil {
+		out, err := c.Converse(context.Background(), review(sonnet35, contracts(t)[i], 100))
+		if err != nil {
 			t.Fatal(err)
 		}
+		st, _ := tollgate.ResultOf(out.ResultMetadata)
 		if st.Attempts != 1 || st.Throttles != 0 || st.Target == "" {
-			t.Errorf("CallStats of a call admitted at once = %+v; want 1 attempt, no throttle, a target", st)
+			t.Errorf("Result of a call admitted at once = %+v; want 1 attempt, no throttle, a target", st)
 		}
 	}
 	if _, err := c.Snapshot(context.Background()); err != nil {
@@ -325,10 +326,10 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	c = newClient(t, tollgate.Config{MaxAttempts: 3, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: dry.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
-	var st tollgate.CallStats
-	_, err := c.Converse(tollgate.WithStats(context.Background(), &st), review(sonnet35, "Name the parties.", 50))
+	_, err := c.Converse(context.Background(), review(sonnet35, "Name the parties.", 50))
+	st, _ := tollgate.ErrorResult(err)
 	if st.Attempts != 3 || st.Throttles != 3 || st.Region != "us-east-1" || st.Reserved.Tokens <= 50 {
-		t.Errorf("CallStats of a call throttled 3 times = %+v; want 3 attempts, 3 throttles, region us-east-1, a reservation above max_tokens", st)
+		t.Errorf("Result of a call throttled 3 times = %+v; want 3 attempts, 3 throttles, region us-east-1, a reservation above max_tokens", st)
 	}
 	var te *tollgate.ThrottleError
 	var ge *tollgate.GiveUpError

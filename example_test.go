@@ -102,9 +102,9 @@ func Example_priorities() {
 	)
 	send := func(p tollgate.Priority, question string) {
 		queued := make(chan struct{})
-		ctx := tollgate.WithQueued(tollgate.WithPriority(context.Background(), p), func() { close(queued) })
+		c := client.With(tollgate.Call{Priority: p, Queued: func() { close(queued) }})
 		wg.Go(func() {
-			if _, err := client.Converse(ctx, ask(model, question)); err != nil {
+			if _, err := c.Converse(context.Background(), ask(model, question)); err != nil {
 				log.Fatal(err)
 			}
 			mu.Lock()

@@ -74,20 +74,20 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 	c := newClient(t, tollgate.Config{Logger: slog.New(w), Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
 	docs := contracts(t)
 	var wg sync.WaitGroup
-	low := tollgate.WithPriority(context.Background(), tollgate.Low)
+	low := c.With(tollgate.Call{Priority: tollgate.Low})
 	for i := 0; i < 300; i++ { // about 3 minutes of work, all at once
 		wg.Go(func() {
-			if _, err := c.Converse(low, review(sonnet35, docs[i%len(docs)], 400)); err != nil {
+			if _, err := low.Converse(context.Background(), review(sonnet35, docs[i%len(docs)], 400)); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	time.Sleep(emulated(70 * time.Second)) // past the first window
-	high := tollgate.WithPriority(context.Background(), tollgate.High)
+	high := c.With(tollgate.Call{Priority: tollgate.High})
 	for i := 0; i < 24; i++ {
 		doc := docs[(i*7)%len(docs)]
 		wg.Go(func() {
-			if _, err := c.Converse(high, review(sonnet35, doc, 400)); err != nil {
+			if _, err := high.Converse(context.Background(), review(sonnet35, doc, 400)); err != nil {
 				t.Error(err)
 			}
 		})

@@ -23,17 +23,17 @@ func TestRightSizeMaxTokens(t *testing.T) {
 	c := newClient(t, tollgate.Config{RightSizeMaxTokens: true, Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(4_000_000)}}}})
 	const calls = 60
 	docs := contracts(t)
-	stats := make([]tollgate.CallStats, calls)
+	stats := make([]tollgate.Result, calls)
 	cut := make([]bool, calls)
 	var wg sync.WaitGroup
 	for i := range calls {
 		wg.Go(func() {
-			ctx := tollgate.WithStats(tollgate.WithTask(context.Background(), "review"), &stats[i])
-			out, err := c.Converse(ctx, review(sonnet4, docs[i%len(docs)][:4000]+string(rune('a'+i%26)), 0))
+			out, err := c.With(tollgate.Call{Task: "review"}).Converse(context.Background(), review(sonnet4, docs[i%len(docs)][:4000]+string(rune('a'+i%26)), 0))
 			if err != nil {
 				t.Error(err)
 				return
 			}
+			stats[i], _ = tollgate.ResultOf(out.ResultMetadata)
 			cut[i] = out.StopReason == types.StopReasonMaxTokens
 		})
 	}

@@ -137,8 +137,8 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 				{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}},
 				{Region: "us-west-2", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}, Preference: 1},
 			}})
-			var st tollgate.CallStats
-			ctx := tollgate.WithStats(context.Background(), &st)
+			var st tollgate.Result
+			ctx := context.Background()
 			var err error
 			switch op {
 			case "ConverseStream":
@@ -150,6 +150,7 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 				}
 				err = out.GetStream().Err()
 				out.GetStream().Close()
+				st, _ = tollgate.ResultOf(out.ResultMetadata)
 			default:
 				body, _ := json.Marshal(map[string]any{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 600,
 					"messages": []map[string]any{{"role": "user", "content": contracts(t)[2]}}})
@@ -161,13 +162,14 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 				}
 				err = out.GetStream().Err()
 				out.GetStream().Close()
+				st, _ = tollgate.ResultOf(out.ResultMetadata)
 			}
 			var te *types.ThrottlingException
 			if !errors.As(err, &te) {
 				t.Fatalf("stream error = %v; want a *types.ThrottlingException", err)
 			}
 			if st.Attempts != 1 || st.Throttles != 1 || !strings.HasPrefix(st.Target, "us-east-1/") {
-				t.Errorf("CallStats = %+v; want 1 attempt, 1 throttle, on us-east-1", st)
+				t.Errorf("Result = %+v; want 1 attempt, 1 throttle, on us-east-1", st)
 			}
 			for _, m := range []struct {
 				name, key, value string
@@ -189,10 +191,11 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 			}
 			// The throttle reached the router: us-east-1 cools down, and the next call,
 			// which would go there by preference, goes to us-west-2.
-			var next tollgate.CallStats
-			if _, err := c.Converse(tollgate.WithStats(context.Background(), &next), review(sonnet4, "Who are the parties?", 50)); err != nil {
+			out, err := c.Converse(context.Background(), review(sonnet4, "Who are the parties?", 50))
+			if err != nil {
 				t.Fatal(err)
 			}
+			next, _ := tollgate.ResultOf(out.ResultMetadata)
 			if !strings.HasPrefix(next.Target, "us-west-2/") {
 				t.Errorf("the call after the throttled stream went to %s; want us-west-2, away from the target that just throttled", next.Target)
 			}

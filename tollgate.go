@@ -2,31 +2,68 @@
 // *bedrockruntime.Client that turns throttling and lost work into queueing in priority
 // order, at the highest rate the quotas allow.
 //
-// Each call goes through one pipeline (see the design notes in docs/):
+// # Per-call options and results
 //
-//	estimate ─▶ route ─▶ admit (quota) ─▶ one SDK attempt ─▶ settle ─▶ learn
+// A call's priority, tenant and task come from the Client it is made on; With returns a
+// Client whose calls carry other ones, sharing the same targets and queues (as
+// slog.Logger.With shares its handler):
 //
-// Tollgate estimates what the call will cost against the quotas (input tokens + the
-// max_tokens Bedrock reserves), picks the target (region and model or profile) with the
-// earliest admission, waits in priority order until every quota of that target has room,
-// makes exactly one SDK attempt (the SDK's own retries are off), settles the reservation
-// against the usage Bedrock reports, calibrates the estimator and feeds the adaptive
-// controller. A throttle cancels the reservation, lowers the effective limit, and puts
-// the call back at the head of its class, possibly on another target; server errors back
-// off exponentially with full jitter; client errors are returned at once.
+//	hi := client.With(tollgate.Call{Priority: tollgate.High, Task: "review"})
+//	out, err := hi.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(id), ...})
+//	res, _ := tollgate.ResultOf(out.ResultMetadata) // attempts, wait, target, reservation
 //
-// Priority and tenant ride on the context:
+// A call that failed after at least one attempt carries its Result in its error
+// (ErrorResult).
 //
-//	ctx = tollgate.WithPriority(ctx, tollgate.High)
-//	out, err := client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(id), ...})
+// # The pipeline
+//
+// Each call goes through one pipeline, written once in package internal/pipeline:
+//
+//	estimate ─▶ route ─▶ admit (quota) ─▶ one attempt ─▶ settle ─▶ learn
+//
+// The four SDK methods here are adapters over it: each describes its call (model,
+// priority, tenant, task, the request to estimate) and supplies how to send one attempt
+// to a chosen target and read its usage. Following one Converse call:
+//
+//  1. Client.Converse describes the call (Client.converseCall: the input's system
+//     prompt, messages, tools and inference configuration read into the estimator's
+//     representation by converse.Parts, as ConverseStream's are, plus the per-call
+//     options of With) and hands it, with its send function, to Client.do, which calls
+//     pipeline.Engine.Do.
+//  2. Engine.Do calls Engine.plan: Engine.groupFor finds the targets serving the model's
+//     base model; Engine.rightSize sets max_tokens from the task's learned output length
+//     when Config.RightSizeMaxTokens is on (or holds the call while the task's first
+//     replies are learned); the exact count (Call.Count, when Config.UseCountTokens) or
+//     the estimator's count (estimate.Estimator.Input), padded by the margin, and
+//     max_tokens make the cost to reserve (estimate.ReserveCost).
+//  3. Engine.admit picks the target with the earliest admission (route.Router.Pick over
+//     each target's forecast, quota.Limiter.Forecast), refuses at once a call whose forecast wait
+//     exceeds its deadline (a *DeadlineError), and waits in priority order for the
+//     reservation (quota.Limiter.ReserveNotify).
+//  4. Engine.Do calls the adapter's send, under the attempt timeout: Client.Converse's
+//     sends a copy of the input with the target's model id (and the right-sized
+//     max_tokens) through the target's SDK client, whose own retries are off, and reads
+//     the usage of the reply (invoke.ConverseUsage). The error, if any, is classified
+//     (invoke.Classify).
+//  5. Target.end receives the outcome: it settles the reservation at the reported usage
+//     (estimate.SettleCost, quota.Reservation.Settle) or cancels it for a refusal,
+//     calibrates the estimator (estimate.Estimator.Observe) and the output predictor,
+//     adapts the target's limits (Target.succeeded, or Target.throttled, which lowers the
+//     effective limit and pauses the target), updates the router's breaker, and tells the
+//     observer (internal/metrics) once.
+//  6. Engine.Do returns on success or a client error; a throttle goes back to step 3 at
+//     the head of its class, possibly on another target; server errors, timeouts and lost
+//     connections back off (Config.Backoff) first. The streaming methods' send returns at
+//     the start of the stream; the stream's end (its usage, or the failure that broke it)
+//     reaches Target.end through the function Attempt.Defer gave.
 package tollgate
 
 import (
-	"sync"
-	"time"
+	"errors"
 
-	"context"
+	"github.com/aws/smithy-go/middleware"
 
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -42,91 +79,54 @@ const (
 	Background = quota.Background
 )
 
-type ctxKey int
-
-const (
-	priorityKey ctxKey = iota
-	tenantKey
-	taskKey
-	statsKey
-	queuedKey
-)
-
-// WithPriority returns a context whose calls queue in class p.
-func WithPriority(ctx context.Context, p Priority) context.Context {
-	return context.WithValue(ctx, priorityKey, p)
+// Call is what a Client's calls carry besides their input (see Client.With).
+type Call struct {
+	// Priority is the calls' class in the queue.
+	Priority Priority
+	// Tenant shares the fair share of the class among the calls of one tenant (virtual
+	// token counters; see quota.Limiter).
+	Tenant string
+	// Task is the key under which output lengths are learned to right-size max_tokens
+	// (Config.RightSizeMaxTokens).
+	Task string
+	// Queued, when set, runs once per call, when the call has reached its target's
+	// admission queue (admitted at once or waiting in its class); a call that fails
+	// before (a bad request, a deadline it cannot meet) never runs it. A caller handing
+	// calls over one at a time, in priority order, waits for it before starting the next,
+	// so that the calls reach the queue in that order: calls prepared in parallel reach it
+	// in whatever order their preparation ends. It must not block.
+	Queued func()
 }
 
-// WithTenant returns a context whose calls share the fair share of tenant within their
-// class (virtual token counters; see quota.Limiter).
-func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey, tenant)
+// Result is what one call went through: its attempts and throttles, its wait for
+// admission, where its last attempt went, what it reserved and the max_tokens it sent.
+// A stream's throttle or failure after its start is counted when the stream ends.
+type Result = pipeline.Result
+
+type resultKey struct{}
+
+// ResultOf returns what the call went through whose output carries md (the output's
+// ResultMetadata). For a stream, read it once the stream has ended.
+func ResultOf(md middleware.Metadata) (Result, bool) {
+	rec, ok := md.Get(resultKey{}).(*pipeline.Record)
+	return rec.Result(), ok
 }
 
-// WithTask returns a context whose calls belong to task, the key under which output
-// lengths are learned to right-size max_tokens (Config.RightSizeMaxTokens).
-func WithTask(ctx context.Context, task string) context.Context {
-	return context.WithValue(ctx, taskKey, task)
-}
-
-// WithQueued returns a context whose calls run f once, when the call has reached its
-// target's admission queue (admitted at once or waiting in its class); a call that fails
-// before (a bad request, a deadline it cannot meet) never runs it. A caller handing calls
-// over one at a time, in priority order, waits for f before starting the next, so that the
-// calls reach the queue in that order (tollgate run does): calls prepared in parallel reach
-// it in whatever order their preparation ends, and an idle target admits them in that
-// order. f must not block.
-func WithQueued(ctx context.Context, f func()) context.Context {
-	return context.WithValue(ctx, queuedKey, f)
-}
-
-// CallStats reports what one call went through, for callers that keep records (the
-// batch pipeline of `tollgate run` writes them per document). A call fills it before it
-// returns, success or not.
-type CallStats struct {
-	// Attempts counts the SDK attempts made; Throttles those the service throttled.
-	Attempts, Throttles int
-	// Waited is the total time spent waiting for admission, over all attempts.
-	Waited time.Duration
-	// Target and Region name where the last attempt went.
-	Target, Region string
-	// Reserved is what the last attempt reserved (input estimate + max_tokens).
-	Reserved quota.Cost
-}
-
-// WithStats returns a context whose calls fill s (one call per context: a second call
-// with the same context overwrites it). The caller must not read s before the call
-// returns (for streams: before the stream is read to its end or closed).
-func WithStats(ctx context.Context, s *CallStats) context.Context {
-	return context.WithValue(ctx, statsKey, s)
-}
-
-func statsOf(ctx context.Context) *CallStats {
-	s, _ := ctx.Value(statsKey).(*CallStats)
-	return s
-}
-
-func callOptions(ctx context.Context) quota.Options {
-	var o quota.Options
-	if p, ok := ctx.Value(priorityKey).(Priority); ok {
-		o.Priority = p
+// ErrorResult returns what a failed call went through, when it made at least one attempt.
+func ErrorResult(err error) (Result, bool) {
+	var ce *callError
+	if !errors.As(err, &ce) {
+		return Result{}, false
 	}
-	if t, ok := ctx.Value(tenantKey).(string); ok {
-		o.Tenant = t
-	}
-	return o
+	return ce.rec.Result(), true
 }
 
-// queuedOf returns the hook of WithQueued, made to run once (a throttled call queues
-// again), or nil.
-func queuedOf(ctx context.Context) func() {
-	if f, ok := ctx.Value(queuedKey).(func()); ok && f != nil {
-		return sync.OnceFunc(f)
-	}
-	return nil
+// callError is a call's error with what the call went through; it reads and unwraps as
+// the error itself.
+type callError struct {
+	err error
+	rec *pipeline.Record
 }
 
-func taskOf(ctx context.Context) string {
-	t, _ := ctx.Value(taskKey).(string)
-	return t
-}
+func (e *callError) Error() string { return e.err.Error() }
+func (e *callError) Unwrap() error { return e.err }

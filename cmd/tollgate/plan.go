@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -65,7 +65,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit, e
 	analyzeAt := func(scale float64) (*analyze.Report, error) {
 		return analyze.New(analyze.Config{Model: m, ModelID: cfg.Model, Limits: limits, LimitsSource: source, Workload: w,
 			Params: analyze.Params{ReserveBurndown: cfg.ReserveWithBurndown, Pending: pending, Pacing: batch.ClientPacing,
-				WindowMargin: time.Duration(float64(tollgate.DefaultWindowMargin) * scale)}})
+				WindowMargin: time.Duration(float64(pipeline.DefaultWindowMargin) * scale)}})
 	}
 	scale := 1.0
 	if emulate && timeScale > 0 {
@@ -87,7 +87,7 @@ func planReport(ctx context.Context, cfg batch.Config, explicit []quota.Limit, e
 	}
 	if scale != 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("emulated at %.3g×: the client's window margin of %s is real time, %s of emulated time, so each window is held that much longer than on a real account; the plan counts it",
-			scale, analyze.Human(tollgate.DefaultWindowMargin), analyze.Human(time.Duration(float64(tollgate.DefaultWindowMargin)*scale))))
+			scale, analyze.Human(pipeline.DefaultWindowMargin), analyze.Human(time.Duration(float64(pipeline.DefaultWindowMargin)*scale))))
 	}
 	return rep, skipped, scale, nil
 }

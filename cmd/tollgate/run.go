@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/internal/discover"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -346,7 +347,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 	}
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", "")}
 	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing, AttemptTimeout: f.attemptTimeout,
-		Backoff: func(n int) time.Duration { return time.Duration(float64(tollgate.DefaultBackoff(n)) / scale) },
+		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
 		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: srv.URL, Limits: scaled}}})
 	if err != nil {
 		srv.Close()

@@ -119,7 +119,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.Converse(tollgate.WithPriority(ctx, j.prio), j.in)
+			_, errs[i] = c.With(tollgate.Call{Priority: j.prio}).Converse(ctx, j.in)
 		}()
 	}
 	wg.Wait()

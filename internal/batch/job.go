@@ -5,10 +5,10 @@ import (
 	"math"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/chunk"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -69,7 +69,7 @@ func (p *planner) maxTokensPlanned(it *item) int {
 // inputBudget is the most input tokens (model count) one call may carry: what fits in the
 // context window beside max_tokens, and what the tightest token limit can admit given that
 // the client reserves the input estimate with its initial margin
-// (tollgate.DefaultInitialMargin, a run's client's) plus max_tokens. Only the limits'
+// (the default, a run client's) plus max_tokens. Only the limits'
 // amounts count, so the limits of a time-scaled emulator's client split as the
 // unscaled ones of a plan do. A run and its plan (Plan) both decide here.
 func (p *planner) inputBudget(maxTokens int) int {
@@ -82,7 +82,7 @@ func (p *planner) inputBudget(maxTokens int) int {
 		if l.Dimension != quota.Tokens && l.Dimension != quota.InputTokens {
 			continue
 		}
-		room := (0.9*float64(l.Amount) - float64(maxTokens)*burn) / tollgate.DefaultInitialMargin
+		room := (0.9*float64(l.Amount) - float64(maxTokens)*burn) / (1 + pipeline.DefaultInitialMargin)
 		b = min(b, int(room))
 	}
 	if p.cfg.ChunkTokens > 0 {

@@ -26,6 +26,7 @@ import (
 type Client interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
 	Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (tollgate.Prediction, error)
+	With(o tollgate.Call) *tollgate.Client
 }
 
 var _ Client = (*tollgate.Client)(nil)
@@ -270,7 +271,7 @@ dispatch:
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
 		// The next document starts once this one's first call has reached the client's
-		// queue, so that calls reach it in priority order (see tollgate.WithQueued).
+		// queue, so that calls reach it in priority order (see tollgate.Call.Queued).
 		queued := make(chan struct{})
 		markQueued := sync.OnceFunc(func() { close(queued) })
 		wg.Add(1)
@@ -513,7 +514,7 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1)}}
 	var wait time.Duration
 	var binding quota.Limit
-	if pr, err := r.client.Forecast(tollgate.WithPriority(ctx, p), in); err == nil {
+	if pr, err := r.client.With(tollgate.Call{Priority: p}).Forecast(ctx, in); err == nil {
 		wait, binding = pr.Wait, r.configured(pr.Limit)
 	}
 	r.mu.Lock()
@@ -642,7 +643,7 @@ func (r *Runner) process(ctx context.Context, j *job, level int, queued func()) 
 		var prompt string
 		prompt, err = r.plan.prompt(j, level, nil)
 		if err == nil {
-			text, err = r.call(tollgate.WithQueued(ctx, queued), j, prompt, level, "doc", &res)
+			text, err = r.call(ctx, queued, j, prompt, level, "doc", &res)
 		}
 	} else {
 		text, err = r.chunked(ctx, j, level, &res, queued)
@@ -687,7 +688,7 @@ func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult
 				errs[i] = err
 				return
 			}
-			parts[i], errs[i] = r.call(tollgate.WithQueued(ctx, mark), j, prompt, level, "chunk", &partRes[i])
+			parts[i], errs[i] = r.call(ctx, mark, j, prompt, level, "chunk", &partRes[i])
 		}(i)
 		select {
 		case <-inQueue:
@@ -708,7 +709,7 @@ func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult
 	if err != nil {
 		return "", err
 	}
-	text, err := r.call(ctx, j, prompt, level, "combine", res)
+	text, err := r.call(ctx, nil, j, prompt, level, "combine", res)
 	if err != nil {
 		return "", fmt.Errorf("combining %d chunks: %w", len(j.chunks), err)
 	}
@@ -731,15 +732,15 @@ func (r *Runner) maxTokens(j *job, task string) int {
 	return r.cfg.InitialMaxTokens
 }
 
-// call makes one model call and its continuations, and returns the whole reply.
-func (r *Runner) call(ctx context.Context, j *job, prompt string, level int, kind string, res *callResult) (string, error) {
+// call makes one model call and its continuations, and returns the whole reply. queued,
+// when set, runs once the call has reached the client's queue (tollgate.Call.Queued).
+func (r *Runner) call(ctx context.Context, queued func(), j *job, prompt string, level int, kind string, res *callResult) (string, error) {
 	task := r.task(level, kind)
 	maxTok := r.maxTokens(j, task)
 	if res.maxTokens == 0 {
 		res.maxTokens = maxTok
 	}
-	ctx = tollgate.WithPriority(ctx, j.priority)
-	ctx = tollgate.WithTask(ctx, task)
+	client := r.client.With(tollgate.Call{Priority: j.priority, Task: task, Queued: queued})
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(r.cfg.Model),
 		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}
 	if sys := r.plan.system(j.item); sys != "" {
@@ -749,10 +750,13 @@ func (r *Runner) call(ctx context.Context, j *job, prompt string, level int, kin
 	var outTokens int
 	for k := 0; ; k++ {
 		in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(maxTok))}
-		var cs tollgate.CallStats
 		sent := time.Now()
-		resp, err := r.client.Converse(tollgate.WithStats(ctx, &cs), in)
+		resp, err := client.Converse(ctx, in)
 		took := time.Since(sent)
+		cs, _ := tollgate.ErrorResult(err)
+		if err == nil {
+			cs, _ = tollgate.ResultOf(resp.ResultMetadata)
+		}
 		res.attempts += cs.Attempts
 		res.thr += cs.Throttles
 		res.wait += cs.Waited

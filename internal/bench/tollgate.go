@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -84,8 +85,8 @@ func (e *env) meters() []quota.Meter {
 }
 
 // runTollgate sends every call through a tollgate.Client (this repository), one goroutine
-// per call as an application would, with the call's priority (WithPriority) and task
-// (WithTask). The target's limits are the emulator's quotas × limit_factor (1 for
+// per call as an application would, with the call's priority and task (Client.With)
+// The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
 // windows on the emulator's time scale. RightSizeMaxTokens is on unless right_size is
 // false ("tollgate-no-rightsize"). "tollgate-told" is told how the emulator meters (see
@@ -121,7 +122,7 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		Pacing:              e.pacing(),
 		ReserveWithBurndown: e.reserveBurndown(),
 		WindowMargin:        e.real(margin),
-		Backoff:             func(n int) time.Duration { return e.real(tollgate.DefaultBackoff(n)) },
+		Backoff:             func(n int) time.Duration { return e.real(pipeline.DefaultBackoff(n)) },
 		MaxAttempts:         e.cfg.MaxAttempts,
 		Logger:              slog.New(slog.DiscardHandler),
 	}
@@ -136,8 +137,7 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	var wg sync.WaitGroup
 	for c := range in {
 		wg.Go(func() {
-			ctx := tollgate.WithTask(tollgate.WithPriority(ctx, c.priority), task)
-			out, err := send(ctx, client, c)
+			out, err := send(ctx, client.With(tollgate.Call{Priority: c.priority, Task: task}), c)
 			e.finish(c, out, err)
 		})
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 )
 
-// task is the WithTask key of every call: the learned output length is per task.
+// task is the tollgate.Call.Task key of every call: the learned output length is per task.
 const task = "contract-review"
 
 // job is one call of the workload, the same for every strategy.

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/tollgate-dev/tollgate/internal/estimate"
 )
 
 // Usage is what the service reported a call used, in model tokens (before any
@@ -103,4 +105,9 @@ func headerCount(h http.Header, name string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// Estimate is u in the form estimate.SettleCost prices.
+func (u Usage) Estimate() estimate.Usage {
+	return estimate.Usage{InputTokens: int(u.Input), OutputTokens: int(u.Output), CacheReadTokens: int(u.CacheRead), CacheWriteTokens: int(u.CacheWrite)}
 }

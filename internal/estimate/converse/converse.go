@@ -22,11 +22,17 @@ func Request(in *bedrockruntime.ConverseInput) (*estimate.Request, error) {
 	if in == nil {
 		return nil, fmt.Errorf("converse: nil ConverseInput: pass the input you would send to Converse")
 	}
+	return Parts(in.System, in.Messages, in.ToolConfig, in.InferenceConfig)
+}
+
+// Parts converts the parts of a Converse or ConverseStream input that cost tokens, as
+// Request does: both inputs carry them in fields of the same types.
+func Parts(system []types.SystemContentBlock, messages []types.Message, tools *types.ToolConfiguration, inf *types.InferenceConfiguration) (*estimate.Request, error) {
 	r := &estimate.Request{}
-	if in.InferenceConfig != nil && in.InferenceConfig.MaxTokens != nil {
-		r.MaxTokens = int(*in.InferenceConfig.MaxTokens)
+	if inf != nil && inf.MaxTokens != nil {
+		r.MaxTokens = int(*inf.MaxTokens)
 	}
-	for _, sb := range in.System {
+	for _, sb := range system {
 		switch v := sb.(type) {
 		case *types.SystemContentBlockMemberText:
 			r.System = append(r.System, estimate.Block{Kind: estimate.Text, Text: v.Value})
@@ -36,8 +42,8 @@ func Request(in *bedrockruntime.ConverseInput) (*estimate.Request, error) {
 			r.System = append(r.System, guardText(v.Value))
 		}
 	}
-	if in.ToolConfig != nil {
-		for i, t := range in.ToolConfig.Tools {
+	if tools != nil {
+		for i, t := range tools.Tools {
 			if _, ok := t.(*types.ToolMemberCachePoint); ok {
 				r.ToolsCachePoint = true
 				continue
@@ -57,7 +63,7 @@ func Request(in *bedrockruntime.ConverseInput) (*estimate.Request, error) {
 			r.Tools = append(r.Tools, estimate.Tool{Name: str(spec.Value.Name), Description: str(spec.Value.Description), Schema: schema})
 		}
 	}
-	for i, m := range in.Messages {
+	for i, m := range messages {
 		content, err := blocks(m.Content, fmt.Sprintf("messages[%d]", i))
 		if err != nil {
 			return nil, err

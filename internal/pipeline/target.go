@@ -1,4 +1,4 @@
-package tollgate
+package pipeline
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
@@ -22,44 +21,56 @@ import (
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// loadDefaultConfig is the AWS default configuration: credential chain, region, endpoints.
-func loadDefaultConfig(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
+// Target is one place calls go, ready: its model, its limiter, its adaptive limits, its
+// breaker's place in the group's router, and an SDK client. An adapter's Send reads it to
+// make its attempt; the pipeline ends every attempt through it (end).
+type Target struct {
+	// Name is "region/model", the target's name in logs, metrics and errors.
+	Name string
+	// Region and Model are where to send: the region and the model or profile id.
+	Region, Model string
+	// Endpoint overrides the Bedrock Runtime endpoint; empty means the SDK's resolution.
+	Endpoint string
+	// AWS is the configuration to sign requests to this target with (its region and
+	// credentials set).
+	AWS aws.Config
+	// SDK is a Bedrock Runtime client for the target, with the SDK's retries off.
+	SDK *bedrockruntime.Client
+	// Base is the catalog's model the target serves.
+	Base catalog.Model
 
-// target is one Target, ready: its model, its limiter, its controllers and its SDK client.
-type target struct {
-	name   string // "region/model"
-	region string
-	cfg    Target
+	e      *Engine
+	g      *group
+	index  int // in the group's router
+	cfg    TargetConfig
 	ref    catalog.Ref
-	model  catalog.Model
 	params estimate.ModelParams
-	sdk    *bedrockruntime.Client
 	lim    *quota.Limiter
-	source string // where the limits came from
-	// configured holds each limit's configured Amount, before adaptation, and names its
-	// metrics label ("tokens_per_minute").
-	configured []int64
-	names      []string
+	source string   // where the limits came from
+	names  []string // each limit's metrics label ("tokens_per_minute")
 
-	mu    sync.Mutex
-	ctrls []*adapt.Controller // one per limit, in the limiter's order
+	mu sync.Mutex
+	// ctrls hold the effective amount of each limit (in the limiter's order): the
+	// limiter's amounts are set from them, and nothing else changes them.
+	ctrls []*adapt.Controller
 }
 
 // group is the targets that serve one base model, and the router between them.
 type group struct {
 	model   catalog.Model
-	targets []*target
+	targets []*Target
 	router  *route.Router
 }
 
 // newTarget resolves t's model and limits and builds its limiter and SDK client.
-func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
+func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error) {
+	c := e
 	m, ref, err := c.cfg.Catalog.Lookup(t.Model)
 	if err != nil {
 		return nil, fmt.Errorf("tollgate: target %s: %w", t.Model, err)
 	}
-	tg := &target{
-		name: t.Region + "/" + t.Model, region: t.Region, cfg: t, ref: ref, model: m,
+	tg := &Target{e: e,
+		Name: t.Region + "/" + t.Model, Region: t.Region, Model: t.Model, Endpoint: t.Endpoint, Base: m, cfg: t, ref: ref,
 		params: estimate.ModelParams{
 			OutputBurndown: m.OutputBurndown, DefaultMaxTokens: m.DefaultMaxTokens,
 			MaxOutputTokens: m.MaxOutputTokens, ReserveWithBurndown: c.cfg.ReserveWithBurndown,
@@ -85,10 +96,9 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 	}
 	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: max(pacing, 0)})
 	if err != nil {
-		return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
+		return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 	}
 	for i, l := range limits {
-		tg.configured = append(tg.configured, l.Amount)
 		ctrl, err := adapt.New(adapt.Config{
 			Configured: l.Amount, Per: l.Per, Guess: guesses[i], Floor: max(l.Amount/4, 1),
 			// A throttle cuts by 0.7, and each further one while the cut is held by 0.9 more:
@@ -100,26 +110,31 @@ func (c *Client) newTarget(ctx context.Context, t Target) (*target, error) {
 			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Recovery: 0.5, Hold: l.Per / 6,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("tollgate: target %s: %w", tg.name, err)
+			return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 		}
 		tg.ctrls = append(tg.ctrls, ctrl)
 	}
-	tg.sdk = invoke.NewClient(*c.cfg.AWS, t.Region, t.Endpoint, t.Credentials)
-	c.cfg.Logger.Info("tollgate target", "target", tg.name, "model", m.ID, "scope", ref.Scope.String(),
+	tg.AWS = c.cfg.AWS.Copy()
+	tg.AWS.Region = t.Region
+	if t.Credentials != nil {
+		tg.AWS.Credentials = t.Credentials
+	}
+	tg.SDK = invoke.NewClient(c.cfg.AWS, t.Region, t.Endpoint, t.Credentials)
+	c.cfg.Logger.Info("tollgate target", "target", tg.Name, "model", m.ID, "scope", ref.Scope.String(),
 		"limits", fmt.Sprint(limits), "source", tg.source)
 	return tg, nil
 }
 
 // limitsFor returns the target's limits and, for each, whether it is a guess (a catalog
 // default, which the adaptive controller may raise), recording their source.
-func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, []bool, error) {
+func (c *Engine) limitsFor(ctx context.Context, tg *Target) ([]quota.Limit, []bool, error) {
 	if tg.cfg.Limits != nil {
 		tg.source = "explicit"
 		return append([]quota.Limit(nil), tg.cfg.Limits...), make([]bool, len(tg.cfg.Limits)), nil
 	}
 	if c.cfg.DiscoverQuotas {
 		awsCfg := c.cfg.AWS.Copy()
-		awsCfg.Region = tg.region
+		awsCfg.Region = tg.Region
 		if tg.cfg.Credentials != nil {
 			awsCfg.Credentials = tg.cfg.Credentials
 		}
@@ -128,9 +143,9 @@ func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, []bo
 				o.BaseEndpoint = aws.String(c.cfg.QuotasEndpoint)
 			}
 		})
-		rep, err := discover.Quotas(ctx, discover.Config{Client: sq, Region: tg.region, Catalog: c.cfg.Catalog}, tg.cfg.Model)
+		rep, err := discover.Quotas(ctx, discover.Config{Client: sq, Region: tg.Region, Catalog: c.cfg.Catalog}, tg.cfg.Model)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tollgate: target %s: discovering quotas: %w", tg.name, err)
+			return nil, nil, fmt.Errorf("tollgate: target %s: discovering quotas: %w", tg.Name, err)
 		}
 		// Each value says where it came from: the account's applied quota, or the catalog's
 		// default when the account lists none (or the API could not be read).
@@ -155,9 +170,9 @@ func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, []bo
 		}
 		return limits, guesses, nil
 	}
-	limits, err := tg.model.Limits(tg.ref.Scope, tg.region, false)
+	limits, err := tg.Base.Limits(tg.ref.Scope, tg.Region, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tollgate: target %s has no Limits and the catalog has no defaults: %w; set Target.Limits", tg.name, err)
+		return nil, nil, fmt.Errorf("tollgate: target %s has no Limits and the catalog has no defaults: %w; set Target.Limits", tg.Name, err)
 	}
 	tg.source = "catalog default"
 	guesses := make([]bool, len(limits))
@@ -171,7 +186,7 @@ func (c *Client) limitsFor(ctx context.Context, tg *target) ([]quota.Limit, []bo
 // the target for as long as the provider needs to refill cost at that limit's rate: the
 // throttle says the provider's window is full now, so calls sent sooner would be
 // throttled too, whatever this side counted.
-func (tg *target) throttled(now time.Time, reason string, cost quota.Cost) {
+func (tg *Target) throttled(now time.Time, reason string, cost quota.Cost) {
 	limits := tg.lim.Limits()
 	i := bindingFor(limits, reason)
 	if i < 0 {
@@ -197,7 +212,7 @@ func (tg *target) throttled(now time.Time, reason string, cost quota.Cost) {
 }
 
 // succeeded lets every effective limit grow back.
-func (tg *target) succeeded(now time.Time) {
+func (tg *Target) succeeded(now time.Time) {
 	limits := tg.lim.Limits()
 	tg.mu.Lock()
 	defer tg.mu.Unlock()

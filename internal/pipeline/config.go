@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxAttempts  = 8
+	DefaultWindowMargin = 250 * time.Millisecond
+	// DefaultInitialMargin pads input estimates for a model, as a fraction, until its
+	// calibration has seen reported usage: the base tokenizer can count 15–30% fewer
+	// tokens than the model's own (see docs/estimation.md).
+	DefaultInitialMargin = 0.35
+	// DefaultEstimateMargin pads calibrated input estimates, as a fraction: calibration
+	// removes the tokenizer's bias, but single requests still differ from the model's
+	// count by a few percent (docs/estimation.md), and a reservation below the service's
+	// own lets the service see more in flight than Tollgate does. The pad is refunded at
+	// settlement.
+	DefaultEstimateMargin = 0.06
+	// DefaultAttemptTimeout and DefaultAttemptTimePerToken make the attempt timeout of a
+	// call whose Config.AttemptTimeout is zero: a minute, for the network and the time to
+	// the first token of a long input, plus 50ms per token of the call's max_tokens (the
+	// model's default when unset), the time of a reply produced at 20 tokens a second,
+	// slower than Bedrock's models write. 4,096 tokens give 4m25s; 64,000 give 54m20s,
+	// near the hour AWS advises as the SDKs' read timeout for the longest replies.
+	DefaultAttemptTimeout      = time.Minute
+	DefaultAttemptTimePerToken = 50 * time.Millisecond
+	// DefaultLearners is how many calls of a task go out unsized before its output length
+	// is learned (Config.Learners): as many as the predictor needs replies before it
+	// answers (fewer than estimate.DefaultMinObservations: each learner may reserve the
+	// model's maximum, and the 20% headroom covers what ten replies leave unknown).
+	DefaultLearners = 10
+)
+
+// TargetConfig is one place a model can be called (see tollgate.Target, which it mirrors).
+type TargetConfig struct {
+	Region, Model, Endpoint string
+	Credentials             aws.CredentialsProvider
+	Limits                  []quota.Limit
+	MaxInFlight, Preference int
+}
+
+// Config configures an Engine. The fields mean what tollgate.Config's fields of the same
+// names say; New fills in the defaults of the zero values.
+type Config struct {
+	AWS            aws.Config
+	Targets        []TargetConfig
+	Catalog        *catalog.Catalog
+	DiscoverQuotas bool
+	QuotasEndpoint string
+
+	ReserveWithBurndown bool
+	// RightSize sets max_tokens of calls that leave it unset (and allow it, Call.RightSize)
+	// from the learned output length of their task.
+	RightSize bool
+	// Learners is how many calls of a task go out unsized before its output length is
+	// learned. Zero means DefaultLearners.
+	Learners int
+
+	// InitialMargin and EstimateMargin pad input estimates, as fractions, before and
+	// after a model's calibration has seen reported usage. Zero means the default;
+	// negative means none.
+	InitialMargin, EstimateMargin float64
+	WindowMargin, Pacing          time.Duration
+	MaxAttempts                   int
+	AttemptTimeout                time.Duration
+	Backoff                       func(attempt int) time.Duration
+	// WaitPastForecast lets a call whose forecast wait exceeds its context's deadline
+	// wait anyway, until the deadline; otherwise it is refused at once.
+	WaitPastForecast bool
+	Logger           *slog.Logger
+}
+
+// DefaultBackoff is exponential backoff with full jitter: a uniform wait in
+// [0, min(100ms × 2^(attempt−1), 20s)).
+func DefaultBackoff(attempt int) time.Duration {
+	ceil := 100 * time.Millisecond << min(attempt-1, 8)
+	ceil = min(ceil, 20*time.Second)
+	return time.Duration(rand.Int64N(int64(ceil)))
+}
+
+// validate checks cfg and fills in defaults.
+func (cfg Config) validate() (Config, error) {
+	if len(cfg.Targets) == 0 {
+		return cfg, errors.New("tollgate: no targets: give Config.Targets at least one {Region, Model}")
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = catalog.Default()
+	}
+	margin := func(m *float64, def float64) {
+		switch {
+		case *m == 0:
+			*m = def
+		case *m < 0:
+			*m = 0
+		}
+	}
+	margin(&cfg.InitialMargin, DefaultInitialMargin)
+	margin(&cfg.EstimateMargin, DefaultEstimateMargin)
+	switch {
+	case cfg.WindowMargin == 0:
+		cfg.WindowMargin = DefaultWindowMargin
+	case cfg.WindowMargin < 0:
+		cfg.WindowMargin = 0
+	}
+	switch {
+	case cfg.MaxAttempts == 0:
+		cfg.MaxAttempts = DefaultMaxAttempts
+	case cfg.MaxAttempts < 0:
+		return cfg, fmt.Errorf("tollgate: MaxAttempts %d: use a positive number, or zero for %d", cfg.MaxAttempts, DefaultMaxAttempts)
+	}
+	switch {
+	case cfg.Learners == 0:
+		cfg.Learners = DefaultLearners
+	case cfg.Learners < 0:
+		return cfg, fmt.Errorf("tollgate: Learners %d: use a positive number, or zero for %d", cfg.Learners, DefaultLearners)
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Targets = append([]TargetConfig(nil), cfg.Targets...)
+	for i, t := range cfg.Targets {
+		if t.Model == "" {
+			return cfg, fmt.Errorf("tollgate: target %d has no Model: give the model or profile id to call", i)
+		}
+		if t.Region == "" {
+			t.Region = cfg.AWS.Region
+		}
+		if t.Region == "" {
+			return cfg, fmt.Errorf("tollgate: target %d (%s) has no Region and the AWS configuration has none: set Target.Region or AWS_REGION", i, t.Model)
+		}
+		cfg.Targets[i] = t
+	}
+	return cfg, nil
+}
