@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
@@ -119,6 +120,7 @@ type call struct {
 	release  func()       // ends the call's place among its task's learners (see learning)
 	observed *atomic.Bool // set once its reply taught the output predictor (nil: not learning)
 	pick     int          // the router's index of the attempt's target
+	retry    bool         // throttled once: it waits again at the head of its tenant's queue
 	stats    *CallStats   // tollgate.WithStats's, filled by the attempts: nil when none
 }
 
@@ -218,9 +220,9 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		case invoke.Connection:
 			// The service may have metered the input before the connection broke: keep
 			// that much charged rather than risk counting less than it did.
-			_ = r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.input), InputTokens: int64(cl.input)})
+			r.Settle(quota.Cost{Requests: r.Cost().Requests, Tokens: int64(cl.input), InputTokens: int64(cl.input)})
 		default:
-			_ = r.Cancel()
+			r.Cancel()
 		}
 		c.record(cl, tg, r.Cost(), o, now)
 		switch o.Kind {
@@ -230,7 +232,7 @@ func (c *Client) run(ctx context.Context, cl *call, attempt attemptFunc) error {
 		case invoke.Throttle:
 			c.cfg.Logger.Debug("tollgate throttled", "target", tg.name, "reason", o.Reason.String(), "attempt", n)
 			last = &ThrottleError{Model: cl.modelID, Region: tg.region, Target: tg.name, Reason: o.Reason.String(), Message: o.Message, Err: err}
-			cl.opt.Front = true // back at the head of its class
+			cl.retry = true // back at the head of its class
 			if len(cl.g.targets) > 1 {
 				exclude = []int{i}
 			}
@@ -298,7 +300,7 @@ func (c *Client) admit(ctx context.Context, cl *call, exclude []int) (int, *targ
 			if len(g.targets) == 1 {
 				return 0
 			}
-			p, err := g.targets[i].lim.Forecast(ctx, cl.cost, cl.opt.Priority)
+			p, err := g.targets[i].lim.Forecast(ctx, cl.cost, cl.opt)
 			if err != nil {
 				return time.Duration(math.MaxInt64)
 			}
@@ -322,12 +324,16 @@ func (c *Client) admit(ctx context.Context, cl *call, exclude []int) (int, *targ
 		}
 		tg := g.targets[i]
 		if dl, has := ctx.Deadline(); has && !c.cfg.NoFailFast {
-			if p, err := tg.lim.Forecast(ctx, cl.cost, cl.opt.Priority); err == nil && p.Wait > time.Until(dl) {
+			if p, err := tg.lim.Forecast(ctx, cl.cost, cl.opt); err == nil && p.Wait > time.Until(dl) {
 				g.router.Cancel(i, time.Now())
 				return 0, nil, quota.Reservation{}, &DeadlineError{Wait: p.Wait, Left: time.Until(dl), Limit: p.Limit, Target: tg.name}
 			}
 		}
-		r, err := tg.lim.ReserveNotify(ctx, cl.cost, cl.opt, cl.queued)
+		wctx := callorder.WithQueued(ctx, cl.queued)
+		if cl.retry {
+			wctx = callorder.WithRetry(wctx)
+		}
+		r, err := tg.lim.Wait(wctx, cl.cost, cl.opt)
 		if err != nil {
 			g.router.Cancel(i, time.Now()) // the call was never sent
 			if errors.Is(err, quota.ErrClosed) {
@@ -343,17 +349,17 @@ func (c *Client) admit(ctx context.Context, cl *call, exclude []int) (int, *targ
 func (c *Client) settle(tg *target, cl *call, r quota.Reservation, u invoke.Usage) {
 	now := time.Now()
 	if !u.Known {
-		_ = r.Settle(r.Cost()) // nothing reported: keep the reservation as the charge
+		r.Settle(r.Cost()) // nothing reported: keep the reservation as the charge
 		return
 	}
 	eu := estimate.Usage{InputTokens: int(u.Input), OutputTokens: int(u.Output), CacheReadTokens: int(u.CacheRead), CacheWriteTokens: int(u.CacheWrite)}
 	cost, err := estimate.SettleCost(tg.params, eu)
 	if err != nil {
-		_ = r.Settle(r.Cost())
+		r.Settle(r.Cost())
 		return
 	}
 	cost.Requests = r.Cost().Requests
-	_ = r.Settle(cost)
+	r.Settle(cost)
 	reported := int(u.Input + u.CacheRead + u.CacheWrite)
 	c.est.Observe(now, cl.g.model.ID, cl.in, reported)
 	c.calibrated.Store(cl.g.model.ID, true)

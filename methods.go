@@ -274,7 +274,7 @@ func (c *Client) endStream(t *target, cl *call, r quota.Reservation, end invoke.
 		cost = r.Cost()
 	}
 	cost.Requests = r.Cost().Requests
-	_ = r.Settle(cost)
+	r.Settle(cost)
 	c.record(cl, t, r.Cost(), end.Outcome, time.Now())
 	outcome := "failed"
 	switch end.Outcome.Kind {
@@ -349,7 +349,7 @@ func (c *Client) Forecast(ctx context.Context, in *bedrockruntime.ConverseInput)
 	cl.release()
 	best := Prediction{Wait: -1, Cost: cl.cost}
 	for _, t := range cl.g.targets {
-		p, err := t.lim.Forecast(ctx, cl.cost, cl.opt.Priority)
+		p, err := t.lim.Forecast(ctx, cl.cost, cl.opt)
 		if err != nil {
 			return Prediction{}, fmt.Errorf("tollgate: %s: %w", t.name, err)
 		}

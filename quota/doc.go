@@ -18,7 +18,7 @@
 //		MaxInFlight: 32,
 //	})
 //	...
-//	r, err := lim.Reserve(ctx, quota.Cost{Requests: 1, Tokens: 5_024}, quota.Options{Priority: quota.High})
+//	r, err := lim.Wait(ctx, quota.Cost{Requests: 1, Tokens: 5_024}, quota.Options{Priority: quota.High})
 //	if err != nil {
 //		return err // ctx ended, or the cost can never fit (errors.Is(err, quota.ErrTooLarge))
 //	}
@@ -35,7 +35,7 @@
 // Amount. That is what a provider counting clock minutes checks, and it also keeps a
 // provider running a token bucket of Amount refilled over Per from ever running dry. A
 // token bucket on the client side would not do: it lets nearly twice Amount through in
-// one clock minute. Usage is counted in sub-windows (see SubWindows); the approximation
+// one clock minute. Usage is counted in 200 sub-windows of Per/200; the approximation
 // errs on the safe side, by at most 0.5% of throughput.
 //
 // Refunds go back to the sub-window where the reservation was charged, so room returns at

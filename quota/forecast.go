@@ -19,7 +19,7 @@ type Prediction struct {
 	Ahead int
 }
 
-// Forecast predicts how long a call of cost and priority p would wait if reserved now:
+// Forecast predicts how long a call of cost with opt would wait if it called Wait now:
 // from the usage in each limit's window and when it leaves, the calls queued ahead (of
 // the same or a higher class, and the calls of lower waiting classes that their credit
 // will let go first; see Config.MinShare), and, for the
@@ -35,25 +35,15 @@ type Prediction struct {
 //
 // Forecast returns an error only when cost can never be admitted (*TooLargeError) or
 // the Store fails.
-func (l *Limiter) Forecast(ctx context.Context, cost Cost, p Priority) (Prediction, error) {
+func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (Prediction, error) {
 	set := l.set.Load()
 	if err := set.check(cost); err != nil {
 		return Prediction{}, err
 	}
-	return l.forecastErr(ctx, l.now(), set, cost, p)
+	return l.forecast(ctx, time.Now(), set, cost, opt.Priority)
 }
 
-// forecast is Forecast for TryReserve's answer, where a Store error leaves the poll
-// interval as the best guess.
-func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) Prediction {
-	f, err := l.forecastErr(ctx, now, set, cost, p)
-	if err != nil {
-		return Prediction{Wait: l.poll}
-	}
-	return f
-}
-
-func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
+func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
 	u, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Prediction{}, err
@@ -131,13 +121,11 @@ func waitFor(now time.Time, amount, d int64, w Window) time.Duration {
 
 // Snapshot is a Limiter's state at one moment, for metrics and progress displays.
 type Snapshot struct {
-	// Time is when the snapshot was taken.
-	Time time.Time
-	// Limits has one entry per limit in force.
+	// Limits has one entry per limit in force, in the order of Limiter.Limits.
 	Limits []LimitUsage
 	// InFlight is the number of reservations open in the Store (of every Limiter
-	// sharing it); MaxInFlight is the cap, zero when none.
-	InFlight, MaxInFlight int
+	// sharing it).
+	InFlight int
 	// Queued is the number of calls waiting in each class, highest first (the order of
 	// Priorities).
 	Queued [numClasses]int
@@ -145,29 +133,26 @@ type Snapshot struct {
 
 // LimitUsage is the usage of one limit.
 type LimitUsage struct {
+	// Limit is the limit in force (its Amount as SetLimit last set it).
 	Limit Limit
-	// Used is the usage counted in the window now.
+	// Used is the usage counted in the window now; a call of cost c fits while
+	// Used + c <= Amount. It exceeds Amount after settlements charged more than was
+	// reserved.
 	Used int64
-	// Headroom is Amount − Used: what a call could take now. It is negative after
-	// settlements charged more than was reserved.
-	Headroom int64
 }
 
-// Utilization returns Used/Amount.
-func (u LimitUsage) Utilization() float64 { return float64(u.Used) / float64(u.Limit.Amount) }
-
-// Snapshot reports the usage and headroom of every limit, the calls in flight, and the
-// queue depth of every class.
+// Snapshot reports the usage of every limit, the calls in flight, and the queue depth of
+// every class.
 func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
-	now := l.now()
+	now := time.Now()
 	set := l.set.Load()
 	u, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Time: now, InFlight: u.InFlight, MaxInFlight: set.maxInFlight, Limits: make([]LimitUsage, len(set.limits))}
+	s := Snapshot{InFlight: u.InFlight, Limits: make([]LimitUsage, len(set.limits))}
 	for i, lim := range set.limits {
-		s.Limits[i] = LimitUsage{Limit: lim, Used: u.Windows[i].Used, Headroom: lim.Amount - u.Windows[i].Used}
+		s.Limits[i] = LimitUsage{Limit: lim, Used: u.Windows[i].Used}
 	}
 	l.mu.Lock()
 	for c := range s.Queued {
