@@ -29,6 +29,10 @@ type Memory struct {
 	cacheKey    *Limit
 	cacheAcc    []account
 	cacheMeters []meter
+	// The meters of the limit set a Limiter's hot path passed last: a limitSet never
+	// changes, so the lookup is one comparison.
+	setKey    *limitSet
+	setMeters []meter
 }
 
 // account is a limit's meter with the key it is found by: (Dimension, Per, Meter), so
@@ -96,32 +100,38 @@ func (m *Memory) metersFor(limits []Limit) []meter {
 // Reserve implements Store.
 func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
 	m.mu.Lock()
-	adm := m.reserveLocked(m.at(req.Now), req.Limits, req.MaxInFlight, &req.Cost, req.TTL)
+	adm := m.reserveLocked(m.at(req.Now), req.Limits, m.metersFor(req.Limits), req.MaxInFlight, &req.Cost, req.TTL)
 	m.mu.Unlock()
 	return adm, nil
+}
+
+// metersOf returns the meters of a Limiter's limit set, in order.
+func (m *Memory) metersOf(set *limitSet) []meter {
+	if set != m.setKey {
+		m.setMeters = append(m.setMeters[:0], m.metersFor(set.limits)...)
+		m.setKey = set
+	}
+	return m.setMeters
 }
 
 // reserve is Reserve for a Limiter's hot path, which calls its Memory store directly and
 // needs only the ticket of an admitted call.
 func (m *Memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
 	m.mu.Lock()
-	adm := m.reserveLocked(m.at(now), set.limits, set.maxInFlight, cost, ttl)
+	adm := m.reserveLocked(m.at(now), set.limits, m.metersOf(set), set.maxInFlight, cost, ttl)
 	m.mu.Unlock()
 	return adm.Ticket, adm.OK
 }
 
 // reserveLocked is Reserve at now, with m.mu held.
-func (m *Memory) reserveLocked(now time.Time, limits []Limit, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
+func (m *Memory) reserveLocked(now time.Time, limits []Limit, meters []meter, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
 	if m.tickets.open > 0 && !m.tickets.slots[m.tickets.head].expires.After(now) {
 		m.tickets.expire(now)
 	}
-	meters := m.metersFor(limits)
 	adm := Admission{Blocked: -2}
 	var latest time.Time
 	for i, l := range limits {
-		r := meters[i]
-		r.advance(now, l.Amount, &m.tickets)
-		if ok, at := r.admit(now, cost.Get(l.Dimension), l.Amount); !ok && (latest.IsZero() || at.After(latest)) {
+		if ok, at := meters[i].admit(now, cost.Get(l.Dimension), l.Amount, &m.tickets); !ok && (latest.IsZero() || at.After(latest)) {
 			latest, adm.Blocked = at, i
 		}
 	}
@@ -142,13 +152,13 @@ func (m *Memory) reserveLocked(now time.Time, limits []Limit, maxInFlight int, c
 
 // Settle implements Store.
 func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
-	return m.settle(req.Now, req.Limits, req.Ticket, &req.Actual), nil
+	return m.settle(req.Now, req.Limits, nil, req.Ticket, &req.Actual), nil
 }
 
-// settle is Settle for a Limiter that calls its Memory store directly.
-func (m *Memory) settle(now time.Time, limits []Limit, ticket uint64, actual *Cost) bool {
+// settle is Settle for a Limiter that calls its Memory store directly, with its limit
+// set (nil: look the meters of limits up).
+func (m *Memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uint64, actual *Cost) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	lapse := !now.IsZero() // without a clock reading, time has not moved: nothing new lapsed
 	now = m.at(now)
 	if lapse {
@@ -156,15 +166,20 @@ func (m *Memory) settle(now time.Time, limits []Limit, ticket uint64, actual *Co
 	}
 	t := m.tickets.lookup(ticket)
 	if t == nil {
+		m.mu.Unlock()
 		return false
 	}
-	meters := m.metersFor(limits)
+	var meters []meter
+	if set != nil {
+		meters = m.metersOf(set)
+	} else {
+		meters = m.metersFor(limits)
+	}
 	for i, l := range limits {
-		r := meters[i]
-		r.advance(now, l.Amount, &m.tickets)
-		r.settle(t.at, t.cost.Get(l.Dimension), actual.Get(l.Dimension))
+		meters[i].settle(now, t.at, t.cost.Get(l.Dimension), actual.Get(l.Dimension), l.Amount, &m.tickets)
 	}
 	m.tickets.close(ticket)
+	m.mu.Unlock()
 	return true
 }
 
@@ -176,9 +191,7 @@ func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage,
 	m.tickets.expire(now)
 	u := Usage{Windows: make([]Window, len(limits)), InFlight: m.tickets.open}
 	for i, l := range limits {
-		r := m.meterOf(l)
-		r.advance(now, l.Amount, &m.tickets)
-		u.Windows[i] = r.window(l.Amount)
+		u.Windows[i] = m.meterOf(l).window(now, l.Amount, &m.tickets)
 	}
 	return u, nil
 }

@@ -10,20 +10,21 @@ import (
 // usage of the current clock window). Every method that depends on the time takes it;
 // none reads the clock. A meter is not safe for concurrent use (the Memory's mutex
 // guards it).
+//
+// Each method that takes now first brings the meter to now (never back), dropping what
+// left its window; open are the reservations still open, which a new clock window
+// starts holding.
 type meter interface {
-	// advance brings the meter to now (never back), dropping what left its window.
-	// open are the reservations still open, which a new clock window starts holding.
-	advance(now time.Time, amount int64, open *ticketTable)
-	// admit reports whether n more fits beside the usage counted now under amount, and
-	// if not, the earliest time it could, if nothing more is charged.
-	admit(now time.Time, n, amount int64) (ok bool, retry time.Time)
-	// charge adds n now.
+	// admit reports whether n more fits beside the usage counted at now under amount,
+	// and if not, the earliest time it could, if nothing more is charged.
+	admit(now time.Time, n, amount int64, open *ticketTable) (ok bool, retry time.Time)
+	// charge adds n at the time of the last admit.
 	charge(n int64)
 	// settle replaces a reservation of reserved, charged at at, by actual: a refund goes
-	// where the charge was made, an excess lands now.
-	settle(at time.Time, reserved, actual int64)
-	// window reports the usage counted now and when each part of it leaves.
-	window(amount int64) Window
+	// where the charge was made, an excess lands at now.
+	settle(now, at time.Time, reserved, actual, amount int64, open *ticketTable)
+	// window reports the usage counted at now and when each part of it leaves.
+	window(now time.Time, amount int64, open *ticketTable) Window
 }
 
 // newMeter returns the account of a limit of per metered by m, for a store whose time
@@ -59,7 +60,8 @@ func (b *bucket) advance(now time.Time, amount int64, _ *ticketTable) {
 // used is the debt rounded up: what a cost must fit beside.
 func (b *bucket) used() int64 { return int64(math.Ceil(b.debt - 1e-9)) }
 
-func (b *bucket) admit(_ time.Time, n, amount int64) (bool, time.Time) {
+func (b *bucket) admit(now time.Time, n, amount int64, open *ticketTable) (bool, time.Time) {
+	b.advance(now, amount, open)
 	if b.used()+n <= amount {
 		return true, time.Time{}
 	}
@@ -73,7 +75,8 @@ func (b *bucket) admit(_ time.Time, n, amount int64) (bool, time.Time) {
 
 func (b *bucket) charge(n int64) { b.debt += float64(n) }
 
-func (b *bucket) settle(_ time.Time, reserved, actual int64) {
+func (b *bucket) settle(now, _ time.Time, reserved, actual, amount int64, open *ticketTable) {
+	b.advance(now, amount, open)
 	if actual < reserved { // back into the bucket, which holds at most its Amount
 		b.debt = max(b.debt-float64(reserved-actual), 0)
 	} else {
@@ -86,7 +89,8 @@ func (b *bucket) settle(_ time.Time, reserved, actual int64) {
 const bucketParts = 8
 
 // window reports the debt as usage that leaves at the refill rate, in bucketParts steps.
-func (b *bucket) window(amount int64) Window {
+func (b *bucket) window(now time.Time, amount int64, open *ticketTable) Window {
+	b.advance(now, amount, open)
 	w := Window{Used: b.used(), Span: b.per}
 	if b.debt <= 0 {
 		return w
@@ -143,7 +147,8 @@ func (c *clockWin) advance(now time.Time, _ int64, open *ticketTable) {
 	}
 }
 
-func (c *clockWin) admit(now time.Time, n, amount int64) (bool, time.Time) {
+func (c *clockWin) admit(now time.Time, n, amount int64, open *ticketTable) (bool, time.Time) {
+	c.advance(now, amount, open)
 	if n > 0 {
 		g := clockGuard(c.per)
 		start := c.start(c.index(now))
@@ -162,7 +167,8 @@ func (c *clockWin) admit(now time.Time, n, amount int64) (bool, time.Time) {
 
 func (c *clockWin) charge(n int64) { c.used += n }
 
-func (c *clockWin) settle(at time.Time, reserved, actual int64) {
+func (c *clockWin) settle(now, at time.Time, reserved, actual, amount int64, open *ticketTable) {
+	c.advance(now, amount, open)
 	if c.index(at) < c.idx { // carried into this window: its excess replaces it
 		c.used -= min(reserved, c.used)
 		c.used += max(actual-reserved, 0)
@@ -171,7 +177,8 @@ func (c *clockWin) settle(at time.Time, reserved, actual int64) {
 	c.used = max(c.used+actual-reserved, 0)
 }
 
-func (c *clockWin) window(int64) Window {
+func (c *clockWin) window(now time.Time, amount int64, open *ticketTable) Window {
+	c.advance(now, amount, open)
 	w := Window{Used: c.used, Span: c.per}
 	if c.used != 0 {
 		w.Expiring = []Expiry{{At: c.start(c.idx + 1), Amount: c.used}}

@@ -63,7 +63,7 @@ func (r *Reservation) end(actual Cost) {
 	}
 	var ok bool
 	if l.mem != nil {
-		ok = l.mem.settle(now, set.limits, r.ticket, &actual)
+		ok = l.mem.settle(now, set.limits, set, r.ticket, &actual)
 	} else {
 		ok, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual})
 	}

@@ -62,7 +62,9 @@ func (r *sliding) slotBack(k int64) *int64 {
 	return &r.slots[i]
 }
 
-func (r *sliding) advance(now time.Time, _ int64, _ *ticketTable) {
+// advance moves head forward to the sub-window of now, dropping the sums that leave the
+// window. It never moves head back.
+func (r *sliding) advance(now time.Time) {
 	off := int64(now.Sub(r.epoch))
 	if off < r.headEnd {
 		return // still in head's sub-window (or earlier)
@@ -86,7 +88,8 @@ func (r *sliding) advance(now time.Time, _ int64, _ *ticketTable) {
 
 // admit's retry time is the earliest sub-window start at which sum + n <= amount, given
 // that nothing more is charged: the oldest sub-windows leave one by one.
-func (r *sliding) admit(_ time.Time, n, amount int64) (bool, time.Time) {
+func (r *sliding) admit(now time.Time, n, amount int64, _ *ticketTable) (bool, time.Time) {
+	r.advance(now)
 	if r.sum+n <= amount {
 		return true, time.Time{}
 	}
@@ -108,7 +111,8 @@ func (r *sliding) charge(n int64) {
 	r.sum += n
 }
 
-func (r *sliding) settle(at time.Time, reserved, actual int64) {
+func (r *sliding) settle(now, at time.Time, reserved, actual, _ int64, _ *ticketTable) {
+	r.advance(now)
 	switch {
 	case actual > reserved:
 		r.charge(actual - reserved)
@@ -128,7 +132,8 @@ func (r *sliding) settle(at time.Time, reserved, actual int64) {
 	}
 }
 
-func (r *sliding) window(int64) Window {
+func (r *sliding) window(now time.Time, _ int64, _ *ticketTable) Window {
+	r.advance(now)
 	w := Window{Used: r.sum, Span: time.Duration(r.width * (subWindows + 1))}
 	for j := int64(0); j <= subWindows; j++ {
 		if v := *r.slot(r.head - subWindows + j); v != 0 {
