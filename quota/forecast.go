@@ -11,12 +11,8 @@ type Prediction struct {
 	// Wait is the predicted time from now until the call is admitted.
 	Wait time.Duration
 	// Limit is the limit that binds the wait; the zero Limit when nothing binds or the
-	// in-flight cap does.
+	// cap on calls in flight does.
 	Limit Limit
-	// InFlight reports that the cap on calls in flight binds the wait.
-	InFlight bool
-	// Ahead is the number of calls queued ahead of the new call.
-	Ahead int
 }
 
 // Forecast predicts how long a call of cost with opt would wait if it called Wait now:
@@ -44,7 +40,7 @@ func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (Predict
 }
 
 func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
-	u, err := l.store.Usage(ctx, now, set.limits)
+	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Prediction{}, err
 	}
@@ -74,19 +70,19 @@ func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, co
 	l.mu.Unlock()
 
 	demand := ahead.Add(cost)
-	pred := Prediction{Ahead: n}
+	var pred Prediction
 	for i, lim := range set.limits {
-		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), u.Windows[i]); w > pred.Wait {
+		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), windows[i]); w > pred.Wait {
 			pred.Wait, pred.Limit = w, lim
 		}
 	}
 	if m := set.maxInFlight; m > 0 {
-		slots := n + 1 - (m - u.InFlight)
+		slots := n + 1 - (m - inFlight)
 		if slots > 0 {
 			hold := math.Float64frombits(l.hold.Load())
 			rounds := math.Ceil(float64(slots) / float64(m))
 			if w := time.Duration(rounds * hold * float64(time.Second)); w > pred.Wait {
-				pred.Wait, pred.Limit, pred.InFlight = w, Limit{}, true
+				pred.Wait, pred.Limit = w, Limit{}
 			}
 		}
 	}
@@ -146,13 +142,13 @@ type LimitUsage struct {
 func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
 	now := time.Now()
 	set := l.set.Load()
-	u, err := l.store.Usage(ctx, now, set.limits)
+	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{InFlight: u.InFlight, Limits: make([]LimitUsage, len(set.limits))}
+	s := Snapshot{InFlight: inFlight, Limits: make([]LimitUsage, len(set.limits))}
 	for i, lim := range set.limits {
-		s.Limits[i] = LimitUsage{Limit: lim, Used: u.Windows[i].Used}
+		s.Limits[i] = LimitUsage{Limit: lim, Used: windows[i].Used}
 	}
 	l.mu.Lock()
 	for c := range s.Queued {

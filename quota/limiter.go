@@ -36,7 +36,7 @@ type Config struct {
 	// no cap.
 	MaxInFlight int
 
-	// Store holds the usage. Nil means a new Memory store of the Limiter's own.
+	// Store holds the usage. Nil means a new memory store of the Limiter's own.
 	Store Store
 
 	// ReservationTTL is how long a reservation that is never settled or cancelled stays
@@ -151,12 +151,12 @@ func (c Config) validate() (Config, error) {
 // # Concurrency
 //
 // A Limiter is safe for concurrent use. A call admitted at once (no one waiting) takes a
-// fast path: one Store round trip and no allocation with the Memory store, which it
+// fast path: one Store round trip and no allocation with the memory store, which it
 // calls directly. The Limiter reads the clock with time.Now, so it runs on the fake
 // clock of a testing/synctest bubble.
 type Limiter struct {
 	store    Store
-	mem      *Memory // store, when it is a Memory: the hot path calls it directly
+	mem      *memory // store, when it is a Memory: the hot path calls it directly
 	ttl      time.Duration
 	minShare float64
 	pacing   time.Duration
@@ -234,7 +234,7 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, minShare: cfg.MinShare, pacing: cfg.Pacing}
 	l.pacer = pace.New(cfg.Pacing, len(cfg.Limits))
-	l.mem, _ = cfg.Store.(*Memory)
+	l.mem, _ = cfg.Store.(*memory)
 	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
 	l.sched.init(cfg.MinShare)
 	return l, nil
@@ -284,7 +284,7 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 	}
 	now := time.Now()
 	hot := l.waiting.Load() == 0 && l.paused.Load() == 0 && l.pacing == 0 && l.mem != nil
-	if hot { // a Memory store, nothing waiting, no pause, no pacing
+	if hot { // the memory store, nothing waiting, no pause, no pacing
 		if t, ok := l.mem.reserve(now, set, &cost, l.ttl); ok {
 			if block {
 				callorder.Queued(ctx)

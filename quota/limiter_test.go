@@ -153,8 +153,8 @@ func TestReserveDoesNotOvertakeWaiters(t *testing.T) {
 		if r := reserve(t, l, tok(1), quota.Options{}); r.OK() || r.Delay() <= 0 {
 			t.Errorf("Reserve behind a waiting High call: OK %v, Delay %v; want not admitted", r.OK(), r.Delay())
 		}
-		if p, err := l.Forecast(context.Background(), tok(1), quota.Options{}); err != nil || p.Ahead != 1 {
-			t.Errorf("Forecast behind a waiting High call = %+v, %v; want 1 ahead", p, err)
+		if s := snapshot(t, l); s.Queued != [5]int{0, 1, 0, 0, 0} {
+			t.Errorf("queued = %v; want the High call waiting", s.Queued)
 		}
 		if r := reserve(t, l, tok(1), quota.Options{Priority: quota.Critical}); !r.OK() {
 			t.Errorf("a Critical Reserve may pass a waiting High call when it fits: Delay %v", r.Delay())

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Memory is a Store that keeps usage in process memory: for each limit a meter (see
+// memory is the Store NewMemory returns. It keeps usage in process memory: for each limit a meter (see
 // Meter) — for a Sliding limit a ring of sub-window sums, which errs on the safe side by
 // at most 0.5% of throughput — and a table of open reservations in order of expiry.
 //
@@ -15,10 +15,9 @@ import (
 // in the current sub-window, where both a clock-window and a token-bucket provider see
 // it too (the provider learns the final usage when the call ends).
 //
-// The zero Memory is ready to use. A Memory is safe for concurrent use, and several
-// Limiters may share one to share quotas within a process. Reserve and Settle do not
-// allocate once the store has seen its limits and its peak number of open reservations.
-type Memory struct {
+// The zero memory is ready to use. Reserve and Settle do not allocate once the store has
+// seen its limits and its peak number of open reservations.
+type memory struct {
 	mu      sync.Mutex
 	last    time.Time // latest time seen; time never runs backwards inside the store
 	meters  []account
@@ -44,13 +43,17 @@ type account struct {
 	meter meter
 }
 
-var _ Store = (*Memory)(nil)
+var _ Store = (*memory)(nil)
 
-// NewMemory returns an empty Memory store.
-func NewMemory() *Memory { return new(Memory) }
+// NewMemory returns an empty Store that keeps usage in process memory: the Store of a
+// Limiter whose Config.Store is nil. Several Limiters may share one to share quotas
+// within a process; it is safe for concurrent use. For a Sliding limit it keeps the sums
+// of 200 sub-windows, for a TokenBucket limit the bucket's debt, for a ClockWindow limit
+// the current window's usage, and a table of open reservations in order of expiry.
+func NewMemory() Store { return new(memory) }
 
 // at returns now, or the latest time seen when now is earlier or zero, and records it.
-func (m *Memory) at(now time.Time) time.Time {
+func (m *memory) at(now time.Time) time.Time {
 	if now.IsZero() || (!m.last.IsZero() && now.Before(m.last)) {
 		return m.last
 	}
@@ -59,7 +62,7 @@ func (m *Memory) at(now time.Time) time.Time {
 }
 
 // meterOf returns the meter for l, creating it on first use.
-func (m *Memory) meterOf(l Limit) meter {
+func (m *memory) meterOf(l Limit) meter {
 	for _, a := range m.meters {
 		if a.dim == l.Dimension && a.per == l.Per && a.kind == l.Meter {
 			return a.meter
@@ -71,7 +74,7 @@ func (m *Memory) meterOf(l Limit) meter {
 }
 
 // metersFor returns the meters of limits, in order.
-func (m *Memory) metersFor(limits []Limit) []meter {
+func (m *memory) metersFor(limits []Limit) []meter {
 	if len(limits) == 0 {
 		return nil
 	}
@@ -98,7 +101,7 @@ func (m *Memory) metersFor(limits []Limit) []meter {
 }
 
 // Reserve implements Store.
-func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
+func (m *memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
 	m.mu.Lock()
 	adm := m.reserveLocked(m.at(req.Now), req.Limits, m.metersFor(req.Limits), req.MaxInFlight, &req.Cost, req.TTL)
 	m.mu.Unlock()
@@ -106,7 +109,7 @@ func (m *Memory) Reserve(_ context.Context, req ReserveRequest) (Admission, erro
 }
 
 // metersOf returns the meters of a Limiter's limit set, in order.
-func (m *Memory) metersOf(set *limitSet) []meter {
+func (m *memory) metersOf(set *limitSet) []meter {
 	if set != m.setKey {
 		m.setMeters = append(m.setMeters[:0], m.metersFor(set.limits)...)
 		m.setKey = set
@@ -116,7 +119,7 @@ func (m *Memory) metersOf(set *limitSet) []meter {
 
 // reserve is Reserve for a Limiter's hot path, which calls its Memory store directly and
 // needs only the ticket of an admitted call.
-func (m *Memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
+func (m *memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
 	m.mu.Lock()
 	adm := m.reserveLocked(m.at(now), set.limits, m.metersOf(set), set.maxInFlight, cost, ttl)
 	m.mu.Unlock()
@@ -124,7 +127,7 @@ func (m *Memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Dura
 }
 
 // reserveLocked is Reserve at now, with m.mu held.
-func (m *Memory) reserveLocked(now time.Time, limits []Limit, meters []meter, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
+func (m *memory) reserveLocked(now time.Time, limits []Limit, meters []meter, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
 	if m.tickets.open > 0 && !m.tickets.slots[m.tickets.head].expires.After(now) {
 		m.tickets.expire(now)
 	}
@@ -151,13 +154,13 @@ func (m *Memory) reserveLocked(now time.Time, limits []Limit, meters []meter, ma
 }
 
 // Settle implements Store.
-func (m *Memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
+func (m *memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	return m.settle(req.Now, req.Limits, nil, req.Ticket, &req.Actual), nil
 }
 
 // settle is Settle for a Limiter that calls its Memory store directly, with its limit
 // set (nil: look the meters of limits up).
-func (m *Memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uint64, actual *Cost) bool {
+func (m *memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uint64, actual *Cost) bool {
 	m.mu.Lock()
 	lapse := !now.IsZero() // without a clock reading, time has not moved: nothing new lapsed
 	now = m.at(now)
@@ -184,16 +187,16 @@ func (m *Memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uin
 }
 
 // Usage implements Store.
-func (m *Memory) Usage(_ context.Context, now time.Time, limits []Limit) (Usage, error) {
+func (m *memory) Usage(_ context.Context, now time.Time, limits []Limit) ([]Window, int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = m.at(now)
 	m.tickets.expire(now)
-	u := Usage{Windows: make([]Window, len(limits)), InFlight: m.tickets.open}
+	ws := make([]Window, len(limits))
 	for i, l := range limits {
-		u.Windows[i] = m.meterOf(l).window(now, l.Amount, &m.tickets)
+		ws[i] = m.meterOf(l).window(now, l.Amount, &m.tickets)
 	}
-	return u, nil
+	return ws, m.tickets.open, nil
 }
 
 // ticketTable holds the open reservations in a slab with a free list, linked in order of

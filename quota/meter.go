@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// meter is the account a Memory store keeps for one limit, one implementation per Meter:
+// meter is the account the memory store keeps for one limit, one implementation per Meter:
 // sliding (a ring of sub-window sums), bucket (a token bucket's debt) and clockWin (the
 // usage of the current clock window). Every method that depends on the time takes it;
 // none reads the clock. A meter is not safe for concurrent use (the Memory's mutex

@@ -86,7 +86,7 @@ type sim struct {
 	pl         *plan
 	p          Params
 	limits     []quota.Limit // with WindowMargin
-	store      *quota.Memory
+	store      quota.Store
 	pacer      *pace.Pacer // the client's pacing, replayed
 	queue      [len(quota.Priorities)][]*flight
 	credit     [len(quota.Priorities)]float64
