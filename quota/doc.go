@@ -29,6 +29,13 @@
 //	}
 //	r.Settle(quota.Cost{Requests: 1, Tokens: out.Usage.QuotaTokens})
 //
+// Wait blocks until the call is admitted, as x/time/rate's Wait does; Reserve never
+// blocks, and a call it cannot admit now comes back as a Reservation that is not OK,
+// with the Delay to wait before trying again. Forecast predicts the wait without
+// reserving. The Limiter reads the clock with time.Now, so that tests can run it on the
+// fake clock of a testing/synctest bubble; the meters and the pacing underneath are
+// functions of the time they are given.
+//
 // # Windows
 //
 // Over any interval of length Per, the usage admitted after settlements stays at most
@@ -46,7 +53,7 @@
 //
 // # Stores
 //
-// The usage lives in a Store — Memory in process, or a shared one (Redis) so that many
+// The usage lives in a Store — in process (NewMemory), or a shared one (Redis) so that many
 // processes share one account's quotas with one round trip per reserve and per settle.
 // The queue, priorities and waiting always stay in process. Package quota/quotatest holds
 // the conformance suite every Store passes.

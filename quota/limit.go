@@ -127,9 +127,10 @@ const (
 	// charge its excess to the next, so each new window starts holding the reservations
 	// still open (each replaced by its excess when it settles). Nothing is admitted in the
 	// first or the last Per/200 of a window (300 ms of a minute): a margin for the time
-	// between admission here and metering there and for clock skew. It admits a fresh Amount at every
-	// boundary, which a rolling-window or token-bucket provider throttles, so use it only
-	// for a provider known to count clock minutes. ParseLimit reads a trailing "clock".
+	// between admission here and metering there and for clock skew. It admits a fresh
+	// Amount at every boundary, which a rolling-window or token-bucket provider
+	// throttles, so use it only for a provider known to count clock minutes. ParseLimit
+	// reads a trailing "clock".
 	ClockWindow
 )
 

@@ -117,7 +117,7 @@ func (m *memory) metersOf(set *limitSet) []meter {
 	return m.setMeters
 }
 
-// reserve is Reserve for a Limiter's hot path, which calls its Memory store directly and
+// reserve is Reserve for a Limiter's hot path, which calls its memory store directly and
 // needs only the ticket of an admitted call.
 func (m *memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Duration) (uint64, bool) {
 	m.mu.Lock()
@@ -158,7 +158,7 @@ func (m *memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
 	return m.settle(req.Now, req.Limits, nil, req.Ticket, &req.Actual), nil
 }
 
-// settle is Settle for a Limiter that calls its Memory store directly, with its limit
+// settle is Settle for a Limiter that calls its memory store directly, with its limit
 // set (nil: look the meters of limits up).
 func (m *memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uint64, actual *Cost) bool {
 	m.mu.Lock()

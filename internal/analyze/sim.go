@@ -24,7 +24,7 @@ type simResult struct {
 // simulate replays how tollgate.Client admits a plan, on simulated time: documents are
 // handed over in priority order (all at once, or Pending at a time), their calls queue in
 // priority order with the guaranteed share of lower classes, and each is admitted when a
-// quota.Memory store — the client's own sliding windows, on windows lengthened by
+// quota.NewMemory store — the client's own sliding windows, on windows lengthened by
 // WindowMargin — and the pacing (Params.Pacing, as quota.Config.Pacing) admit its
 // reservation and the cap on calls in flight has room. A call is held for its latency,
 // then settled at its real usage; continuations and the call combining a chunked
