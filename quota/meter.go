@@ -34,7 +34,7 @@ func newMeter(per time.Duration, m Meter, dim Dimension, epoch time.Time) meter 
 	case TokenBucket:
 		return &bucket{per: per, last: epoch}
 	case ClockWindow:
-		return &clockWin{per: per, dim: dim, idx: math.MinInt64}
+		return &clockWin{per: per, dim: dim, idx: math.MinInt64, origin: epoch, base: epoch.UnixNano()}
 	}
 	return newSliding(per, epoch)
 }
@@ -113,25 +113,37 @@ func (b *bucket) window(now time.Time, amount int64, open *ticketTable) Window {
 // Per aligned on the Unix epoch (UTC minutes for a minute). idx is that window's index
 // (Unix nanoseconds ÷ Per).
 //
+// A time is placed on the Unix epoch as the wall-clock reading of origin (the time the
+// meter was made) plus the time elapsed since, which time.Time.Sub takes from the
+// monotonic clock when both readings have one: windows then stay where they were
+// placed while the wall clock is slewed or stepped, as a provider's, or an emulator's
+// counting elapsed time, do.
+//
 // A call still in flight when a window closes may charge its excess to the next, so a
 // new window starts holding the reservations still open from earlier windows; each is
 // replaced by its excess when it settles. Nothing is admitted in the guard at either end
 // of a window (clockGuard): a margin for the time between admission here and metering
 // there, and for clock skew.
 type clockWin struct {
-	per  time.Duration
-	dim  Dimension
-	idx  int64
-	used int64
+	per    time.Duration
+	dim    Dimension
+	origin time.Time
+	base   int64 // origin's Unix nanoseconds
+	idx    int64
+	used   int64
 }
 
 // clockGuard is the part at each end of a ClockWindow limit's window in which nothing is
 // admitted: Per/200, 300 ms of a minute.
 func clockGuard(per time.Duration) time.Duration { return per / subWindows }
 
-func (c *clockWin) index(t time.Time) int64 { return t.UnixNano() / int64(c.per) }
+// index returns the window that holds t.
+func (c *clockWin) index(t time.Time) int64 { return (c.base + int64(t.Sub(c.origin))) / int64(c.per) }
 
-func (c *clockWin) start(i int64) time.Time { return time.Unix(0, i*int64(c.per)) }
+// start returns the time window i starts.
+func (c *clockWin) start(i int64) time.Time {
+	return c.origin.Add(time.Duration(i*int64(c.per) - c.base))
+}
 
 func (c *clockWin) advance(now time.Time, _ int64, open *ticketTable) {
 	i := c.index(now)
