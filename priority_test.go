@@ -42,8 +42,8 @@ func (w *waits) Handle(_ context.Context, r slog.Record) error {
 	})
 	em := time.Duration(float64(waited) * scale) // emulated
 	// The bound's unit: the call's own cost ÷ the rate, plus one sub-window of the
-	// limiter's ring (Per/SubWindows), the granularity at which room is seen to free.
-	own := time.Duration(float64(time.Minute)*float64(tokens)/w.tpm) + time.Minute/quota.SubWindows
+	// limiter's sliding window (Per/200), the granularity at which room is seen to free.
+	own := time.Duration(float64(time.Minute)*float64(tokens)/w.tpm) + time.Minute/200
 	w.mu.Lock()
 	w.by[prio] = append(w.by[prio], em)
 	w.ratios[prio] = append(w.ratios[prio], time.Duration(float64(time.Second)*em.Seconds()/own.Seconds()))

@@ -2,10 +2,10 @@ package quota_test
 
 // Benchmarks of the limiter's overhead beside golang.org/x/time/rate, the anchor it is
 // measured against: rate.Limiter.ReserveN on one limit, against quota reserving and
-// settling one call against three limits (RPM, TPM, TPD). Both read the clock once per
-// call: x/time/rate's caller with time.Now, as its API takes a time; the Limiter with its
-// own, monotonic-only clock (Limiter.clock). Amounts are large enough that every call is admitted at once: this measures the
-// cost of admission itself, not waiting. Results and the command: docs/benchmarks.md.
+// settling one call against three limits (RPM, TPM, TPD). Both read the clock with
+// time.Now once per call (x/time/rate's caller, as its API takes a time). Amounts are
+// large enough that every call is admitted at once: this measures the cost of admission
+// itself, not waiting. Results and the command: docs/benchmarks.md.
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func BenchmarkReserveSettle3Limits(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := l.Reserve(ctx, benchCost, quota.Options{})
+		r, err := l.Wait(ctx, benchCost, quota.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func BenchmarkReserveSettle3LimitsParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, err := l.Reserve(ctx, benchCost, quota.Options{})
+			r, err := l.Wait(ctx, benchCost, quota.Options{})
 			if err != nil {
 				b.Error(err)
 				return

@@ -18,7 +18,7 @@
 //		MaxInFlight: 32,
 //	})
 //	...
-//	r, err := lim.Reserve(ctx, quota.Cost{Requests: 1, Tokens: 5_024}, quota.Options{Priority: quota.High})
+//	r, err := lim.Wait(ctx, quota.Cost{Requests: 1, Tokens: 5_024}, quota.Options{Priority: quota.High})
 //	if err != nil {
 //		return err // ctx ended, or the cost can never fit (errors.Is(err, quota.ErrTooLarge))
 //	}
@@ -29,13 +29,20 @@
 //	}
 //	r.Settle(quota.Cost{Requests: 1, Tokens: out.Usage.QuotaTokens})
 //
+// Wait blocks until the call is admitted, as x/time/rate's Wait does; Reserve never
+// blocks, and a call it cannot admit now comes back as a Reservation that is not OK,
+// with the Delay to wait before trying again. Forecast predicts the wait without
+// reserving. The Limiter reads the clock with time.Now, so that tests can run it on the
+// fake clock of a testing/synctest bubble; the meters and the pacing underneath are
+// functions of the time they are given.
+//
 // # Windows
 //
 // Over any interval of length Per, the usage admitted after settlements stays at most
 // Amount. That is what a provider counting clock minutes checks, and it also keeps a
 // provider running a token bucket of Amount refilled over Per from ever running dry. A
 // token bucket on the client side would not do: it lets nearly twice Amount through in
-// one clock minute. Usage is counted in sub-windows (see SubWindows); the approximation
+// one clock minute. Usage is counted in 200 sub-windows of Per/200; the approximation
 // errs on the safe side, by at most 0.5% of throughput.
 //
 // Refunds go back to the sub-window where the reservation was charged, so room returns at
@@ -46,7 +53,7 @@
 //
 // # Stores
 //
-// The usage lives in a Store — Memory in process, or a shared one (Redis) so that many
+// The usage lives in a Store — in process (NewMemory), or a shared one (Redis) so that many
 // processes share one account's quotas with one round trip per reserve and per settle.
 // The queue, priorities and waiting always stay in process. Package quota/quotatest holds
 // the conformance suite every Store passes.

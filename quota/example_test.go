@@ -25,7 +25,7 @@ func Example() {
 	defer lim.Close()
 
 	ctx := context.Background()
-	r, err := lim.Reserve(ctx, quota.Cost{Requests: 1, Tokens: 3_000 + 4_096}, quota.Options{Priority: quota.High, Tenant: "legal"})
+	r, err := lim.Wait(ctx, quota.Cost{Requests: 1, Tokens: 3_000 + 4_096}, quota.Options{Priority: quota.High, Tenant: "legal"})
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +40,7 @@ func Example() {
 // A call larger than a limit can never be admitted; it fails at once.
 func ExampleTooLargeError() {
 	lim, _ := quota.New(quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 200_000, Per: time.Minute}}})
-	_, err := lim.Reserve(context.Background(), quota.Cost{Requests: 1, Tokens: 250_000}, quota.Options{})
+	_, err := lim.Wait(context.Background(), quota.Cost{Requests: 1, Tokens: 250_000}, quota.Options{})
 	fmt.Println(errors.Is(err, quota.ErrTooLarge))
 	fmt.Println(err)
 	// Output:
@@ -48,16 +48,19 @@ func ExampleTooLargeError() {
 	// quota: a cost of 250000 tokens can never be admitted under the limit "200000 tokens/1m": split the call or raise the limit
 }
 
-// TryReserve never waits; it says how long to wait instead.
-func ExampleLimiter_TryReserve() {
+// Reserve never waits: a call it cannot admit now comes back not OK, with how long to
+// wait; Forecast names the limit that binds.
+func ExampleLimiter_Reserve() {
 	lim, _ := quota.New(quota.Config{Limits: []quota.Limit{{Dimension: quota.Requests, Amount: 1, Per: time.Minute}}})
-	lim.TryReserve(context.Background(), quota.Cost{Requests: 1}, quota.Options{})
-	_, err := lim.TryReserve(context.Background(), quota.Cost{Requests: 1}, quota.Options{})
-	var na *quota.NotAdmittedError
-	if errors.As(err, &na) {
-		fmt.Println("binding:", na.Limit, "retry in about a minute:", na.RetryAfter > 59*time.Second && na.RetryAfter <= time.Minute+time.Second)
-	}
-	// Output: binding: 1 requests/1m retry in about a minute: true
+	ctx := context.Background()
+	first, _ := lim.Reserve(ctx, quota.Cost{Requests: 1}, quota.Options{})
+	r, _ := lim.Reserve(ctx, quota.Cost{Requests: 1}, quota.Options{})
+	p, _ := lim.Forecast(ctx, quota.Cost{Requests: 1}, quota.Options{})
+	fmt.Println("first admitted:", first.OK(), "second:", r.OK())
+	fmt.Println("binding:", p.Limit, "retry in about a minute:", r.Delay() > 59*time.Second && r.Delay() <= time.Minute+time.Second)
+	// Output:
+	// first admitted: true second: false
+	// binding: 1 requests/1m retry in about a minute: true
 }
 
 func ExampleParseLimit() {

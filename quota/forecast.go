@@ -11,15 +11,11 @@ type Prediction struct {
 	// Wait is the predicted time from now until the call is admitted.
 	Wait time.Duration
 	// Limit is the limit that binds the wait; the zero Limit when nothing binds or the
-	// in-flight cap does.
+	// cap on calls in flight does.
 	Limit Limit
-	// InFlight reports that the cap on calls in flight binds the wait.
-	InFlight bool
-	// Ahead is the number of calls queued ahead of the new call.
-	Ahead int
 }
 
-// Forecast predicts how long a call of cost and priority p would wait if reserved now:
+// Forecast predicts how long a call of cost with opt would wait if it called Wait now:
 // from the usage in each limit's window and when it leaves, the calls queued ahead (of
 // the same or a higher class, and the calls of lower waiting classes that their credit
 // will let go first; see Config.MinShare), and, for the
@@ -35,26 +31,16 @@ type Prediction struct {
 //
 // Forecast returns an error only when cost can never be admitted (*TooLargeError) or
 // the Store fails.
-func (l *Limiter) Forecast(ctx context.Context, cost Cost, p Priority) (Prediction, error) {
+func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (Prediction, error) {
 	set := l.set.Load()
 	if err := set.check(cost); err != nil {
 		return Prediction{}, err
 	}
-	return l.forecastErr(ctx, l.now(), set, cost, p)
+	return l.forecast(ctx, time.Now(), set, cost, opt.Priority)
 }
 
-// forecast is Forecast for TryReserve's answer, where a Store error leaves the poll
-// interval as the best guess.
-func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) Prediction {
-	f, err := l.forecastErr(ctx, now, set, cost, p)
-	if err != nil {
-		return Prediction{Wait: l.poll}
-	}
-	return f
-}
-
-func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
-	u, err := l.store.Usage(ctx, now, set.limits)
+func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
+	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Prediction{}, err
 	}
@@ -84,19 +70,19 @@ func (l *Limiter) forecastErr(ctx context.Context, now time.Time, set *limitSet,
 	l.mu.Unlock()
 
 	demand := ahead.Add(cost)
-	pred := Prediction{Ahead: n}
+	var pred Prediction
 	for i, lim := range set.limits {
-		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), u.Windows[i]); w > pred.Wait {
+		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), windows[i]); w > pred.Wait {
 			pred.Wait, pred.Limit = w, lim
 		}
 	}
 	if m := set.maxInFlight; m > 0 {
-		slots := n + 1 - (m - u.InFlight)
+		slots := n + 1 - (m - inFlight)
 		if slots > 0 {
 			hold := math.Float64frombits(l.hold.Load())
 			rounds := math.Ceil(float64(slots) / float64(m))
 			if w := time.Duration(rounds * hold * float64(time.Second)); w > pred.Wait {
-				pred.Wait, pred.Limit, pred.InFlight = w, Limit{}, true
+				pred.Wait, pred.Limit = w, Limit{}
 			}
 		}
 	}
@@ -131,13 +117,11 @@ func waitFor(now time.Time, amount, d int64, w Window) time.Duration {
 
 // Snapshot is a Limiter's state at one moment, for metrics and progress displays.
 type Snapshot struct {
-	// Time is when the snapshot was taken.
-	Time time.Time
-	// Limits has one entry per limit in force.
+	// Limits has one entry per limit in force, in the order of Limiter.Limits.
 	Limits []LimitUsage
 	// InFlight is the number of reservations open in the Store (of every Limiter
-	// sharing it); MaxInFlight is the cap, zero when none.
-	InFlight, MaxInFlight int
+	// sharing it).
+	InFlight int
 	// Queued is the number of calls waiting in each class, highest first (the order of
 	// Priorities).
 	Queued [numClasses]int
@@ -145,29 +129,26 @@ type Snapshot struct {
 
 // LimitUsage is the usage of one limit.
 type LimitUsage struct {
+	// Limit is the limit in force (its Amount as SetLimit last set it).
 	Limit Limit
-	// Used is the usage counted in the window now.
+	// Used is the usage counted in the window now; a call of cost c fits while
+	// Used + c <= Amount. It exceeds Amount after settlements charged more than was
+	// reserved.
 	Used int64
-	// Headroom is Amount − Used: what a call could take now. It is negative after
-	// settlements charged more than was reserved.
-	Headroom int64
 }
 
-// Utilization returns Used/Amount.
-func (u LimitUsage) Utilization() float64 { return float64(u.Used) / float64(u.Limit.Amount) }
-
-// Snapshot reports the usage and headroom of every limit, the calls in flight, and the
-// queue depth of every class.
+// Snapshot reports the usage of every limit, the calls in flight, and the queue depth of
+// every class.
 func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
-	now := l.now()
+	now := time.Now()
 	set := l.set.Load()
-	u, err := l.store.Usage(ctx, now, set.limits)
+	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Time: now, InFlight: u.InFlight, MaxInFlight: set.maxInFlight, Limits: make([]LimitUsage, len(set.limits))}
+	s := Snapshot{InFlight: inFlight, Limits: make([]LimitUsage, len(set.limits))}
 	for i, lim := range set.limits {
-		s.Limits[i] = LimitUsage{Limit: lim, Used: u.Windows[i].Used, Headroom: lim.Amount - u.Windows[i].Used}
+		s.Limits[i] = LimitUsage{Limit: lim, Used: windows[i].Used}
 	}
 	l.mu.Lock()
 	for c := range s.Queued {

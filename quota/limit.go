@@ -106,7 +106,8 @@ type Meter uint8
 
 const (
 	// Sliding counts usage over every trailing Per: at most Amount in any interval of
-	// that length. It is safe whether the provider counts clock minutes, a rolling
+	// that length. It keeps the sums of 200 sub-windows of Per/200 and counts the last
+	// 201, which errs on the safe side by at most 0.5% of the limit's throughput. It is safe whether the provider counts clock minutes, a rolling
 	// window or a token bucket, and it is the default: Bedrock does not document which
 	// it does.
 	Sliding Meter = iota
@@ -125,16 +126,13 @@ const (
 	// excess lands in the current one. A call still in flight when a window closes may
 	// charge its excess to the next, so each new window starts holding the reservations
 	// still open (each replaced by its excess when it settles). Nothing is admitted in the
-	// first or the last ClockGuard of a window: a margin for the time between admission
-	// here and metering there and for clock skew. It admits a fresh Amount at every
-	// boundary, which a rolling-window or token-bucket provider throttles, so use it only
-	// for a provider known to count clock minutes. ParseLimit reads a trailing "clock".
+	// first or the last Per/200 of a window (300 ms of a minute): a margin for the time
+	// between admission here and metering there and for clock skew. It admits a fresh
+	// Amount at every boundary, which a rolling-window or token-bucket provider
+	// throttles, so use it only for a provider known to count clock minutes. ParseLimit
+	// reads a trailing "clock".
 	ClockWindow
 )
-
-// ClockGuard returns the part at each end of a ClockWindow limit's window in which
-// nothing is admitted: Per/200, 300 ms of a minute.
-func (l Limit) ClockGuard() time.Duration { return l.Per / SubWindows }
 
 // String returns "sliding", "bucket" or "clock".
 func (m Meter) String() string {
@@ -149,8 +147,8 @@ func (m Meter) String() string {
 	return "Meter(" + strconv.Itoa(int(m)) + ")"
 }
 
-// MinPer is the shortest window a Limit may have.
-const MinPer = time.Millisecond
+// minPer is the shortest window a Limit may have.
+const minPer = time.Millisecond
 
 // Validate reports what is wrong with l, if anything, and how to fix it.
 func (l Limit) Validate() error {
@@ -159,8 +157,8 @@ func (l Limit) Validate() error {
 		return fmt.Errorf("quota: limit has unknown dimension %d: use Requests, Tokens, InputTokens or OutputTokens", l.Dimension)
 	case l.Amount <= 0:
 		return fmt.Errorf("quota: limit %q has amount %d: the amount must be positive", l.String(), l.Amount)
-	case l.Per < MinPer:
-		return fmt.Errorf("quota: limit %q has period %v: the period must be at least %v", l.String(), l.Per, MinPer)
+	case l.Per < minPer:
+		return fmt.Errorf("quota: limit %q has period %v: the period must be at least %v", l.String(), l.Per, minPer)
 	case l.Meter > ClockWindow:
 		return fmt.Errorf("quota: limit %q has unknown meter %d: use Sliding, TokenBucket or ClockWindow", l.String(), l.Meter)
 	}

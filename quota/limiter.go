@@ -2,24 +2,24 @@ package quota
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/callorder"
+	"github.com/tollgate-dev/tollgate/internal/pace"
 )
 
-// Defaults for the zero fields of Config.
+// Defaults for the zero fields of Config, and how often a waiter blocked only by the
+// in-flight cap asks the Store again, for reservations other Limiters settle
+// (settlements by its own Limiter wake it at once).
 const (
-	// DefaultReservationTTL is how long an unsettled reservation stays open. It is long
-	// because a model call can generate for many minutes.
-	DefaultReservationTTL = time.Hour
-	// DefaultMinShare is the share of service each waiting lower class is guaranteed.
-	DefaultMinShare = 0.05
-	// DefaultPollInterval bounds how long a waiter blocked only by the in-flight cap waits
-	// before asking the Store again, for reservations other Limiters settle.
-	DefaultPollInterval = 250 * time.Millisecond
+	// An unsettled reservation stays open long: a model call can generate for many minutes.
+	defaultReservationTTL = time.Hour
+	defaultMinShare       = 0.05
+	pollInterval          = 250 * time.Millisecond
 )
 
 // Config configures a Limiter. The zero Config is a Limiter with no limits, which admits
@@ -36,20 +36,19 @@ type Config struct {
 	// no cap.
 	MaxInFlight int
 
-	// Store holds the usage. Nil means a new Memory store of the Limiter's own.
+	// Store holds the usage. Nil means a new memory store of the Limiter's own.
 	Store Store
 
 	// ReservationTTL is how long a reservation that is never settled or cancelled stays
-	// open; it then lapses, charged in full, and frees its in-flight slot. Zero means
-	// DefaultReservationTTL.
+	// open; it then lapses, charged in full, and frees its in-flight slot. Zero means an
+	// hour.
 	ReservationTTL time.Duration
 
 	// MinShare is the share of service (see Limiter) guaranteed to each class that waits
 	// below a busier, higher class: while class c has calls waiting, every admission of
 	// service x to a higher class earns c a credit of x·MinShare/(1−MinShare), and c is
-	// served out of turn whenever its credit covers its next call. Zero means
-	// DefaultMinShare; a negative value means strict priority with no guarantee. It must
-	// be below 0.5.
+	// served out of turn whenever its credit covers its next call. Zero means 0.05; a
+	// negative value means strict priority with no guarantee. It must be below 0.5.
 	MinShare float64
 
 	// Pacing, when positive, also admits calls no faster than each rate limit's rate
@@ -62,11 +61,6 @@ type Config struct {
 	// little below the configured one, sees a steady stream instead of bursts it must
 	// refuse. Zero means no pacing. It must be below the shortest Per.
 	Pacing time.Duration
-
-	// PollInterval bounds how long a call blocked only by the in-flight cap waits before
-	// the Limiter asks the Store again (settlements by this Limiter wake it at once).
-	// Zero means DefaultPollInterval.
-	PollInterval time.Duration
 }
 
 // validate checks the configuration and returns it with defaults applied.
@@ -86,28 +80,23 @@ func (c Config) validate() (Config, error) {
 	case c.MaxInFlight < 0:
 		return c, fmt.Errorf("quota: MaxInFlight is %d: use a positive cap, or zero for none", c.MaxInFlight)
 	case c.ReservationTTL < 0:
-		return c, fmt.Errorf("quota: ReservationTTL is %v: use a positive duration, or zero for %v", c.ReservationTTL, DefaultReservationTTL)
+		return c, fmt.Errorf("quota: ReservationTTL is %v: use a positive duration, or zero for %v", c.ReservationTTL, defaultReservationTTL)
 	case c.MinShare >= 0.5:
 		return c, fmt.Errorf("quota: MinShare is %v: a guaranteed share must be below 0.5 (negative disables it)", c.MinShare)
 	case c.Pacing < 0:
 		return c, fmt.Errorf("quota: Pacing is %v: use a positive duration, or zero for none", c.Pacing)
-	case c.PollInterval < 0:
-		return c, fmt.Errorf("quota: PollInterval is %v: use a positive duration, or zero for %v", c.PollInterval, DefaultPollInterval)
 	}
 	if c.Store == nil {
 		c.Store = NewMemory()
 	}
 	if c.ReservationTTL == 0 {
-		c.ReservationTTL = DefaultReservationTTL
+		c.ReservationTTL = defaultReservationTTL
 	}
 	if c.MinShare == 0 {
-		c.MinShare = DefaultMinShare
+		c.MinShare = defaultMinShare
 	}
 	if c.MinShare < 0 {
 		c.MinShare = 0
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = DefaultPollInterval
 	}
 	for _, l := range c.Limits {
 		if c.Pacing >= l.Per {
@@ -124,12 +113,14 @@ func (c Config) validate() (Config, error) {
 //
 // # Admission
 //
-// Reserve blocks until every limit admits the call's Cost at once (usage in the limit's
+// Wait blocks until every limit admits the call's Cost at once (usage in the limit's
 // trailing window plus the cost is at most its Amount) and a slot is free under
-// MaxInFlight; it then charges the cost and returns a Reservation. The caller ends the
+// MaxInFlight; it then charges the cost and returns a Reservation. Reserve does the same
+// without blocking: when the call cannot be admitted now it returns a Reservation whose
+// OK is false and whose Delay says how long to wait. The caller ends an admitted
 // reservation exactly once: Settle with the cost it really used (refunding the difference
 // or charging the excess) or Cancel (refunding everything). Usage is counted in sliding
-// windows (see SubWindows), so that over any trailing interval of length Per, the usage
+// windows (see Sliding), so that over any trailing interval of length Per, the usage
 // admitted after settlements stays at most Amount — a guarantee that holds against
 // providers counting clock minutes and against providers running token buckets alike.
 // A settlement that charges more than was reserved cannot be refused: the excess is
@@ -145,12 +136,13 @@ func (c Config) validate() (Config, error) {
 // service, and so is never starved. One more exception, backfilling: while the first
 // call waits for room, a call behind it that fits now is admitted if the first call's
 // earliest admission, as the Store reckons it, stays where it was (not under pacing):
-// room that older usage frees beyond what the first call needs is not left empty. Within a class, callers (Options.Tenant) share by
-// virtual token counters (Sheng et al., "Fairness in Serving Large Language Models",
-// OSDI 2024): the waiting tenant that has received the least service goes next, and a
-// tenant that starts waiting is lifted to the least counter among those waiting, so no
-// one banks credit while idle. Between two tenants that both wait throughout an interval,
-// the service received differs by at most twice the largest single call's service.
+// room that older usage frees beyond what the first call needs is not left empty. Within
+// a class, callers (Options.Tenant) share by virtual token counters (Sheng et al.,
+// "Fairness in Serving Large Language Models", OSDI 2024): the waiting tenant that has
+// received the least service goes next, and a tenant that starts waiting is lifted to
+// the least counter among those waiting, so no one banks credit while idle. Between two
+// tenants that both wait throughout an interval, the service received differs by at
+// most twice the largest single call's service.
 //
 // A call's service is its dominant share: the largest fraction of any rate limit's Amount
 // that its cost uses (for a Limiter with tokens limits only, service is proportional to
@@ -159,15 +151,13 @@ func (c Config) validate() (Config, error) {
 // # Concurrency
 //
 // A Limiter is safe for concurrent use. A call admitted at once (no one waiting) takes a
-// fast path: one Store round trip and no allocation with the Memory store, which it
-// calls directly. It reads the monotonic clock only (time.Since a wall-clock reading
-// taken again every second), half the cost of time.Now on Linux; times it reports, such
-// as Reservation.Time, carry a monotonic reading as time.Now's do.
+// fast path: one Store round trip and no allocation with the memory store, which it
+// calls directly. The Limiter reads the clock with time.Now, so it runs on the fake
+// clock of a testing/synctest bubble.
 type Limiter struct {
 	store    Store
-	mem      *Memory // store, when it is a Memory: the hot path calls it directly
+	mem      *memory // store, when it is a Memory: the hot path calls it directly
 	ttl      time.Duration
-	poll     time.Duration
 	minShare float64
 	pacing   time.Duration
 
@@ -175,14 +165,13 @@ type Limiter struct {
 	paused  atomic.Int64 // UnixNano until which nothing is admitted; 0 when not paused
 	waiting atomic.Int64 // calls queued
 	closed  atomic.Bool
-	hold    atomic.Uint64             // float64 bits: moving average of reservation hold time, seconds
-	base    atomic.Pointer[time.Time] // the clock's base reading (see clock)
+	hold    atomic.Uint64 // float64 bits: moving average of reservation hold time, seconds
 
 	mu      sync.Mutex
 	sched   scheduler
 	timer   *time.Timer
 	timerAt time.Time
-	pacer   *Pacer // the pacing (see Config.Pacing); guarded by mu
+	pacer   *pace.Pacer // the pacing (see Config.Pacing); guarded by mu
 }
 
 // limitSet is an immutable snapshot of a Limiter's limits; SetLimit replaces it.
@@ -243,86 +232,66 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, poll: cfg.PollInterval, minShare: cfg.MinShare, pacing: cfg.Pacing}
-	l.pacer = NewPacer(cfg.Pacing, len(cfg.Limits))
-	base := time.Now()
-	l.base.Store(&base)
-	l.mem, _ = cfg.Store.(*Memory)
+	l := &Limiter{store: cfg.Store, ttl: cfg.ReservationTTL, minShare: cfg.MinShare, pacing: cfg.Pacing}
+	l.pacer = pace.New(cfg.Pacing, len(cfg.Limits))
+	l.mem, _ = cfg.Store.(*memory)
 	l.set.Store(newLimitSet(cfg.Limits, cfg.MaxInFlight))
 	l.sched.init(cfg.MinShare)
 	return l, nil
 }
 
-// Options are the per-call parameters of Reserve, TryReserve and Forecast. The zero
-// Options is a Normal call with no tenant.
+// Options are the per-call parameters of Wait, Reserve and Forecast. The zero Options is
+// a Normal call with no tenant.
 type Options struct {
 	// Priority is the call's class.
 	Priority Priority
 	// Tenant names the caller for fairness within the class; calls with the same Tenant
 	// share one fair share. Empty is a tenant like any other.
 	Tenant string
-	// Front queues the call ahead of its tenant's other waiting calls, for a call that
-	// was admitted once and must be admitted again (a retry after the service throttled
-	// it): it keeps its place instead of going to the back.
-	Front bool
 }
 
 // Limits returns a copy of the limits in force.
 func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.set.Load().limits...) }
 
-// MaxInFlight returns the cap on calls in flight in force; zero means none.
-func (l *Limiter) MaxInFlight() int { return l.set.Load().maxInFlight }
-
-// Reserve blocks until cost is admitted against every limit at once, in priority order,
-// and returns the reservation, which the caller must end with Settle or Cancel. It
-// returns at once with a *TooLargeError when the cost exceeds a limit's Amount, and with
-// an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
+// Wait blocks until cost is admitted against every limit at once, in priority order, and
+// returns the reservation, which the caller must end with Settle or Cancel. It returns
+// at once with a *TooLargeError when the cost exceeds a limit's Amount, and with an
+// error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
 // the queue and holds nothing.
+func (l *Limiter) Wait(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
+	if err := ctx.Err(); err != nil {
+		return Reservation{}, fmt.Errorf("quota: wait: %w", err)
+	}
+	return l.reserve(ctx, cost, opt, true)
+}
+
+// Reserve admits cost at once if it can, without waiting and without overtaking calls of
+// the same or a higher priority that wait. When it cannot, the Reservation's OK is false
+// and its Delay says how long to wait before trying again (the predicted wait, from the
+// usage now and the calls queued ahead); such a Reservation holds nothing. The error is
+// a *TooLargeError when the cost exceeds a limit's Amount, ErrClosed, or the Store's.
 func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, cost, opt, true, nil)
+	return l.reserve(ctx, cost, opt, false)
 }
 
-// ReserveNotify is Reserve that also calls queued once the call has taken its place —
-// admitted at once, or waiting in its class's queue — and not when it fails before (a
-// closed Limiter, a done context, a cost too large). A caller that hands calls over one
-// by one waits for queued before starting the next, to keep their order: calls prepared
-// in parallel would otherwise reach the Limiter in whatever order their preparation
-// ends, and an idle Limiter admits them in that order. queued must not block.
-func (l *Limiter) ReserveNotify(ctx context.Context, cost Cost, opt Options, queued func()) (Reservation, error) {
-	return l.reserve(ctx, cost, opt, true, queued)
-}
-
-// TryReserve admits cost at once if it can, without waiting and without overtaking calls
-// of the same or a higher priority that wait. Otherwise it returns a *NotAdmittedError
-// (matching ErrNotAdmitted) saying how long to wait before trying again.
-func (l *Limiter) TryReserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
-	return l.reserve(ctx, cost, opt, false, nil)
-}
-
-func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block bool, queued func()) (Reservation, error) {
+func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block bool) (Reservation, error) {
 	if l.closed.Load() {
 		return Reservation{}, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 	}
 	set := l.set.Load()
 	if err := set.check(cost); err != nil {
 		return Reservation{}, err
 	}
-	base, since := l.clock()
+	now := time.Now()
 	hot := l.waiting.Load() == 0 && l.paused.Load() == 0 && l.pacing == 0 && l.mem != nil
-	if hot {
-		// The hot path: a Memory store, nothing waiting, no pause, no pacing; it needs no
-		// time.Time (see clock).
-		if t, ok := l.mem.reserveAt(base, since, set, &cost, l.ttl); ok {
-			if queued != nil {
-				queued()
+	if hot { // the memory store, nothing waiting, no pause, no pacing
+		if t, ok := l.mem.reserve(now, set, &cost, l.ttl); ok {
+			if block {
+				callorder.Queued(ctx)
 			}
-			return Reservation{l: l, ticket: t, cost: cost, base: base, since: since, opt: opt}, nil
+			return Reservation{l: l, ticket: t, cost: cost, at: now, opt: opt}, nil
 		}
 	}
-	now := base.Add(since)
 	if hot || (l.waiting.Load() == 0 && !l.pausedAt(now)) {
 		if !hot { // the hot path asked the store already
 			adm, err := l.fastReserve(ctx, now, set, cost)
@@ -330,53 +299,31 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 				return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 			}
 			if adm.OK {
-				if queued != nil {
-					queued()
+				if block {
+					callorder.Queued(ctx)
 				}
-				return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: base, since: since, opt: opt}, nil
+				return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
 			}
 		}
 		if !block {
-			f := l.forecast(ctx, now, set, cost, opt.Priority)
-			return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight}
+			return l.notNow(ctx, now, set, cost, opt), nil
 		}
 	} else if !block {
 		if l.pausedAt(now) {
-			return Reservation{}, &NotAdmittedError{RetryAfter: time.Duration(l.paused.Load() - now.UnixNano())}
+			return Reservation{delay: time.Duration(l.paused.Load() - now.UnixNano()), cost: cost, opt: opt}, nil
 		}
 		return l.tryQueued(ctx, now, set, cost, opt)
 	}
-	return l.wait(ctx, now, set, cost, opt, queued)
+	return l.wait(ctx, now, set, cost, opt)
 }
 
-// rebaseEvery is how often now takes a fresh wall-clock reading.
-const rebaseEvery = time.Second
-
-// clock reads the clock as time.Now does, at half the cost on Linux: it reads only the
-// monotonic clock, and returns a base reading and the time since it — base.Add(since)
-// is time.Now, with its monotonic reading. The base is read again every rebaseEvery, so
-// a step of the wall clock shows within a second.
-func (l *Limiter) clock() (base *time.Time, since time.Duration) {
-	b := l.base.Load()
-	d := time.Since(*b)
-	if d < 0 || d >= rebaseEvery {
-		t := time.Now()
-		l.base.Store(&t)
-		return &t, 0
+// notNow is Reserve's answer for a call it cannot admit now: the forecast wait as Delay.
+func (l *Limiter) notNow(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) Reservation {
+	f, err := l.forecast(ctx, now, set, cost, opt.Priority)
+	if err != nil {
+		f.Wait = pollInterval // the Store failed: the poll interval is the best guess
 	}
-	return b, d
-}
-
-// stamp expresses now as the clock does: the base reading and the time since it.
-func (l *Limiter) stamp(now time.Time) (*time.Time, time.Duration) {
-	b := l.base.Load()
-	return b, now.Sub(*b)
-}
-
-// now is the clock's reading as a time.Time.
-func (l *Limiter) now() time.Time {
-	b, d := l.clock()
-	return b.Add(d)
+	return Reservation{delay: max(f.Wait, time.Nanosecond), cost: cost, opt: opt}
 }
 
 // pausedAt reports whether a pause (PauseUntil) is in force at now.
@@ -398,7 +345,7 @@ func (l *Limiter) PauseUntil(t time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now := l.now(); l.waiting.Load() > 0 && !l.closed.Load() && t.After(now) {
+	if now := time.Now(); l.waiting.Load() > 0 && !l.closed.Load() && t.After(now) {
 		l.armTimerLocked(now, t)
 	}
 }
@@ -416,18 +363,42 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 	}
 	adm, err := l.store.Reserve(ctx, req)
 	if err == nil && adm.OK {
-		l.pacer.Charge(now, set.limits, cost)
+		l.paceLocked(now, set, cost, 1)
 	}
 	return adm, err
 }
 
-// pacedAt returns the earliest time at which the pacing admits cost. l.mu must be held.
+// pacedAt returns the earliest time at which the pacing admits cost: the latest Ready of
+// the limits it uses. l.mu must be held.
 func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
-	at, _ := l.pacer.At(set.limits, cost)
+	var at time.Time
+	for i, lim := range set.limits {
+		if cost.Get(lim.Dimension) == 0 {
+			continue
+		}
+		if t := l.pacer.Ready(i); t.After(at) {
+			at = t
+		}
+	}
 	return at
 }
 
-// tryQueued is TryReserve when calls are waiting: it may admit only if none of them is of
+// paceLocked moves the pacing horizons by cost at each limit's rate: forward from now
+// (sign > 0) for a charge, back for a refund. l.mu must be held.
+func (l *Limiter) paceLocked(now time.Time, set *limitSet, cost Cost, sign int) {
+	for i, lim := range set.limits {
+		if n := cost.Get(lim.Dimension); n > 0 {
+			d := pace.Duration(lim.Per, lim.Amount, n)
+			if sign > 0 {
+				l.pacer.Charge(now, i, d)
+			} else {
+				l.pacer.Refund(i, d)
+			}
+		}
+	}
+}
+
+// tryQueued is Reserve when calls are waiting: it may admit only if none of them is of
 // the same or a higher class.
 func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
 	l.mu.Lock()
@@ -439,17 +410,15 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
 		if adm.OK {
-			b, d := l.stamp(now)
-			return Reservation{l: l, ticket: adm.Ticket, cost: cost, base: b, since: d, opt: opt}, nil
+			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
 		}
 	}
-	f := l.forecast(ctx, now, set, cost, opt.Priority)
-	return Reservation{}, &NotAdmittedError{RetryAfter: f.Wait, Limit: f.Limit, InFlight: f.InFlight, Queued: ahead > 0}
+	return l.notNow(ctx, now, set, cost, opt), nil
 }
 
 // wait queues the call and blocks until the dispatcher admits it or ctx is done.
-func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options, queued func()) (Reservation, error) {
-	w := &waiter{ctx: ctx, cost: cost, opt: opt, service: set.service(cost), since: now, done: make(chan struct{})}
+func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
+	w := &waiter{ctx: ctx, cost: cost, opt: opt, front: callorder.IsRetry(ctx), service: set.service(cost), since: now, done: make(chan struct{})}
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -459,9 +428,7 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	l.waiting.Add(1)
 	l.dispatchLocked(now)
 	l.mu.Unlock()
-	if queued != nil {
-		queued()
-	}
+	callorder.Queued(ctx)
 
 	select {
 	case <-w.done:
@@ -472,15 +439,15 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	if w.decided {
 		l.mu.Unlock()
 		if w.err == nil {
-			_ = w.res.Cancel() // admitted as the context ended: give it back
+			w.res.Cancel() // admitted as the context ended: give it back
 		}
 	} else {
 		l.sched.remove(w)
 		l.waiting.Add(-1)
-		l.dispatchLocked(l.now()) // the call behind may fit where this one did not
+		l.dispatchLocked(time.Now()) // the call behind may fit where this one did not
 		l.mu.Unlock()
 	}
-	return Reservation{}, fmt.Errorf("quota: reserve: %w", ctx.Err())
+	return Reservation{}, fmt.Errorf("quota: wait: %w", ctx.Err())
 }
 
 // dispatchLocked admits waiting calls in scheduler order for as long as the Store admits
@@ -506,12 +473,12 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 		}
 		adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})
 		if err == nil && adm.OK && l.pacing > 0 {
-			l.pacer.Charge(now, set.limits, w.cost)
+			l.paceLocked(now, set, w.cost, 1)
 		}
 		if err == nil && !adm.OK {
 			at := adm.RetryAt
 			if adm.Blocked < 0 {
-				if p := now.Add(l.poll); at.After(p) {
+				if p := now.Add(pollInterval); at.After(p) {
 					at = p
 				}
 			} else if l.backfillLocked(now, set, w, adm.RetryAt) {
@@ -530,10 +497,9 @@ func (l *Limiter) decideLocked(now time.Time, w *waiter, adm Admission, err erro
 	l.waiting.Add(-1)
 	w.decided = true
 	if err != nil {
-		w.err = fmt.Errorf("quota: reserve: %w", err)
+		w.err = fmt.Errorf("quota: wait: %w", err)
 	} else {
-		b, d := l.stamp(now)
-		w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, base: b, since: d, opt: w.opt, waited: now.Sub(w.since)}
+		w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
 	}
 	close(w.done)
 }
@@ -612,7 +578,7 @@ func (l *Limiter) onTimer() {
 	defer l.mu.Unlock()
 	l.timerAt = time.Time{}
 	if !l.closed.Load() {
-		l.dispatchLocked(l.now())
+		l.dispatchLocked(time.Now())
 	}
 }
 
@@ -624,14 +590,14 @@ func (l *Limiter) kick() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed.Load() {
-		l.dispatchLocked(l.now())
+		l.dispatchLocked(time.Now())
 	}
 }
 
-// SetLimit changes the Amount of the limit with l's Dimension, Per and Meter, at run time (the
-// adaptive controller uses it). Usage already counted is kept; a lower Amount holds new
-// calls back until the window has drained below it. It returns an error when there is no
-// such limit or the new one is invalid.
+// SetLimit changes the Amount of the limit with lim's Dimension, Per and Meter at run
+// time (an adaptive controller uses it). Usage already counted is kept; a lower Amount
+// holds new calls back until the window has drained below it. It returns an error when
+// there is no such limit or the new one is invalid.
 func (l *Limiter) SetLimit(lim Limit) error {
 	if err := lim.Validate(); err != nil {
 		return err
@@ -656,19 +622,6 @@ func (l *Limiter) SetLimit(lim Limit) error {
 	return nil
 }
 
-// SetMaxInFlight changes the cap on calls in flight; zero removes it.
-func (l *Limiter) SetMaxInFlight(n int) error {
-	if n < 0 {
-		return fmt.Errorf("quota: SetMaxInFlight(%d): use a positive cap, or zero for none", n)
-	}
-	l.mu.Lock()
-	old := l.set.Load()
-	l.set.Store(newLimitSet(old.limits, n))
-	l.mu.Unlock()
-	l.kick()
-	return nil
-}
-
 // Close fails every waiting call with ErrClosed and refuses new ones. Reservations
 // already admitted can still be settled or cancelled. Close returns nil; calling it
 // again does nothing.
@@ -688,5 +641,3 @@ func (l *Limiter) Close() error {
 	l.waiting.Store(0)
 	return nil
 }
-
-var errLimiterNil = errors.New("quota: zero Reservation: it was not admitted")

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -63,15 +64,15 @@ func TestNewValidates(t *testing.T) {
 
 func TestTooLarge(t *testing.T) {
 	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-	_, err := l.Reserve(context.Background(), tok(1001), quota.Options{})
+	_, err := l.Wait(context.Background(), tok(1001), quota.Options{})
 	var tl *quota.TooLargeError
 	if !errors.As(err, &tl) || !errors.Is(err, quota.ErrTooLarge) || tl.Limit != tpm1000 || tl.Cost != 1001 {
 		t.Fatalf("Reserve(1001 tokens) under 1000/min = %v; want a *TooLargeError naming the limit", err)
 	}
-	if _, err := l.Forecast(context.Background(), tok(1001), quota.Normal); !errors.Is(err, quota.ErrTooLarge) {
+	if _, err := l.Forecast(context.Background(), tok(1001), quota.Options{}); !errors.Is(err, quota.ErrTooLarge) {
 		t.Errorf("Forecast(1001 tokens) = %v; want ErrTooLarge", err)
 	}
-	if _, err := l.Reserve(context.Background(), quota.Cost{Tokens: -1}, quota.Options{}); err == nil {
+	if _, err := l.Wait(context.Background(), quota.Cost{Tokens: -1}, quota.Options{}); err == nil {
 		t.Error("a negative cost was admitted")
 	}
 }
@@ -80,15 +81,15 @@ func TestReserveWaitsForRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
 		start := time.Now()
-		if _, err := l.Reserve(context.Background(), tok(800), quota.Options{}); err != nil {
+		if _, err := l.Wait(context.Background(), tok(800), quota.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := l.Reserve(context.Background(), tok(400), quota.Options{})
+		r, err := l.Wait(context.Background(), tok(400), quota.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		waited := time.Since(start)
-		if waited < time.Minute || waited > time.Minute+time.Minute/quota.SubWindows {
+		if waited < time.Minute || waited > time.Minute+time.Minute/200 /* one sub-window */ {
 			t.Errorf("waited %v for room; want the 800 to leave the window, 1m to 1m+1 sub-window", waited)
 		}
 		if r.Waited() != waited {
@@ -97,52 +98,66 @@ func TestReserveWaitsForRoom(t *testing.T) {
 	})
 }
 
-func TestTryReserve(t *testing.T) {
+// reserve calls Reserve and fails the test on an error.
+func reserve(t testing.TB, l *quota.Limiter, c quota.Cost, opt quota.Options) quota.Reservation {
+	t.Helper()
+	r, err := l.Reserve(context.Background(), c, opt)
+	if err != nil {
+		t.Fatalf("Reserve(%+v) = %v", c, err)
+	}
+	return r
+}
+
+func TestReserve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-		if _, err := l.TryReserve(context.Background(), tok(900), quota.Options{}); err != nil {
-			t.Fatal(err)
+		if r := reserve(t, l, tok(900), quota.Options{}); !r.OK() || r.Delay() != 0 {
+			t.Fatalf("Reserve(900) on an empty limit: OK %v, Delay %v; want admitted at once", r.OK(), r.Delay())
 		}
-		_, err := l.TryReserve(context.Background(), tok(200), quota.Options{})
-		var na *quota.NotAdmittedError
-		if !errors.As(err, &na) || !errors.Is(err, quota.ErrNotAdmitted) {
-			t.Fatalf("TryReserve over the limit = %v; want *NotAdmittedError", err)
+		start := time.Now()
+		r := reserve(t, l, tok(200), quota.Options{})
+		if time.Since(start) != 0 {
+			t.Errorf("Reserve blocked for %v", time.Since(start))
 		}
-		if na.Limit != tpm1000 || na.RetryAfter < time.Minute || na.RetryAfter > time.Minute+time.Second {
-			t.Errorf("NotAdmittedError = %+v; want limit %v and RetryAfter about 1m", na, tpm1000)
+		if r.OK() || r.Delay() < time.Minute || r.Delay() > time.Minute+time.Second {
+			t.Errorf("Reserve over the limit: OK %v, Delay %v; want not admitted, Delay about 1m", r.OK(), r.Delay())
 		}
-		time.Sleep(na.RetryAfter)
-		if _, err := l.TryReserve(context.Background(), tok(200), quota.Options{}); err != nil {
-			t.Errorf("TryReserve after RetryAfter: %v", err)
+		r.Settle(tok(0)) // holds nothing: a no-op
+		if p, err := l.Forecast(context.Background(), tok(200), quota.Options{}); err != nil || p.Limit != tpm1000 || p.Wait != r.Delay() {
+			t.Errorf("Forecast = %+v, %v; want limit %v binding and the Delay %v", p, err, tpm1000, r.Delay())
+		}
+		time.Sleep(r.Delay())
+		if r := reserve(t, l, tok(200), quota.Options{}); !r.OK() {
+			t.Errorf("Reserve after Delay: not admitted, Delay %v", r.Delay())
 		}
 	})
 }
 
-func TestTryReserveDoesNotOvertakeWaiters(t *testing.T) {
+func TestReserveDoesNotOvertakeWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-		first, _ := l.Reserve(context.Background(), tok(1000), quota.Options{})
-		go l.Reserve(context.Background(), tok(500), quota.Options{Priority: quota.High})
+		first, _ := l.Wait(context.Background(), tok(1000), quota.Options{})
+		go l.Wait(context.Background(), tok(500), quota.Options{Priority: quota.High})
 		synctest.Wait()
 		first.Settle(tok(0)) // room for everything, but a High call waits first
 		synctest.Wait()
 		if s := snapshot(t, l); s.Queued != [5]int{} {
 			t.Fatalf("queue after a full refund = %v, want empty", s.Queued)
 		}
-		_, err := l.TryReserve(context.Background(), tok(600), quota.Options{})
-		if !errors.Is(err, quota.ErrNotAdmitted) {
-			t.Fatalf("TryReserve(600) with 500 used = %v; want not admitted", err)
+		if r := reserve(t, l, tok(600), quota.Options{}); r.OK() {
+			t.Fatalf("Reserve(600) with 500 used was admitted")
 		}
-		// Hold the window full and queue a High call: a Normal TryReserve must not pass it.
-		go l.Reserve(context.Background(), tok(600), quota.Options{Priority: quota.High})
+		// Hold the window full and queue a High call: a Normal Reserve must not pass it.
+		go l.Wait(context.Background(), tok(600), quota.Options{Priority: quota.High})
 		synctest.Wait()
-		_, err = l.TryReserve(context.Background(), tok(1), quota.Options{})
-		var na *quota.NotAdmittedError
-		if !errors.As(err, &na) || !na.Queued {
-			t.Errorf("TryReserve behind a waiting High call = %v; want not admitted, Queued", err)
+		if r := reserve(t, l, tok(1), quota.Options{}); r.OK() || r.Delay() <= 0 {
+			t.Errorf("Reserve behind a waiting High call: OK %v, Delay %v; want not admitted", r.OK(), r.Delay())
 		}
-		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{Priority: quota.Critical}); err != nil {
-			t.Errorf("a Critical TryReserve may pass a waiting High call when it fits: %v", err)
+		if s := snapshot(t, l); s.Queued != [5]int{0, 1, 0, 0, 0} {
+			t.Errorf("queued = %v; want the High call waiting", s.Queued)
+		}
+		if r := reserve(t, l, tok(1), quota.Options{Priority: quota.Critical}); !r.OK() {
+			t.Errorf("a Critical Reserve may pass a waiting High call when it fits: Delay %v", r.Delay())
 		}
 	})
 }
@@ -150,7 +165,7 @@ func TestTryReserveDoesNotOvertakeWaiters(t *testing.T) {
 func TestGiveUpLeavesQueueHoldingNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, MaxInFlight: 3})
-		if _, err := l.Reserve(context.Background(), tok(900), quota.Options{}); err != nil {
+		if _, err := l.Wait(context.Background(), tok(900), quota.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		before := snapshot(t, l)
@@ -158,8 +173,8 @@ func TestGiveUpLeavesQueueHoldingNothing(t *testing.T) {
 		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer dcancel()
 		errs := make(chan error, 2)
-		go func() { _, err := l.Reserve(ctx, tok(500), quota.Options{}); errs <- err }()
-		go func() { _, err := l.Reserve(dctx, tok(500), quota.Options{Priority: quota.Low}); errs <- err }()
+		go func() { _, err := l.Wait(ctx, tok(500), quota.Options{}); errs <- err }()
+		go func() { _, err := l.Wait(dctx, tok(500), quota.Options{Priority: quota.Low}); errs <- err }()
 		synctest.Wait()
 		if s := snapshot(t, l); s.Queued[2] != 1 || s.Queued[3] != 1 {
 			t.Fatalf("queued = %v, want one Normal and one Low", s.Queued)
@@ -181,17 +196,15 @@ func TestGiveUpLeavesQueueHoldingNothing(t *testing.T) {
 func TestUnsettledReservationLapses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, MaxInFlight: 1, ReservationTTL: 30 * time.Second})
-		r, _ := l.Reserve(context.Background(), tok(100), quota.Options{})
+		r, _ := l.Wait(context.Background(), tok(100), quota.Options{})
 		start := time.Now()
-		if _, err := l.Reserve(context.Background(), tok(100), quota.Options{}); err != nil {
+		if _, err := l.Wait(context.Background(), tok(100), quota.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		if w := time.Since(start); w < 30*time.Second || w > 30*time.Second+quota.DefaultPollInterval {
+		if w := time.Since(start); w < 30*time.Second || w > 30*time.Second+250*time.Millisecond /* the poll interval */ {
 			t.Errorf("second call waited %v; want the first to lapse after its 30s TTL", w)
 		}
-		if err := r.Settle(tok(0)); err != nil {
-			t.Errorf("settling a lapsed reservation: %v; want a no-op", err)
-		}
+		r.Settle(tok(0)) // lapsed: a no-op
 		if s := snapshot(t, l); s.Limits[0].Used != 200 {
 			t.Errorf("Used = %d, want 200: a lapsed reservation stays charged in full", s.Limits[0].Used)
 		}
@@ -200,38 +213,41 @@ func TestUnsettledReservationLapses(t *testing.T) {
 
 func TestEndOnce(t *testing.T) {
 	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-	r, _ := l.Reserve(context.Background(), tok(600), quota.Options{})
+	r, _ := l.Wait(context.Background(), tok(600), quota.Options{})
 	copyOfR := r
-	if err := r.Settle(tok(100)); err != nil {
-		t.Fatal(err)
+	r.Settle(tok(100))
+	for _, end := range []func(){r.Cancel, copyOfR.Cancel, func() { copyOfR.Settle(tok(900)) }} {
+		end() // ended already: no-ops
 	}
-	for _, end := range []func() error{r.Cancel, copyOfR.Cancel, func() error { return copyOfR.Settle(tok(900)) }} {
-		if err := end(); err != nil {
-			t.Errorf("ending an ended reservation: %v", err)
-		}
+	if s := snapshot(t, l); s.Limits[0].Used != 100 || s.InFlight != 0 {
+		t.Errorf("Used = %d, in flight %d; want 100, 0", s.Limits[0].Used, s.InFlight)
+	}
+	zero := quota.Reservation{}
+	zero.Settle(tok(1)) // not admitted: holds nothing, changes nothing
+	if zero.OK() {
+		t.Error("the zero Reservation is OK")
 	}
 	if s := snapshot(t, l); s.Limits[0].Used != 100 {
-		t.Errorf("Used = %d, want 100", s.Limits[0].Used)
+		t.Errorf("settling the zero Reservation changed Used to %d", s.Limits[0].Used)
 	}
-	if err := (quota.Reservation{}).Settle(tok(1)); err == nil {
-		t.Error("settling the zero Reservation succeeded")
+	r2, _ := l.Wait(context.Background(), tok(10), quota.Options{})
+	r2.Settle(quota.Cost{Requests: 1, Tokens: -5}) // a negative amount counts as zero
+	if s := snapshot(t, l); s.Limits[0].Used != 100 || s.InFlight != 0 {
+		t.Errorf("after a negative settlement: Used = %d, in flight %d; want 100 (all 10 refunded), 0", s.Limits[0].Used, s.InFlight)
 	}
-	r2, _ := l.Reserve(context.Background(), tok(10), quota.Options{})
-	if err := r2.Settle(quota.Cost{Tokens: -5}); err == nil {
-		t.Error("a negative settlement was accepted")
-	}
-	if err := r2.Cancel(); err != nil {
-		t.Errorf("cancel after a refused settlement: %v", err)
+	r2.Cancel() // ended already
+	if s := snapshot(t, l); s.Limits[0].Used != 100 {
+		t.Errorf("cancel after the settlement changed Used to %d", s.Limits[0].Used)
 	}
 }
 
 func TestSetLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-		l.Reserve(context.Background(), tok(1000), quota.Options{})
+		l.Wait(context.Background(), tok(1000), quota.Options{})
 		done := make(chan struct{})
 		go func() {
-			l.Reserve(context.Background(), tok(500), quota.Options{})
+			l.Wait(context.Background(), tok(500), quota.Options{})
 			close(done)
 		}()
 		synctest.Wait()
@@ -258,15 +274,15 @@ func TestSetLimit(t *testing.T) {
 func TestCloseFailsWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-		l.Reserve(context.Background(), tok(1000), quota.Options{})
+		l.Wait(context.Background(), tok(1000), quota.Options{})
 		errs := make(chan error)
-		go func() { _, err := l.Reserve(context.Background(), tok(1), quota.Options{}); errs <- err }()
+		go func() { _, err := l.Wait(context.Background(), tok(1), quota.Options{}); errs <- err }()
 		synctest.Wait()
 		l.Close()
 		if err := <-errs; !errors.Is(err, quota.ErrClosed) {
 			t.Errorf("waiter at Close got %v, want ErrClosed", err)
 		}
-		if _, err := l.Reserve(context.Background(), tok(1), quota.Options{}); !errors.Is(err, quota.ErrClosed) {
+		if _, err := l.Wait(context.Background(), tok(1), quota.Options{}); !errors.Is(err, quota.ErrClosed) {
 			t.Errorf("Reserve after Close = %v, want ErrClosed", err)
 		}
 	})
@@ -277,11 +293,11 @@ func TestSharedStore(t *testing.T) {
 	store := quota.NewMemory()
 	a := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, Store: store})
 	b := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}, Store: store})
-	if _, err := a.TryReserve(context.Background(), tok(700), quota.Options{}); err != nil {
-		t.Fatal(err)
+	if r := reserve(t, a, tok(700), quota.Options{}); !r.OK() {
+		t.Fatal("a: 700 of 1000 not admitted")
 	}
-	if _, err := b.TryReserve(context.Background(), tok(400), quota.Options{}); !errors.Is(err, quota.ErrNotAdmitted) {
-		t.Errorf("b admitted 400 while a holds 700 of a shared 1000: %v", err)
+	if r := reserve(t, b, tok(400), quota.Options{}); r.OK() {
+		t.Errorf("b admitted 400 while a holds 700 of a shared 1000")
 	}
 }
 
@@ -292,7 +308,7 @@ func TestManyGoroutines(t *testing.T) {
 		for g := 0; g < 64; g++ {
 			wg.Go(func() {
 				for i := 0; i < 10; i++ {
-					r, err := l.Reserve(context.Background(), tok(int64(10+g)), quota.Options{Priority: quota.Priorities[g%5], Tenant: string(rune('a' + g%3))})
+					r, err := l.Wait(context.Background(), tok(int64(10+g)), quota.Options{Priority: quota.Priorities[g%5], Tenant: string(rune('a' + g%3))})
 					if err != nil {
 						t.Error(err)
 						return
@@ -315,18 +331,18 @@ func TestPauseUntil(t *testing.T) {
 		start := time.Now()
 		l.PauseUntil(start.Add(5 * time.Second))
 		l.PauseUntil(start.Add(time.Second)) // shorter: no effect
-		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{}); !errors.Is(err, quota.ErrNotAdmitted) {
-			t.Errorf("TryReserve while paused = %v; want not admitted", err)
+		if r := reserve(t, l, tok(1), quota.Options{}); r.OK() || r.Delay() != 5*time.Second {
+			t.Errorf("Reserve while paused: OK %v, Delay %v; want not admitted, Delay 5s", r.OK(), r.Delay())
 		}
-		r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
+		r, err := l.Wait(context.Background(), tok(1), quota.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if w := r.Waited(); w != 5*time.Second {
 			t.Errorf("waited %v while paused; want 5s", w)
 		}
-		if _, err := l.TryReserve(context.Background(), tok(1), quota.Options{}); err != nil {
-			t.Errorf("TryReserve after the pause: %v", err)
+		if r := reserve(t, l, tok(1), quota.Options{}); !r.OK() {
+			t.Errorf("Reserve after the pause: not admitted, Delay %v", r.Delay())
 		}
 	})
 }
@@ -340,7 +356,7 @@ func TestPacing(t *testing.T) {
 		start := time.Now()
 		var at []time.Duration
 		for i := 0; i < 10; i++ {
-			r, err := l.Reserve(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s at 600/min
+			r, err := l.Wait(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s at 600/min
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,25 +375,26 @@ func TestPacing(t *testing.T) {
 	}
 }
 
-// TestReserveNotify: the hook runs once when a call takes its place — admitted at once,
-// or waiting in the queue (before it is admitted) — and not when Reserve fails before.
-func TestReserveNotify(t *testing.T) {
+// TestWaitQueuedHook: the hook of callorder.WithQueued runs once when a call takes its
+// place — admitted at once, or waiting in the queue (before it is admitted) — and not
+// when Wait fails before.
+func TestWaitQueuedHook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
 		ctx := context.Background()
 		n := 0
 		count := func() { n++ }
-		r, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 900}, quota.Options{}, count)
+		r, err := l.Wait(callorder.WithQueued(ctx, count), quota.Cost{Tokens: 900}, quota.Options{})
 		if err != nil || n != 1 {
 			t.Fatalf("admitted at once: err %v, the hook ran %d times; want nil, 1", err, n)
 		}
-		if _, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 5000}, quota.Options{}, count); err == nil || n != 1 {
+		if _, err := l.Wait(callorder.WithQueued(ctx, count), quota.Cost{Tokens: 5000}, quota.Options{}); err == nil || n != 1 {
 			t.Fatalf("too large: err %v, the hook ran %d times in all; want an error, still 1", err, n)
 		}
 		queued := make(chan struct{})
 		admitted := make(chan error)
 		go func() {
-			r, err := l.ReserveNotify(ctx, quota.Cost{Tokens: 500}, quota.Options{}, func() { close(queued) })
+			r, err := l.Wait(callorder.WithQueued(ctx, func() { close(queued) }), quota.Cost{Tokens: 500}, quota.Options{})
 			if err == nil {
 				r.Cancel()
 			}
@@ -411,7 +428,7 @@ func TestTokenBucketMeter(t *testing.T) {
 		at := map[time.Duration]int{}
 		var first quota.Reservation
 		for i := 0; i < 66; i++ {
-			r, err := l.Reserve(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s of refill
+			r, err := l.Wait(context.Background(), tok(10), quota.Options{}) // 10 tokens = 1s of refill
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -424,50 +441,40 @@ func TestTokenBucketMeter(t *testing.T) {
 			t.Errorf("admissions by time: %v; want 60 at once, then one a second", at)
 		}
 		first.Settle(tok(0)) // its 10 tokens go back
-		if _, err := l.TryReserve(context.Background(), tok(10), quota.Options{}); err != nil {
+		if _, err := l.Reserve(context.Background(), tok(10), quota.Options{}); err != nil {
 			t.Errorf("after a refund of 10: %v", err)
 		}
 	})
 }
 
-// Reservation.Time is the time of admission, whether the call was admitted at once or
-// waited, and across the Limiter's re-reading of the wall clock (every second).
-func TestReservationTime(t *testing.T) {
+// TestReservationWaited: Waited is zero for a call admitted at once, after any pause
+// between calls, and exactly the time spent queued for one that waited.
+func TestReservationWaited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
 		for _, pause := range []time.Duration{0, 300 * time.Millisecond, 2 * time.Second, 59 * time.Minute} {
 			time.Sleep(pause)
-			r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
+			r, err := l.Wait(context.Background(), tok(1), quota.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if now := time.Now(); !r.Time().Equal(now) {
-				t.Errorf("after %v: admitted at once at %v, Time() = %v", pause, now, r.Time())
+			if r.Waited() != 0 {
+				t.Errorf("after %v: admitted at once, Waited() = %v", pause, r.Waited())
 			}
 			r.Cancel()
 		}
-		if _, err := l.Reserve(context.Background(), tok(1000), quota.Options{}); err != nil {
+		if _, err := l.Wait(context.Background(), tok(1000), quota.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := l.Reserve(context.Background(), tok(10), quota.Options{})
+		start := time.Now()
+		r, err := l.Wait(context.Background(), tok(10), quota.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if now := time.Now(); !r.Time().Equal(now) || r.Waited() < time.Minute {
-			t.Errorf("admitted after waiting %v at %v, Time() = %v", r.Waited(), now, r.Time())
+		if w := time.Since(start); r.Waited() != w || w < time.Minute {
+			t.Errorf("admitted after waiting %v; Waited() = %v", w, r.Waited())
 		}
 	})
-	// On the real clock: between the readings before and after, with a monotonic reading.
-	l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-	before := time.Now()
-	r, err := l.Reserve(context.Background(), tok(1), quota.Options{})
-	after := time.Now()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if at := r.Time(); at.Before(before) || at.After(after) || !strings.Contains(at.String(), " m=") {
-		t.Errorf("Time() = %v, not between %v and %v with a monotonic reading", at, before, after)
-	}
 }
 
 // TestBucketAndClockTogether: one amount given under both a TokenBucket and a ClockWindow
@@ -481,25 +488,22 @@ func TestBucketAndClockTogether(t *testing.T) {
 			t.Errorf("two bucket limits on tokens per minute: %v; want an error", err)
 		}
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{bucket, clock}})
-		ctx := context.Background()
 		time.Sleep(30 * time.Second) // the bubble's clock starts on a minute
-		r, err := l.TryReserve(ctx, tok(1000), quota.Options{})
-		if err != nil {
-			t.Fatal(err)
+		r := reserve(t, l, tok(1000), quota.Options{})
+		if !r.OK() {
+			t.Fatal("1000 on an empty bucket and clock minute not admitted")
 		}
 		time.Sleep(15 * time.Second) // the bucket holds 250 again; the clock minute is full
-		if _, err := l.TryReserve(ctx, tok(200), quota.Options{}); err == nil {
+		if r := reserve(t, l, tok(200), quota.Options{}); r.OK() {
 			t.Error("admitted 200 in a full clock minute")
 		}
-		if err := r.Settle(tok(1000)); err != nil { // used in full, within its minute
-			t.Fatal(err)
-		}
+		r.Settle(tok(1000))          // used in full, within its minute
 		time.Sleep(16 * time.Second) // a new minute, past its guard; the bucket holds 516
-		if _, err := l.TryReserve(ctx, tok(600), quota.Options{}); err == nil {
+		if r := reserve(t, l, tok(600), quota.Options{}); r.OK() {
 			t.Error("admitted 600 from a bucket holding 516")
 		}
-		if _, err := l.TryReserve(ctx, tok(500), quota.Options{}); err != nil {
-			t.Errorf("500 fits both: %v", err)
+		if r := reserve(t, l, tok(500), quota.Options{}); !r.OK() {
+			t.Errorf("500 fits both: not admitted, Delay %v", r.Delay())
 		}
 		lower := clock
 		lower.Amount = 400

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -17,19 +18,18 @@ import (
 func TestHighJumpsLowQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 100_000, Per: time.Minute}}})
-		filler, err := l.Reserve(context.Background(), tok(100_000), quota.Options{})
+		filler, err := l.Wait(context.Background(), tok(100_000), quota.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
 		var order []quota.Priority
 		run := func(p quota.Priority) {
-			r, err := l.Reserve(context.Background(), tok(10), quota.Options{Priority: p})
-			if err != nil {
+			if _, err := l.Wait(context.Background(), tok(10), quota.Options{Priority: p}); err != nil {
 				return // Close at the end of the test
 			}
 			mu.Lock()
-			order = append(order, r.Options().Priority)
+			order = append(order, p)
 			mu.Unlock()
 		}
 		for i := 0; i < 1000; i++ {
@@ -73,7 +73,7 @@ func openLoad(t *testing.T, l *quota.Limiter, streams []stream, warmup, d time.D
 		wg.Go(func() {
 			for time.Since(start) < d {
 				wg.Go(func() {
-					r, err := l.Reserve(context.Background(), tok(s.cost), s.opt)
+					r, err := l.Wait(context.Background(), tok(s.cost), s.opt)
 					if err != nil {
 						return // the limiter closed at the end of the run
 					}
@@ -107,7 +107,7 @@ func TestLowGetsGuaranteedShare(t *testing.T) {
 		share    float64
 		min, max float64
 	}{
-		{share: 0, min: quota.DefaultMinShare * 0.95, max: quota.DefaultMinShare * 1.2},
+		{share: 0, min: 0.05 * 0.95, max: 0.05 * 1.2}, // zero means the documented default, 0.05
 		{share: 0.2, min: 0.2 * 0.95, max: 0.2 * 1.2},
 		{share: -1, min: 0, max: 0.005},
 	} {
@@ -173,7 +173,7 @@ func TestForecastMatchesWait(t *testing.T) {
 						p = quota.High
 					}
 					go func() {
-						if r, err := l.Reserve(context.Background(), c, quota.Options{Priority: p}); err == nil {
+						if r, err := l.Wait(context.Background(), c, quota.Options{Priority: p}); err == nil {
 							r.Settle(c)
 						}
 					}()
@@ -182,17 +182,17 @@ func TestForecastMatchesWait(t *testing.T) {
 				time.Sleep(tc.inspect)
 				synctest.Wait()
 				cost := tok(2500)
-				pred, err := l.Forecast(context.Background(), cost, tc.prio)
+				pred, err := l.Forecast(context.Background(), cost, quota.Options{Priority: tc.prio})
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := l.Reserve(context.Background(), cost, quota.Options{Priority: tc.prio})
+				r, err := l.Wait(context.Background(), cost, quota.Options{Priority: tc.prio})
 				if err != nil {
 					t.Fatal(err)
 				}
 				actual := r.Waited()
 				errRel := math.Abs(pred.Wait.Seconds()-actual.Seconds()) / actual.Seconds()
-				t.Logf("predicted %v (binding %v, %d ahead), waited %v: error %.1f%%", pred.Wait, pred.Limit, pred.Ahead, actual, 100*errRel)
+				t.Logf("predicted %v (binding %v), waited %v: error %.1f%%", pred.Wait, pred.Limit, actual, 100*errRel)
 				if actual < 10*time.Second {
 					t.Fatalf("waited only %v: the scenario is not backlogged", actual)
 				}
@@ -205,23 +205,24 @@ func TestForecastMatchesWait(t *testing.T) {
 	}
 }
 
-// TestFrontKeepsItsPlace queues calls behind a full window, then a retry with Front: it is
-// admitted before the calls that were already waiting in its class.
-func TestFrontKeepsItsPlace(t *testing.T) {
+// TestRetryKeepsItsPlace queues calls behind a full window, then a retry (a context from
+// callorder.WithRetry): it is admitted before the calls that were already waiting in its
+// class.
+func TestRetryKeepsItsPlace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
-		filler, _ := l.Reserve(context.Background(), tok(1000), quota.Options{})
+		filler, _ := l.Wait(context.Background(), tok(1000), quota.Options{})
 		admitted := make(chan string, 4)
 		for i := 0; i < 3; i++ {
 			go func() {
-				if _, err := l.Reserve(context.Background(), tok(100), quota.Options{}); err == nil {
+				if _, err := l.Wait(context.Background(), tok(100), quota.Options{}); err == nil {
 					admitted <- "queued"
 				}
 			}()
 		}
 		synctest.Wait()
 		go func() {
-			if _, err := l.Reserve(context.Background(), tok(100), quota.Options{Front: true}); err == nil {
+			if _, err := l.Wait(callorder.WithRetry(context.Background()), tok(100), quota.Options{}); err == nil {
 				admitted <- "retry"
 			}
 		}()
@@ -229,7 +230,7 @@ func TestFrontKeepsItsPlace(t *testing.T) {
 		filler.Settle(tok(900)) // room for exactly one
 		synctest.Wait()
 		if got := <-admitted; got != "retry" {
-			t.Errorf("first admitted: %s; want the retry queued with Front", got)
+			t.Errorf("first admitted: %s; want the retry queued at the front", got)
 		}
 		l.Close()
 	})
@@ -254,24 +255,24 @@ func TestBackfillDoesNotDelayTheHead(t *testing.T) {
 				l := newLimiter(t, quota.Config{Limits: []quota.Limit{tpm1000}})
 				ctx := context.Background()
 				start := time.Now()
-				if _, err := l.Reserve(ctx, tok(600), quota.Options{}); err != nil { // leaves at 1m
+				if _, err := l.Wait(ctx, tok(600), quota.Options{}); err != nil { // leaves at 1m
 					t.Fatal(err)
 				}
 				time.Sleep(10 * time.Second)
-				if _, err := l.Reserve(ctx, tok(300), quota.Options{}); err != nil { // leaves at 1m10s
+				if _, err := l.Wait(ctx, tok(300), quota.Options{}); err != nil { // leaves at 1m10s
 					t.Fatal(err)
 				}
 				var headAt, smallAt time.Duration
 				var wg sync.WaitGroup
 				wg.Go(func() {
-					if _, err := l.Reserve(ctx, tok(tc.head), quota.Options{}); err != nil {
+					if _, err := l.Wait(ctx, tok(tc.head), quota.Options{}); err != nil {
 						t.Error(err)
 					}
 					headAt = time.Since(start)
 				})
 				synctest.Wait() // the head queues first
 				wg.Go(func() {
-					if _, err := l.Reserve(ctx, tok(100), quota.Options{}); err != nil {
+					if _, err := l.Wait(ctx, tok(100), quota.Options{}); err != nil {
 						t.Error(err)
 					}
 					smallAt = time.Since(start)

@@ -187,7 +187,7 @@ func TestPropertyWindowsHold(t *testing.T) {
 							c := randomCost(wrng)
 							opt := quota.Options{Priority: quota.Priorities[wrng.IntN(5)], Tenant: fmt.Sprint("t", wrng.IntN(3))}
 							ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+wrng.IntN(120))*time.Second)
-							r, err := lim.Reserve(ctx, c, opt)
+							r, err := lim.Wait(ctx, c, opt)
 							cancel()
 							if err != nil {
 								statsMu.Lock()
@@ -196,16 +196,14 @@ func TestPropertyWindowsHold(t *testing.T) {
 								time.Sleep(time.Second)
 								continue
 							}
-							e := g.admit(r.Time(), c)
+							e := g.admit(time.Now(), c) // the bubble's clock stands still until Wait's caller blocks again
 							time.Sleep(time.Duration(wrng.IntN(20_000)) * time.Millisecond)
 							statsMu.Lock()
 							admitted++
 							statsMu.Unlock()
 							switch k := wrng.IntN(10); {
 							case k == 0:
-								if err := r.Cancel(); err != nil {
-									t.Error(err)
-								}
+								r.Cancel()
 								g.settle(e, time.Now(), quota.Cost{})
 							case k == 1:
 								statsMu.Lock()
@@ -215,13 +213,10 @@ func TestPropertyWindowsHold(t *testing.T) {
 								actual := c
 								actual.OutputTokens = wrng.Int64N(c.OutputTokens * 2)
 								actual.Tokens = actual.InputTokens + actual.OutputTokens
-								if err := r.Settle(actual); err != nil {
-									t.Error(err)
-								}
+								r.Settle(actual)
 								g.settle(e, time.Now(), actual)
-								if r.Settle(quota.Cost{}) != nil || r.Cancel() != nil {
-									t.Error("ending a reservation twice returned an error; want a no-op")
-								}
+								r.Settle(quota.Cost{}) // ended already: no-ops, which the ledger check proves
+								r.Cancel()
 							}
 						}
 					})
@@ -263,18 +258,16 @@ func TestPropertyBackloggedUtilization(t *testing.T) {
 					wg.Go(func() {
 						for time.Now().Before(end) {
 							c := smallCost(wrng, limits)
-							r, err := lim.Reserve(context.Background(), c, quota.Options{Priority: quota.Priorities[wrng.IntN(5)]})
+							r, err := lim.Wait(context.Background(), c, quota.Options{Priority: quota.Priorities[wrng.IntN(5)]})
 							if err != nil {
 								t.Error(err)
 								return
 							}
-							e := g.admit(r.Time(), c)
+							e := g.admit(time.Now(), c) // the bubble's clock stands still until Wait's caller blocks again
 							actual := c
 							actual.OutputTokens = wrng.Int64N(c.OutputTokens * 3 / 2)
 							actual.Tokens = actual.InputTokens + actual.OutputTokens
-							if err := r.Settle(actual); err != nil {
-								t.Error(err)
-							}
+							r.Settle(actual)
 							g.settle(e, time.Now(), actual)
 						}
 					})

@@ -2,99 +2,89 @@ package quota
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
 )
 
-// A Reservation is a call admitted by a Limiter, holding its cost against the limits until
-// it is ended — exactly once — by Settle or Cancel. Ending it again is a no-op that
-// returns nil, and so is ending a copy: copies share one identity. A reservation never
-// ended lapses after Config.ReservationTTL, charged in full.
+// A Reservation is a Limiter's answer to a call: admitted (OK), holding its cost against
+// the limits until it is ended — exactly once — by Settle or Cancel; or, from Reserve,
+// not admitted now, holding nothing, with the time to wait before trying again (Delay).
+// Ending a reservation again is a no-op, and so is ending a copy: copies share one
+// identity. A reservation never ended lapses after Config.ReservationTTL, charged in
+// full.
 //
-// The zero Reservation was not admitted; ending it returns an error.
+// The zero Reservation is not OK and holds nothing.
 type Reservation struct {
-	l      *Limiter
+	l      *Limiter // nil when not admitted
 	ticket uint64
 	cost   Cost
-	base   *time.Time    // with since, when it was admitted (see Limiter.clock)
-	since  time.Duration // since base
+	at     time.Time
 	waited time.Duration
+	delay  time.Duration // when not admitted: how long to wait
 	opt    Options
 }
 
-// Cost returns what the reservation holds.
-func (r Reservation) Cost() Cost { return r.cost }
+// OK reports whether the call was admitted.
+func (r Reservation) OK() bool { return r.l != nil }
 
-// Time returns when the call was admitted.
-func (r Reservation) Time() time.Time {
-	if r.base == nil {
-		return time.Time{}
-	}
-	return r.base.Add(r.since)
-}
+// Delay returns how long to wait before trying again when the call was not admitted (the
+// predicted wait), and zero when it was.
+func (r Reservation) Delay() time.Duration { return r.delay }
+
+// Cost returns what the reservation holds (for one not admitted, what it asked for).
+func (r Reservation) Cost() Cost { return r.cost }
 
 // Waited returns how long the call waited in the queue before it was admitted.
 func (r Reservation) Waited() time.Duration { return r.waited }
 
-// Options returns the options the call was reserved with.
-func (r Reservation) Options() Options { return r.opt }
-
 // Settle ends the reservation with the cost the call really used: where actual is below
 // the reserved cost the difference is refunded into the sub-window where it was charged,
-// so the room returns at once; where it is above, the excess is charged now. Settling an
-// ended reservation does nothing and returns nil. A negative amount is an error and
-// leaves the reservation open.
-func (r Reservation) Settle(actual Cost) error {
-	if err := actual.validate(); err != nil {
-		return err
-	}
-	return r.end(actual)
-}
+// so the room returns at once; where it is above, the excess is charged now. A negative
+// amount counts as zero. Settling a reservation that was not admitted or has ended does
+// nothing. When a shared Store cannot be reached, the reservation stays open and lapses
+// after Config.ReservationTTL, charged in full: the safe side.
+func (r Reservation) Settle(actual Cost) { r.end(positive(actual)) }
 
 // Cancel ends the reservation and refunds all of it, as if the call had never been made.
-// Cancelling an ended reservation does nothing and returns nil.
-func (r Reservation) Cancel() error { return r.end(Cost{}) }
+// Cancelling a reservation that was not admitted or has ended does nothing.
+func (r Reservation) Cancel() { r.end(Cost{}) }
 
-func (r *Reservation) end(actual Cost) error {
+func (r *Reservation) end(actual Cost) {
 	l := r.l
 	if l == nil {
-		return errLimiterNil
+		return
 	}
 	set := l.set.Load()
 	// The clock is read only when something needs it: an excess charge lands now, the
 	// hold time feeds the in-flight forecast, and waiters are dispatched at now.
 	var now time.Time
 	if exceeds(actual, r.cost) || set.maxInFlight > 0 || l.waiting.Load() > 0 {
-		now = l.now()
+		now = time.Now()
 	}
 	var ok bool
 	if l.mem != nil {
 		ok = l.mem.settle(now, set.limits, set, r.ticket, &actual)
 	} else {
-		var err error
-		if ok, err = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual}); err != nil {
-			return fmt.Errorf("quota: settle: %w", err)
-		}
+		ok, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual})
 	}
 	if !ok {
-		return nil
+		return
 	}
 	if set.maxInFlight > 0 {
-		l.observeHold(now.Sub(r.Time()))
+		l.observeHold(now.Sub(r.at))
 	}
 	if l.pacing > 0 {
 		if now.IsZero() {
-			now = l.now()
+			now = time.Now()
 		}
 		l.mu.Lock()
-		l.pacer.Refund(set.limits, positive(r.cost.sub(actual)))      // refunds give their pace back
-		l.pacer.Charge(now, set.limits, positive(actual.sub(r.cost))) // excess charges take more
+		l.paceLocked(now, set, positive(r.cost.sub(actual)), -1) // refunds give their pace back
+		l.paceLocked(now, set, positive(actual.sub(r.cost)), 1)  // excess charges take more
 		l.mu.Unlock()
 	}
 	if l.waiting.Load() > 0 {
 		if now.IsZero() {
-			now = l.now()
+			now = time.Now()
 		}
 		l.mu.Lock()
 		l.sched.correct(r.opt, set.service(actual)-set.service(r.cost))
@@ -103,7 +93,6 @@ func (r *Reservation) end(actual Cost) error {
 		}
 		l.mu.Unlock()
 	}
-	return nil
 }
 
 // sub returns c − o, dimension by dimension.

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// waiter is a call queued in Reserve.
+// waiter is a call queued in Wait.
 type waiter struct {
 	ctx     context.Context
 	cost    Cost
 	opt     Options
+	front   bool // a retry: it goes to the head of its tenant's queue
 	service float64
 	since   time.Time
 	tenant  *tenant
@@ -106,7 +107,7 @@ func (s *scheduler) enqueue(w *waiter) {
 		}
 		heap.Push(&cl.waiting, t)
 	}
-	if w.opt.Front {
+	if w.front {
 		t.fifo = append(t.fifo, nil)
 		copy(t.fifo[1:], t.fifo)
 		t.fifo[0] = w

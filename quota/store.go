@@ -32,9 +32,10 @@ type Store interface {
 	// ticket is unknown, already ended or expired.
 	Settle(ctx context.Context, req SettleRequest) (bool, error)
 
-	// Usage reports, for each limit in limits, the usage the Store counts against it at
-	// now and when that usage leaves the window, plus the number of open reservations.
-	Usage(ctx context.Context, now time.Time, limits []Limit) (Usage, error)
+	// Usage reports, for each limit in limits (in the same order), the usage the Store
+	// counts against it at now and when that usage leaves the window, and the number of
+	// open reservations.
+	Usage(ctx context.Context, now time.Time, limits []Limit) (windows []Window, inFlight int, err error)
 }
 
 // ReserveRequest is what a Limiter asks its Store to admit.
@@ -81,14 +82,6 @@ type SettleRequest struct {
 	Actual Cost
 }
 
-// Usage is a Store's account of its limits at one moment.
-type Usage struct {
-	// Windows has one entry per limit asked about, in the same order.
-	Windows []Window
-	// InFlight is the number of open reservations.
-	InFlight int
-}
-
 // Window is the usage a Store counts against one limit.
 type Window struct {
 	// Used is the usage counted in the limit's window now; a new cost is admitted when
@@ -105,6 +98,8 @@ type Window struct {
 
 // Expiry is an amount of usage and the time it leaves its window.
 type Expiry struct {
-	At     time.Time
+	// At is when Amount leaves the window.
+	At time.Time
+	// Amount is the usage that leaves.
 	Amount int64
 }

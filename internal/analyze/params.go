@@ -20,7 +20,7 @@ const (
 	DefaultInitialMargin    = 1.35
 	DefaultEstimateMargin   = 0.06
 	DefaultQuantile         = 0.95
-	DefaultMinShare         = quota.DefaultMinShare
+	DefaultMinShare         = 0.05 // quota.Config.MinShare's default
 )
 
 // DefaultOutput is the output length assumed for a request whose OutputTokens is unknown:

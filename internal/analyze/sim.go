@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/pace"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -23,7 +24,7 @@ type simResult struct {
 // simulate replays how tollgate.Client admits a plan, on simulated time: documents are
 // handed over in priority order (all at once, or Pending at a time), their calls queue in
 // priority order with the guaranteed share of lower classes, and each is admitted when a
-// quota.Memory store — the client's own sliding windows, on windows lengthened by
+// quota.NewMemory store — the client's own sliding windows, on windows lengthened by
 // WindowMargin — and the pacing (Params.Pacing, as quota.Config.Pacing) admit its
 // reservation and the cap on calls in flight has room. A call is held for its latency,
 // then settled at its real usage; continuations and the call combining a chunked
@@ -36,7 +37,7 @@ func simulate(pl *plan, limits []quota.Limit, p Params) simResult {
 		l.Per += p.WindowMargin
 		s.limits = append(s.limits, l)
 	}
-	s.pacer = quota.NewPacer(max(p.Pacing, 0), len(s.limits))
+	s.pacer = pace.New(max(p.Pacing, 0), len(s.limits))
 	s.gain = p.MinShare / (1 - p.MinShare)
 	s.chainsLeft = make([]int, len(pl.docs))
 	s.res.finish = make([]time.Duration, len(pl.docs))
@@ -85,8 +86,8 @@ type sim struct {
 	pl         *plan
 	p          Params
 	limits     []quota.Limit // with WindowMargin
-	store      *quota.Memory
-	pacer      *quota.Pacer // the client's pacing, replayed
+	store      quota.Store
+	pacer      *pace.Pacer // the client's pacing, replayed
 	queue      [len(quota.Priorities)][]*flight
 	credit     [len(quota.Priorities)]float64
 	gain       float64
@@ -180,8 +181,8 @@ func (s *sim) end(f *flight) {
 	ctx := context.Background()
 	_, _ = s.store.Settle(ctx, quota.SettleRequest{Now: f.at, Limits: s.limits, Ticket: f.ticket, Actual: f.c.settle})
 	if s.p.Pacing > 0 {
-		s.pacer.Refund(s.limits, positive(f.cost, f.c.settle))
-		s.pacer.Charge(f.at, s.limits, positive(f.c.settle, f.cost))
+		s.pace(f.at, positive(f.cost, f.c.settle), -1)
+		s.pace(f.at, positive(f.c.settle, f.cost), 1)
 	}
 	s.calibrated = true
 	if f.idx+1 < len(s.pl.chains[f.chain]) {
@@ -189,6 +190,36 @@ func (s *sim) end(f *flight) {
 		return
 	}
 	s.chainDone(f.at, f.chain)
+}
+
+// pacedAt returns the earliest time at which the client's pacing admits cost (the zero
+// Time when at once is fine), and the index of the limit whose horizon sets it.
+func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
+	var at time.Time
+	bind := 0
+	for i, l := range s.limits {
+		if cost.Get(l.Dimension) == 0 {
+			continue
+		}
+		if t := s.pacer.Ready(i); t.After(at) {
+			at, bind = t, i
+		}
+	}
+	return at, bind
+}
+
+// pace moves each limit's pacing horizon by cost at the limit's rate: forward from now
+// (sign > 0) for a charge, back for a refund.
+func (s *sim) pace(now time.Time, cost quota.Cost, sign int) {
+	for i, l := range s.limits {
+		if n := cost.Get(l.Dimension); n > 0 {
+			if d := pace.Duration(l.Per, l.Amount, n); sign > 0 {
+				s.pacer.Charge(now, i, d)
+			} else {
+				s.pacer.Refund(i, d)
+			}
+		}
+	}
 }
 
 // dispatch admits queued calls in scheduler order while they fit. It returns when the
@@ -202,7 +233,7 @@ func (s *sim) dispatch(now time.Time) (time.Time, string) {
 			return time.Time{}, ""
 		}
 		if s.p.Pacing > 0 {
-			if at, i := s.pacer.At(s.limits, f.cost); at.After(now) {
+			if at, i := s.pacedAt(f.cost); at.After(now) {
 				return at, limitKey(s.limits[i])
 			}
 		}
@@ -214,7 +245,7 @@ func (s *sim) dispatch(now time.Time) (time.Time, string) {
 			return adm.RetryAt, limitKey(s.limits[adm.Blocked])
 		}
 		if s.p.Pacing > 0 {
-			s.pacer.Charge(now, s.limits, f.cost)
+			s.pace(now, f.cost, 1)
 		}
 		s.admit(f, k)
 		f.ticket, f.at = adm.Ticket, now.Add(f.c.latency)

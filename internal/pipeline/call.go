@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -330,7 +331,11 @@ func (e *Engine) admit(ctx context.Context, cl *call, exclude []int) (*Target, q
 				return nil, quota.Reservation{}, &DeadlineError{Wait: p.Wait, Left: time.Until(dl), Limit: p.Limit, Target: tg.Name}
 			}
 		}
-		r, err := tg.lim.ReserveNotify(ctx, cl.cost, quota.Options{Priority: cl.Priority, Tenant: cl.Tenant, Front: cl.front}, cl.queued)
+		wctx := callorder.WithQueued(ctx, cl.queued)
+		if cl.front {
+			wctx = callorder.WithRetry(wctx)
+		}
+		r, err := tg.lim.Wait(wctx, cl.cost, quota.Options{Priority: cl.Priority, Tenant: cl.Tenant})
 		if err != nil {
 			g.router.Cancel(i, time.Now()) // the call was never sent
 			if errors.Is(err, quota.ErrClosed) {
@@ -344,7 +349,7 @@ func (e *Engine) admit(ctx context.Context, cl *call, exclude []int) (*Target, q
 
 // forecast is the quota's prediction of the call's wait on tg now.
 func (tg *Target) forecast(ctx context.Context, cl *call) (quota.Prediction, error) {
-	return tg.lim.Forecast(ctx, cl.cost, cl.Priority)
+	return tg.lim.Forecast(ctx, cl.cost, quota.Options{Priority: cl.Priority, Tenant: cl.Tenant})
 }
 
 // end is where every attempt's outcome o goes, a stream's included, once: it ends the
@@ -368,7 +373,7 @@ func (tg *Target) end(a *Attempt, o invoke.Outcome, u invoke.Usage, seen string)
 			settled = cost
 			settled.Requests = r.Cost().Requests
 		}
-		_ = r.Settle(settled)
+		r.Settle(settled)
 		reported := int(u.Input + u.CacheRead + u.CacheWrite)
 		e.est.Observe(now, cl.g.model.ID, cl.in, reported)
 		e.calibrated.Store(cl.g.model.ID, true)
@@ -391,12 +396,12 @@ func (tg *Target) end(a *Attempt, o invoke.Outcome, u invoke.Usage, seen string)
 			settled = quota.Cost{Tokens: int64(cl.input), InputTokens: int64(cl.input)}
 		}
 		settled.Requests = r.Cost().Requests
-		_ = r.Settle(settled)
+		r.Settle(settled)
 	case o.Kind == invoke.OK: // a reply without usage: keep the reservation as the charge
 		settled = r.Cost()
-		_ = r.Settle(settled)
+		r.Settle(settled)
 	default:
-		_ = r.Cancel()
+		r.Cancel()
 	}
 
 	router, i := cl.g.router, tg.index

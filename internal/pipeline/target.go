@@ -82,7 +82,7 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 	}
 	for i := range limits {
 		tg.names = append(tg.names, limitName(limits[i]))
-		if limits[i].Meter != quota.ClockWindow { // clock windows keep their alignment; ClockGuard is their margin
+		if limits[i].Meter != quota.ClockWindow { // clock windows keep their alignment; their guard (Per/200 at each end) is their margin
 			limits[i].Per += c.cfg.WindowMargin
 		}
 	}

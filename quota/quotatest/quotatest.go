@@ -51,6 +51,17 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 	}
 }
 
+// report is a Store's Usage answer, kept together.
+type report struct {
+	Windows  []quota.Window
+	InFlight int
+}
+
+func usage(ctx context.Context, s quota.Store, now time.Time, limits []quota.Limit) (report, error) {
+	ws, n, err := s.Usage(ctx, now, limits)
+	return report{ws, n}, err
+}
+
 var (
 	tpm = quota.Limit{Dimension: quota.Tokens, Amount: 100, Per: time.Minute}
 	rpm = quota.Limit{Dimension: quota.Requests, Amount: 2, Per: time.Minute}
@@ -96,7 +107,7 @@ func settle(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, ti
 
 func used(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit) []int64 {
 	t.Helper()
-	u, err := s.Usage(context.Background(), now, limits)
+	u, err := usage(context.Background(), s, now, limits)
 	if err != nil {
 		t.Fatalf("Usage: %v", err)
 	}
@@ -261,11 +272,11 @@ func testExpiry(t *testing.T, s quota.Store) {
 	if err != nil || !adm.OK {
 		t.Fatalf("Reserve: %+v %v", adm, err)
 	}
-	u, _ := s.Usage(context.Background(), T0.Add(9*time.Second), limits)
+	u, _ := usage(context.Background(), s, T0.Add(9*time.Second), limits)
 	if u.InFlight != 1 {
 		t.Fatalf("InFlight = %d before expiry, want 1", u.InFlight)
 	}
-	u, _ = s.Usage(context.Background(), T0.Add(10*time.Second), limits)
+	u, _ = usage(context.Background(), s, T0.Add(10*time.Second), limits)
 	if u.InFlight != 0 || u.Windows[0].Used != 30 {
 		t.Fatalf("after expiry: InFlight %d Used %d; want 0 and 30 (charged in full)", u.InFlight, u.Windows[0].Used)
 	}
@@ -283,7 +294,7 @@ func testUsageReport(t *testing.T, s quota.Store) {
 	mustAdmit(t, s, T0, limits, tokens(30))
 	mustAdmit(t, s, T0.Add(30*time.Second), limits, tokens(20))
 	now := T0.Add(40 * time.Second)
-	u, err := s.Usage(context.Background(), now, limits)
+	u, err := usage(context.Background(), s, now, limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,8 +456,8 @@ func testClockWindowSafe(t *testing.T, s quota.Store) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	l := quota.Limit{Dimension: quota.Tokens, Amount: 1000, Per: time.Minute, Meter: quota.ClockWindow}
 	limits := []quota.Limit{l}
-	per, guard := int64(l.Per), int64(l.ClockGuard())
-	used := map[int64]int64{} // the provider's count per window index
+	per, guard := int64(l.Per), int64(l.Per/200) // the guard at each end of a clock window
+	used := map[int64]int64{}                    // the provider's count per window index
 	win := func(at time.Time) int64 { return at.UnixNano() / per }
 	guarded := func(at time.Time) bool {
 		pos := at.UnixNano() % per
@@ -531,7 +542,7 @@ func testConcurrent(t *testing.T, s quota.Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	u, err := s.Usage(context.Background(), T0, limits)
+	u, err := usage(context.Background(), s, T0, limits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,13 +49,13 @@ func (s *Store) recoverLocked() {
 	fb := s.fallback
 	s.fallback = nil
 	for _, st := range s.sets {
-		u, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st))
-		if err != nil || len(u.Windows) != len(st.limits) {
+		windows, _, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st))
+		if err != nil || len(windows) != len(st.limits) {
 			continue
 		}
 		for i, l := range st.limits {
-			used := u.Windows[i].Used
-			if s.last-st.seedAt < int64(u.Windows[i].Span/time.Microsecond) {
+			used := windows[i].Used
+			if s.last-st.seedAt < int64(windows[i].Span/time.Microsecond) {
 				used -= st.seeded[i] // the seed is still in the window: it is not new usage
 			}
 			if used <= 0 {

@@ -55,12 +55,12 @@ func TestGrantsAdmitLocally(t *testing.T) {
 	}
 	// Everything settled is counted once Usage has flushed the settlements; the unused
 	// grant is room held, not usage.
-	u, err := s.Usage(bg, now, limits)
+	windows, _, err := s.Usage(bg, now, limits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(calls * 60); u.Windows[0].Used != want {
-		t.Errorf("Used tokens = %d, want %d (every call settled at 60)", u.Windows[0].Used, want)
+	if want := int64(calls * 60); windows[0].Used != want {
+		t.Errorf("Used tokens = %d, want %d (every call settled at 60)", windows[0].Used, want)
 	}
 }
 
@@ -221,22 +221,22 @@ func TestRetriedBatchCountsOnce(t *testing.T) {
 		t.Fatal("settle failed")
 	}
 	hook.armed.Store(true)
-	if _, err := s.Usage(bg, now, limits); err == nil {
+	if _, _, err := s.Usage(bg, now, limits); err == nil {
 		t.Fatal("Usage succeeded though its reply was lost")
 	}
 	// Past the breaker's backoff, the batch goes again.
-	var u quota.Usage
+	var windows []quota.Window
 	var err error
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if u, err = s.Usage(bg, now, limits); err == nil {
+		if windows, _, err = s.Usage(bg, now, limits); err == nil {
 			break
 		}
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Windows[0].Used != 150 {
-		t.Errorf("Used = %d after a batch was retried, want 150 (the excess of 50 counted once)", u.Windows[0].Used)
+	if windows[0].Used != 150 {
+		t.Errorf("Used = %d after a batch was retried, want 150 (the excess of 50 counted once)", windows[0].Used)
 	}
 }
 
@@ -328,14 +328,14 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 			recent++
 		}
 	}
-	u, err := s.Usage(bg, time.Now(), limits)
+	usage, _, err := s.Usage(bg, time.Now(), limits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Windows[0].Used < int64(recent)+1 {
-		t.Errorf("Used = %d after rejoining, want at least the %d admitted in the window before plus the call that rejoined", u.Windows[0].Used, recent)
+	if usage[0].Used < int64(recent)+1 {
+		t.Errorf("Used = %d after rejoining, want at least the %d admitted in the window before plus the call that rejoined", usage[0].Used, recent)
 	}
-	t.Logf("%d admitted in the window before rejoining; Used %d after", recent, u.Windows[0].Used)
+	t.Logf("%d admitted in the window before rejoining; Used %d after", recent, usage[0].Used)
 }
 
 // No call waits on a Redis that stopped answering longer than the Store's timeout, and

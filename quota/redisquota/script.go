@@ -6,7 +6,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // The script makes every decision of the store in one atomic step on the server, over the
@@ -32,8 +31,8 @@ import (
 //
 // Reply: {time_s, time_us, now, ok, blocked, retry, {granted, index}...} for mode 0;
 // {time_s, time_us, now, {used, span, at1, amount1, ...}...} for mode 1.
-// S is quota.SubWindows, so that the shared window approximates as quota.Memory does.
-var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(quota.SubWindows), 1))
+// S is subWindows, so that the shared window approximates as quota's own store does.
+var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(subWindows), 1))
 
 const scriptSource = `
 local S = 200

@@ -75,7 +75,7 @@ type Store struct {
 	downErr   string
 	retryAt   time.Time
 	backoff   time.Duration
-	fallback  *quota.Memory
+	fallback  quota.Store
 
 	trips atomic.Uint64
 
@@ -131,7 +131,7 @@ type ticket struct {
 	cost    quota.Cost
 	expires int64
 	fb      uint64        // the fallback store's ticket, for a call admitted while Redis was unreachable
-	fbm     *quota.Memory // the fallback store it was admitted by
+	fbm     quota.Store // the fallback store it was admitted by
 	hi      int
 }
 
@@ -342,10 +342,14 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	return st, nil
 }
 
-// width is the width of a Sliding limit's sub-window in µs: Per/SubWindows rounded up.
+// subWindows is the number of sub-windows a Sliding limit's period is divided into, as
+// in quota's own store, so that the shared window approximates the same way.
+const subWindows = 200
+
+// width is the width of a Sliding limit's sub-window in µs: Per/subWindows rounded up.
 func width(l quota.Limit) int64 {
 	per := perMicros(l)
-	return (per + quota.SubWindows - 1) / quota.SubWindows
+	return (per + subWindows - 1) / subWindows
 }
 
 func perMicros(l quota.Limit) int64 { return (int64(l.Per) + 999) / 1000 }
@@ -572,25 +576,25 @@ func (s *Store) flushLocked(ctx context.Context, st *set) error {
 
 // Usage implements quota.Store: the usage of the shared windows, less this instance's
 // unused grant (room it holds, not usage), and this instance's open reservations.
-func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) (quota.Usage, error) {
+func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) ([]quota.Window, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.setFor(limits)
 	if err != nil {
-		return quota.Usage{}, err
+		return nil, 0, err
 	}
 	n := s.nowLocked(now)
 	s.expireLocked(n)
 	if st.bseq != 0 {
 		if err := s.flushLocked(ctx, st); err != nil {
-			return quota.Usage{}, err
+			return nil, 0, err
 		}
 	}
 	res, err := s.callLocked(ctx, st, 1, nil, nil)
 	if err != nil {
-		return quota.Usage{}, err
+		return nil, 0, err
 	}
-	u := quota.Usage{Windows: make([]quota.Window, len(limits)), InFlight: len(s.tickets)}
+	windows, inFlight := make([]quota.Window, len(limits)), len(s.tickets)
 	for i, w := range res.windows {
 		held := int64(0)
 		if g := st.g; g != nil {
@@ -607,9 +611,9 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) 
 				out.Expiring = append(out.Expiring, quota.Expiry{At: s.timeAt(e.at), Amount: e.amount})
 			}
 		}
-		u.Windows[i] = out
+		windows[i] = out
 	}
-	return u, nil
+	return windows, inFlight, nil
 }
 
 type result struct {

@@ -1,0 +1,42 @@
+package pace
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPacer: charges move the horizon at the limit's rate (idle time not banked), refunds
+// move it back, and Ready admits within the burst of it.
+func TestPacer(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := New(10*time.Second, 2)                  // 0: 60000 tokens/min, 1: 60 requests/min
+	tok := Duration(time.Minute, 60_000, 20_000) // 20s of tokens
+	req := Duration(time.Minute, 60, 1)          // 1s of requests
+	if tok != 20*time.Second || req != time.Second {
+		t.Fatalf("Duration = %v, %v; want 20s, 1s", tok, req)
+	}
+	if !p.Ready(0).Before(t0) || !p.Ready(1).Before(t0) {
+		t.Fatalf("a fresh pacer waits until %v, %v", p.Ready(0), p.Ready(1))
+	}
+	p.Charge(t0, 0, tok)
+	p.Charge(t0, 1, req)
+	if got, want := p.Ready(0), t0.Add(10*time.Second); !got.Equal(want) {
+		t.Errorf("after 20s of tokens: Ready = %v, want %v", got, want)
+	}
+	if got := p.Ready(1); !got.Before(t0) {
+		t.Errorf("after 1s of requests: Ready = %v, want before %v", got, t0)
+	}
+	p.Refund(0, Duration(time.Minute, 60_000, 15_000))
+	if got := p.Ready(0); !got.Before(t0) {
+		t.Errorf("after a 15s refund: Ready = %v, want before %v", got, t0)
+	}
+	// An hour later the horizon is in the past: a charge starts from now.
+	later := t0.Add(time.Hour)
+	p.Charge(later, 0, tok)
+	if got := p.Ready(0); !got.Equal(later.Add(10 * time.Second)) {
+		t.Errorf("idle time was banked: Ready = %v", got)
+	}
+	if got := p.Ready(5); !got.IsZero() {
+		t.Errorf("Ready of an unknown limit = %v, want the zero time", got)
+	}
+}
