@@ -107,8 +107,8 @@ func TestPlanMatchesChunkedRun(t *testing.T) {
 		actual := time.Duration(sum.ElapsedSeconds * float64(time.Second))
 		off := (plan.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
 		t.Logf("predicted %v, actual %v (%+.1f%%); %d documents chunked into %d calls", plan.Makespan.Round(time.Second), actual.Round(time.Second), 100*off, plan.Chunked, plan.ChunkCalls)
-		if off > 0.10 || off < -0.10 {
-			t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 10%%", plan.Makespan, actual, 100*off)
+		if off > 0.05 || off < -0.05 {
+			t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 5%%", plan.Makespan, actual, 100*off)
 		}
 	})
 }

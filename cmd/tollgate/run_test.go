@@ -119,12 +119,13 @@ func TestRunEmulateEndToEnd(t *testing.T) {
 		// The summary's efficiency takes off what a full bucket lets through at once, most of
 		// this short sample's usage: it must be a fraction, and says little here. That the
 		// run kept the quota busy is checked on the settled usage at the rate (200,000 tokens
-		// per minute): it must take at least 0.9 of the time the run took.
+		// per minute): in the bubble, where nothing is late, it must take at least as long
+		// as the run took (the bucket's first minute lets through more).
 		if sum.Efficiency <= 0 || sum.Efficiency > 1 {
 			t.Errorf("quota efficiency %.3f; want in (0, 1]", sum.Efficiency)
 		}
-		if atRate := float64(sum.QuotaTokens) / 200_000 * 60; atRate < 0.9*sum.ElapsedSeconds {
-			t.Errorf("%d quota tokens take %.0fs at the rate; the run took %.0fs (want ≥ 0.9 of it)", sum.QuotaTokens, atRate, sum.ElapsedSeconds)
+		if atRate := float64(sum.QuotaTokens) / 200_000 * 60; atRate < sum.ElapsedSeconds {
+			t.Errorf("%d quota tokens take %.0fs at the rate; the run took %.0fs (want ≥ all of it)", sum.QuotaTokens, atRate, sum.ElapsedSeconds)
 		}
 		recs := records(t, out)
 		finish := map[string][]time.Time{}
@@ -261,8 +262,8 @@ func TestPlanMatchesRun(t *testing.T) {
 				actual := time.Duration(sum.ElapsedSeconds * float64(time.Second))
 				off := (plan.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
 				t.Logf("%s: predicted %v, actual %v (%+.1f%%), %d throttles", tc.name, plan.Makespan.Round(time.Second), actual.Round(time.Second), 100*off, sum.Throttles)
-				if off > 0.15 || off < -0.15 {
-					t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 15%%", plan.Makespan, actual, 100*off)
+				if off > 0.12 || off < -0.12 {
+					t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 12%%", plan.Makespan, actual, 100*off)
 				}
 				if sum.Throttles != 0 || sum.Done != 24 {
 					t.Errorf("run: %d done, %d throttles; want 24 and 0", sum.Done, sum.Throttles)
