@@ -20,7 +20,7 @@ import (
 )
 
 func TestConverseRoundTrip(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	out, err := c.Converse(context.Background(), review(sonnet35, contracts(t)[0], 300))
 	if err != nil {
@@ -40,7 +40,7 @@ func TestConverseRoundTrip(t *testing.T) {
 }
 
 func TestUnknownModelAndBadInput(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	if _, err := c.Converse(context.Background(), review("amazon.nova-pro-v1:0", "hi", 10)); !errors.Is(err, tollgate.ErrNoTarget) {
 		t.Errorf("call to a model without a target: %v; want ErrNoTarget", err)
@@ -129,7 +129,7 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 		t.Skip("long: runs 500 calls")
 	}
 	const tpm = 1_000_000
-	for _, mode := range []bedrocktest.WindowMode{bedrocktest.TokenBucket, bedrocktest.ClockMinute} {
+	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			srv := emulator(t, mode, tpm, nil)
 			c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
@@ -149,12 +149,12 @@ func TestToldMeterNoThrottles(t *testing.T) {
 	}
 	const tpm = 1_000_000
 	for _, c := range []struct {
-		mode  bedrocktest.WindowMode
+		mode  quota.Meter
 		meter quota.Meter
 		least float64
-	}{{bedrocktest.TokenBucket, quota.TokenBucket, 1.05}, {bedrocktest.ClockMinute, quota.ClockWindow, 0.95}} {
+	}{{quota.TokenBucket, quota.TokenBucket, 1.05}, {quota.ClockWindow, quota.ClockWindow, 0.95}} {
 		t.Run(fmt.Sprint(c.mode), func(t *testing.T) {
-			srv := emulator(t, c.mode, tpm, func(o *bedrocktest.Options) { o.AlignStart = true })
+			srv := emulator(t, c.mode, tpm, nil)
 			l := tpmLimit(tpm)
 			l.Meter = c.meter
 			cl := newClient(t, tollgate.Config{Pacing: -1, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{l}}}})
@@ -199,7 +199,7 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 		t.Skip("long: runs 500 calls")
 	}
 	const real = 1_000_000
-	srv := emulator(t, bedrocktest.TokenBucket, real, nil)
+	srv := emulator(t, quota.TokenBucket, real, nil)
 	reg := prometheus.NewRegistry()
 	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2 * real)}}}})
 	// The first minute's count is read on its own goroutine while the calls run and
@@ -247,7 +247,7 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 // TestMetrics records through a real Prometheus registry: calls by outcome, tokens,
 // queue waits and the limit gauges of a snapshot.
 func TestMetrics(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	reg := prometheus.NewRegistry()
 	c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	for i := 0; i < 3; i++ {
@@ -303,7 +303,7 @@ func TestMetrics(t *testing.T) {
 // succeeds; a quota that never admits gives up after MaxAttempts with a *ThrottleError;
 // validation errors are returned at once.
 func TestRetries(t *testing.T) {
-	flaky := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+	flaky := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
 		o.Faults = bedrocktest.Faults{Seed: 9, ServiceUnavailable: 0.15, InternalError: 0.1, ModelNotReady: 0.05}
 	})
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: flaky.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
@@ -317,7 +317,7 @@ func TestRetries(t *testing.T) {
 	}
 
 	// A zero tokens-per-day quota throttles every call ("Too many tokens per day").
-	dry := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+	dry := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
 		for _, m := range o.Models {
 			for s, l := range m.Limits {
 				l.TokensPerDay = bedrocktest.NoTokens
@@ -365,7 +365,7 @@ func TestRetries(t *testing.T) {
 // TestDiscoveredLimits reads a target's limits from the emulator's Service Quotas API and
 // reports their source; a target without access falls back to catalog defaults.
 func TestDiscoveredLimits(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 1_234_000, nil)
+	srv := emulator(t, quota.TokenBucket, 1_234_000, nil)
 	c := newClient(t, tollgate.Config{DiscoverQuotas: true, QuotasEndpoint: srv.URL, WindowMargin: -1,
 		Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}})
 	snap, err := c.Snapshot(context.Background())

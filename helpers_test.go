@@ -36,7 +36,7 @@ func emulated(d time.Duration) time.Duration { return time.Duration(float64(d) /
 
 // emulator starts bedrocktest serving sonnet35 and sonnet4 with the given TPM (TPD
 // unlimited in practice), at the time scale, in the given window mode.
-func emulator(t testing.TB, mode bedrocktest.WindowMode, tpm int64, edit func(*bedrocktest.Options)) *bedrocktest.Server {
+func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.Options)) *bedrocktest.Server {
 	t.Helper()
 	var models []bedrocktest.Model
 	for _, id := range []string{sonnet35, "anthropic.claude-sonnet-4-20250514-v1:0"} {

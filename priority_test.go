@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -69,7 +68,7 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 		t.Skip("long")
 	}
 	const tpm = 1_000_000
-	srv := emulator(t, bedrocktest.TokenBucket, tpm, nil)
+	srv := emulator(t, quota.TokenBucket, tpm, nil)
 	w := &waits{by: map[string][]time.Duration{}, ratios: map[string][]time.Duration{}, tpm: tpm}
 	c := newClient(t, tollgate.Config{Logger: slog.New(w), Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
 	docs := contracts(t)

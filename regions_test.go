@@ -49,11 +49,11 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 	target := func(region, url string) tollgate.Target {
 		return tollgate.Target{Region: region, Model: sonnet35, Endpoint: url, Limits: []quota.Limit{tpmLimit(tpm)}}
 	}
-	one := emulator(t, bedrocktest.TokenBucket, tpm, nil)
+	one := emulator(t, quota.TokenBucket, tpm, nil)
 	c1 := newClient(t, tollgate.Config{Targets: []tollgate.Target{target("us-east-1", one.URL)}})
 	single := steadyThroughput(t, one, c1, 600)
 
-	two := emulator(t, bedrocktest.TokenBucket, tpm, nil) // one emulator, metered per region
+	two := emulator(t, quota.TokenBucket, tpm, nil) // one emulator, metered per region
 	c2 := newClient(t, tollgate.Config{Targets: []tollgate.Target{target("us-east-1", two.URL), target("us-west-2", two.URL)}})
 	double := steadyThroughput(t, two, c2, 600)
 
@@ -80,8 +80,8 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 // and no call is lost.
 func TestRegionFailover(t *testing.T) {
 	const tpm = 2_000_000
-	good := emulator(t, bedrocktest.TokenBucket, tpm, nil)
-	bad := emulator(t, bedrocktest.TokenBucket, tpm, func(o *bedrocktest.Options) {
+	good := emulator(t, quota.TokenBucket, tpm, nil)
+	bad := emulator(t, quota.TokenBucket, tpm, func(o *bedrocktest.Options) {
 		o.Faults = bedrocktest.Faults{Seed: 1, ServiceUnavailable: 1}
 	})
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{

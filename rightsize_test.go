@@ -17,7 +17,7 @@ import (
 // out unsized, reserving the model's 64,000-token default; the others wait for them,
 // holding no quota, and then reserve the learned output length.
 func TestRightSizeMaxTokens(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 4_000_000, func(o *bedrocktest.Options) {
+	srv := emulator(t, quota.TokenBucket, 4_000_000, func(o *bedrocktest.Options) {
 		o.OutputTokens = func(r bedrocktest.ReplyRequest) int { return 300 + int(r.Seed%300) }
 	})
 	c := newClient(t, tollgate.Config{RightSizeMaxTokens: true, Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(4_000_000)}}}})

@@ -35,7 +35,7 @@ func used(t *testing.T, c *tollgate.Client) int64 {
 // TestConverseStreamSettlesFromMetadata reads a whole stream and checks that the client's
 // quota holds exactly what the metadata event reported, as does the emulator.
 func TestConverseStreamSettlesFromMetadata(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	out, err := c.ConverseStream(context.Background(), streamInput(sonnet4, contracts(t)[1], 300))
 	if err != nil {
@@ -73,7 +73,7 @@ func TestConverseStreamSettlesFromMetadata(t *testing.T) {
 // the caller through Err, and the reservation is settled once, for what was seen — no
 // less than the service charged, no more than was reserved.
 func TestStreamThrottledMidway(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+	srv := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
 		o.Faults = bedrocktest.Faults{Seed: 3, StreamThrottle: 1}
 	})
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
@@ -129,7 +129,7 @@ func labelled(t *testing.T, reg *prometheus.Registry, name, key, value string) f
 func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 	for _, op := range []string{"ConverseStream", "InvokeModelWithResponseStream"} {
 		t.Run(op, func(t *testing.T) {
-			srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
+			srv := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
 				o.Faults = bedrocktest.Faults{Seed: 3, StreamThrottle: 1} // streams only
 			})
 			reg := prometheus.NewRegistry()
@@ -206,7 +206,7 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 // TestInvokeModelAndItsStream uses the Anthropic Messages body on both InvokeModel
 // operations and checks the settlement against the usage headers and the final chunk.
 func TestInvokeModelAndItsStream(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	body, _ := json.Marshal(map[string]any{
 		"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200,
@@ -237,7 +237,7 @@ func TestInvokeModelAndItsStream(t *testing.T) {
 // TestCancelReleasesAtOnce cancels a call waiting for admission and one in flight: both
 // return at once with the context's error, and the quota holds nothing for them.
 func TestCancelReleasesAtOnce(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
+	srv := emulator(t, quota.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
 		o.Latency = bedrocktest.Latency{TimeToFirstToken: 10 * time.Minute} // calls hang
 	})
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(30_000)}}}})
@@ -278,7 +278,7 @@ func TestCancelReleasesAtOnce(t *testing.T) {
 // TestCountTokensWhenConfigured: with UseCountTokens, the reservation's input is the
 // service's exact count for a model that supports CountTokens.
 func TestCountTokensWhenConfigured(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	in := review(sonnet35, contracts(t)[4], 300)
 	for _, use := range []bool{false, true} {
 		c := newClient(t, tollgate.Config{UseCountTokens: use, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
@@ -303,7 +303,7 @@ func TestCountTokensWhenConfigured(t *testing.T) {
 
 // TestFailFastOnDeadline refuses at once a call whose forecast wait exceeds its deadline.
 func TestFailFastOnDeadline(t *testing.T) {
-	srv := emulator(t, bedrocktest.TokenBucket, 2_000_000, nil)
+	srv := emulator(t, quota.TokenBucket, 2_000_000, nil)
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(25_000)}}}})
 	doc := longest(t)[:60_000]
 	if _, err := c.Converse(context.Background(), review(sonnet35, doc, 100)); err != nil {

@@ -71,7 +71,7 @@ func TestAttemptTimeoutStalledBackend(t *testing.T) {
 // the timeout times out.
 func TestAttemptTimeoutLeavesStreamsAlone(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	srv := emulator(t, bedrocktest.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
+	srv := emulator(t, quota.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
 		o.TimeScale = 1
 		o.Latency = bedrocktest.Latency{TimeToFirstToken: 10 * time.Millisecond, PerOutputToken: 20 * time.Millisecond}
 		o.OutputTokens = func(bedrocktest.ReplyRequest) int { return 60 } // 1.2s of output

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // BenchmarkMeter measures one reservation and its settlement, from parallel callers on
 // one series, in each window mode.
 func BenchmarkMeter(b *testing.B) {
-	for _, mode := range []WindowMode{TokenBucket, ClockMinute} {
+	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
 		b.Run(mode.String(), func(b *testing.B) {
 			m := newMeter(mode)
 			key := seriesKey{Model: "m", Scope: catalog.CrossRegion}

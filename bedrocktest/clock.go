@@ -6,33 +6,37 @@ import (
 	"time"
 )
 
-// clock is the emulated clock: real time elapsed since the first reading, multiplied by
-// the time scale, added to the emulated start. It is safe for concurrent use (its fields
-// are read-only after newClock).
+// clock is the emulated clock: real time elapsed since the clock was made, multiplied by
+// the time scale, added to an emulated start. At scale 1 the emulated time is the real
+// time. At another scale the start is chosen so that the emulated UTC minutes and days
+// begin when real time is a multiple of a scaled minute or day (a minute ÷ scale) since
+// the Unix epoch: where a client counting quota.ClockWindow limits of the scaled periods
+// sees them begin, as a real provider's UTC minutes and an NTP-synchronised client's
+// agree. It reads time.Now, so inside a testing/synctest bubble it runs on the bubble's
+// clock. It is safe for concurrent use (its fields are read-only after newClock).
 type clock struct {
-	real      func() time.Time
 	scale     float64
-	realStart time.Time
-	start     time.Time
+	realStart time.Time // with its monotonic reading, to measure elapsed time
+	start     time.Time // the emulated time at realStart
 }
 
-func newClock(real func() time.Time, scale float64, start time.Time, align bool) *clock {
-	now := real()
-	switch {
-	case align:
-		// A scaled day shorter than a nanosecond (a scale past 8.64e13) has no phase.
+func newClock(scale float64) *clock {
+	now := time.Now()
+	start := now.Round(0)
+	if scale != 1 {
+		// The emulated day starts at the real day's start plus the scaled phase of now in
+		// its scaled day. A scaled day shorter than a nanosecond (a scale past 8.64e13)
+		// has no phase.
 		day := max(scaleDuration(24*time.Hour, 1/scale), 1)
 		phase := time.Duration(now.UnixNano() % int64(day))
-		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(scaleDuration(phase, scale))
-	case start.IsZero():
-		start = now
+		start = start.Truncate(24 * time.Hour).Add(scaleDuration(phase, scale))
 	}
-	return &clock{real: real, scale: scale, realStart: now, start: start.Round(0)}
+	return &clock{scale: scale, realStart: now, start: start}
 }
 
 // now returns the emulated time.
 func (c *clock) now() time.Time {
-	return c.start.Add(c.emulated(c.real().Sub(c.realStart)))
+	return c.start.Add(c.emulated(time.Since(c.realStart)))
 }
 
 // emulated converts a real duration to emulated time.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 const sampleConfig = `
@@ -37,20 +38,21 @@ models:
 `
 
 func TestConfig(t *testing.T) {
-	c, err := bedrocktest.ParseConfig([]byte(sampleConfig))
+	o, err := bedrocktest.ParseOptions([]byte(sampleConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := c.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Window != bedrocktest.ClockMinute || o.TimeScale != 60 || !o.ReserveBurndown ||
+	if o.Window != quota.ClockWindow || o.TimeScale != 60 || !o.ReserveBurndown ||
 		o.Latency.TimeToFirstToken != 200*time.Millisecond || o.Faults.Seed != 3 || o.Faults.StreamThrottle != 0.02 {
 		t.Errorf("options = %+v", o)
 	}
+	h, err := bedrocktest.New(o)
+	if err != nil {
+		t.Fatalf("New rejects the sample configuration: %v", err)
+	}
+	defer h.Close()
 	var sonnetLimits, tiny bedrocktest.Limits
-	for _, m := range o.Models {
+	for _, m := range h.Models() {
 		switch m.ID {
 		case sonnet:
 			sonnetLimits = m.Limits[catalog.CrossRegion]
@@ -65,13 +67,15 @@ func TestConfig(t *testing.T) {
 		t.Errorf("added model limits = %+v", tiny)
 	}
 	// The presets themselves are untouched.
-	for _, m := range bedrocktest.Presets("us-east-1", false) {
+	presets, err := bedrocktest.New(bedrocktest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer presets.Close()
+	for _, m := range presets.Models() {
 		if m.ID == sonnet && m.Limits[catalog.CrossRegion].TokensPerMinute != 200_000 {
 			t.Errorf("presets changed: %+v", m.Limits)
 		}
-	}
-	if _, err := bedrocktest.New(o); err != nil {
-		t.Errorf("New rejects the sample configuration: %v", err)
 	}
 }
 
@@ -87,9 +91,12 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := bedrocktest.ParseConfig([]byte(tt.yaml))
+			o, err := bedrocktest.ParseOptions([]byte(tt.yaml))
 			if err == nil {
-				_, err = c.Options()
+				var h *bedrocktest.Handler
+				if h, err = bedrocktest.New(o); err == nil {
+					h.Close()
+				}
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want it to mention %q", err, tt.want)

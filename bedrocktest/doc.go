@@ -1,6 +1,7 @@
 // Package bedrocktest is a local Amazon Bedrock Runtime for tests and load tests, shaped
 // like net/http/httptest: NewServer starts one on a loopback port, its URL goes into the
-// AWS SDK's BaseEndpoint, Close stops it; New gives the bare http.Handler to mount.
+// AWS SDK's BaseEndpoint, Close stops it; New gives the bare http.Handler to mount, and
+// its Client calls it in-process, with no socket.
 //
 // It serves, with the real service's paths, status codes, x-amzn-ErrorType headers,
 // {"message": …} error bodies, request ids and event-stream frames:
@@ -31,19 +32,54 @@
 //	input + cache write + output × burndown
 //
 // and the difference is refunded or charged. Each limit is read either as a token bucket
-// or as clock-minute (clock-day) windows (WindowMode); Stats reports, per series, the
+// or as clock-minute (clock-day) windows (Options.Window: quota.TokenBucket or
+// quota.ClockWindow); Stats reports, per series, the
 // calls admitted and throttled by limit, the tokens reserved and settled, and the highest
 // usage each limit ever saw — see LimitStats.Peak for what usage means in each mode.
 //
 // # Time
 //
-// Windows and latency run on an emulated clock: real time × Options.TimeScale from
-// Options.Start. A reply takes Latency.TimeToFirstToken plus Latency.PerOutputToken per
-// further token, and streams send their text in deltas as it is produced. Replies are
-// deterministic in the prompt; their length comes from Options.OutputTokens, clamped at
-// max_tokens (stop reason max_tokens). Input tokens are counted with Options.Counter,
-// by default a tokenizer that differs from the client's estimator as Claude's does.
+// Windows and latency run on an emulated clock: real time × Options.TimeScale since New.
+// At scale 1 the emulated time is the real time; at another scale the emulated UTC
+// minutes begin where a client's clock-window limits of scaled minutes do. A reply takes
+// Latency.TimeToFirstToken plus Latency.PerOutputToken per further token, and streams
+// send their text in deltas as it is produced. Replies are deterministic in the prompt;
+// their length comes from Options.OutputTokens, clamped at max_tokens (stop reason
+// max_tokens). Input tokens are counted with Options.Counter, by default a tokenizer that
+// differs from the client's estimator as Claude's does.
 //
+// # Tests in a synctest bubble
+//
+// The emulator reads the time with time.Now and waits with timers, so inside a
+// testing/synctest bubble it runs on the bubble's fake clock. Build the handler inside
+// the bubble and give the SDK its Client: the SDK's waits (retry backoff) and the
+// emulator's (latency, quota windows) then take no real time, and durations are exact.
+// Leave the time scale at 1.
+//
+//	func TestSlowModel(t *testing.T) {
+//		synctest.Test(t, func(t *testing.T) {
+//			h, err := bedrocktest.New(bedrocktest.Options{
+//				Latency: bedrocktest.Latency{TimeToFirstToken: 30 * time.Second, PerOutputToken: -1},
+//			})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			defer h.Close()
+//			client := bedrockruntime.New(bedrockruntime.Options{
+//				Region:       "us-east-1",
+//				BaseEndpoint: aws.String("http://bedrocktest"), // not looked up
+//				Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+//				HTTPClient:   h.Client(),
+//			})
+//			start := time.Now()
+//			_, err = client.Converse(t.Context(), input)
+//			// time.Since(start) is exactly 30s; the test took milliseconds.
+//		})
+//	}
+//
+// A tollgate.Client takes it as aws.Config.HTTPClient, with the same endpoint in its
+// Target.
+
 // # Faults
 //
 // Options.Faults (or SetFaults) injects, with seeded probabilities, 503

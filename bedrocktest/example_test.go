@@ -115,3 +115,34 @@ func ExampleNew() {
 	// Output:
 	// AKIDEXAMPLE eu-west-1 anthropic.claude-sonnet-4-20250514-v1:0 global 1
 }
+
+// Call the emulator in-process, with no socket: give the SDK the handler's Client. In a
+// testing/synctest bubble (see the package doc) every wait then runs on the bubble's
+// clock; here the latency model is turned off instead.
+func ExampleHandler_Client() {
+	h, err := bedrocktest.New(bedrocktest.Options{
+		Latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+
+	client := bedrockruntime.New(bedrockruntime.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://bedrocktest"), // never looked up
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+		HTTPClient:   h.Client(),
+	})
+	out, err := client.Converse(context.Background(), &bedrockruntime.ConverseInput{
+		ModelId: aws.String("us.anthropic.claude-sonnet-4-20250514-v1:0"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(5)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out.StopReason, aws.ToInt32(out.Usage.OutputTokens))
+	// Output: max_tokens 5
+}

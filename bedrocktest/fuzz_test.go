@@ -58,11 +58,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add([]byte("window: clock\ntime_scale: -3"))
 	f.Add([]byte("models: [{id: a.b, limits: {global: {tokens_per_minute: 1}}}]\npresets: false"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := bedrocktest.ParseConfig(data)
-		if err != nil {
-			return
-		}
-		o, err := c.Options()
+		o, err := bedrocktest.ParseOptions(data)
 		if err != nil {
 			return
 		}

@@ -3,7 +3,6 @@ package bedrocktest_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,29 +52,6 @@ func testModels() []bedrocktest.Model {
 // fixedOutput makes every reply n tokens long (before max_tokens clamps it).
 func fixedOutput(n int) func(bedrocktest.ReplyRequest) int {
 	return func(bedrocktest.ReplyRequest) int { return n }
-}
-
-// manualClock is a real-time source a test moves by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newManualClock() *manualClock {
-	return &manualClock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set moves the clock to t.
-func (c *manualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // startServer starts an emulator and closes it at the end of the test.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // TestOversubscribedLoad fires 400 calls from 40 workers at a quota a fraction of their
@@ -22,7 +23,7 @@ import (
 // reported, and — with the reservation covering the settlement (ReserveBurndown) — no
 // limit ever held more than its amount, in either window mode.
 func TestOversubscribedLoad(t *testing.T) {
-	for _, mode := range []bedrocktest.WindowMode{bedrocktest.TokenBucket, bedrocktest.ClockMinute} {
+	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
 		t.Run(mode.String(), func(t *testing.T) {
 			opts := quickOptions()
 			opts.Window, opts.ReserveBurndown, opts.TimeScale = mode, true, 60

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/wire"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // limitKind indexes the limits of a series.
@@ -33,13 +34,13 @@ var limitMessages = [numLimits]string{wire.MsgTooManyTokensPerDay, wire.MsgTooMa
 
 // window is the state of one limit in one series, in either mode.
 //
-// TokenBucket: level is what the bucket holds, in tokens, plus frac/per of a token; it
+// quota.TokenBucket: level is what the bucket holds, in tokens, plus frac/per of a token; it
 // refills at amount per period up to amount. A reservation takes from it, a settlement
 // takes the difference (actual − reserved) or gives it back, and may leave it negative
 // (a debt refilled like any draw). Its usage is the draw amount − level; peak is the
 // deepest draw seen.
 //
-// ClockMinute: used is the sum charged in the current window [start, start+per), aligned
+// quota.ClockWindow: used is the sum charged in the current window [start, start+per), aligned
 // on UTC minutes (or days). A reservation charges the window it starts in. A settlement
 // that charges more adds the extra to the current window; one that refunds gives back to
 // the window the reservation was charged in, if it is still current (a past window is
@@ -64,8 +65,8 @@ func newWindow(amount int64, per time.Duration) *window {
 }
 
 // advance brings the window to now.
-func (w *window) advance(now time.Time, mode WindowMode) {
-	if mode == ClockMinute {
+func (w *window) advance(now time.Time, mode quota.Meter) {
+	if mode == quota.ClockWindow {
 		if start := now.Truncate(w.per); !start.Equal(w.start) && start.After(w.start) {
 			w.start, w.used = start, 0
 		}
@@ -101,27 +102,27 @@ func (w *window) advance(now time.Time, mode WindowMode) {
 }
 
 // fits reports whether cost can be charged now.
-func (w *window) fits(cost int64, mode WindowMode) bool {
+func (w *window) fits(cost int64, mode quota.Meter) bool {
 	if w.amount == 0 {
 		return false // a zero quota admits nothing
 	}
-	if mode == ClockMinute {
+	if mode == quota.ClockWindow {
 		return w.used+cost <= w.amount
 	}
 	return w.level >= cost
 }
 
 // usage is the window's current usage: the draw of a bucket, the sum of a clock window.
-func (w *window) usage(mode WindowMode) int64 {
-	if mode == ClockMinute {
+func (w *window) usage(mode quota.Meter) int64 {
+	if mode == quota.ClockWindow {
 		return w.used
 	}
 	return w.amount - w.level
 }
 
 // charge takes cost (which may be negative: a refund) and records the peak.
-func (w *window) charge(cost int64, now time.Time, mode WindowMode) {
-	if mode == ClockMinute {
+func (w *window) charge(cost int64, now time.Time, mode quota.Meter) {
+	if mode == quota.ClockWindow {
 		w.used = max(w.used+cost, 0)
 	} else {
 		w.level = min(w.level-cost, w.amount)
@@ -170,12 +171,12 @@ func newSeries(l Limits) *series {
 // meter meters every series. Its methods take the emulated time explicitly; it is safe
 // for concurrent use (one mutex: each operation is a handful of integer steps).
 type meter struct {
-	mode   WindowMode
+	mode   quota.Meter
 	mu     sync.Mutex
 	series map[seriesKey]*series
 }
 
-func newMeter(mode WindowMode) *meter {
+func newMeter(mode quota.Meter) *meter {
 	return &meter{mode: mode, series: make(map[seriesKey]*series)}
 }
 
@@ -240,7 +241,7 @@ func (m *meter) settleAt(now time.Time, t ticket, actual int64) {
 			continue
 		}
 		w.advance(now, m.mode)
-		if m.mode == ClockMinute && delta < 0 && !w.start.Equal(t.starts[k]) {
+		if m.mode == quota.ClockWindow && delta < 0 && !w.start.Equal(t.starts[k]) {
 			continue // the window it was charged in is closed
 		}
 		w.charge(delta, now, m.mode)

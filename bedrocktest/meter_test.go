@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // step is one operation on the meter at an emulated offset from the start of a minute.
@@ -23,67 +24,67 @@ func TestMeterArithmetic(t *testing.T) {
 	const skip = -1
 	tests := []struct {
 		name  string
-		mode  WindowMode
+		mode  quota.Meter
 		tpm   int64
 		steps []step
 	}{
-		{"clock: reservations add up to the limit", ClockMinute, 1000, []step{
+		{"clock: reservations add up to the limit", quota.ClockWindow, 1000, []step{
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 10 * time.Second, reserve: 401, wantOK: false, wantUsage: 600, wantPeak: 600},
 			{at: 11 * time.Second, reserve: 400, wantOK: true, wantUsage: 1000, wantPeak: 1000},
 		}},
-		{"clock: a refund in the same minute frees room", ClockMinute, 1000, []step{
+		{"clock: a refund in the same minute frees room", quota.ClockWindow, 1000, []step{
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 20 * time.Second, settle: 1, actual: 300, wantUsage: 300, wantPeak: 600},
 			{at: 30 * time.Second, reserve: 700, wantOK: true, wantUsage: 1000, wantPeak: 1000},
 			{at: 31 * time.Second, reserve: 1, wantOK: false, wantUsage: 1000, wantPeak: 1000},
 		}},
-		{"clock: the next minute starts empty", ClockMinute, 1000, []step{
+		{"clock: the next minute starts empty", quota.ClockWindow, 1000, []step{
 			{at: 0, reserve: 1000, wantOK: true, wantUsage: 1000, wantPeak: 1000},
 			{at: 59*time.Second + 999*time.Millisecond, reserve: 1, wantOK: false, wantUsage: 1000, wantPeak: 1000},
 			{at: 60 * time.Second, reserve: 1000, wantOK: true, wantUsage: 1000, wantPeak: 1000},
 		}},
-		{"clock: a refund after its minute closed is dropped", ClockMinute, 1000, []step{
+		{"clock: a refund after its minute closed is dropped", quota.ClockWindow, 1000, []step{
 			{at: 50 * time.Second, reserve: 900, wantOK: true, wantUsage: 900, wantPeak: 900},
 			{at: 70 * time.Second, settle: 1, actual: 100, wantUsage: 0, wantPeak: 900},
 			{at: 71 * time.Second, reserve: 1000, wantOK: true, wantUsage: 1000, wantPeak: 1000},
 		}},
-		{"clock: an extra charge lands in the current minute", ClockMinute, 1000, []step{
+		{"clock: an extra charge lands in the current minute", quota.ClockWindow, 1000, []step{
 			{at: 10 * time.Second, reserve: 100, wantOK: true, wantUsage: 100, wantPeak: 100},
 			{at: 65 * time.Second, settle: 1, actual: 600, wantUsage: 500, wantPeak: 500},
 			{at: 66 * time.Second, reserve: 501, wantOK: false, wantUsage: 500, wantPeak: 500},
 		}},
-		{"clock: settlement can overshoot the limit", ClockMinute, 1000, []step{
+		{"clock: settlement can overshoot the limit", quota.ClockWindow, 1000, []step{
 			{at: 0, reserve: 900, wantOK: true, wantUsage: 900, wantPeak: 900},
 			{at: 5 * time.Second, settle: 1, actual: 1500, wantUsage: 1500, wantPeak: 1500},
 		}},
-		{"bucket: a full draw refills at the rate", TokenBucket, 600, []step{ // 10 tokens a second
+		{"bucket: a full draw refills at the rate", quota.TokenBucket, 600, []step{ // 10 tokens a second
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 500 * time.Millisecond, reserve: 10, wantOK: false, wantUsage: 595, wantPeak: 600},
 			{at: time.Second, reserve: 10, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 61 * time.Second, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 		}},
-		{"bucket: a refund goes back at once", TokenBucket, 600, []step{
+		{"bucket: a refund goes back at once", quota.TokenBucket, 600, []step{
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 0, settle: 1, actual: 100, wantUsage: 100, wantPeak: 600},
 			{at: 0, reserve: 500, wantOK: true, wantUsage: 600, wantPeak: 600},
 		}},
-		{"bucket: a refund never fills past capacity", TokenBucket, 600, []step{
+		{"bucket: a refund never fills past capacity", quota.TokenBucket, 600, []step{
 			{at: 0, reserve: 300, wantOK: true, wantUsage: 300, wantPeak: 300},
 			{at: 60 * time.Second, settle: 1, actual: 0, wantUsage: 0, wantPeak: 300},
 			{at: 60 * time.Second, reserve: 601, wantOK: false, wantUsage: 0, wantPeak: 300},
 		}},
-		{"bucket: nearly twice the limit passes in one clock minute", TokenBucket, 600, []step{
+		{"bucket: nearly twice the limit passes in one clock minute", quota.TokenBucket, 600, []step{
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 59 * time.Second, reserve: 590, wantOK: true, wantUsage: 600, wantPeak: 600},
 		}},
-		{"bucket: an extra charge is a debt", TokenBucket, 600, []step{
+		{"bucket: an extra charge is a debt", quota.TokenBucket, 600, []step{
 			{at: 0, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 600},
 			{at: 0, settle: 1, actual: 1200, wantUsage: 1200, wantPeak: 1200},
 			{at: 60 * time.Second, reserve: 1, wantOK: false, wantUsage: 600, wantPeak: 1200},
 			{at: 120 * time.Second, reserve: 600, wantOK: true, wantUsage: 600, wantPeak: 1200},
 		}},
-		{"bucket: refill is exact, fractions carry", TokenBucket, 10, []step{ // one token per 6s
+		{"bucket: refill is exact, fractions carry", quota.TokenBucket, 10, []step{ // one token per 6s
 			{at: 0, reserve: 10, wantOK: true, wantUsage: 10, wantPeak: 10},
 			{at: 3 * time.Second, reserve: 1, wantOK: false, wantUsage: 10, wantPeak: 10},
 			{at: 5999 * time.Millisecond, reserve: 1, wantOK: false, wantUsage: 10, wantPeak: 10},
@@ -129,7 +130,7 @@ func TestMeterArithmetic(t *testing.T) {
 
 func TestMeterTokensPerDayAndRequests(t *testing.T) {
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	for _, mode := range []WindowMode{ClockMinute, TokenBucket} {
+	for _, mode := range []quota.Meter{quota.ClockWindow, quota.TokenBucket} {
 		t.Run(mode.String(), func(t *testing.T) {
 			m := newMeter(mode)
 			key := seriesKey{Model: "m", Scope: catalog.CrossRegion}
@@ -155,7 +156,7 @@ func TestMeterTokensPerDayAndRequests(t *testing.T) {
 			}
 			// The next day: the clock day starts empty; the bucket has refilled
 			// 1500 × 1h/24h = 62.5 tokens (plus its remaining 480).
-			want := map[WindowMode]int64{ClockMinute: 1000, TokenBucket: 480 + 62}[mode]
+			want := map[quota.Meter]int64{quota.ClockWindow: 1000, quota.TokenBucket: 480 + 62}[mode]
 			if _, ok := reserve(24*time.Hour+2*time.Minute, want); !ok {
 				t.Errorf("%s: %d tokens refused the next day", mode, want)
 			}
@@ -171,42 +172,9 @@ func TestMeterTokensPerDayAndRequests(t *testing.T) {
 }
 
 func TestZeroQuotaAdmitsNothing(t *testing.T) {
-	m := newMeter(TokenBucket)
+	m := newMeter(quota.TokenBucket)
 	_, refused, ok := m.reserveAt(time.Now(), seriesKey{}, Limits{TokensPerMinute: 100, TokensPerDay: NoTokens}, 1)
 	if ok || refused != limitTPD {
 		t.Fatalf("admitted = %v, refused = %s; want a tokens-per-day throttle", ok, limitNames[refused])
-	}
-}
-
-func TestWindowModeNames(t *testing.T) {
-	for _, m := range []WindowMode{TokenBucket, ClockMinute} {
-		got, err := ParseWindowMode(m.String())
-		if err != nil || got != m {
-			t.Errorf("ParseWindowMode(%q) = %v, %v", m.String(), got, err)
-		}
-	}
-	if _, err := ParseWindowMode("sliding"); err == nil {
-		t.Error("ParseWindowMode accepted an unknown mode")
-	}
-}
-
-// AlignStart puts the emulated UTC minute boundaries where real time is a multiple of a
-// scaled minute since the Unix epoch, wherever the first reading falls.
-func TestAlignStart(t *testing.T) {
-	const scale = 20
-	scaledMinute := time.Minute / scale // 3 s of real time
-	for _, into := range []time.Duration{0, 700 * time.Millisecond, scaledMinute - time.Millisecond} {
-		first := time.Unix(0, 0).Add(1_000_003 * scaledMinute).Add(into)
-		reading := first
-		c := newClock(func() time.Time { return reading }, scale, time.Time{}, true)
-		got := c.now()
-		if want := time.Duration(into * scale); got.Sub(got.Truncate(time.Minute)) != want {
-			t.Errorf("first reading %v into a scaled minute: emulated %v, %v into its minute; want %v", into, got, got.Sub(got.Truncate(time.Minute)), want)
-		}
-		// The next real multiple of a scaled minute is an emulated minute boundary.
-		reading = first.Truncate(scaledMinute).Add(scaledMinute)
-		if got := c.now(); !got.Equal(got.Truncate(time.Minute)) {
-			t.Errorf("at the next scaled minute, emulated %v is not on a minute", got)
-		}
 	}
 }

@@ -3,6 +3,7 @@ package bedrocktest_test
 import (
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // TestMeteringThroughSDK drives the metering arithmetic through the real SDK, with the
@@ -20,78 +22,82 @@ import (
 func TestMeteringThroughSDK(t *testing.T) {
 	tests := []struct {
 		name            string
-		mode            bedrocktest.WindowMode
+		mode            quota.Meter
 		reserveBurndown bool
 		wantFirst       int64 // calls admitted at the start
 		wantAfter6s     int64 // more admitted 6 emulated seconds later
 		wantPeak        int64 // highest TPM usage
 	}{
 		// 510k + 1010 ≤ 10000 ⇒ k ≤ 17: 18 calls. Clock: 6s later it is the same minute.
-		{"clock", bedrocktest.ClockMinute, false, 18, 0, 17*510 + 1010},
+		{"clock", quota.ClockWindow, false, 18, 0, 17*510 + 1010},
 		// Bucket: 10000 − 18×510 = 820 left; 6s refill 1000 more ⇒ 1820, which admits two
 		// calls (1820 → 1310 → 800); the deepest draw is then 10000 − 300.
-		{"bucket", bedrocktest.TokenBucket, false, 18, 2, 10_000 - 300},
+		{"bucket", quota.TokenBucket, false, 18, 2, 10_000 - 300},
 		// 510k + 5010 ≤ 10000 ⇒ k ≤ 9: 10 calls.
-		{"clock, reserve burndown", bedrocktest.ClockMinute, true, 10, 0, 9*510 + 5010},
+		{"clock, reserve burndown", quota.ClockWindow, true, 10, 0, 9*510 + 5010},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newManualClock()
-			start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-			opts := quickOptions()
-			opts.Clock, opts.Start = clk.Now, start
-			opts.Window, opts.ReserveBurndown = tt.mode, tt.reserveBurndown
-			opts.OutputTokens = fixedOutput(100)
-			opts.Models = []bedrocktest.Model{{ID: sonnet, Burndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
-				Limits: map[catalog.Scope]bedrocktest.Limits{catalog.CrossRegion: {TokensPerMinute: 10_000}}}}
-			srv := startServer(t, opts)
-			client := runtimeClient(t, srv.URL)
-			in := &bedrockruntime.ConverseInput{ModelId: aws.String(sonnetUS),
-				Messages:        userMessage("one two three four five six seven eight nine ten"),
-				InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1000)}}
-			burst := func() int64 {
-				var n int64
-				for {
-					_, err := client.Converse(ctxT(t), in)
-					var te *types.ThrottlingException
-					if errors.As(err, &te) {
-						return n
-					}
-					if err != nil {
-						t.Fatalf("Converse: %v", err)
-					}
-					n++
+			synctest.Test(t, func(t *testing.T) {
+				// The bubble's clock starts on a UTC minute, as the test's windows do.
+				opts := quickOptions()
+				opts.Window, opts.ReserveBurndown = tt.mode, tt.reserveBurndown
+				opts.OutputTokens = fixedOutput(100)
+				opts.Models = []bedrocktest.Model{{ID: sonnet, Burndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
+					Limits: map[catalog.Scope]bedrocktest.Limits{catalog.CrossRegion: {TokensPerMinute: 10_000}}}}
+				srv, err := bedrocktest.New(opts)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if got := burst(); got != tt.wantFirst {
-				t.Errorf("admitted %d at the start, want %d", got, tt.wantFirst)
-			}
-			clk.Set(clk.Now().Add(6 * time.Second))
-			if got := burst(); got != tt.wantAfter6s {
-				t.Errorf("admitted %d more 6s later, want %d", got, tt.wantAfter6s)
-			}
-			clk.Set(clk.Now().Add(60 * time.Second))
-			if got := burst(); got < tt.wantFirst-1 {
-				t.Errorf("admitted %d a minute later, want about %d", got, tt.wantFirst)
-			}
-			s, ok := srv.Stats().Get(sonnet, "cross-region")
-			if !ok {
-				t.Fatal("no stats")
-			}
-			reservation := map[bool]int64{false: 1010, true: 5010}[tt.reserveBurndown]
-			if s.ReservedTokens != s.Admitted*reservation || s.SettledTokens != s.Admitted*510 {
-				t.Errorf("reserved %d, settled %d for %d calls; want %d and %d each", s.ReservedTokens, s.SettledTokens, s.Admitted, reservation, 510)
-			}
-			if s.Throttled[bedrocktest.TokensPerMinute] != 3 {
-				t.Errorf("throttled = %v, want 3 tokens-per-minute throttles", s.Throttled)
-			}
-			tpm, _ := s.Limit(bedrocktest.TokensPerMinute)
-			if tpm.Peak != tt.wantPeak || tpm.Peak > tpm.Amount {
-				t.Errorf("TPM peak = %d, want %d (≤ %d)", tpm.Peak, tt.wantPeak, tpm.Amount)
-			}
-			if _, ok := s.Limit(bedrocktest.RequestsPerMinute); ok {
-				t.Errorf("RPM enforced without being configured")
-			}
+				defer srv.Close()
+				client := inProcessClient(srv)
+				in := &bedrockruntime.ConverseInput{ModelId: aws.String(sonnetUS),
+					Messages:        userMessage("one two three four five six seven eight nine ten"),
+					InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1000)}}
+				burst := func() int64 {
+					var n int64
+					for {
+						_, err := client.Converse(t.Context(), in)
+						var te *types.ThrottlingException
+						if errors.As(err, &te) {
+							return n
+						}
+						if err != nil {
+							t.Fatalf("Converse: %v", err)
+						}
+						n++
+					}
+				}
+				if got := burst(); got != tt.wantFirst {
+					t.Errorf("admitted %d at the start, want %d", got, tt.wantFirst)
+				}
+				time.Sleep(6 * time.Second)
+				if got := burst(); got != tt.wantAfter6s {
+					t.Errorf("admitted %d more 6s later, want %d", got, tt.wantAfter6s)
+				}
+				time.Sleep(60 * time.Second)
+				if got := burst(); got < tt.wantFirst-1 {
+					t.Errorf("admitted %d a minute later, want about %d", got, tt.wantFirst)
+				}
+				s, ok := srv.Stats().Get(sonnet, "cross-region")
+				if !ok {
+					t.Fatal("no stats")
+				}
+				reservation := map[bool]int64{false: 1010, true: 5010}[tt.reserveBurndown]
+				if s.ReservedTokens != s.Admitted*reservation || s.SettledTokens != s.Admitted*510 {
+					t.Errorf("reserved %d, settled %d for %d calls; want %d and %d each", s.ReservedTokens, s.SettledTokens, s.Admitted, reservation, 510)
+				}
+				if s.Throttled[bedrocktest.TokensPerMinute] != 3 {
+					t.Errorf("throttled = %v, want 3 tokens-per-minute throttles", s.Throttled)
+				}
+				tpm, _ := s.Limit(bedrocktest.TokensPerMinute)
+				if tpm.Peak != tt.wantPeak || tpm.Peak > tpm.Amount {
+					t.Errorf("TPM peak = %d, want %d (≤ %d)", tpm.Peak, tt.wantPeak, tpm.Amount)
+				}
+				if _, ok := s.Limit(bedrocktest.RequestsPerMinute); ok {
+					t.Errorf("RPM enforced without being configured")
+				}
+			})
 		})
 	}
 }

@@ -4,48 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/quota"
 )
-
-// WindowMode is the provider reading of a quota's window the emulator enforces. Bedrock
-// does not document which it uses (one public experiment saw a tokens-per-minute quota
-// refill at the clock minute), so both are offered.
-type WindowMode uint8
-
-// The window modes.
-const (
-	// TokenBucket meters each limit as a bucket of capacity Amount that refills
-	// continuously at Amount per period. A call is admitted when the bucket holds its
-	// whole reservation. Nearly 2× Amount can pass in one clock minute.
-	TokenBucket WindowMode = iota
-	// ClockMinute meters each limit over fixed clock windows (each UTC minute for the
-	// per-minute limits, each UTC day for tokens per day): a call is admitted when the
-	// window's usage plus its reservation stays within Amount.
-	ClockMinute
-)
-
-var windowModeNames = [...]string{"bucket", "clock"}
-
-// String returns "bucket" or "clock", the names ParseWindowMode reads.
-func (m WindowMode) String() string {
-	if int(m) < len(windowModeNames) {
-		return windowModeNames[m]
-	}
-	return fmt.Sprintf("windowmode(%d)", uint8(m))
-}
-
-// ParseWindowMode reads "bucket" or "clock" (also "token-bucket" and "clock-minute").
-func ParseWindowMode(s string) (WindowMode, error) {
-	switch s {
-	case "bucket", "token-bucket":
-		return TokenBucket, nil
-	case "clock", "clock-minute":
-		return ClockMinute, nil
-	}
-	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
-}
 
 // NoTokens is, as a Limits field, a quota of zero: every call is throttled. New AWS
 // accounts often have a tokens-per-day quota of zero.
@@ -112,7 +77,7 @@ type Model struct {
 
 // Latency is the latency model, in emulated time: a reply's first token comes after
 // TimeToFirstToken, each further output token PerOutputToken later. Neither may exceed
-// MaxLatency.
+// an hour.
 type Latency struct {
 	// TimeToFirstToken is the time from admission to the first output token. Zero
 	// means 400ms; a negative value means none.
@@ -122,86 +87,100 @@ type Latency struct {
 	PerOutputToken time.Duration `yaml:"per_output_token"`
 }
 
-// The bounds of the emulator's settings. Beyond them its durations would not fit a
-// time.Duration (292 years) for long, or its token counts an int64: an emulated clock
-// at 1000× passes 292 years in about 107 real days.
+// The bounds of the time scale. Beyond them the emulator's durations would not fit a
+// time.Duration (292 years) for long: an emulated clock at 1000× passes 292 years in
+// about 107 real days.
 const (
 	// MinTimeScale and MaxTimeScale bound Options.TimeScale.
 	MinTimeScale = 0.001
 	MaxTimeScale = 1000
-	// MaxLatency bounds each field of Latency.
-	MaxLatency = time.Hour
-	// MaxSlowFactor bounds Faults.SlowFactor.
-	MaxSlowFactor = 1000
-	// MaxQuota bounds every quota of Limits, in tokens or requests per period.
-	MaxQuota = 1_000_000_000_000_000
-	// MaxBurndown bounds Model.Burndown.
-	MaxBurndown = 1000
 )
 
-// Options configure an emulator. The zero Options serve the catalog's models with their
-// default quotas, in token-bucket mode, in real time.
+// The bounds of the other settings, for the same reason; their fields' docs state them.
+const (
+	maxLatency    = time.Hour             // each field of Latency
+	maxSlowFactor = 1000                  // Faults.SlowFactor
+	maxQuota      = 1_000_000_000_000_000 // every quota of Limits, per period
+	maxBurndown   = 1000                  // Model.Burndown
+)
+
+// Options configure an emulator; they are also the YAML file `tollgate emulate --config`
+// reads (ParseOptions), with the keys of the yaml tags. The zero Options serve the
+// catalog's models with their default quotas, metered as token buckets, in real time.
 type Options struct {
-	// Models are the models served. Nil means Presets(Region, false): every model of the catalog
-	// with its default quotas.
-	Models []Model
-	// Window is how every limit's window is read. The zero value is TokenBucket.
-	Window WindowMode
+	// Models are the models served. Nil means the presets (see Presets).
+	Models []Model `yaml:"models"`
+	// Presets serves, beside Models, every model of Catalog with the AWS default quotas
+	// of Region in each scope the catalog lists (tokens per minute, or 200,000 when the
+	// catalog does not know it; tokens per day, doubled for cross-region calls where AWS
+	// names it so, TPM × 1440 when unknown). A model of Models with a preset's id
+	// replaces it. The presets are served when Models is nil whatever Presets says; in a
+	// YAML file, a missing presets key means true.
+	Presets bool `yaml:"presets"`
+	// LegacyRPM gives the presets their legacy requests-per-minute quotas, which
+	// Bedrock no longer enforces (so neither do the presets without it).
+	LegacyRPM bool `yaml:"legacy_rpm"`
+	// Limits override the quotas of served models in single scopes, keyed by a model or
+	// inference-profile id: "us.anthropic.claude-sonnet-4-20250514-v1:0" sets the
+	// cross-region quotas of that model. Fields left zero keep the model's value; use
+	// NoTokens (-1) for a zero quota. Nil overrides nothing.
+	Limits map[string]Limits `yaml:"limits"`
+	// Window is how every limit is metered: quota.TokenBucket (the zero value
+	// quota.Sliding means it too) or quota.ClockWindow, clock minutes and days. Bedrock
+	// does not document which it uses (one public experiment saw a tokens-per-minute
+	// quota refill at the clock minute), so both are offered. In YAML: "bucket" or
+	// "clock".
+	Window quota.Meter `yaml:"-"`
 	// ReserveBurndown makes the reservation charge max_tokens × burndown rather than
 	// max_tokens. Bedrock does not document which it does: its published formula is
 	// input + max_tokens.
-	ReserveBurndown bool
+	ReserveBurndown bool `yaml:"reserve_burndown"`
 	// TimeScale is how many emulated seconds pass per real second, for windows and
 	// latency alike: 60 makes an emulated minute last one real second. Zero means 1;
-	// otherwise it must be between MinTimeScale and MaxTimeScale.
-	TimeScale float64
-	// Clock returns the real time the emulated clock is scaled from. Nil means time.Now.
-	Clock func() time.Time
-	// Start is the emulated time at the first reading of the clock. The zero value means
-	// the real time then. Windows are aligned on UTC minutes and days of emulated time.
-	Start time.Time
-	// AlignStart, instead of Start, starts the emulated clock so that its UTC minutes and
-	// days begin when real time is a multiple of a scaled minute or day since the Unix
-	// epoch: where a client counting quota.ClockWindow limits of the scaled periods (a
-	// minute ÷ TimeScale) sees them begin, as a real provider's UTC minutes and an
-	// NTP-synchronised client's agree. Where the first reading falls within a minute stays
-	// as random as the moment it is taken. The emulated date is then in 2026-01-01.
-	AlignStart bool
+	// otherwise it must be between MinTimeScale and MaxTimeScale. The emulated clock
+	// starts at the time New is called; windows are aligned on UTC minutes and days of
+	// emulated time. Inside a testing/synctest bubble, use Client and leave it at 1: the
+	// bubble's clock makes every wait instant.
+	TimeScale float64 `yaml:"time_scale"`
 	// Latency is the latency model, in emulated time.
-	Latency Latency
+	Latency Latency `yaml:"latency"`
 	// OutputTokens decides how many tokens a reply has before max_tokens clamps it
 	// (results below 1 count as 1). It is called concurrently. Nil means
-	// DefaultOutputTokens.
-	OutputTokens func(ReplyRequest) int
-	// Counter counts the tokens of prompt text; it is called concurrently. Nil means
-	// DefaultCounter().
-	Counter TokenCounter
+	// DefaultOutputTokens. In YAML, output_tokens: N makes every reply N tokens long.
+	OutputTokens func(ReplyRequest) int `yaml:"-"`
+	// Counter counts the tokens of prompt text; it is called concurrently. Nil means the
+	// estimate package's reference tokenizer, which differs from the base tokenizer a
+	// client estimates with by 15–30%, as a Claude tokenizer does — so a client's
+	// calibration has something realistic to learn.
+	Counter TokenCounter `yaml:"-"`
 	// Faults are the injected faults; the zero value injects none. SetFaults changes
 	// them on a running emulator.
-	Faults Faults
+	Faults Faults `yaml:"faults"`
 	// CacheTTL is how long, in emulated time, a prompt prefix marked by a cache point
-	// stays cached. Zero means 5 minutes.
-	CacheTTL time.Duration
-	// Catalog resolves application-inference-profile ARNs to the model and scope they
-	// wrap (see catalog.Catalog.WithProfile and the profiles of a catalog file); their
-	// calls share that model's quotas. Nil means catalog.Default(), which maps none. The
-	// models served are Models, not the catalog's.
-	Catalog *catalog.Catalog
-	// Region is the region assumed for requests whose signature names none, and the one
-	// Service Quotas ARNs name. Empty means "us-east-1".
-	Region string
+	// stays cached. Zero means 5 minutes; at most 24 hours.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// Catalog is the catalog the presets come from, and resolves application-inference-
+	// profile ARNs to the model and scope they wrap (see catalog.Catalog.WithProfile and
+	// the profiles of a catalog file); their calls share that model's quotas. Nil means
+	// catalog.Default(), which maps none. It is set from Go (tollgate emulate --catalog),
+	// not from YAML.
+	Catalog *catalog.Catalog `yaml:"-"`
+	// Region is the region of the presets' quotas, the one assumed for requests whose
+	// signature names none, and the one Service Quotas ARNs name. Empty means
+	// "us-east-1".
+	Region string `yaml:"region"`
 	// Logger receives one debug line per call and warnings; nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 	// BodyTimeout is how long, in real time, a request body may take to arrive (and to
 	// wait for room under MaxBodyBytesInFlight) after its headers; a body still arriving
 	// then gets HTTP 408 RequestTimeoutException and its connection is closed. Zero means
 	// 30 seconds; a negative value means no limit.
-	BodyTimeout time.Duration
+	BodyTimeout time.Duration `yaml:"-"`
 	// MaxBodyBytesInFlight bounds the bytes of request bodies being read or decoded at
 	// once, over all connections: a body that does not fit waits, up to BodyTimeout, then
 	// gets HTTP 503 ServiceUnavailableException (which the SDKs retry). One body may be
 	// at most this large. Zero means 64 MiB.
-	MaxBodyBytesInFlight int64
+	MaxBodyBytesInFlight int64 `yaml:"-"`
 }
 
 // TokenCounter counts the tokens of a text. *estimate.Tokenizer satisfies it.
@@ -250,14 +229,14 @@ func (o Options) normalize() (Options, error) {
 	if o.Region == "" {
 		o.Region = defaultRegion
 	}
-	if o.Models == nil {
-		o.Models = Presets(o.Region, false)
+	if o.Catalog == nil {
+		o.Catalog = catalog.Default()
 	}
-	if len(o.Models) == 0 {
-		return o, errors.New("bedrocktest: no models: set Options.Models, or leave it nil for the catalog presets")
+	if o.Window == quota.Sliding {
+		o.Window = quota.TokenBucket
 	}
-	if o.Window != TokenBucket && o.Window != ClockMinute {
-		return o, fmt.Errorf("bedrocktest: Options.Window %v: use TokenBucket or ClockMinute", o.Window)
+	if o.Window != quota.TokenBucket && o.Window != quota.ClockWindow {
+		return o, fmt.Errorf("bedrocktest: Options.Window %v: use quota.TokenBucket or quota.ClockWindow", o.Window)
 	}
 	switch {
 	case o.TimeScale == 0:
@@ -265,11 +244,8 @@ func (o Options) normalize() (Options, error) {
 	case !(o.TimeScale >= MinTimeScale && o.TimeScale <= MaxTimeScale): // also NaN
 		return o, fmt.Errorf("bedrocktest: Options.TimeScale %v: use %g to %g emulated seconds per real second (0 means 1)", o.TimeScale, float64(MinTimeScale), float64(MaxTimeScale))
 	}
-	if o.Latency.TimeToFirstToken > MaxLatency || o.Latency.PerOutputToken > MaxLatency {
-		return o, fmt.Errorf("bedrocktest: Options.Latency {%v, %v}: each must be at most %v (negative means none, 0 the default)", o.Latency.TimeToFirstToken, o.Latency.PerOutputToken, MaxLatency)
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
+	if o.Latency.TimeToFirstToken > maxLatency || o.Latency.PerOutputToken > maxLatency {
+		return o, fmt.Errorf("bedrocktest: Options.Latency {%v, %v}: each must be at most %v (negative means none, 0 the default)", o.Latency.TimeToFirstToken, o.Latency.PerOutputToken, maxLatency)
 	}
 	o.Latency.TimeToFirstToken = durationDefault(o.Latency.TimeToFirstToken, defaultTTFT)
 	o.Latency.PerOutputToken = durationDefault(o.Latency.PerOutputToken, defaultPerToken)
@@ -277,7 +253,7 @@ func (o Options) normalize() (Options, error) {
 		o.OutputTokens = DefaultOutputTokens
 	}
 	if o.Counter == nil {
-		o.Counter = DefaultCounter()
+		o.Counter = estimate.Reference()
 	}
 	if err := o.Faults.validate(); err != nil {
 		return o, err
@@ -287,9 +263,6 @@ func (o Options) normalize() (Options, error) {
 		o.CacheTTL = defaultCacheTTL
 	case o.CacheTTL < 0 || o.CacheTTL > 24*time.Hour:
 		return o, fmt.Errorf("bedrocktest: Options.CacheTTL %v: use a duration up to 24h (0 means 5 minutes)", o.CacheTTL)
-	}
-	if o.Catalog == nil {
-		o.Catalog = catalog.Default()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -301,9 +274,13 @@ func (o Options) normalize() (Options, error) {
 	case o.MaxBodyBytesInFlight < 0:
 		return o, fmt.Errorf("bedrocktest: Options.MaxBodyBytesInFlight %d: must not be negative (0 means 64 MiB)", o.MaxBodyBytesInFlight)
 	}
-	models := make([]Model, len(o.Models))
-	seen := make(map[string]bool, len(o.Models))
-	for i, m := range o.Models {
+	served, err := o.served()
+	if err != nil {
+		return o, err
+	}
+	models := make([]Model, len(served))
+	seen := make(map[string]bool, len(served))
+	for i, m := range served {
 		nm, err := m.normalize()
 		if err != nil {
 			return o, err
@@ -315,7 +292,80 @@ func (o Options) normalize() (Options, error) {
 		models[i] = nm
 	}
 	o.Models = models
+	o.Presets, o.LegacyRPM, o.Limits = false, false, nil // resolved into Models
 	return o, nil
+}
+
+// served returns the models o serves: the presets (when Models is nil or Presets is
+// set) with Models replacing or added to them, and Limits applied.
+func (o Options) served() ([]Model, error) {
+	var models []Model
+	if o.Models == nil || o.Presets {
+		models = presets(o.Catalog, o.Region, o.LegacyRPM)
+	}
+	nPresets := len(models)
+	for _, m := range o.Models {
+		replaced := false
+		for i := range models[:nPresets] { // a model given twice is an error, found later
+			if models[i].ID == m.ID {
+				models[i], replaced = m, true
+			}
+		}
+		if !replaced {
+			models = append(models, m)
+		}
+	}
+	for id, l := range o.Limits {
+		ref, err := catalog.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("bedrocktest: limits: %w", err)
+		}
+		found := false
+		for i := range models {
+			if models[i].ID == ref.ModelID {
+				// A copy: the caller's maps are not changed.
+				lim := maps.Clone(models[i].Limits)
+				if lim == nil {
+					lim = make(map[catalog.Scope]Limits, 1)
+				}
+				lim[ref.Scope] = mergeLimits(lim[ref.Scope], l)
+				models[i].Limits, found = lim, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("bedrocktest: limits: model %q is not served: add it under models (id, burndown, max_output_tokens, context_window, limits)", ref.ModelID)
+		}
+	}
+	if len(models) == 0 {
+		return nil, errors.New("bedrocktest: no models: keep the presets (leave Models nil, or set Presets) or list models")
+	}
+	return models, nil
+}
+
+// mergeLimits returns base with the non-zero fields of override.
+func mergeLimits(base, override Limits) Limits {
+	pick := func(b, o int64) int64 {
+		if o != 0 {
+			return o
+		}
+		return b
+	}
+	pickCode := func(b, o string) string {
+		if o != "" {
+			return o
+		}
+		return b
+	}
+	return Limits{
+		TokensPerMinute:   pick(base.TokensPerMinute, override.TokensPerMinute),
+		TokensPerDay:      pick(base.TokensPerDay, override.TokensPerDay),
+		RequestsPerMinute: pick(base.RequestsPerMinute, override.RequestsPerMinute),
+		Codes: QuotaCodes{
+			TokensPerMinute:   pickCode(base.Codes.TokensPerMinute, override.Codes.TokensPerMinute),
+			TokensPerDay:      pickCode(base.Codes.TokensPerDay, override.Codes.TokensPerDay),
+			RequestsPerMinute: pickCode(base.Codes.RequestsPerMinute, override.Codes.RequestsPerMinute),
+		},
+	}
 }
 
 // durationDefault maps zero to def and negative to none.
@@ -343,8 +393,8 @@ func (m Model) normalize() (Model, error) {
 	switch {
 	case m.Burndown == 0:
 		m.Burndown = 1
-	case !(m.Burndown >= 1 && m.Burndown <= MaxBurndown):
-		return m, fmt.Errorf("bedrocktest: model %q: burndown %v must be a number from 1 to %d (0 means 1)", m.ID, m.Burndown, MaxBurndown)
+	case !(m.Burndown >= 1 && m.Burndown <= maxBurndown):
+		return m, fmt.Errorf("bedrocktest: model %q: burndown %v must be a number from 1 to %d (0 means 1)", m.ID, m.Burndown, maxBurndown)
 	}
 	if m.MaxOutputTokens == 0 {
 		m.MaxOutputTokens = defaultMaxOutput
@@ -370,8 +420,8 @@ func (m Model) normalize() (Model, error) {
 			return m, fmt.Errorf("bedrocktest: model %q: scope %v: use on-demand, cross-region or global", m.ID, s)
 		}
 		if l.TokensPerMinute < NoTokens || l.TokensPerDay < NoTokens || l.RequestsPerMinute < NoTokens ||
-			l.TokensPerMinute > MaxQuota || l.TokensPerDay > MaxQuota || l.RequestsPerMinute > MaxQuota {
-			return m, fmt.Errorf("bedrocktest: model %q, %v: a quota must be positive and at most %d, 0 (not enforced; for tokens per day: TPM × 1440) or NoTokens (-1, zero quota)", m.ID, s, int64(MaxQuota))
+			l.TokensPerMinute > maxQuota || l.TokensPerDay > maxQuota || l.RequestsPerMinute > maxQuota {
+			return m, fmt.Errorf("bedrocktest: model %q, %v: a quota must be positive and at most %d, 0 (not enforced; for tokens per day: TPM × 1440) or NoTokens (-1, zero quota)", m.ID, s, int64(maxQuota))
 		}
 		if l.TokensPerDay == 0 && l.TokensPerMinute > 0 {
 			l.TokensPerDay = l.TokensPerMinute * minutesPerDay

@@ -21,7 +21,7 @@ func FuzzOptions(f *testing.F) {
 		o := bedrocktest.Options{
 			Models: []bedrocktest.Model{{ID: nova, Burndown: burndown, MaxOutputTokens: maxOut, ContextWindow: window,
 				Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: tpm, TokensPerDay: tpd}}}},
-			TimeScale: scale, AlignStart: true, Counter: wordCounter{},
+			TimeScale: scale, Counter: wordCounter{},
 			Latency:  bedrocktest.Latency{TimeToFirstToken: time.Duration(ttft), PerOutputToken: time.Duration(perToken)},
 			Faults:   bedrocktest.Faults{Slow: 1, SlowFactor: slow},
 			CacheTTL: time.Duration(cacheTTL),

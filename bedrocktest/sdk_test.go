@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
 )
 
 func TestConverseRoundTrip(t *testing.T) {
@@ -303,7 +303,7 @@ func TestUsageMatchesCounter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Converse: %v", err)
 	}
-	want := bedrocktest.DefaultCounter().Count(prompt)
+	want := estimate.Reference().Count(prompt)
 	if got := int(aws.ToInt32(out.Usage.InputTokens)); got != want || want == 0 {
 		t.Errorf("input tokens = %d, want %d (the reference tokenizer's count)", got, want)
 	}

@@ -58,7 +58,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{
 		opts:   o,
-		clock:  newClock(o.Clock, o.TimeScale, o.Start, o.AlignStart),
+		clock:  newClock(o.TimeScale),
 		meter:  newMeter(o.Window),
 		cache:  promptCache{ttl: o.CacheTTL},
 		models: make(map[string]*Model, len(o.Models)),

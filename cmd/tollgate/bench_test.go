@@ -6,34 +6,37 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 )
 
 // TestBenchShortJSON runs "tollgate bench --short --json" on one scenario and two
 // strategies (the full short set runs in internal/bench) and reads the JSON back.
 func TestBenchShortJSON(t *testing.T) {
-	var out, errOut bytes.Buffer
-	cmd := newRootCmd()
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs([]string{"bench", "--short", "--json", "--scenario", "contracts", "--window", "bucket", "--strategy", "tollgate,sdk-standard", "--documents", "../../internal/estimate/testdata/contracts"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("bench: %v\n%s", err, errOut.String())
-	}
-	var rep struct {
-		Runs []struct {
-			Scenario string
-			Results  []struct {
-				Strategy string
-				Lost     int
+	synctest.Test(t, func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		cmd := newRootCmd()
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		cmd.SetArgs([]string{"bench", "--short", "--json", "--scenario", "contracts", "--window", "bucket", "--strategy", "tollgate,sdk-standard", "--documents", "../../internal/estimate/testdata/contracts"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("bench: %v\n%s", err, errOut.String())
+		}
+		var rep struct {
+			Runs []struct {
+				Scenario string
+				Results  []struct {
+					Strategy string
+					Lost     int
+				}
 			}
 		}
-	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
-	}
-	if len(rep.Runs) != 1 || len(rep.Runs[0].Results) != 2 || rep.Runs[0].Results[0].Strategy != "tollgate" {
-		t.Fatalf("report = %+v; want contracts with tollgate and sdk-standard", rep)
-	}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+		}
+		if len(rep.Runs) != 1 || len(rep.Runs[0].Results) != 2 || rep.Runs[0].Results[0].Strategy != "tollgate" {
+			t.Fatalf("report = %+v; want contracts with tollgate and sdk-standard", rep)
+		}
+	})
 }
 
 func TestBenchUsageErrors(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 func init() { registered = append(registered, newEmulateCmd) }
@@ -134,13 +135,13 @@ Ctrl-C stops the emulator.`,
 
 // options builds the emulator's options from the config file and the flags set.
 func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
-	var c bedrocktest.Config
+	var c bedrocktest.Options
 	if f.config != "" {
 		data, err := os.ReadFile(f.config)
 		if err != nil {
 			return bedrocktest.Options{}, fmt.Errorf("--config: %w", err)
 		}
-		if c, err = bedrocktest.ParseConfig(data); err != nil {
+		if c, err = bedrocktest.ParseOptions(data); err != nil {
 			return bedrocktest.Options{}, fmt.Errorf("--config %s: %w", f.config, err)
 		}
 	}
@@ -153,7 +154,11 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 	}
 	set := cmd.Flags().Changed
 	if set("window") {
-		c.Window = f.window
+		w, err := parseWindow(f.window)
+		if err != nil {
+			return bedrocktest.Options{}, fmt.Errorf("--window: %w", err)
+		}
+		c.Window = w
 	}
 	if set("time-scale") {
 		c.TimeScale = f.timeScale
@@ -165,8 +170,7 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 		c.LegacyRPM = f.legacyRPM
 	}
 	if set("no-presets") {
-		presets := !f.noPresets
-		c.Presets = &presets
+		c.Presets = !f.noPresets
 	}
 	if set("region") {
 		c.Region = f.region
@@ -178,7 +182,10 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 		c.Latency.PerOutputToken = f.perToken
 	}
 	if set("output-tokens") {
-		c.OutputTokens = f.outputTokens
+		c.OutputTokens = nil // 0: replies follow the prompt
+		if n := f.outputTokens; n > 0 {
+			c.OutputTokens = func(bedrocktest.ReplyRequest) int { return n }
+		}
 	}
 	if set("fault-seed") {
 		c.Faults.Seed = f.faultSeed
@@ -211,7 +218,23 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 			c.Limits[id] = l
 		}
 	}
-	return c.Options() // runEmulate's New checks the rest
+	if !c.Presets && c.Models == nil && (f.config != "" || set("no-presets")) {
+		// Nil Models would mean the presets again.
+		return bedrocktest.Options{}, errors.New("no models: keep the presets or list models in --config")
+	}
+	return c, nil // runEmulate's New checks the rest
+}
+
+// parseWindow reads a window mode: "bucket" (also "token-bucket") or "clock" (also
+// "clock-minute").
+func parseWindow(s string) (quota.Meter, error) {
+	switch s {
+	case "bucket", "token-bucket":
+		return quota.TokenBucket, nil
+	case "clock", "clock-minute":
+		return quota.ClockWindow, nil
+	}
+	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
 }
 
 // tls loads --tls-cert and --tls-key; nil means plain HTTP.
@@ -293,7 +316,7 @@ func runEmulate(ctx context.Context, out io.Writer, addr string, tlsConfig *tls.
 		trust = "Clients must trust --tls-cert: AWS_CA_BUNDLE=FILE (AWS CLI, boto3), NODE_EXTRA_CA_CERTS=FILE (Node.js).\n"
 	}
 	mode := "token-bucket"
-	if opts.Window == bedrocktest.ClockMinute {
+	if opts.Window == quota.ClockWindow {
 		mode = "clock-minute"
 	}
 	scale := opts.TimeScale

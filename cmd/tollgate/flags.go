@@ -17,15 +17,16 @@ import (
 // Upper bounds of the numeric flags, far beyond any real use and far below where the
 // arithmetic on them could overflow.
 const (
-	maxTokensFlag  = 1_000_000         // max_tokens and overlap: no model comes near
-	maxChunkFlag   = 100_000_000       // input tokens of one chunk
-	maxQuotaFlag   = 1_000_000_000_000 // tokens or requests per minute or day
-	maxCountFlag   = 1_000_000         // documents or calls at once
-	maxLatencyFlag = time.Hour         // one token's latency, or the first one's
-	maxGraceFlag   = 24 * time.Hour    // after Ctrl-C
-	maxTimeout     = 24 * time.Hour    // a network operation
-	minTimeScale   = bedrocktest.MinTimeScale
-	maxTimeScale   = bedrocktest.MaxTimeScale
+	maxTokensFlag     = 1_000_000         // max_tokens and overlap: no model comes near
+	maxChunkFlag      = 100_000_000       // input tokens of one chunk
+	maxQuotaFlag      = 1_000_000_000_000 // tokens or requests per minute or day
+	maxCountFlag      = 1_000_000         // documents or calls at once
+	maxLatencyFlag    = time.Hour         // one token's latency, or the first one's (bedrocktest.New's bound)
+	maxSlowFactorFlag = 1000              // the emulator's slow-reply multiplier (bedrocktest.New's bound)
+	maxGraceFlag      = 24 * time.Hour    // after Ctrl-C
+	maxTimeout        = 24 * time.Hour    // a network operation
+	minTimeScale      = bedrocktest.MinTimeScale
+	maxTimeScale      = bedrocktest.MaxTimeScale
 )
 
 // intRange checks an integer flag: lo ≤ v ≤ hi. meaning says what the ends or a
@@ -117,9 +118,9 @@ func (f *benchFlags) validate() error {
 func (f *emulateFlags) validate() error {
 	return firstError(
 		floatRange("time-scale", f.timeScale, minTimeScale, maxTimeScale, true, "emulated seconds per real second; 0 means 1"),
-		durationRange("ttft", f.ttft, math.MinInt64, bedrocktest.MaxLatency, "0 for 400ms, negative for none"),
-		durationRange("per-token", f.perToken, math.MinInt64, bedrocktest.MaxLatency, "0 for 15ms, negative for none"),
+		durationRange("ttft", f.ttft, math.MinInt64, maxLatencyFlag, "0 for 400ms, negative for none"),
+		durationRange("per-token", f.perToken, math.MinInt64, maxLatencyFlag, "0 for 15ms, negative for none"),
 		intRange("output-tokens", int64(f.outputTokens), 0, maxChunkFlag, "0 lets the reply follow the prompt"),
-		floatRange("slow-factor", f.slowFactor, 1, bedrocktest.MaxSlowFactor, true, "latency multiplier of slow replies; 0 means 10"),
+		floatRange("slow-factor", f.slowFactor, 1, maxSlowFactorFlag, true, "latency multiplier of slow replies; 0 means 10"),
 	)
 }

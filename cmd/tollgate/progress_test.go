@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/batch"
@@ -13,25 +14,27 @@ import (
 // checks the bar's last state: every document finished, and no ETA beside it (the last
 // forecast, made while documents were still open, is stale once they are all done).
 func TestProgressShowsNoETAWhenFinished(t *testing.T) {
-	dir := exampleCopy(t, false)
-	out := filepath.Join(t.TempDir(), "results.jsonl")
-	_, stderr, err := runCmd(t, "run", "--emulate", "--time-scale", "10", "--progress", "bar", "--json", "--out", out, dir)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr)
-	}
-	frames := strings.Split(stderr, "\r")
-	last := ""
-	for _, f := range frames {
-		if strings.Contains(f, " out tokens") && strings.Contains(f, "/24)") {
-			last = f
+	synctest.Test(t, func(t *testing.T) {
+		dir := exampleCopy(t, false)
+		out := filepath.Join(t.TempDir(), "results.jsonl")
+		_, stderr, err := runCmd(t, "run", "--emulate", "--time-scale", "10", "--progress", "bar", "--json", "--out", out, dir)
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr)
 		}
-	}
-	if !strings.Contains(last, "(24/24") {
-		t.Fatalf("the bar's last state is not 24/24 documents: %q", last)
-	}
-	if strings.Contains(last, "ETA") {
-		t.Errorf("the bar shows an ETA with every document finished: %q", last)
-	}
+		frames := strings.Split(stderr, "\r")
+		last := ""
+		for _, f := range frames {
+			if strings.Contains(f, " out tokens") && strings.Contains(f, "/24)") {
+				last = f
+			}
+		}
+		if !strings.Contains(last, "(24/24") {
+			t.Fatalf("the bar's last state is not 24/24 documents: %q", last)
+		}
+		if strings.Contains(last, "ETA") {
+			t.Errorf("the bar shows an ETA with every document finished: %q", last)
+		}
+	})
 }
 
 // TestProgressLine checks the status beside the bar: an ETA while documents are open,

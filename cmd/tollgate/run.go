@@ -274,7 +274,7 @@ type session struct {
 	client *tollgate.Client
 	limits []quota.Limit
 	scale  float64 // emulated seconds per real second; 1 for real Bedrock
-	srv    *bedrocktest.Server
+	srv    *bedrocktest.Handler
 	note   string
 	// reading is how the provider meters the limits: the emulator's window mode, not
 	// known for Bedrock.
@@ -311,12 +311,12 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 	if err != nil {
 		return nil, err
 	}
-	var window bedrocktest.WindowMode
+	var window quota.Meter
 	switch f.window {
 	case "bucket", "":
-		window = bedrocktest.TokenBucket
+		window = quota.TokenBucket
 	case "clock":
-		window = bedrocktest.ClockMinute
+		window = quota.ClockWindow
 	default:
 		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
 	}
@@ -335,8 +335,9 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		}
 	}
 	bm.Limits[ref.Scope] = ls
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog,
-		AlignStart: true}) // its minutes begin where a --limit "… clock" of scaled minutes does
+	// At a time scale other than 1 the emulator's minutes begin where a --limit "… clock"
+	// of scaled minutes does. The client calls it in-process, with no socket.
+	srv, err := bedrocktest.New(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog})
 	if err != nil {
 		return nil, err
 	}
@@ -345,10 +346,10 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		l.Per = time.Duration(float64(l.Per) / scale)
 		scaled[i] = l
 	}
-	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", "")}
+	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", ""), HTTPClient: srv.Client()}
 	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing, AttemptTimeout: f.attemptTimeout,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
-		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: srv.URL, Limits: scaled}}})
+		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: emulatorEndpoint, Limits: scaled}}})
 	if err != nil {
 		srv.Close()
 		return nil, err
@@ -358,7 +359,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		parts = append(parts, group(l.Amount)+" "+analyze.LimitName(l))
 	}
 	mode := "token bucket"
-	if window == bedrocktest.ClockMinute {
+	if window == quota.ClockWindow {
 		mode = "clock minutes"
 	}
 	note := fmt.Sprintf("Emulating Bedrock in-process (no AWS account used): %s in %s with %s (%s), %s.\n", cfg.Model, region, strings.Join(parts, ", "), quotaSource(explicit), mode)
@@ -367,11 +368,15 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 			scale, (time.Duration(float64(time.Minute) / scale)).Round(time.Millisecond*100))
 	}
 	reading := analyze.BucketReading
-	if window == bedrocktest.ClockMinute {
+	if window == quota.ClockWindow {
 		reading = analyze.ClockReading
 	}
 	return &session{client: client, limits: scaled, scale: scale, srv: srv, note: note, reading: reading}, nil
 }
+
+// emulatorEndpoint is the endpoint the client is given for the in-process emulator: its
+// transport calls the handler directly, so the host is never looked up.
+const emulatorEndpoint = "http://bedrocktest"
 
 func quotaSource(explicit []quota.Limit) string {
 	if explicit != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/results"
@@ -92,65 +93,70 @@ func records(t *testing.T, path string) map[string][]results.Record {
 // broken files added), at a faster time scale: zero throttles, every document once, high
 // priority first on average, quota efficiency ≥ 0.9.
 func TestRunEmulateEndToEnd(t *testing.T) {
-	dir := exampleCopy(t, true)
-	out := filepath.Join(t.TempDir(), "results.jsonl")
-	stdout, stderr, err := runCmd(t, "run", "--emulate", "--time-scale", "10", "--progress", "log", "--json", "--out", out, dir)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr)
-	}
-	if !strings.Contains(stderr, "Emulating Bedrock") || !strings.Contains(stderr, "faster") {
-		t.Errorf("stderr does not say it emulates and scales time:\n%s", stderr)
-	}
-	var sum summaryJSON
-	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
-		t.Fatalf("summary is not JSON: %v\n%s", err, stdout)
-	}
-	t.Logf("summary: %+v", sum)
-	if sum.Throttles != 0 {
-		t.Errorf("%d throttles; want 0", sum.Throttles)
-	}
-	if sum.Done != 24 || sum.Skipped != 4 || sum.Failed != 0 {
-		t.Errorf("done %d, skipped %d, failed %d; want 24, 4, 0", sum.Done, sum.Skipped, sum.Failed)
-	}
-	// The summary's efficiency takes off what a full bucket lets through at once, most of
-	// this short sample's usage: it must be a fraction, and says little here. That the
-	// run kept the quota busy is checked on the settled usage at the rate (200,000 tokens
-	// per minute): it must take at least 0.9 of the time the run took.
-	if sum.Efficiency <= 0 || sum.Efficiency > 1 {
-		t.Errorf("quota efficiency %.3f; want in (0, 1]", sum.Efficiency)
-	}
-	if atRate := float64(sum.QuotaTokens) / 200_000 * 60; atRate < 0.9*sum.ElapsedSeconds {
-		t.Errorf("%d quota tokens take %.0fs at the rate; the run took %.0fs (want ≥ 0.9 of it)", sum.QuotaTokens, atRate, sum.ElapsedSeconds)
-	}
-	recs := records(t, out)
-	finish := map[string][]time.Time{}
-	for p, rs := range recs {
-		if len(rs) != 1 {
-			t.Errorf("%s: %d records, want exactly 1", p, len(rs))
+	// In a bubble the in-process emulator, the client and their waits share the
+	// bubble's clock: the run takes its CPU time only, and nothing is late.
+	synctest.Test(t, func(t *testing.T) {
+		dir := exampleCopy(t, true)
+		out := filepath.Join(t.TempDir(), "results.jsonl")
+		stdout, stderr, err := runCmd(t, "run", "--emulate", "--time-scale", "10", "--progress", "log", "--json", "--out", out, dir)
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr)
 		}
-		if rs[0].Status == results.Done {
-			finish[rs[0].Priority] = append(finish[rs[0].Priority], rs[0].Finished)
+		if !strings.Contains(stderr, "Emulating Bedrock") || !strings.Contains(stderr, "faster") {
+			t.Errorf("stderr does not say it emulates and scales time:\n%s", stderr)
 		}
-	}
-	mean := func(ts []time.Time) time.Time {
-		var sum time.Duration
-		for _, x := range ts {
-			sum += x.Sub(ts[0])
+		var sum summaryJSON
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+			t.Fatalf("summary is not JSON: %v\n%s", err, stdout)
 		}
-		return ts[0].Add(sum / time.Duration(len(ts)))
-	}
-	if len(finish["high"]) != 4 || len(finish["low"]) != 4 {
-		t.Fatalf("classes: %d high, %d low; want 4 and 4", len(finish["high"]), len(finish["low"]))
-	}
-	h, n, l := mean(finish["high"]), mean(finish["normal"]), mean(finish["low"])
-	if !(h.Before(n) && n.Before(l)) {
-		t.Errorf("mean finish: high %v, normal %v, low %v; want high first, low last", h, n, l)
-	}
-	for _, name := range []string{"empty.txt", "binary.txt", "scan.pdf", "corrupt.docx"} {
-		if rs := recs[filepath.ToSlash(filepath.Join(dir, name))]; len(rs) != 1 || rs[0].Status != results.Skipped || rs[0].Error == "" {
-			t.Errorf("%s: %+v; want one skipped record with the reason", name, rs)
+		t.Logf("summary: %+v", sum)
+		if sum.Throttles != 0 {
+			t.Errorf("%d throttles; want 0", sum.Throttles)
 		}
-	}
+		if sum.Done != 24 || sum.Skipped != 4 || sum.Failed != 0 {
+			t.Errorf("done %d, skipped %d, failed %d; want 24, 4, 0", sum.Done, sum.Skipped, sum.Failed)
+		}
+		// The summary's efficiency takes off what a full bucket lets through at once, most of
+		// this short sample's usage: it must be a fraction, and says little here. That the
+		// run kept the quota busy is checked on the settled usage at the rate (200,000 tokens
+		// per minute): in the bubble, where nothing is late, it must take at least as long
+		// as the run took (the bucket's first minute lets through more).
+		if sum.Efficiency <= 0 || sum.Efficiency > 1 {
+			t.Errorf("quota efficiency %.3f; want in (0, 1]", sum.Efficiency)
+		}
+		if atRate := float64(sum.QuotaTokens) / 200_000 * 60; atRate < sum.ElapsedSeconds {
+			t.Errorf("%d quota tokens take %.0fs at the rate; the run took %.0fs (want ≥ all of it)", sum.QuotaTokens, atRate, sum.ElapsedSeconds)
+		}
+		recs := records(t, out)
+		finish := map[string][]time.Time{}
+		for p, rs := range recs {
+			if len(rs) != 1 {
+				t.Errorf("%s: %d records, want exactly 1", p, len(rs))
+			}
+			if rs[0].Status == results.Done {
+				finish[rs[0].Priority] = append(finish[rs[0].Priority], rs[0].Finished)
+			}
+		}
+		mean := func(ts []time.Time) time.Time {
+			var sum time.Duration
+			for _, x := range ts {
+				sum += x.Sub(ts[0])
+			}
+			return ts[0].Add(sum / time.Duration(len(ts)))
+		}
+		if len(finish["high"]) != 4 || len(finish["low"]) != 4 {
+			t.Fatalf("classes: %d high, %d low; want 4 and 4", len(finish["high"]), len(finish["low"]))
+		}
+		h, n, l := mean(finish["high"]), mean(finish["normal"]), mean(finish["low"])
+		if !(h.Before(n) && n.Before(l)) {
+			t.Errorf("mean finish: high %v, normal %v, low %v; want high first, low last", h, n, l)
+		}
+		for _, name := range []string{"empty.txt", "binary.txt", "scan.pdf", "corrupt.docx"} {
+			if rs := recs[filepath.ToSlash(filepath.Join(dir, name))]; len(rs) != 1 || rs[0].Status != results.Skipped || rs[0].Error == "" {
+				t.Errorf("%s: %+v; want one skipped record with the reason", name, rs)
+			}
+		}
+	})
 }
 
 // TestRunCrashAndResume kills a run with SIGKILL half-way and runs it again: every
@@ -229,38 +235,40 @@ func TestPlanMatchesRun(t *testing.T) {
 		{"rpm", []string{"--tpm", "5000000", "--rpm", "8"}, "requests-per-minute"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"run", "--emulate", "--time-scale", "10", "--progress", "none", "--json", "--out", filepath.Join(t.TempDir(), "r.jsonl")}, tc.flags...)
-			stdout, stderr, err := runCmd(t, append(append(args, "--dry-run"), dir)...)
-			if err != nil {
-				t.Fatalf("dry run: %v\n%s", err, stderr)
-			}
-			var plan struct {
-				Binding  string        `json:"binding"`
-				Makespan time.Duration `json:"makespan_ns"`
-			}
-			if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
-				t.Fatalf("plan: %v\n%s", err, stdout)
-			}
-			if plan.Binding != tc.binding {
-				t.Errorf("plan says %q binds; want %q", plan.Binding, tc.binding)
-			}
-			stdout, stderr, err = runCmd(t, append(args, dir)...)
-			if err != nil {
-				t.Fatalf("run: %v\n%s", err, stderr)
-			}
-			var sum summaryJSON
-			if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
-				t.Fatalf("summary: %v\n%s", err, stdout)
-			}
-			actual := time.Duration(sum.ElapsedSeconds * float64(time.Second))
-			off := (plan.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
-			t.Logf("%s: predicted %v, actual %v (%+.1f%%), %d throttles", tc.name, plan.Makespan.Round(time.Second), actual.Round(time.Second), 100*off, sum.Throttles)
-			if off > 0.15 || off < -0.15 {
-				t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 15%%", plan.Makespan, actual, 100*off)
-			}
-			if sum.Throttles != 0 || sum.Done != 24 {
-				t.Errorf("run: %d done, %d throttles; want 24 and 0", sum.Done, sum.Throttles)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				args := append([]string{"run", "--emulate", "--time-scale", "10", "--progress", "none", "--json", "--out", filepath.Join(t.TempDir(), "r.jsonl")}, tc.flags...)
+				stdout, stderr, err := runCmd(t, append(append(args, "--dry-run"), dir)...)
+				if err != nil {
+					t.Fatalf("dry run: %v\n%s", err, stderr)
+				}
+				var plan struct {
+					Binding  string        `json:"binding"`
+					Makespan time.Duration `json:"makespan_ns"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
+					t.Fatalf("plan: %v\n%s", err, stdout)
+				}
+				if plan.Binding != tc.binding {
+					t.Errorf("plan says %q binds; want %q", plan.Binding, tc.binding)
+				}
+				stdout, stderr, err = runCmd(t, append(args, dir)...)
+				if err != nil {
+					t.Fatalf("run: %v\n%s", err, stderr)
+				}
+				var sum summaryJSON
+				if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+					t.Fatalf("summary: %v\n%s", err, stdout)
+				}
+				actual := time.Duration(sum.ElapsedSeconds * float64(time.Second))
+				off := (plan.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
+				t.Logf("%s: predicted %v, actual %v (%+.1f%%), %d throttles", tc.name, plan.Makespan.Round(time.Second), actual.Round(time.Second), 100*off, sum.Throttles)
+				if off > 0.12 || off < -0.12 {
+					t.Errorf("predicted %v, actual %v: %+.1f%% off; want within 12%%", plan.Makespan, actual, 100*off)
+				}
+				if sum.Throttles != 0 || sum.Done != 24 {
+					t.Errorf("run: %d done, %d throttles; want 24 and 0", sum.Done, sum.Throttles)
+				}
+			})
 		})
 	}
 }

@@ -23,16 +23,21 @@ const scale = 20.0
 // emulated converts an emulated duration to the real one at scale.
 func emulated(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
 
+// emulatorEndpoint is the endpoint the client is given: the emulator's in-process
+// transport never looks the host up.
+const emulatorEndpoint = "http://bedrocktest"
+
 // fixture is an emulator serving DefaultModel and a client for it, both on the scaled
 // clock.
 type fixture struct {
-	srv    *bedrocktest.Server
+	srv    *bedrocktest.Handler
 	client *tollgate.Client
 	limits []quota.Limit
 }
 
 // newFixture starts an emulator enforcing tpm on Claude Sonnet 4's cross-region profile,
-// and a client that knows it.
+// and a client that knows it and calls it in-process. Inside a synctest bubble both run
+// on the bubble's clock.
 func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixture {
 	t.Helper()
 	m, ref, err := catalog.Default().Lookup(DefaultModel)
@@ -45,17 +50,17 @@ func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixtu
 	if edit != nil {
 		edit(&opts)
 	}
-	srv, err := bedrocktest.NewServer(opts)
+	srv, err := bedrocktest.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: tpm, Per: emulated(time.Minute)}}
 	c, err := tollgate.New(context.Background(), tollgate.Config{
-		AWS:          &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", "")},
+		AWS:          &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", ""), HTTPClient: srv.Client()},
 		WindowMargin: emulated(time.Second),
 		Backoff:      func(int) time.Duration { return emulated(time.Second) },
-		Targets:      []tollgate.Target{{Model: DefaultModel, Endpoint: srv.URL, Limits: limits}},
+		Targets:      []tollgate.Target{{Model: DefaultModel, Endpoint: emulatorEndpoint, Limits: limits}},
 	})
 	if err != nil {
 		t.Fatal(err)

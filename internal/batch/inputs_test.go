@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/results"
@@ -41,51 +42,55 @@ func contract(n string) []byte {
 // TestSameNamesInTwoFolders: two input folders holding files of the same name are three
 // documents, all done, each recorded under its own path.
 func TestSameNamesInTwoFolders(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	root := t.TempDir()
-	dA, dB := filepath.Join(root, "dA"), filepath.Join(root, "dB")
-	write(t, filepath.Join(dA, "x.txt"), contract("A"))
-	write(t, filepath.Join(dB, "x.txt"), contract("B"))
-	write(t, filepath.Join(dB, "y.txt"), contract("C"))
-	sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dA, dB}, Out: filepath.Join(root, "out.jsonl")})
-	if sum.Total != 3 || sum.Done != 3 {
-		t.Errorf("done %d of %d; want 3 of 3", sum.Done, sum.Total)
-	}
-	var got []string
-	for _, r := range recs {
-		got = append(got, r.Path)
-	}
-	slices.Sort(got)
-	want := []string{filepath.ToSlash(filepath.Join(dA, "x.txt")), filepath.ToSlash(filepath.Join(dB, "x.txt")), filepath.ToSlash(filepath.Join(dB, "y.txt"))}
-	if !slices.Equal(got, want) {
-		t.Errorf("records %v; want %v", got, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		root := t.TempDir()
+		dA, dB := filepath.Join(root, "dA"), filepath.Join(root, "dB")
+		write(t, filepath.Join(dA, "x.txt"), contract("A"))
+		write(t, filepath.Join(dB, "x.txt"), contract("B"))
+		write(t, filepath.Join(dB, "y.txt"), contract("C"))
+		sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dA, dB}, Out: filepath.Join(root, "out.jsonl")})
+		if sum.Total != 3 || sum.Done != 3 {
+			t.Errorf("done %d of %d; want 3 of 3", sum.Done, sum.Total)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Path)
+		}
+		slices.Sort(got)
+		want := []string{filepath.ToSlash(filepath.Join(dA, "x.txt")), filepath.ToSlash(filepath.Join(dB, "x.txt")), filepath.ToSlash(filepath.Join(dB, "y.txt"))}
+		if !slices.Equal(got, want) {
+			t.Errorf("records %v; want %v", got, want)
+		}
+	})
 }
 
 // TestFileNamedTwice: a folder and a file in it, or one file under two names (a link),
 // make one document, done once, with a warning naming both.
 func TestFileNamedTwice(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	root := t.TempDir()
-	dir := filepath.Join(root, "docs")
-	write(t, filepath.Join(dir, "a.txt"), contract("A"))
-	write(t, filepath.Join(dir, "b.txt"), contract("B"))
-	other := filepath.Join(root, "other")
-	if err := os.MkdirAll(other, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "b.txt"), filepath.Join(other, "b-link.txt")); err != nil {
-		t.Fatal(err)
-	}
-	var w warnings
-	sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dir, filepath.Join(dir, "a.txt"), other}, Out: filepath.Join(root, "out.jsonl"), Warn: w.warn})
-	if sum.Total != 2 || sum.Done != 2 || sum.Calls != 2 || len(recs) != 2 {
-		t.Errorf("total %d, done %d, %d calls, %d records; want 2 documents, each done once", sum.Total, sum.Done, sum.Calls, len(recs))
-	}
-	msgs := w.all()
-	if len(msgs) != 2 || !strings.Contains(strings.Join(msgs, "\n"), "a.txt is named twice") || !strings.Contains(strings.Join(msgs, "\n"), "b-link.txt are the same file") {
-		t.Errorf("warnings %q; want one for a.txt named twice and one for b.txt and its link", msgs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		root := t.TempDir()
+		dir := filepath.Join(root, "docs")
+		write(t, filepath.Join(dir, "a.txt"), contract("A"))
+		write(t, filepath.Join(dir, "b.txt"), contract("B"))
+		other := filepath.Join(root, "other")
+		if err := os.MkdirAll(other, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(dir, "b.txt"), filepath.Join(other, "b-link.txt")); err != nil {
+			t.Fatal(err)
+		}
+		var w warnings
+		sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dir, filepath.Join(dir, "a.txt"), other}, Out: filepath.Join(root, "out.jsonl"), Warn: w.warn})
+		if sum.Total != 2 || sum.Done != 2 || sum.Calls != 2 || len(recs) != 2 {
+			t.Errorf("total %d, done %d, %d calls, %d records; want 2 documents, each done once", sum.Total, sum.Done, sum.Calls, len(recs))
+		}
+		msgs := w.all()
+		if len(msgs) != 2 || !strings.Contains(strings.Join(msgs, "\n"), "a.txt is named twice") || !strings.Contains(strings.Join(msgs, "\n"), "b-link.txt are the same file") {
+			t.Errorf("warnings %q; want one for a.txt named twice and one for b.txt and its link", msgs)
+		}
+	})
 }
 
 // TestResumesResultsOfEarlierVersions: a results file whose records name documents by
@@ -93,97 +98,101 @@ func TestFileNamedTwice(t *testing.T) {
 // document is sent again, and the records are moved to the new paths, once each. So does
 // a run on the folder moved elsewhere.
 func TestResumesResultsOfEarlierVersions(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	dir := contractsDir(t, 4)
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	sum1, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: out})
-	if sum1.Done != 4 {
-		t.Fatalf("first run did %d documents; want 4", sum1.Done)
-	}
-	var old strings.Builder
-	for _, r := range recs {
-		r.Path = strings.TrimPrefix(r.Path, filepath.ToSlash(dir)+"/")
-		b, err := json.Marshal(r)
-		if err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		dir := contractsDir(t, 4)
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		sum1, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: out})
+		if sum1.Done != 4 {
+			t.Fatalf("first run did %d documents; want 4", sum1.Done)
+		}
+		var old strings.Builder
+		for _, r := range recs {
+			r.Path = strings.TrimPrefix(r.Path, filepath.ToSlash(dir)+"/")
+			b, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old.Write(append(b, '\n'))
+		}
+		if err := os.WriteFile(out, []byte(old.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		old.Write(append(b, '\n'))
-	}
-	if err := os.WriteFile(out, []byte(old.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum2, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: out})
-	if sum2.Resumed != 4 || sum2.Done != 0 || sum2.Calls != 0 {
-		t.Errorf("second run: %d resumed, %d done, %d calls; want 4 resumed and no call", sum2.Resumed, sum2.Done, sum2.Calls)
-	}
-	if len(recs) != 4 {
-		t.Errorf("%d records after resuming; want 4", len(recs))
-	}
-	for _, r := range recs {
-		if !strings.HasPrefix(r.Path, filepath.ToSlash(dir)+"/") || r.Status != results.Done {
-			t.Errorf("record %s (%s); want a done record under the folder's path", r.Path, r.Status)
+		sum2, recs := f.run(t, context.Background(), Config{Inputs: []string{dir}, Out: out})
+		if sum2.Resumed != 4 || sum2.Done != 0 || sum2.Calls != 0 {
+			t.Errorf("second run: %d resumed, %d done, %d calls; want 4 resumed and no call", sum2.Resumed, sum2.Done, sum2.Calls)
 		}
-	}
+		if len(recs) != 4 {
+			t.Errorf("%d records after resuming; want 4", len(recs))
+		}
+		for _, r := range recs {
+			if !strings.HasPrefix(r.Path, filepath.ToSlash(dir)+"/") || r.Status != results.Done {
+				t.Errorf("record %s (%s); want a done record under the folder's path", r.Path, r.Status)
+			}
+		}
 
-	// The folder moved (or the run started from another folder): still nothing to redo.
-	moved := filepath.Join(t.TempDir(), "moved")
-	if err := os.Rename(dir, moved); err != nil {
-		t.Fatal(err)
-	}
-	sum3, recs := f.run(t, context.Background(), Config{Inputs: []string{moved}, Out: out})
-	if sum3.Resumed != 4 || sum3.Calls != 0 || len(recs) != 4 {
-		t.Errorf("run on the moved folder: %d resumed, %d calls, %d records; want 4 resumed, no call, 4 records", sum3.Resumed, sum3.Calls, len(recs))
-	}
-	for _, r := range recs {
-		if !strings.HasPrefix(r.Path, filepath.ToSlash(moved)+"/") {
-			t.Errorf("record %s; want it under the moved folder's path", r.Path)
+		// The folder moved (or the run started from another folder): still nothing to redo.
+		moved := filepath.Join(t.TempDir(), "moved")
+		if err := os.Rename(dir, moved); err != nil {
+			t.Fatal(err)
 		}
-	}
+		sum3, recs := f.run(t, context.Background(), Config{Inputs: []string{moved}, Out: out})
+		if sum3.Resumed != 4 || sum3.Calls != 0 || len(recs) != 4 {
+			t.Errorf("run on the moved folder: %d resumed, %d calls, %d records; want 4 resumed, no call, 4 records", sum3.Resumed, sum3.Calls, len(recs))
+		}
+		for _, r := range recs {
+			if !strings.HasPrefix(r.Path, filepath.ToSlash(moved)+"/") {
+				t.Errorf("record %s; want it under the moved folder's path", r.Path)
+			}
+		}
+	})
 }
 
 // TestSpecialFilesAreSkipped: a link to /dev/zero, a FIFO and a link to a FIFO, in a
 // folder or given as inputs, are skipped with the reason, at once; the run goes on.
 func TestSpecialFilesAreSkipped(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	root := t.TempDir()
-	dir := filepath.Join(root, "docs")
-	write(t, filepath.Join(dir, "a.txt"), contract("A"))
-	fifo := filepath.Join(dir, "pipe.txt")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for link, target := range map[string]string{"zero.txt": "/dev/zero", "to-pipe.md": fifo} {
-		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		root := t.TempDir()
+		dir := filepath.Join(root, "docs")
+		write(t, filepath.Join(dir, "a.txt"), contract("A"))
+		fifo := filepath.Join(dir, "pipe.txt")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-	lone := filepath.Join(root, "lone.txt")
-	if err := syscall.Mkfifo(lone, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		sum  Summary
-		recs []results.Record
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dir, lone, "/dev/zero"}, Out: filepath.Join(root, "out.jsonl")})
-		done <- result{sum, recs}
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("the run is still going after a minute: a special file blocked it")
-	}
-	if res.sum.Done != 1 || res.sum.Skipped != 5 {
-		t.Errorf("done %d, skipped %d; want a.txt done and the 5 special files skipped: %+v", res.sum.Done, res.sum.Skipped, res.sum.Failures)
-	}
-	for _, r := range res.sum.Failures {
-		if !strings.Contains(r.Error, "not a regular file") {
-			t.Errorf("%s skipped for %q; want the reason: not a regular file", r.Path, r.Error)
+		for link, target := range map[string]string{"zero.txt": "/dev/zero", "to-pipe.md": fifo} {
+			if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		lone := filepath.Join(root, "lone.txt")
+		if err := syscall.Mkfifo(lone, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			sum  Summary
+			recs []results.Record
+		}
+		done := make(chan result, 1)
+		go func() {
+			sum, recs := f.run(t, context.Background(), Config{Inputs: []string{dir, lone, "/dev/zero"}, Out: filepath.Join(root, "out.jsonl")})
+			done <- result{sum, recs}
+		}()
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the run is still going after a minute: a special file blocked it")
+		}
+		if res.sum.Done != 1 || res.sum.Skipped != 5 {
+			t.Errorf("done %d, skipped %d; want a.txt done and the 5 special files skipped: %+v", res.sum.Done, res.sum.Skipped, res.sum.Failures)
+		}
+		for _, r := range res.sum.Failures {
+			if !strings.Contains(r.Error, "not a regular file") {
+				t.Errorf("%s skipped for %q; want the reason: not a regular file", r.Path, r.Error)
+			}
+		}
+	})
 }
 
 // TestLongRequestLine: one line of a JSONL input longer than MaxRequestLine is skipped

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/quota"
@@ -14,27 +15,29 @@ import (
 // TestHugeRequestMaxTokens gives a JSONL request max_tokens 10^12: it is skipped with a
 // reason naming the model's maximum, no negative number, and the others are done.
 func TestHugeRequestMaxTokens(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "requests.jsonl")
-	write(t, in, []byte(`{"id": "huge", "prompt": "Name the parties.", "max_tokens": 1000000000000}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		dir := t.TempDir()
+		in := filepath.Join(dir, "requests.jsonl")
+		write(t, in, []byte(`{"id": "huge", "prompt": "Name the parties.", "max_tokens": 1000000000000}
 {"id": "fine", "prompt": "Name the parties.", "max_tokens": 100}
 `))
-	sum, recs := f.run(t, context.Background(), Config{Inputs: []string{in}, Out: filepath.Join(dir, "out.jsonl")})
-	if sum.Done != 1 || sum.Skipped != 1 || len(recs) != 2 {
-		t.Fatalf("done %d, skipped %d, %d records; want one of each", sum.Done, sum.Skipped, len(recs))
-	}
-	for _, r := range recs {
-		if !strings.HasSuffix(r.Path, ":huge") {
-			continue
+		sum, recs := f.run(t, context.Background(), Config{Inputs: []string{in}, Out: filepath.Join(dir, "out.jsonl")})
+		if sum.Done != 1 || sum.Skipped != 1 || len(recs) != 2 {
+			t.Fatalf("done %d, skipped %d, %d records; want one of each", sum.Done, sum.Skipped, len(recs))
 		}
-		if !strings.Contains(r.Error, "max_tokens 1000000000000") || !strings.Contains(r.Error, "accepts at most") {
-			t.Errorf("reason %q; want the request's max_tokens and the model's maximum", r.Error)
+		for _, r := range recs {
+			if !strings.HasSuffix(r.Path, ":huge") {
+				continue
+			}
+			if !strings.Contains(r.Error, "max_tokens 1000000000000") || !strings.Contains(r.Error, "accepts at most") {
+				t.Errorf("reason %q; want the request's max_tokens and the model's maximum", r.Error)
+			}
+			if negative.MatchString(r.Error) {
+				t.Errorf("reason %q has a negative number", r.Error)
+			}
 		}
-		if negative.MatchString(r.Error) {
-			t.Errorf("reason %q has a negative number", r.Error)
-		}
-	}
+	})
 }
 
 // TestLimitTooSmallForACall gives a tokens-per-minute limit of 1: New refuses it, naming

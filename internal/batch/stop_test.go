@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,23 +106,25 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 // sent, and the summary says the run was interrupted, every time (the flag once came
 // from a goroutine that could lose the race with the summary).
 func TestRunInterruptedBeforeItStarts(t *testing.T) {
-	f := newFixture(t, 400_000, nil)
-	dir := contractsDir(t, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for i := range 20 {
-		r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}, f.client)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, 400_000, nil)
+		dir := contractsDir(t, 4)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for i := range 20 {
+			r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}, f.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := r.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sum.Interrupted || sum.Done != 0 || sum.Calls != 0 {
+				t.Fatalf("run %d: interrupted %v, done %d, calls %d; want an interrupted run that sent nothing", i, sum.Interrupted, sum.Done, sum.Calls)
+			}
 		}
-		sum, err := r.Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !sum.Interrupted || sum.Done != 0 || sum.Calls != 0 {
-			t.Fatalf("run %d: interrupted %v, done %d, calls %d; want an interrupted run that sent nothing", i, sum.Interrupted, sum.Done, sum.Calls)
-		}
-	}
+	})
 }
 
 // TestPrepareWatchesContext prepares a long document (it needs chunks) with a context

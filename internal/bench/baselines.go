@@ -128,7 +128,13 @@ type bucket struct {
 	perMinute, level float64
 }
 
+// refill adds what elapsed refills. An unlimited bucket (perMinute +Inf) stays full; no
+// time elapsed adds nothing (+Inf × 0 would be NaN, and a NaN level never has room —
+// two readings of a clock can be equal).
 func (b *bucket) refill(elapsed time.Duration) {
+	if elapsed <= 0 {
+		return
+	}
 	b.level = math.Min(b.perMinute, b.level+b.perMinute*elapsed.Minutes())
 }
 

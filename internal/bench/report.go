@@ -221,7 +221,7 @@ func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrock
 	// Lower bound: every limit's settled usage, less what the emulator let through at
 	// once at the start, ÷ rate (analyze.LowerBoundPeaks) …
 	reading := analyze.BucketReading
-	if e.mode == bedrocktest.ClockMinute {
+	if e.mode == quota.ClockWindow {
 		reading = analyze.ClockReading
 	}
 	var limits []quota.Limit

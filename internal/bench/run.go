@@ -21,6 +21,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // Options configure Run.
@@ -57,7 +58,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, errors.New("bench: no scenario to run")
 	}
 	for _, w := range opts.Windows {
-		if _, err := bedrocktest.ParseWindowMode(w); err != nil {
+		if _, err := parseWindow(w); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
@@ -88,7 +89,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			windows = []string{"bucket"}
 		}
 		for _, w := range windows {
-			mode, _ := bedrocktest.ParseWindowMode(w)
+			mode, _ := parseWindow(w)
 			scale := sc.timeScale()
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
@@ -122,23 +123,30 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
+// parseWindow reads a window mode: "bucket" (also "token-bucket") or "clock" (also
+// "clock-minute").
+func parseWindow(s string) (quota.Meter, error) {
+	switch s {
+	case "bucket", "token-bucket":
+		return quota.TokenBucket, nil
+	case "clock", "clock-minute":
+		return quota.ClockWindow, nil
+	}
+	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
+}
+
 // runStrategy runs one strategy on a fresh emulator and measures it.
-func runStrategy(ctx context.Context, sc *Scenario, mode bedrocktest.WindowMode, scale float64, cfg StrategyConfig, jobs []job, jitter time.Duration) (Result, Quotas, error) {
+func runStrategy(ctx context.Context, sc *Scenario, mode quota.Meter, scale float64, cfg StrategyConfig, jobs []job, jitter time.Duration) (Result, Quotas, error) {
 	ref, err := catalog.Parse(sc.Model)
 	if err != nil {
 		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
 	}
-	ec := bedrocktest.Config{Window: mode.String(), TimeScale: scale, Region: sc.Region, Latency: sc.Latency,
-		Limits: map[string]bedrocktest.Limits{sc.Model: {TokensPerMinute: sc.TokensPerMinute, TokensPerDay: sc.TokensPerDay, RequestsPerMinute: sc.RequestsPerMinute}}}
-	eo, err := ec.Options()
-	if err != nil {
-		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: %w", sc.Name, err)
-	}
-	eo.OutputTokens = sc.Output.outputTokens(sc.Seed)
-	// The emulator's UTC minutes begin where the client's quota.ClockWindow limits of
-	// scaled minutes do.
-	eo.AlignStart = true
-	srv, err := bedrocktest.NewServer(eo)
+	// At a time scale other than 1 the emulator's UTC minutes begin where the client's
+	// quota.ClockWindow limits of scaled minutes do.
+	eo := bedrocktest.Options{Window: mode, TimeScale: scale, Region: sc.Region, Latency: sc.Latency,
+		Limits:       map[string]bedrocktest.Limits{sc.Model: {TokensPerMinute: sc.TokensPerMinute, TokensPerDay: sc.TokensPerDay, RequestsPerMinute: sc.RequestsPerMinute}},
+		OutputTokens: sc.Output.outputTokens(sc.Seed)}
+	srv, err := bedrocktest.New(eo)
 	if err != nil {
 		return Result{}, Quotas{}, fmt.Errorf("bench: emulator for %q: %w", sc.Name, err)
 	}

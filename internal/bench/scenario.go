@@ -200,7 +200,7 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("time_scale: %v is not in [0, 1000]", s.TimeScale)
 	}
 	for _, w := range s.Windows {
-		if _, err := bedrocktest.ParseWindowMode(w); err != nil {
+		if _, err := parseWindow(w); err != nil {
 			return fmt.Errorf("windows: %w", err)
 		}
 	}

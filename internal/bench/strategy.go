@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
 // Settings a strategy uses (StrategyConfig fields).
@@ -77,9 +78,9 @@ type call struct {
 type env struct {
 	jitter   time.Duration // real-time jitter the window margin allows for
 	sc       *Scenario
-	mode     bedrocktest.WindowMode // how the emulator meters its quotas
+	mode     quota.Meter // how the emulator meters its quotas
 	cfg      StrategyConfig
-	srv      *bedrocktest.Server
+	srv      *bedrocktest.Handler // called in-process, through srv.Client()
 	scale    float64
 	region   string
 	tpm, tpd int64 // quota tokens per emulated minute / day
@@ -96,6 +97,10 @@ type env struct {
 // real converts an emulated duration to real time at the scenario's scale.
 func (e *env) real(d time.Duration) time.Duration { return time.Duration(float64(d) / e.scale) }
 
+// emulatorEndpoint is the endpoint the SDK is given: the in-process transport calls the
+// handler directly, so the host is never looked up.
+const emulatorEndpoint = "http://bedrocktest"
+
 // credentials are static fake credentials, as any user's would be.
 func (e *env) credentials() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider("AKIDTOLLGATEBENCH", "secret", "")
@@ -104,7 +109,8 @@ func (e *env) credentials() aws.CredentialsProvider {
 // sdk returns a plain SDK client pointed at the emulator with retryer r.
 func (e *env) sdk(r aws.Retryer) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{
-		Region: e.region, BaseEndpoint: aws.String(e.srv.URL), Credentials: e.credentials(), Retryer: r,
+		Region: e.region, BaseEndpoint: aws.String(emulatorEndpoint), Credentials: e.credentials(), Retryer: r,
+		HTTPClient: e.srv.Client(),
 	})
 }
 

@@ -116,8 +116,8 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		rightSize = *e.cfg.RightSize
 	}
 	cfg := tollgate.Config{
-		AWS:                 &aws.Config{Region: e.region, Credentials: e.credentials()},
-		Targets:             []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: e.srv.URL, Limits: limits}},
+		AWS:                 &aws.Config{Region: e.region, Credentials: e.credentials(), HTTPClient: e.srv.Client()},
+		Targets:             []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: emulatorEndpoint, Limits: limits}},
 		RightSizeMaxTokens:  rightSize,
 		Pacing:              e.pacing(),
 		ReserveWithBurndown: e.reserveBurndown(),
