@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-
 )
 
 // The script makes every decision of the store in one atomic step on the server, over the

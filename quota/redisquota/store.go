@@ -130,7 +130,7 @@ type ticket struct {
 	win     []int64 // per limit, the sub-window, window or index it was charged in
 	cost    quota.Cost
 	expires int64
-	fb      uint64        // the fallback store's ticket, for a call admitted while Redis was unreachable
+	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
 	fbm     quota.Store // the fallback store it was admitted by
 	hi      int
 }
