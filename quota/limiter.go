@@ -256,9 +256,9 @@ func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.set.Load().li
 
 // Wait blocks until cost is admitted against every limit at once, in priority order, and
 // returns the reservation, which the caller must end with Settle or Cancel. It returns
-// at once with a *TooLargeError when the cost exceeds a limit's Amount, and with an
-// error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
-// the queue and holds nothing.
+// at once with an error matching ErrTooLarge when the cost exceeds a limit's Amount, and
+// with an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting
+// leaves the queue and holds nothing.
 func (l *Limiter) Wait(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return Reservation{}, fmt.Errorf("quota: wait: %w", err)
@@ -269,8 +269,9 @@ func (l *Limiter) Wait(ctx context.Context, cost Cost, opt Options) (Reservation
 // Reserve admits cost at once if it can, without waiting and without overtaking calls of
 // the same or a higher priority that wait. When it cannot, the Reservation's OK is false
 // and its Delay says how long to wait before trying again (the predicted wait, from the
-// usage now and the calls queued ahead); such a Reservation holds nothing. The error is
-// a *TooLargeError when the cost exceeds a limit's Amount, ErrClosed, or the Store's.
+// usage now and the calls queued ahead); such a Reservation holds nothing. The error
+// matches ErrTooLarge when the cost exceeds a limit's Amount; it is ErrClosed after
+// Close, or the Store's.
 func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
 	return l.reserve(ctx, cost, opt, false)
 }

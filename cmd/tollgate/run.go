@@ -65,7 +65,7 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.tpm, "tpm", 0, "tokens-per-minute quota (default: read with Service Quotas, else the AWS default)")
 	fs.Int64Var(&f.tpd, "tpd", 0, "tokens-per-day quota (default: as --tpm)")
 	fs.Int64Var(&f.rpm, "rpm", 0, "requests-per-minute quota (default: none; Bedrock stopped enforcing it in 2026)")
-	fs.StringArrayVar(&f.limits, "limit", nil, `another limit, e.g. "input-tokens 100000/1m" (quota.ParseLimit syntax; repeatable)`)
+	fs.StringArrayVar(&f.limits, "limit", nil, `another limit, e.g. "input-tokens 100000/1m" (AMOUNT DIMENSION/PER; repeatable)`)
 	fs.BoolVar(&f.reserveBurndown, "reserve-burndown", false, "reserve max_tokens × burndown (the safe reading of an undocumented Bedrock rule)")
 }
 
