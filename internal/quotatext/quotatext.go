@@ -1,5 +1,8 @@
 // Package quotatext reads quota limits and priorities as command-line flags and
-// configuration files write them ("400k tokens/min", "high"), and writes limits back.
+// configuration files write them ("400k tokens/min", "high"), writes limits back (for
+// JSON reports), and names dimensions, meters and priority classes for labels and
+// messages: what the CLI, the configuration parsers and the reports need of quota's
+// types beyond the admission API.
 package quotatext
 
 import (
