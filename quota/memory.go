@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -195,6 +196,9 @@ func (m *memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uin
 
 // Usage implements Store.
 func (m *memory) Usage(_ context.Context, now time.Time, limits []Limit, need []int64) ([]int64, []time.Time, int, error) {
+	if need != nil && len(need) != len(limits) {
+		return nil, nil, 0, fmt.Errorf("quota: Usage got %d needs for %d limits: pass one per limit, or nil", len(need), len(limits))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = m.at(now)

@@ -343,6 +343,9 @@ func testUsageReport(t *testing.T, s quota.Store) {
 				limits[i], what, at.Sub(T0), from.Add(per).Sub(T0), from.Add(per+per/20).Sub(T0), from.Sub(T0))
 		}
 	}
+	if _, err := usage(context.Background(), s, now, limits, []int64{1}); err == nil {
+		t.Errorf("Usage with one need for two limits succeeded; want an error")
+	}
 	room := fits(func(l quota.Limit) int64 { return l.Amount - 50 })
 	one := fits(func(l quota.Limit) int64 { return l.Amount - 49 })
 	all := fits(func(l quota.Limit) int64 { return l.Amount })

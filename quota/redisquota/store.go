@@ -613,6 +613,9 @@ func (s *Store) flushLocked(ctx context.Context, st *set) error {
 // Usage implements quota.Store: the usage of the shared windows, less this instance's
 // unused grant (room it holds, not usage), and this instance's open reservations.
 func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, need []int64) ([]int64, []time.Time, int, error) {
+	if need != nil && len(need) != len(limits) {
+		return nil, nil, 0, fmt.Errorf("redisquota: Usage got %d needs for %d limits: pass one per limit, or nil", len(need), len(limits))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.setFor(limits)
