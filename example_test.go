@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -121,7 +122,7 @@ func Example_priorities() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for i, p := range quota.Priorities {
+	for i, p := range quotatext.Priorities {
 		if n := snap[0].Queued[i]; n > 0 {
 			fmt.Printf("waiting %s: %d\n", p, n)
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -12,7 +13,7 @@ import (
 // one series, in each window mode.
 func BenchmarkMeter(b *testing.B) {
 	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
-		b.Run(mode.String(), func(b *testing.B) {
+		b.Run(quotatext.MeterName(mode), func(b *testing.B) {
 			m := newMeter(mode)
 			key := seriesKey{Model: "m", Scope: catalog.CrossRegion}
 			lim := Limits{TokensPerMinute: 1 << 40, TokensPerDay: 1 << 50, RequestsPerMinute: 1 << 40}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -24,7 +25,7 @@ import (
 // limit ever held more than its amount, in either window mode.
 func TestOversubscribedLoad(t *testing.T) {
 	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(quotatext.MeterName(mode), func(t *testing.T) {
 			opts := quickOptions()
 			opts.Window, opts.ReserveBurndown, opts.TimeScale = mode, true, 60
 			opts.Latency = bedrocktest.Latency{TimeToFirstToken: 2 * time.Second, PerOutputToken: 20 * time.Millisecond}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -131,7 +132,7 @@ func TestMeterArithmetic(t *testing.T) {
 func TestMeterTokensPerDayAndRequests(t *testing.T) {
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	for _, mode := range []quota.Meter{quota.ClockWindow, quota.TokenBucket} {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(quotatext.MeterName(mode), func(t *testing.T) {
 			m := newMeter(mode)
 			key := seriesKey{Model: "m", Scope: catalog.CrossRegion}
 			lim := Limits{TokensPerMinute: 1000, TokensPerDay: 1500, RequestsPerMinute: 2}
@@ -158,10 +159,10 @@ func TestMeterTokensPerDayAndRequests(t *testing.T) {
 			// 1500 × 1h/24h = 62.5 tokens (plus its remaining 480).
 			want := map[quota.Meter]int64{quota.ClockWindow: 1000, quota.TokenBucket: 480 + 62}[mode]
 			if _, ok := reserve(24*time.Hour+2*time.Minute, want); !ok {
-				t.Errorf("%s: %d tokens refused the next day", mode, want)
+				t.Errorf("%s: %d tokens refused the next day", quotatext.MeterName(mode), want)
 			}
 			if _, ok := reserve(24*time.Hour+2*time.Minute, 501); ok {
-				t.Errorf("%s: a call past the daily amount was admitted", mode)
+				t.Errorf("%s: a call past the daily amount was admitted", quotatext.MeterName(mode))
 			}
 			s := m.series[key]
 			if s.throttled[limitTPD] != 2 || s.throttled[limitRPM] != 1 || s.admitted != 4 {

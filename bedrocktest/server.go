@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 )
 
 // The emulator's own endpoints, beside the Bedrock Runtime and Service Quotas APIs.
@@ -102,7 +104,7 @@ func (h *Handler) SetFaults(f Faults) error {
 // Stats returns a snapshot of what the emulator metered since it started or was reset.
 func (h *Handler) Stats() Stats {
 	now := h.clock.now()
-	st := Stats{Window: h.opts.Window.String(), Now: now, Series: h.meter.snapshot(now), Faults: map[string]int64{}}
+	st := Stats{Window: quotatext.MeterName(h.opts.Window), Now: now, Series: h.meter.snapshot(now), Faults: map[string]int64{}}
 	for k := faultKind(1); k < numFaults; k++ {
 		if n := h.faultCounts[k].Load(); n > 0 {
 			st.Faults[faultNames[k]] = n

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -237,7 +238,7 @@ func TestLimits(t *testing.T) {
 				t.Errorf("Limits (-want +got):\n%s", diff)
 			}
 			for _, l := range got {
-				if err := l.Validate(); err != nil {
+				if err := quotatext.Validate(l); err != nil {
 					t.Error(err)
 				}
 			}

@@ -32,13 +32,13 @@ func Example() {
 	// ... the call runs: 3,000 input tokens, 310 output tokens at a burndown of 5 ...
 	r.Settle(quota.Cost{Requests: 1, Tokens: 3_000 + 5*310})
 
-	s, _ := lim.Snapshot(ctx)
-	fmt.Println(s.Limits[0].Limit, "used:", s.Limits[0].Used)
+	used, _, _, _ := lim.Usage(ctx)
+	fmt.Println(lim.Limits()[0], "used:", used[0])
 	// Output: 400000 tokens/1m used: 4550
 }
 
 // A call larger than a limit can never be admitted; it fails at once.
-func ExampleTooLargeError() {
+func Example_tooLarge() {
 	lim, _ := quota.New(quota.Config{Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 200_000, Per: time.Minute}}})
 	_, err := lim.Wait(context.Background(), quota.Cost{Requests: 1, Tokens: 250_000}, quota.Options{})
 	fmt.Println(errors.Is(err, quota.ErrTooLarge))
@@ -55,16 +55,10 @@ func ExampleLimiter_Reserve() {
 	ctx := context.Background()
 	first, _ := lim.Reserve(ctx, quota.Cost{Requests: 1}, quota.Options{})
 	r, _ := lim.Reserve(ctx, quota.Cost{Requests: 1}, quota.Options{})
-	p, _ := lim.Forecast(ctx, quota.Cost{Requests: 1}, quota.Options{})
+	_, binding, _ := lim.Forecast(ctx, quota.Cost{Requests: 1}, quota.Options{})
 	fmt.Println("first admitted:", first.OK(), "second:", r.OK())
-	fmt.Println("binding:", p.Limit, "retry in about a minute:", r.Delay() > 59*time.Second && r.Delay() <= time.Minute+time.Second)
+	fmt.Println("binding:", binding, "retry in about a minute:", r.Delay() > 59*time.Second && r.Delay() <= time.Minute+time.Second)
 	// Output:
 	// first admitted: true second: false
 	// binding: 1 requests/1m retry in about a minute: true
-}
-
-func ExampleParseLimit() {
-	l, err := quota.ParseLimit("400k tokens/min")
-	fmt.Println(l, err)
-	// Output: 400000 tokens/1m <nil>
 }

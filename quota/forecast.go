@@ -6,15 +6,6 @@ import (
 	"time"
 )
 
-// Prediction is Forecast's answer: how long a new call would wait, and what binds.
-type Prediction struct {
-	// Wait is the predicted time from now until the call is admitted.
-	Wait time.Duration
-	// Limit is the limit that binds the wait; the zero Limit when nothing binds or the
-	// cap on calls in flight does.
-	Limit Limit
-}
-
 // Forecast predicts how long a call of cost with opt would wait if it called Wait now:
 // from the usage in each limit's window and when it leaves, the calls queued ahead (of
 // the same or a higher class, and the calls of lower waiting classes that their credit
@@ -29,27 +20,24 @@ type Prediction struct {
 // limits. It assumes reservations are charged as reserved; refunds at settlement make
 // real waits shorter.
 //
-// Forecast returns an error only when cost can never be admitted (*TooLargeError) or
-// the Store fails.
-func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (Prediction, error) {
+// Forecast returns the predicted wait and the limit that binds it: the zero Limit when
+// nothing binds or the cap on calls in flight does. It returns an error only when cost
+// can never be admitted (ErrTooLarge) or the Store fails.
+func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (wait time.Duration, binding Limit, err error) {
 	set := l.set.Load()
 	if err := set.check(cost); err != nil {
-		return Prediction{}, err
+		return 0, Limit{}, err
 	}
 	return l.forecast(ctx, time.Now(), set, cost, opt.Priority)
 }
 
-func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (Prediction, error) {
-	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
-	if err != nil {
-		return Prediction{}, err
-	}
+func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (wait time.Duration, binding Limit, err error) {
 	c := p.class()
 	l.mu.Lock()
 	ahead, n, service := Cost{}, 0, 0.0
 	for i := 0; i <= c; i++ {
 		cl := &l.sched.classes[i]
-		ahead = ahead.Add(cl.sum)
+		ahead = ahead.add(cl.sum)
 		n += cl.n
 		service += cl.service
 	}
@@ -63,17 +51,32 @@ func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, co
 		h := cl.head()
 		k := min(int((cl.credit+l.sched.gain*service)/h.service), cl.n)
 		for ; k > 0; k-- {
-			ahead = ahead.Add(h.cost)
+			ahead = ahead.add(h.cost)
 			n++
 		}
 	}
 	l.mu.Unlock()
 
-	demand := ahead.Add(cost)
-	var pred Prediction
+	// A demand d above a limit's Amount A takes ⌈d/A⌉−1 full spans, then the rest.
+	demand := ahead.add(cost)
+	need := make([]int64, len(set.limits))
+	cycles := make([]int64, len(set.limits))
 	for i, lim := range set.limits {
-		if w := waitFor(now, lim.Amount, demand.Get(lim.Dimension), windows[i]); w > pred.Wait {
-			pred.Wait, pred.Limit = w, lim
+		d := demand.get(lim.Dimension)
+		if d > lim.Amount {
+			cycles[i] = (d - 1) / lim.Amount
+			d -= cycles[i] * lim.Amount
+		}
+		need[i] = d
+	}
+	_, fits, inFlight, err := l.store.Usage(ctx, now, set.limits, need)
+	if err != nil {
+		return 0, Limit{}, err
+	}
+	for i, lim := range set.limits {
+		w := time.Duration(cycles[i])*span(lim) + max(fits[i].Sub(now), 0)
+		if w > wait {
+			wait, binding = w, lim
 		}
 	}
 	if m := set.maxInFlight; m > 0 {
@@ -81,79 +84,28 @@ func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, co
 		if slots > 0 {
 			hold := math.Float64frombits(l.hold.Load())
 			rounds := math.Ceil(float64(slots) / float64(m))
-			if w := time.Duration(rounds * hold * float64(time.Second)); w > pred.Wait {
-				pred.Wait, pred.Limit = w, Limit{}
+			if w := time.Duration(rounds * hold * float64(time.Second)); w > wait {
+				wait, binding = w, Limit{}
 			}
 		}
 	}
-	return pred, nil
+	return wait, binding, nil
 }
 
-// waitFor returns the least τ at which a limit of amount, whose window is w at now, has
-// admitted a demand of d (see Forecast for the model).
-func waitFor(now time.Time, amount, d int64, w Window) time.Duration {
-	room := amount - w.Used
-	if d <= room {
-		return 0
-	}
-	var cycles int64
-	if d > amount {
-		cycles = (d - 1) / amount // full spans before the one in which d is reached
-		d -= cycles * amount
-	}
-	base := time.Duration(cycles) * w.Span
-	if d <= room {
-		return base
-	}
-	need := d - room
-	for _, e := range w.Expiring {
-		need -= e.Amount
-		if need <= 0 {
-			return base + max(e.At.Sub(now), 0)
-		}
-	}
-	return base + w.Span
-}
-
-// Snapshot is a Limiter's state at one moment, for metrics and progress displays.
-type Snapshot struct {
-	// Limits has one entry per limit in force, in the order of Limiter.Limits.
-	Limits []LimitUsage
-	// InFlight is the number of reservations open in the Store (of every Limiter
-	// sharing it).
-	InFlight int
-	// Queued is the number of calls waiting in each class, highest first (the order of
-	// Priorities).
-	Queued [numClasses]int
-}
-
-// LimitUsage is the usage of one limit.
-type LimitUsage struct {
-	// Limit is the limit in force (its Amount as SetLimit last set it).
-	Limit Limit
-	// Used is the usage counted in the window now; a call of cost c fits while
-	// Used + c <= Amount. It exceeds Amount after settlements charged more than was
-	// reserved.
-	Used int64
-}
-
-// Snapshot reports the usage of every limit, the calls in flight, and the queue depth of
-// every class.
-func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
-	now := time.Now()
+// Usage reports the usage counted now against each limit, in the order of Limits — it
+// exceeds a limit's Amount after settlements charged more than was reserved — the
+// reservations open in the Store (of every Limiter sharing it), and the calls waiting
+// in each class, highest (Critical) first.
+func (l *Limiter) Usage(ctx context.Context) (used []int64, inFlight int, queued [5]int, err error) {
 	set := l.set.Load()
-	windows, inFlight, err := l.store.Usage(ctx, now, set.limits)
+	used, _, inFlight, err = l.store.Usage(ctx, time.Now(), set.limits, nil)
 	if err != nil {
-		return Snapshot{}, err
-	}
-	s := Snapshot{InFlight: inFlight, Limits: make([]LimitUsage, len(set.limits))}
-	for i, lim := range set.limits {
-		s.Limits[i] = LimitUsage{Limit: lim, Used: windows[i].Used}
+		return nil, 0, queued, err
 	}
 	l.mu.Lock()
-	for c := range s.Queued {
-		s.Queued[c] = l.sched.classes[c].n
+	for c := range queued {
+		queued[c] = l.sched.classes[c].n
 	}
 	l.mu.Unlock()
-	return s, nil
+	return used, inFlight, queued, nil
 }

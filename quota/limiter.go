@@ -26,8 +26,8 @@ const (
 // everything at once.
 type Config struct {
 	// Limits are the rate limits every call is admitted against, all at once. At most
-	// one per (Dimension, Per, Meter); each must pass Limit.Validate. One amount given
-	// under two meters — a TokenBucket and a ClockWindow limit — admits only what both
+	// one per (Dimension, Per, Meter); each needs a known Dimension and Meter, a positive
+	// Amount and a Per of at least a millisecond. One amount given under two meters — a TokenBucket and a ClockWindow limit — admits only what both
 	// admit: safe against a provider running either reading, though not one counting a
 	// rolling window or clock windows not aligned on UTC (Sliding is safe under all).
 	Limits []Limit
@@ -67,12 +67,12 @@ type Config struct {
 func (c Config) validate() (Config, error) {
 	seen := make(map[[3]int64]bool)
 	for _, l := range c.Limits {
-		if err := l.Validate(); err != nil {
+		if err := l.validate(); err != nil {
 			return c, err
 		}
 		k := [3]int64{int64(l.Dimension), int64(l.Per), int64(l.Meter)}
 		if seen[k] {
-			return c, fmt.Errorf("quota: two %s limits on %s per %v: keep one (the smaller)", l.Meter, l.Dimension, l.Per)
+			return c, fmt.Errorf("quota: two %s limits on %s per %v: keep one (the smaller)", l.Meter.name(), l.Dimension.name(), l.Per)
 		}
 		seen[k] = true
 	}
@@ -201,7 +201,7 @@ func (s *limitSet) service(c Cost) float64 {
 	}
 	var x float64
 	for i, l := range s.limits {
-		if v := float64(c.Get(l.Dimension)) * s.inv[i]; v > x {
+		if v := float64(c.get(l.Dimension)) * s.inv[i]; v > x {
 			x = v
 		}
 	}
@@ -219,8 +219,9 @@ func (s *limitSet) check(c Cost) error {
 		return err
 	}
 	for _, l := range s.limits {
-		if n := c.Get(l.Dimension); n > l.Amount {
-			return &TooLargeError{Limit: l, Cost: n}
+		if n := c.get(l.Dimension); n > l.Amount {
+			return tooLargeError(fmt.Sprintf("quota: a cost of %d %s can never be admitted under the limit %q: split the call or raise the limit",
+				n, l.Dimension.name(), l.String()))
 		}
 	}
 	return nil
@@ -255,9 +256,9 @@ func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.set.Load().li
 
 // Wait blocks until cost is admitted against every limit at once, in priority order, and
 // returns the reservation, which the caller must end with Settle or Cancel. It returns
-// at once with a *TooLargeError when the cost exceeds a limit's Amount, and with an
-// error wrapping ctx.Err() when ctx is done first; a call that gives up waiting leaves
-// the queue and holds nothing.
+// at once with an error matching ErrTooLarge when the cost exceeds a limit's Amount, and
+// with an error wrapping ctx.Err() when ctx is done first; a call that gives up waiting
+// leaves the queue and holds nothing.
 func (l *Limiter) Wait(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return Reservation{}, fmt.Errorf("quota: wait: %w", err)
@@ -268,8 +269,9 @@ func (l *Limiter) Wait(ctx context.Context, cost Cost, opt Options) (Reservation
 // Reserve admits cost at once if it can, without waiting and without overtaking calls of
 // the same or a higher priority that wait. When it cannot, the Reservation's OK is false
 // and its Delay says how long to wait before trying again (the predicted wait, from the
-// usage now and the calls queued ahead); such a Reservation holds nothing. The error is
-// a *TooLargeError when the cost exceeds a limit's Amount, ErrClosed, or the Store's.
+// usage now and the calls queued ahead); such a Reservation holds nothing. The error
+// matches ErrTooLarge when the cost exceeds a limit's Amount; it is ErrClosed after
+// Close, or the Store's.
 func (l *Limiter) Reserve(ctx context.Context, cost Cost, opt Options) (Reservation, error) {
 	return l.reserve(ctx, cost, opt, false)
 }
@@ -298,11 +300,11 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 			if err != nil {
 				return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 			}
-			if adm.OK {
+			if adm.ticket != 0 {
 				if block {
 					callorder.Queued(ctx)
 				}
-				return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+				return Reservation{l: l, ticket: adm.ticket, cost: cost, at: now, opt: opt}, nil
 			}
 		}
 		if !block {
@@ -319,11 +321,11 @@ func (l *Limiter) reserve(ctx context.Context, cost Cost, opt Options, block boo
 
 // notNow is Reserve's answer for a call it cannot admit now: the forecast wait as Delay.
 func (l *Limiter) notNow(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) Reservation {
-	f, err := l.forecast(ctx, now, set, cost, opt.Priority)
+	wait, _, err := l.forecast(ctx, now, set, cost, opt.Priority)
 	if err != nil {
-		f.Wait = pollInterval // the Store failed: the poll interval is the best guess
+		wait = pollInterval // the Store failed: the poll interval is the best guess
 	}
-	return Reservation{delay: max(f.Wait, time.Nanosecond), cost: cost, opt: opt}
+	return Reservation{delay: max(wait, time.Nanosecond), cost: cost, opt: opt}
 }
 
 // pausedAt reports whether a pause (PauseUntil) is in force at now.
@@ -351,21 +353,28 @@ func (l *Limiter) PauseUntil(t time.Time) {
 }
 
 // fastReserve asks the Store to admit cost at once, within the pacing when it is on.
-func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet, cost Cost) (Admission, error) {
-	req := ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: cost, TTL: l.ttl}
+func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet, cost Cost) (admission, error) {
 	if l.pacing == 0 {
-		return l.store.Reserve(ctx, req)
+		return l.storeReserve(ctx, now, set, cost)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if at := l.pacedAt(set, cost); at.After(now) {
-		return Admission{RetryAt: at}, nil
+		return admission{retryAt: at}, nil
 	}
-	adm, err := l.store.Reserve(ctx, req)
-	if err == nil && adm.OK {
+	adm, err := l.storeReserve(ctx, now, set, cost)
+	if err == nil && adm.ticket != 0 {
 		l.paceLocked(now, set, cost, 1)
 	}
 	return adm, err
+}
+
+// storeReserve asks the Store to admit cost against set at now.
+func (l *Limiter) storeReserve(ctx context.Context, now time.Time, set *limitSet, cost Cost) (admission, error) {
+	var a admission
+	var err error
+	a.ticket, a.retryAt, a.blocked, err = l.store.Reserve(ctx, now, set.limits, set.maxInFlight, cost, l.ttl)
+	return a, err
 }
 
 // pacedAt returns the earliest time at which the pacing admits cost: the latest Ready of
@@ -373,7 +382,7 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
 	var at time.Time
 	for i, lim := range set.limits {
-		if cost.Get(lim.Dimension) == 0 {
+		if cost.get(lim.Dimension) == 0 {
 			continue
 		}
 		if t := l.pacer.Ready(i); t.After(at) {
@@ -387,7 +396,7 @@ func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
 // (sign > 0) for a charge, back for a refund. l.mu must be held.
 func (l *Limiter) paceLocked(now time.Time, set *limitSet, cost Cost, sign int) {
 	for i, lim := range set.limits {
-		if n := cost.Get(lim.Dimension); n > 0 {
+		if n := cost.get(lim.Dimension); n > 0 {
 			d := pace.Duration(lim.Per, lim.Amount, n)
 			if sign > 0 {
 				l.pacer.Charge(now, i, d)
@@ -409,8 +418,8 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 		if err != nil {
 			return Reservation{}, fmt.Errorf("quota: reserve: %w", err)
 		}
-		if adm.OK {
-			return Reservation{l: l, ticket: adm.Ticket, cost: cost, at: now, opt: opt}, nil
+		if adm.ticket != 0 {
+			return Reservation{l: l, ticket: adm.ticket, cost: cost, at: now, opt: opt}, nil
 		}
 	}
 	return l.notNow(ctx, now, set, cost, opt), nil
@@ -471,17 +480,17 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 				return
 			}
 		}
-		adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})
-		if err == nil && adm.OK && l.pacing > 0 {
+		adm, err := l.storeReserve(w.ctx, now, set, w.cost)
+		if err == nil && adm.ticket != 0 && l.pacing > 0 {
 			l.paceLocked(now, set, w.cost, 1)
 		}
-		if err == nil && !adm.OK {
-			at := adm.RetryAt
-			if adm.Blocked < 0 {
+		if err == nil && adm.ticket == 0 {
+			at := adm.retryAt
+			if adm.blocked < 0 {
 				if p := now.Add(pollInterval); at.After(p) {
 					at = p
 				}
-			} else if l.backfillLocked(now, set, w, adm.RetryAt) {
+			} else if l.backfillLocked(now, set, w, adm.retryAt) {
 				continue // the head itself fitted meanwhile (a settlement made room)
 			}
 			l.armTimerLocked(now, at)
@@ -493,13 +502,13 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 }
 
 // decideLocked hands w, taken out of the queue, its admission (or the Store's error).
-func (l *Limiter) decideLocked(now time.Time, w *waiter, adm Admission, err error) {
+func (l *Limiter) decideLocked(now time.Time, w *waiter, adm admission, err error) {
 	l.waiting.Add(-1)
 	w.decided = true
 	if err != nil {
 		w.err = fmt.Errorf("quota: wait: %w", err)
 	} else {
-		w.res = Reservation{l: l, ticket: adm.Ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
+		w.res = Reservation{l: l, ticket: adm.ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
 	}
 	close(w.done)
 }
@@ -531,23 +540,21 @@ func (l *Limiter) backfillLocked(now time.Time, set *limitSet, head *waiter, hea
 			break
 		}
 		tries++
-		req := ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: b.cost, TTL: l.ttl}
-		adm, err := l.store.Reserve(b.ctx, req)
-		if err != nil || !adm.OK {
+		adm, err := l.storeReserve(b.ctx, now, set, b.cost)
+		if err != nil || adm.ticket == 0 {
 			continue
 		}
 		tries++
-		req.Cost = head.cost
-		again, err := l.store.Reserve(head.ctx, req)
+		again, err := l.storeReserve(head.ctx, now, set, head.cost)
 		switch {
-		case err == nil && again.OK: // head fits after all: admit both
+		case err == nil && again.ticket != 0: // head fits after all: admit both
 			l.sched.backfill(b)
 			l.decideLocked(now, b, adm, nil)
 			l.sched.admit(head)
 			l.decideLocked(now, head, again, nil)
 			return true
-		case err != nil || again.Blocked < 0 || again.RetryAt.After(headAt):
-			_, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: adm.Ticket})
+		case err != nil || again.blocked < 0 || again.retryAt.After(headAt):
+			_, _ = l.store.Settle(context.Background(), now, set.limits, adm.ticket, Cost{})
 			continue
 		}
 		l.sched.backfill(b)
@@ -599,7 +606,7 @@ func (l *Limiter) kick() {
 // holds new calls back until the window has drained below it. It returns an error when
 // there is no such limit or the new one is invalid.
 func (l *Limiter) SetLimit(lim Limit) error {
-	if err := lim.Validate(); err != nil {
+	if err := lim.validate(); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -612,7 +619,7 @@ func (l *Limiter) SetLimit(lim Limit) error {
 	}
 	if i < 0 {
 		l.mu.Unlock()
-		return fmt.Errorf("quota: no %s limit on %s per %v to change: SetLimit changes only limits given to New", lim.Meter, lim.Dimension, lim.Per)
+		return fmt.Errorf("quota: no %s limit on %s per %v to change: SetLimit changes only limits given to New", lim.Meter.name(), lim.Dimension.name(), lim.Per)
 	}
 	limits := append([]Limit(nil), old.limits...)
 	limits[i] = lim

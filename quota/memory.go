@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -101,11 +102,18 @@ func (m *memory) metersFor(limits []Limit) []meter {
 }
 
 // Reserve implements Store.
-func (m *memory) Reserve(_ context.Context, req ReserveRequest) (Admission, error) {
+func (m *memory) Reserve(_ context.Context, now time.Time, limits []Limit, maxInFlight int, cost Cost, ttl time.Duration) (uint64, time.Time, int, error) {
 	m.mu.Lock()
-	adm := m.reserveLocked(m.at(req.Now), req.Limits, m.metersFor(req.Limits), req.MaxInFlight, &req.Cost, req.TTL)
+	adm := m.reserveLocked(m.at(now), limits, m.metersFor(limits), maxInFlight, &cost, ttl)
 	m.mu.Unlock()
-	return adm, nil
+	return adm.ticket, adm.retryAt, adm.blocked, nil
+}
+
+// admission is a Store's answer to Reserve.
+type admission struct {
+	ticket  uint64 // the open reservation; zero when not admitted
+	retryAt time.Time
+	blocked int
 }
 
 // metersOf returns the meters of a Limiter's limit set, in order.
@@ -123,39 +131,39 @@ func (m *memory) reserve(now time.Time, set *limitSet, cost *Cost, ttl time.Dura
 	m.mu.Lock()
 	adm := m.reserveLocked(m.at(now), set.limits, m.metersOf(set), set.maxInFlight, cost, ttl)
 	m.mu.Unlock()
-	return adm.Ticket, adm.OK
+	return adm.ticket, adm.ticket != 0
 }
 
 // reserveLocked is Reserve at now, with m.mu held.
-func (m *memory) reserveLocked(now time.Time, limits []Limit, meters []meter, maxInFlight int, cost *Cost, ttl time.Duration) Admission {
+func (m *memory) reserveLocked(now time.Time, limits []Limit, meters []meter, maxInFlight int, cost *Cost, ttl time.Duration) admission {
 	if m.tickets.open > 0 && !m.tickets.slots[m.tickets.head].expires.After(now) {
 		m.tickets.expire(now)
 	}
-	adm := Admission{Blocked: -2}
+	adm := admission{blocked: -2}
 	var latest time.Time
 	for i, l := range limits {
-		if ok, at := meters[i].admit(now, cost.Get(l.Dimension), l.Amount, &m.tickets); !ok && (latest.IsZero() || at.After(latest)) {
-			latest, adm.Blocked = at, i
+		if ok, at := meters[i].admit(now, cost.get(l.Dimension), l.Amount, &m.tickets); !ok && (latest.IsZero() || at.After(latest)) {
+			latest, adm.blocked = at, i
 		}
 	}
 	if latest.IsZero() && maxInFlight > 0 && m.tickets.open >= maxInFlight {
-		latest, adm.Blocked = m.tickets.slots[m.tickets.head].expires, -1
+		latest, adm.blocked = m.tickets.slots[m.tickets.head].expires, -1
 	}
 	if !latest.IsZero() {
-		adm.RetryAt = latest
+		adm.retryAt = latest
 		return adm
 	}
 	for i, l := range limits {
-		meters[i].charge(cost.Get(l.Dimension))
+		meters[i].charge(cost.get(l.Dimension))
 	}
-	adm.OK, adm.Blocked = true, 0
-	adm.Ticket = m.tickets.open1(now, now.Add(ttl), *cost)
+	adm.blocked = 0
+	adm.ticket = m.tickets.open1(now, now.Add(ttl), *cost)
 	return adm
 }
 
 // Settle implements Store.
-func (m *memory) Settle(_ context.Context, req SettleRequest) (bool, error) {
-	return m.settle(req.Now, req.Limits, nil, req.Ticket, &req.Actual), nil
+func (m *memory) Settle(_ context.Context, now time.Time, limits []Limit, ticket uint64, actual Cost) (bool, error) {
+	return m.settle(now, limits, nil, ticket, &actual), nil
 }
 
 // settle is Settle for a Limiter that calls its memory store directly, with its limit
@@ -179,7 +187,7 @@ func (m *memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uin
 		meters = m.metersFor(limits)
 	}
 	for i, l := range limits {
-		meters[i].settle(now, t.at, t.cost.Get(l.Dimension), actual.Get(l.Dimension), l.Amount, &m.tickets)
+		meters[i].settle(now, t.at, t.cost.get(l.Dimension), actual.get(l.Dimension), l.Amount, &m.tickets)
 	}
 	m.tickets.close(ticket)
 	m.mu.Unlock()
@@ -187,16 +195,27 @@ func (m *memory) settle(now time.Time, limits []Limit, set *limitSet, ticket uin
 }
 
 // Usage implements Store.
-func (m *memory) Usage(_ context.Context, now time.Time, limits []Limit) ([]Window, int, error) {
+func (m *memory) Usage(_ context.Context, now time.Time, limits []Limit, need []int64) ([]int64, []time.Time, int, error) {
+	if need != nil && len(need) != len(limits) {
+		return nil, nil, 0, fmt.Errorf("quota: Usage got %d needs for %d limits: pass one per limit, or nil", len(need), len(limits))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = m.at(now)
 	m.tickets.expire(now)
-	ws := make([]Window, len(limits))
-	for i, l := range limits {
-		ws[i] = m.meterOf(l).window(now, l.Amount, &m.tickets)
+	used := make([]int64, len(limits))
+	var fits []time.Time
+	if need != nil {
+		fits = make([]time.Time, len(limits))
 	}
-	return ws, m.tickets.open, nil
+	for i, l := range limits {
+		w := m.meterOf(l).window(now, l.Amount, &m.tickets)
+		used[i] = w.used
+		if need != nil {
+			fits[i] = w.fitAt(now, l.Amount, need[i])
+		}
+	}
+	return used, fits, m.tickets.open, nil
 }
 
 // ticketTable holds the open reservations in a slab with a free list, linked in order of

@@ -24,7 +24,7 @@ type meter interface {
 	// where the charge was made, an excess lands at now.
 	settle(now, at time.Time, reserved, actual, amount int64, open *ticketTable)
 	// window reports the usage counted at now and when each part of it leaves.
-	window(now time.Time, amount int64, open *ticketTable) Window
+	window(now time.Time, amount int64, open *ticketTable) window
 }
 
 // newMeter returns the account of a limit of per metered by m, for a store whose time
@@ -84,27 +84,27 @@ func (b *bucket) settle(now, _ time.Time, reserved, actual, amount int64, open *
 	}
 }
 
-// bucketParts is how many parts a bucket's debt is reported in (Window.Expiring): the
+// bucketParts is how many parts a bucket's debt is reported in (window.expiring): the
 // debt drains continuously, and forecasts read the parts as steps.
 const bucketParts = 8
 
 // window reports the debt as usage that leaves at the refill rate, in bucketParts steps.
-func (b *bucket) window(now time.Time, amount int64, open *ticketTable) Window {
+func (b *bucket) window(now time.Time, amount int64, open *ticketTable) window {
 	b.advance(now, amount, open)
-	w := Window{Used: b.used(), Span: b.per}
+	w := window{used: b.used(), span: b.per}
 	if b.debt <= 0 {
 		return w
 	}
 	part := b.debt / bucketParts
 	step := part * float64(b.per) / float64(amount)
-	left := w.Used
+	left := w.used
 	for i := 1; i <= bucketParts && left > 0; i++ {
 		v := min(int64(math.Ceil(part)), left)
 		if i == bucketParts {
 			v = left
 		}
 		left -= v
-		w.Expiring = append(w.Expiring, Expiry{At: b.last.Add(time.Duration(float64(i) * step)), Amount: v})
+		w.expiring = append(w.expiring, expiry{at: b.last.Add(time.Duration(float64(i) * step)), amount: v})
 	}
 	return w
 }
@@ -154,7 +154,7 @@ func (c *clockWin) advance(now time.Time, _ int64, open *ticketTable) {
 	start := c.start(i)
 	for j := open.head; open.open > 0 && j >= 0; j = open.slots[j].next {
 		if t := &open.slots[j]; t.at.Before(start) {
-			c.used += t.cost.Get(c.dim)
+			c.used += t.cost.get(c.dim)
 		}
 	}
 }
@@ -189,11 +189,11 @@ func (c *clockWin) settle(now, at time.Time, reserved, actual, amount int64, ope
 	c.used = max(c.used+actual-reserved, 0)
 }
 
-func (c *clockWin) window(now time.Time, amount int64, open *ticketTable) Window {
+func (c *clockWin) window(now time.Time, amount int64, open *ticketTable) window {
 	c.advance(now, amount, open)
-	w := Window{Used: c.used, Span: c.per}
+	w := window{used: c.used, span: c.per}
 	if c.used != 0 {
-		w.Expiring = []Expiry{{At: c.start(c.idx + 1), Amount: c.used}}
+		w.expiring = []expiry{{at: c.start(c.idx + 1), amount: c.used}}
 	}
 	return w
 }

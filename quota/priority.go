@@ -1,10 +1,6 @@
 package quota
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Priority is a call's class in the queue. Higher classes are admitted first (strict
 // priority), except that each lower class that is waiting is owed a guaranteed share of
@@ -21,9 +17,6 @@ const (
 
 	numClasses = 5
 )
-
-// Priorities lists the classes from highest to lowest; Snapshot.Queued follows this order.
-var Priorities = [numClasses]Priority{Critical, High, Normal, Low, Background}
 
 // class returns the queue index of p: 0 for Critical through 4 for Background. Values
 // outside the defined range are clamped to the nearest class.
@@ -52,27 +45,4 @@ func (p Priority) String() string {
 		return "background"
 	}
 	return "priority(" + strconv.Itoa(int(p)) + ")"
-}
-
-// ParsePriority reads a class name as String writes it (case-insensitive).
-func ParsePriority(s string) (Priority, error) {
-	for _, p := range Priorities {
-		if strings.EqualFold(strings.TrimSpace(s), p.String()) {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("quota: unknown priority %q: use critical, high, normal, low or background", s)
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (p Priority) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler with ParsePriority.
-func (p *Priority) UnmarshalText(b []byte) error {
-	v, err := ParsePriority(string(b))
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
 }

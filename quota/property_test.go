@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -59,7 +60,10 @@ func (g *ledger) settle(e *event, now time.Time, actual quota.Cost) {
 
 var dims = []quota.Dimension{quota.Requests, quota.Tokens, quota.InputTokens, quota.OutputTokens}
 
-func get(c quota.Cost, d quota.Dimension) int64 { return c.Get(d) }
+func get(c quota.Cost, d quota.Dimension) int64 { return costs.Get(c, d) }
+
+// priorities lists the classes from highest to lowest.
+var priorities = [5]quota.Priority{quota.Critical, quota.High, quota.Normal, quota.Low, quota.Background}
 
 func set(c *quota.Cost, d quota.Dimension, v int64) {
 	switch d {
@@ -185,7 +189,7 @@ func TestPropertyWindowsHold(t *testing.T) {
 					wg.Go(func() {
 						for time.Now().Before(end) {
 							c := randomCost(wrng)
-							opt := quota.Options{Priority: quota.Priorities[wrng.IntN(5)], Tenant: fmt.Sprint("t", wrng.IntN(3))}
+							opt := quota.Options{Priority: priorities[wrng.IntN(5)], Tenant: fmt.Sprint("t", wrng.IntN(3))}
 							ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+wrng.IntN(120))*time.Second)
 							r, err := lim.Wait(ctx, c, opt)
 							cancel()
@@ -258,7 +262,7 @@ func TestPropertyBackloggedUtilization(t *testing.T) {
 					wg.Go(func() {
 						for time.Now().Before(end) {
 							c := smallCost(wrng, limits)
-							r, err := lim.Wait(context.Background(), c, quota.Options{Priority: quota.Priorities[wrng.IntN(5)]})
+							r, err := lim.Wait(context.Background(), c, quota.Options{Priority: priorities[wrng.IntN(5)]})
 							if err != nil {
 								t.Error(err)
 								return

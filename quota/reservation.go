@@ -31,9 +31,6 @@ func (r Reservation) OK() bool { return r.l != nil }
 // predicted wait), and zero when it was.
 func (r Reservation) Delay() time.Duration { return r.delay }
 
-// Cost returns what the reservation holds (for one not admitted, what it asked for).
-func (r Reservation) Cost() Cost { return r.cost }
-
 // Waited returns how long the call waited in the queue before it was admitted.
 func (r Reservation) Waited() time.Duration { return r.waited }
 
@@ -65,7 +62,7 @@ func (r *Reservation) end(actual Cost) {
 	if l.mem != nil {
 		ok = l.mem.settle(now, set.limits, set, r.ticket, &actual)
 	} else {
-		ok, _ = l.store.Settle(context.Background(), SettleRequest{Now: now, Limits: set.limits, Ticket: r.ticket, Actual: actual})
+		ok, _ = l.store.Settle(context.Background(), now, set.limits, r.ticket, actual)
 	}
 	if !ok {
 		return

@@ -116,7 +116,7 @@ func (s *scheduler) enqueue(w *waiter) {
 	}
 	w.tenant = t
 	cl.n++
-	cl.sum = cl.sum.Add(w.cost)
+	cl.sum = cl.sum.add(w.cost)
 	cl.service += w.service
 }
 
@@ -207,7 +207,7 @@ func (s *scheduler) take(cl *class, w *waiter) {
 		heap.Fix(&cl.waiting, t.hi)
 	}
 	cl.n--
-	cl.sum = cl.sum.Add(Cost{-w.cost.Requests, -w.cost.Tokens, -w.cost.InputTokens, -w.cost.OutputTokens})
+	cl.sum = cl.sum.add(Cost{-w.cost.Requests, -w.cost.Tokens, -w.cost.InputTokens, -w.cost.OutputTokens})
 	cl.service -= w.service
 	if cl.n == 0 {
 		cl.credit, cl.service = 0, 0

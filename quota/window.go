@@ -132,12 +132,12 @@ func (r *sliding) settle(now, at time.Time, reserved, actual, _ int64, _ *ticket
 	}
 }
 
-func (r *sliding) window(now time.Time, _ int64, _ *ticketTable) Window {
+func (r *sliding) window(now time.Time, _ int64, _ *ticketTable) window {
 	r.advance(now)
-	w := Window{Used: r.sum, Span: time.Duration(r.width * (subWindows + 1))}
+	w := window{used: r.sum, span: time.Duration(r.width * (subWindows + 1))}
 	for j := int64(0); j <= subWindows; j++ {
 		if v := *r.slot(r.head - subWindows + j); v != 0 {
-			w.Expiring = append(w.Expiring, Expiry{At: r.at(r.head + j + 1), Amount: v})
+			w.expiring = append(w.expiring, expiry{at: r.at(r.head + j + 1), amount: v})
 		}
 	}
 	return w

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/discover"
-	"github.com/tollgate-dev/tollgate/quota"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 )
 
 func init() { registered = append(registered, newQuotasCmd) }
@@ -208,37 +208,37 @@ func group(n int64) string {
 
 // quotasJSON is the --json form of a report.
 type quotasJSON struct {
-	Model    string        `json:"model"`
-	ModelID  string        `json:"model_id"`
-	Scope    string        `json:"scope"`
-	Region   string        `json:"region"`
-	Burndown float64       `json:"output_burndown"`
-	Values   []valueJSON   `json:"quotas"`
-	Limits   []quota.Limit `json:"limits"`
-	Fallback string        `json:"fallback,omitempty"`
+	Model    string            `json:"model"`
+	ModelID  string            `json:"model_id"`
+	Scope    string            `json:"scope"`
+	Region   string            `json:"region"`
+	Burndown float64           `json:"output_burndown"`
+	Values   []valueJSON       `json:"quotas"`
+	Limits   []quotatext.Limit `json:"limits"`
+	Fallback string            `json:"fallback,omitempty"`
 }
 
 type valueJSON struct {
-	Kind       string      `json:"kind"`
-	Value      int64       `json:"value"`
-	Source     string      `json:"source"`
-	Code       string      `json:"code,omitempty"`
-	Name       string      `json:"name,omitempty"`
-	Adjustable bool        `json:"adjustable"`
-	Limit      quota.Limit `json:"limit,omitzero"`
-	Note       string      `json:"note,omitempty"`
+	Kind       string          `json:"kind"`
+	Value      int64           `json:"value"`
+	Source     string          `json:"source"`
+	Code       string          `json:"code,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	Adjustable bool            `json:"adjustable"`
+	Limit      quotatext.Limit `json:"limit,omitzero"`
+	Note       string          `json:"note,omitempty"`
 }
 
 // printQuotasJSON writes the report as indented JSON.
 func printQuotasJSON(out io.Writer, r *discover.Report) error {
 	j := quotasJSON{Model: r.Ref.Raw, ModelID: r.Model.ID, Scope: r.Ref.Scope.String(), Region: r.Region,
-		Burndown: r.Model.OutputBurndown, Limits: r.Limits, Fallback: r.Fallback}
+		Burndown: r.Model.OutputBurndown, Limits: quotatext.Texts(r.Limits), Fallback: r.Fallback}
 	if j.Limits == nil {
-		j.Limits = []quota.Limit{}
+		j.Limits = []quotatext.Limit{}
 	}
 	for _, v := range r.Values {
 		j.Values = append(j.Values, valueJSON{Kind: v.Kind, Value: v.Value, Source: v.Source.String(), Code: v.Code,
-			Name: v.Name, Adjustable: v.Adjustable, Limit: v.Limit, Note: v.Note})
+			Name: v.Name, Adjustable: v.Adjustable, Limit: quotatext.Limit(v.Limit), Note: v.Note})
 	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")

@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/internal/discover"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -64,7 +65,7 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.tpm, "tpm", 0, "tokens-per-minute quota (default: read with Service Quotas, else the AWS default)")
 	fs.Int64Var(&f.tpd, "tpd", 0, "tokens-per-day quota (default: as --tpm)")
 	fs.Int64Var(&f.rpm, "rpm", 0, "requests-per-minute quota (default: none; Bedrock stopped enforcing it in 2026)")
-	fs.StringArrayVar(&f.limits, "limit", nil, `another limit, e.g. "input-tokens 100000/1m" (quota.ParseLimit syntax; repeatable)`)
+	fs.StringArrayVar(&f.limits, "limit", nil, `another limit, e.g. "input-tokens 100000/1m" (AMOUNT DIMENSION/PER; repeatable)`)
 	fs.BoolVar(&f.reserveBurndown, "reserve-burndown", false, "reserve max_tokens × burndown (the safe reading of an undocumented Bedrock rule)")
 }
 
@@ -100,7 +101,7 @@ func (f *jobFlags) explicitLimits() ([]quota.Limit, error) {
 		}
 	}
 	for _, s := range f.limits {
-		l, err := quota.ParseLimit(s)
+		l, err := quotatext.ParseLimit(s)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--limit %q: %w", s, err)}
 		}
@@ -155,7 +156,7 @@ func (f *jobFlags) config(inputs []string) (batch.Config, error) {
 		}
 		cfg.Rules = append(cfg.Rules, r)
 	}
-	if cfg.DefaultPriority, err = quota.ParsePriority(f.defaultPriority); err != nil {
+	if cfg.DefaultPriority, err = quotatext.ParsePriority(f.defaultPriority); err != nil {
 		return cfg, usageError{fmt.Errorf("--default-priority: %w", err)}
 	}
 	cfg.DefaultPrioritySet = true
@@ -164,7 +165,7 @@ func (f *jobFlags) config(inputs []string) (batch.Config, error) {
 		if !ok {
 			return cfg, usageError{fmt.Errorf("--deadline %q: want CLASS=DURATION, e.g. high=10m", s)}
 		}
-		p, err := quota.ParsePriority(strings.TrimSpace(c))
+		p, err := quotatext.ParsePriority(strings.TrimSpace(c))
 		if err != nil {
 			return cfg, usageError{fmt.Errorf("--deadline %q: %w", s, err)}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -495,7 +496,7 @@ func FuzzParseFile(f *testing.F) {
 			return
 		}
 		for _, l := range file.Limits {
-			if l.Validate() != nil {
+			if quotatext.Validate(l) != nil {
 				t.Fatalf("ParseFile accepted an invalid limit %v", l)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -88,7 +89,7 @@ func slowest(limits []quota.Limit, used quota.Cost, limitTime func(i int, l quot
 		if l.Amount <= 0 || l.Per <= 0 {
 			continue
 		}
-		u := used.Get(l.Dimension)
+		u := costs.Get(used, l.Dimension)
 		if u <= 0 {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -17,7 +18,7 @@ import (
 //
 //	model: us.anthropic.claude-sonnet-4-20250514-v1:0
 //	region: us-east-1
-//	limits: ["400k tokens/min", "576M tokens/day", "50 requests/min"]  # quota.ParseLimit syntax
+//	limits: ["400k tokens/min", "576M tokens/day", "50 requests/min"]  # as quota.Limit.String writes them
 //	max_in_flight: 16
 //	latency: {time_to_first_token: 600ms, per_output_token: 20ms}
 //	reserve_burndown: false
@@ -26,9 +27,9 @@ import (
 type File struct {
 	Model  string `yaml:"model"`
 	Region string `yaml:"region"`
-	// Limits are the quotas, written as quota.ParseLimit reads them. Given, they replace
+	// Limits are the quotas, written as quota.Limit.String writes them. Given, they replace
 	// discovery.
-	Limits      []quota.Limit `yaml:"limits"`
+	Limits      []quota.Limit `yaml:"-"` // read as text: see fileText
 	MaxInFlight int           `yaml:"max_in_flight"`
 	Latency     struct {
 		TimeToFirstToken time.Duration `yaml:"time_to_first_token"`
@@ -39,19 +40,27 @@ type File struct {
 	Pending         int     `yaml:"pending"`
 }
 
+// fileText is a File as YAML writes it: limits as text.
+type fileText struct {
+	File   `yaml:",inline"`
+	Limits []quotatext.Limit `yaml:"limits"`
+}
+
 // ParseFile reads a configuration file. Unknown keys are errors, so that a misspelt
 // setting is not silently ignored; so are bad limits, negative counts and a quantile
 // outside (0, 1]. An empty file is the zero File.
 func ParseFile(data []byte) (File, error) {
-	var f File
+	var ft fileText
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&ft); err != nil && !errors.Is(err, io.EOF) {
 		return File{}, fmt.Errorf("analyze: config: %w", err)
 	}
+	f := ft.File
+	f.Limits = quotatext.Limits(ft.Limits)
 	var errs []error
 	for _, l := range f.Limits {
-		if err := l.Validate(); err != nil {
+		if err := quotatext.Validate(l); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -94,7 +96,7 @@ func expand(m catalog.Model, limits []quota.Limit, w Workload, p Params, maxToke
 				return nil, fmt.Errorf("request %q: %w", r.Name, err)
 			}
 			for _, l := range limits {
-				if c.initial.Get(l.Dimension) > l.Amount || c.reserve.Get(l.Dimension) > l.Amount {
+				if costs.Get(c.initial, l.Dimension) > l.Amount || costs.Get(c.reserve, l.Dimension) > l.Amount {
 					c.tooLarge = true
 				}
 			}
@@ -200,7 +202,7 @@ func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 		n := need{key: limitKey(l), name: LimitName(l), limit: l}
 		var occ float64
 		pl.each(func(c *call) {
-			s, r := c.settle.Get(l.Dimension), pl.reservation(c).Get(l.Dimension)
+			s, r := costs.Get(c.settle, l.Dimension), costs.Get(pl.reservation(c), l.Dimension)
 			hold := float64(min(c.latency, per)) / float64(per)
 			n.settled += s
 			n.reserved += r
@@ -216,7 +218,7 @@ func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 			// back R − s: calls follow each other at least min(L, R/rate − Pacing) apart.
 			var spaced time.Duration
 			pl.each(func(c *call) {
-				r := float64(pl.reservation(c).Get(l.Dimension)) / float64(l.Amount) * float64(per)
+				r := float64(costs.Get(pl.reservation(c), l.Dimension)) / float64(l.Amount) * float64(per)
 				spaced += min(c.latency, max(time.Duration(r)-p.Pacing, 0))
 			})
 			n.d = max(n.d, spaced)
@@ -277,12 +279,12 @@ func binding(ns []need) (first, second int) {
 // limitKey names a limit in JSON and flags: "tokens-per-minute", "requests-per-minute",
 // "tokens-per-day", "input-tokens-per-10s".
 func limitKey(l quota.Limit) string {
-	return l.Dimension.String() + "-per-" + PerWord(l.Per)
+	return quotatext.DimensionName(l.Dimension) + "-per-" + PerWord(l.Per)
 }
 
 // LimitName names a limit for people: "tokens per minute", "input tokens per day".
 func LimitName(l quota.Limit) string {
-	d := l.Dimension.String()
+	d := quotatext.DimensionName(l.Dimension)
 	if l.Dimension == quota.InputTokens || l.Dimension == quota.OutputTokens {
 		d = d[:len(d)-len("-tokens")] + " tokens"
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/costs"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -212,7 +214,7 @@ func New(cfg Config) (*Report, error) {
 		return nil, errors.New("analyze: no limits: give at least the tokens-per-minute quota")
 	}
 	for _, l := range cfg.Limits {
-		if err := l.Validate(); err != nil {
+		if err := quotatext.Validate(l); err != nil {
 			return nil, fmt.Errorf("analyze: %w", err)
 		}
 	}
@@ -257,7 +259,7 @@ func New(cfg Config) (*Report, error) {
 	var settled quota.Cost
 	for _, ch := range pl.chains {
 		for _, c := range ch {
-			settled = settled.Add(c.settle)
+			settled = costs.Add(settled, c.settle)
 		}
 	}
 	// The simulation's windows start empty at its epoch, as a run's do when it starts.
@@ -366,7 +368,7 @@ func (r *Report) fill(ns []need, sim simResult, pl *plan, p Params) {
 			c.Mean += f
 		}
 	}
-	for _, q := range quota.Priorities {
+	for _, q := range quotatext.Priorities {
 		if c := byClass[q]; c != nil {
 			c.Mean /= time.Duration(c.Documents)
 			r.Classes = append(r.Classes, *c)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/pace"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -88,8 +90,8 @@ type sim struct {
 	limits     []quota.Limit // with WindowMargin
 	store      quota.Store
 	pacer      *pace.Pacer // the client's pacing, replayed
-	queue      [len(quota.Priorities)][]*flight
-	credit     [len(quota.Priorities)]float64
+	queue      [len(quotatext.Priorities)][]*flight
+	credit     [len(quotatext.Priorities)]float64
 	gain       float64
 	queued     int
 	done       flights // in flight, by end time
@@ -179,7 +181,7 @@ func (s *sim) finish(now time.Time, d int) {
 // end settles a call that has ended and queues what follows it.
 func (s *sim) end(f *flight) {
 	ctx := context.Background()
-	_, _ = s.store.Settle(ctx, quota.SettleRequest{Now: f.at, Limits: s.limits, Ticket: f.ticket, Actual: f.c.settle})
+	_, _ = s.store.Settle(ctx, f.at, s.limits, f.ticket, f.c.settle)
 	if s.p.Pacing > 0 {
 		s.pace(f.at, positive(f.cost, f.c.settle), -1)
 		s.pace(f.at, positive(f.c.settle, f.cost), 1)
@@ -198,7 +200,7 @@ func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
 	var at time.Time
 	bind := 0
 	for i, l := range s.limits {
-		if cost.Get(l.Dimension) == 0 {
+		if costs.Get(cost, l.Dimension) == 0 {
 			continue
 		}
 		if t := s.pacer.Ready(i); t.After(at) {
@@ -212,7 +214,7 @@ func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
 // (sign > 0) for a charge, back for a refund.
 func (s *sim) pace(now time.Time, cost quota.Cost, sign int) {
 	for i, l := range s.limits {
-		if n := cost.Get(l.Dimension); n > 0 {
+		if n := costs.Get(cost, l.Dimension); n > 0 {
 			if d := pace.Duration(l.Per, l.Amount, n); sign > 0 {
 				s.pacer.Charge(now, i, d)
 			} else {
@@ -237,18 +239,18 @@ func (s *sim) dispatch(now time.Time) (time.Time, string) {
 				return at, limitKey(s.limits[i])
 			}
 		}
-		adm, err := s.store.Reserve(ctx, quota.ReserveRequest{Now: now, Limits: s.limits, MaxInFlight: s.p.MaxInFlight, Cost: f.cost, TTL: 30 * 24 * time.Hour})
-		if err != nil || !adm.OK {
-			if err != nil || adm.Blocked < 0 {
+		ticket, retryAt, blocked, err := s.store.Reserve(ctx, now, s.limits, s.p.MaxInFlight, f.cost, 30*24*time.Hour)
+		if err != nil || ticket == 0 {
+			if err != nil || blocked < 0 {
 				return time.Time{}, concurrencyKey
 			}
-			return adm.RetryAt, limitKey(s.limits[adm.Blocked])
+			return retryAt, limitKey(s.limits[blocked])
 		}
 		if s.p.Pacing > 0 {
 			s.pace(now, f.cost, 1)
 		}
 		s.admit(f, k)
-		f.ticket, f.at = adm.Ticket, now.Add(f.c.latency)
+		f.ticket, f.at = ticket, now.Add(f.c.latency)
 		heap.Push(&s.done, f)
 	}
 }
@@ -302,7 +304,7 @@ func (s *sim) admit(f *flight, k int) {
 func (s *sim) service(c quota.Cost) float64 {
 	var x float64
 	for _, l := range s.limits {
-		x = max(x, float64(c.Get(l.Dimension))/float64(l.Amount))
+		x = max(x, float64(costs.Get(c, l.Dimension))/float64(l.Amount))
 	}
 	return x + 1e-12
 }
@@ -313,14 +315,14 @@ func positive(a, b quota.Cost) quota.Cost {
 		InputTokens: max(a.InputTokens-b.InputTokens, 0), OutputTokens: max(a.OutputTokens-b.OutputTokens, 0)}
 }
 
-// class returns the index of p in quota.Priorities (highest first).
+// class returns the index of p in quotatext.Priorities (highest first).
 func class(p quota.Priority) int {
-	for i, q := range quota.Priorities {
+	for i, q := range quotatext.Priorities {
 		if p >= q {
 			return i
 		}
 	}
-	return len(quota.Priorities) - 1
+	return len(quotatext.Priorities) - 1
 }
 
 // flights is a min-heap of calls in flight by end time.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -83,7 +84,7 @@ func FromResults(recs []results.Record) Workload {
 			continue
 		}
 		w.Documents++
-		p, err := quota.ParsePriority(r.Priority)
+		p, err := quotatext.ParsePriority(r.Priority)
 		if err != nil {
 			p = quota.Normal
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/tollgate-dev/tollgate/internal/extract"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -346,7 +347,7 @@ func readRequests(file string, cfg Config) ([]*item, error) {
 			it.err = fmt.Errorf("line %d: max_tokens %d must be positive (or absent)", n, r.MaxTokens)
 		}
 		if r.Priority != "" {
-			p, err := quota.ParsePriority(r.Priority)
+			p, err := quotatext.ParsePriority(r.Priority)
 			if err != nil {
 				it.err = errors.Join(it.err, fmt.Errorf("line %d: %w", n, err))
 			}

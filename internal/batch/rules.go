@@ -6,6 +6,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -39,7 +40,7 @@ func ParseRule(s string) (Rule, error) {
 	if i <= 0 || i == len(s)-1 {
 		return Rule{}, fmt.Errorf("priority rule %q: want GLOB=CLASS (e.g. 'urgent/**=high') or meta:KEY=GLOB=CLASS", s)
 	}
-	p, err := quota.ParsePriority(strings.TrimSpace(s[i+1:]))
+	p, err := quotatext.ParsePriority(strings.TrimSpace(s[i+1:]))
 	if err != nil {
 		return Rule{}, fmt.Errorf("priority rule %q: %w", s, err)
 	}

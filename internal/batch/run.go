@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/results"
@@ -224,7 +225,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.mu.Lock()
 	r.open = map[quota.Priority]int{}
 	for _, j := range todo {
-		r.remaining[j.priority] = r.remaining[j.priority].Add(r.expectedCost(j))
+		r.remaining[j.priority] = costs.Add(r.remaining[j.priority], r.expectedCost(j))
 		r.open[j.priority]++
 	}
 	r.mu.Unlock()
@@ -265,7 +266,7 @@ dispatch:
 		r.mu.Lock()
 		exp := r.expectedCost(j)
 		r.remaining[j.priority] = subCost(r.remaining[j.priority], exp)
-		r.inflight = r.inflight.Add(exp)
+		r.inflight = costs.Add(r.inflight, exp)
 		r.st.InFlight++
 		r.sent++
 		r.st.Levels[LevelName(level)]++
@@ -521,10 +522,10 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 	var rest quota.Cost
 	for q, c := range r.remaining {
 		if q >= p {
-			rest = rest.Add(c)
+			rest = costs.Add(rest, c)
 		}
 	}
-	all := r.settled.Add(r.inflight).Add(rest)
+	all := costs.Add(costs.Add(r.settled, r.inflight), rest)
 	lat := r.latency
 	elapsed := time.Since(r.start)
 	r.mu.Unlock()
@@ -790,7 +791,7 @@ func (r *Runner) call(ctx context.Context, queued func(), j *job, prompt string,
 		res.usage.QuotaTokens += u.QuotaTokens
 		res.calls++
 		r.mu.Lock()
-		r.settled = r.settled.Add(settle)
+		r.settled = costs.Add(r.settled, settle)
 		r.st.Calls++
 		r.st.InputTokens += int64(u.InputTokens)
 		r.st.OutputTokens += int64(u.OutputTokens)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -94,7 +95,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
 			}
-			sr := ScenarioRun{Scenario: sc.Name, Window: mode.String(), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(relative(dirs), ", "), DocumentCount: len(docs), Model: sc.Model}
+			sr := ScenarioRun{Scenario: sc.Name, Window: quotatext.MeterName(mode), TimeScale: scale, Calls: len(jobs), Documents: strings.Join(relative(dirs), ", "), DocumentCount: len(docs), Model: sc.Model}
 			for _, cfg := range sc.strategyConfigs() {
 				if len(opts.Strategies) > 0 && !slices.Contains(opts.Strategies, cfg.Name) {
 					continue

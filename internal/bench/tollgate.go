@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -71,7 +72,7 @@ func (e *env) meters() []quota.Meter {
 		}
 	}
 	if m == "provider" {
-		m = e.mode.String()
+		m = quotatext.MeterName(e.mode)
 	}
 	switch m {
 	case "bucket":

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -126,12 +127,12 @@ func parseFile(name string, data []byte) (*File, map[string]*tenantRules, error)
 		r := &tenantRules{Tenant: t, defaultPriority: quota.Normal, maxPriority: quota.High}
 		var err error
 		if t.DefaultPriority != "" {
-			if r.defaultPriority, err = quota.ParsePriority(t.DefaultPriority); err != nil {
+			if r.defaultPriority, err = quotatext.ParsePriority(t.DefaultPriority); err != nil {
 				return nil, nil, fmt.Errorf("%s: tenant %q: default_priority: %w", name, tn, err)
 			}
 		}
 		if t.MaxPriority != "" {
-			if r.maxPriority, err = quota.ParsePriority(t.MaxPriority); err != nil {
+			if r.maxPriority, err = quotatext.ParsePriority(t.MaxPriority); err != nil {
 				return nil, nil, fmt.Errorf("%s: tenant %q: max_priority: %w", name, tn, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/wire"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -51,7 +52,7 @@ func callPriority(op wire.Operation, h http.Header, body []byte, rules *tenantRu
 	if where == "" {
 		return rules.defaultPriority, nil
 	}
-	p, err := quota.ParsePriority(asked)
+	p, err := quotatext.ParsePriority(asked)
 	if err != nil {
 		return 0, &priorityError{fmt.Sprintf("%s %q is not a priority: use one of critical, high, normal, low, background.", where, truncate(asked, 32))}
 	}

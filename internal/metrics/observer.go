@@ -5,6 +5,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -62,7 +63,7 @@ func (m *Metrics) Sampled(t *pipeline.Target, s pipeline.TargetSnapshot) {
 		name, configured := t.LimitName(i)
 		m.Limit(t.Name, name, l.Used, l.Limit.Amount, configured)
 	}
-	for i, p := range quota.Priorities {
+	for i, p := range quotatext.Priorities {
 		m.QueueDepth(t.Name, p.String(), s.Queued[i])
 	}
 }

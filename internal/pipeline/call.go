@@ -191,15 +191,15 @@ func (e *Engine) Do(ctx context.Context, c Call, send Send) (*Record, error) {
 			}
 			return rec, err
 		}
-		e.obs.Admitted(tg, &cl.Call, n, r.Waited(), r.Cost())
-		e.cfg.Logger.Debug("tollgate admitted", "target", tg.Name, "priority", cl.Priority.String(), "waited", r.Waited(), "attempt", n, "tokens", r.Cost().Tokens)
+		e.obs.Admitted(tg, &cl.Call, n, r.Waited(), cl.cost)
+		e.cfg.Logger.Debug("tollgate admitted", "target", tg.Name, "priority", cl.Priority.String(), "waited", r.Waited(), "attempt", n, "tokens", cl.cost.Tokens)
 		a := &Attempt{Target: tg, N: n, c: cl, r: r}
 		if cl.RightSize {
 			a.MaxTokens = cl.max
 		}
 		rec.update(func(s *Result) {
 			s.Attempts, s.Waited = n, s.Waited+r.Waited()
-			s.Target, s.Region, s.Reserved, s.MaxTokens = tg.Name, tg.Region, r.Cost(), cl.max
+			s.Target, s.Region, s.Reserved, s.MaxTokens = tg.Name, tg.Region, cl.cost, cl.max
 		})
 		u, err := send(invoke.WithAttemptTimeout(ctx, e.attemptTimeout(cl)), a)
 		o := invoke.Classify(err)
@@ -348,8 +348,9 @@ func (e *Engine) admit(ctx context.Context, cl *call, exclude []int) (*Target, q
 }
 
 // forecast is the quota's prediction of the call's wait on tg now.
-func (tg *Target) forecast(ctx context.Context, cl *call) (quota.Prediction, error) {
-	return tg.lim.Forecast(ctx, cl.cost, quota.Options{Priority: cl.Priority, Tenant: cl.Tenant})
+func (tg *Target) forecast(ctx context.Context, cl *call) (Prediction, error) {
+	wait, binding, err := tg.lim.Forecast(ctx, cl.cost, quota.Options{Priority: cl.Priority, Tenant: cl.Tenant})
+	return Prediction{Wait: wait, Limit: binding, Target: tg.Name, Cost: cl.cost}, err
 }
 
 // end is where every attempt's outcome o goes, a stream's included, once: it ends the
@@ -368,10 +369,10 @@ func (tg *Target) end(a *Attempt, o invoke.Outcome, u invoke.Usage, seen string)
 	estimated := 0
 	switch {
 	case u.Known:
-		settled = r.Cost()
+		settled = cl.cost
 		if cost, err := estimate.SettleCost(tg.params, u.Estimate()); err == nil {
 			settled = cost
-			settled.Requests = r.Cost().Requests
+			settled.Requests = cl.cost.Requests
 		}
 		r.Settle(settled)
 		reported := int(u.Input + u.CacheRead + u.CacheWrite)
@@ -388,17 +389,17 @@ func (tg *Target) end(a *Attempt, o invoke.Outcome, u invoke.Usage, seen string)
 		// The service may have metered the input, and what it sent, before the stream or
 		// the connection broke: keep that much charged.
 		out := float64(estimate.Base().Count(seen)) * e.cal.Factor(cl.g.model.ID) * 1.1
-		settled = r.Cost()
+		settled = cl.cost
 		if cost, err := estimate.SettleCost(tg.params, estimate.Usage{InputTokens: cl.input, OutputTokens: int(math.Ceil(out))}); err == nil {
 			settled = cost
 		}
 		if !a.deferred { // a connection lost before a reply: the input only
 			settled = quota.Cost{Tokens: int64(cl.input), InputTokens: int64(cl.input)}
 		}
-		settled.Requests = r.Cost().Requests
+		settled.Requests = cl.cost.Requests
 		r.Settle(settled)
 	case o.Kind == invoke.OK: // a reply without usage: keep the reservation as the charge
-		settled = r.Cost()
+		settled = cl.cost
 		r.Settle(settled)
 	default:
 		r.Cancel()
@@ -411,7 +412,7 @@ func (tg *Target) end(a *Attempt, o invoke.Outcome, u invoke.Usage, seen string)
 		tg.succeeded(now)
 	case invoke.Throttle:
 		cl.rec.update(func(s *Result) { s.Throttles++ })
-		tg.throttled(now, o.Reason.String(), r.Cost())
+		tg.throttled(now, o.Reason.String(), cl.cost)
 		router.Throttled(i, now)
 	case invoke.Connection, invoke.ServerError, invoke.ModelNotReady, invoke.Timeout:
 		router.Failure(i, now)

@@ -142,21 +142,48 @@ func (e *Engine) Forecast(ctx context.Context, c Call) (Prediction, error) {
 // amounts, after adaptation), calls in flight and queued per class.
 type TargetSnapshot struct {
 	Target string
-	quota.Snapshot
+	QuotaState
 	// Source says where the target's limits came from: "explicit", "catalog default", or
 	// "service quotas (…)" naming each quota's source (applied, or catalog default and why).
 	Source string
+}
+
+// QuotaState is a target's quota usage at one moment.
+type QuotaState struct {
+	// Limits has one entry per limit in force, in the order of quota.Limiter.Limits.
+	Limits []LimitUsage
+	// InFlight is the number of reservations open in the quota's store (of every
+	// Limiter sharing it).
+	InFlight int
+	// Queued is the number of calls waiting in each priority class, highest (Critical)
+	// first.
+	Queued [5]int
+}
+
+// LimitUsage is the usage of one limit.
+type LimitUsage struct {
+	// Limit is the limit in force (its Amount as adaptation last set it).
+	Limit quota.Limit
+	// Used is the usage counted in the window now; a call of cost c fits while
+	// Used + c <= Amount. It exceeds Amount after settlements charged more than was
+	// reserved.
+	Used int64
 }
 
 // Snapshot reports every target's quota state, and tells the observer.
 func (e *Engine) Snapshot(ctx context.Context) ([]TargetSnapshot, error) {
 	out := make([]TargetSnapshot, 0, len(e.targets))
 	for _, tg := range e.targets {
-		s, err := tg.lim.Snapshot(ctx)
+		limits := tg.lim.Limits()
+		used, inFlight, queued, err := tg.lim.Usage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("tollgate: %s: %w", tg.Name, err)
 		}
-		ts := TargetSnapshot{Target: tg.Name, Snapshot: s, Source: tg.source}
+		s := QuotaState{Limits: make([]LimitUsage, len(limits)), InFlight: inFlight, Queued: queued}
+		for i, l := range limits {
+			s.Limits[i] = LimitUsage{Limit: l, Used: used[i]}
+		}
+		ts := TargetSnapshot{Target: tg.Name, QuotaState: s, Source: tg.source}
 		e.obs.Sampled(tg, ts)
 		out = append(out, ts)
 	}

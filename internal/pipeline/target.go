@@ -14,9 +14,11 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/adapt"
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/discover"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/route"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -196,8 +198,8 @@ func (tg *Target) throttled(now time.Time, reason string, cost quota.Cost) {
 	// at once (see adapt.Controller.ThrottledAt), so nothing more is sent until the window
 	// drains, instead of filling the room the refunded reservation left.
 	used := int64(math.MaxInt64)
-	if s, err := tg.lim.Snapshot(context.Background()); err == nil {
-		used = s.Limits[i].Used
+	if u, _, _, err := tg.lim.Usage(context.Background()); err == nil {
+		used = u[i]
 	}
 	tg.mu.Lock()
 	amount, changed := tg.ctrls[i].ThrottledAt(now, used)
@@ -207,7 +209,7 @@ func (tg *Target) throttled(now time.Time, reason string, cost quota.Cost) {
 		l.Amount = amount
 		_ = tg.lim.SetLimit(l)
 	}
-	refill := time.Duration(float64(l.Per) * float64(cost.Get(l.Dimension)) / float64(l.Amount))
+	refill := time.Duration(float64(l.Per) * float64(costs.Get(cost, l.Dimension)) / float64(l.Amount))
 	tg.lim.PauseUntil(now.Add(min(refill, l.Per/4)))
 }
 
@@ -253,5 +255,5 @@ func limitName(l quota.Limit) string {
 	case 24 * time.Hour:
 		per = "day"
 	}
-	return strings.ReplaceAll(l.Dimension.String(), "-", "_") + "_per_" + per
+	return strings.ReplaceAll(quotatext.DimensionName(l.Dimension), "-", "_") + "_per_" + per
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -53,13 +54,27 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 
 // report is a Store's Usage answer, kept together.
 type report struct {
-	Windows  []quota.Window
+	Used     []int64
+	Fits     []time.Time
 	InFlight int
 }
 
-func usage(ctx context.Context, s quota.Store, now time.Time, limits []quota.Limit) (report, error) {
-	ws, n, err := s.Usage(ctx, now, limits)
-	return report{ws, n}, err
+func usage(ctx context.Context, s quota.Store, now time.Time, limits []quota.Limit, need []int64) (report, error) {
+	u, f, n, err := s.Usage(ctx, now, limits, need)
+	return report{u, f, n}, err
+}
+
+// admission is a Store's Reserve answer, kept together.
+type admission struct {
+	OK      bool
+	Ticket  uint64
+	RetryAt time.Time
+	Blocked int
+}
+
+func reserveIn(s quota.Store, now time.Time, limits []quota.Limit, maxInFlight int, c quota.Cost, ttl time.Duration) (admission, error) {
+	tk, at, b, err := s.Reserve(context.Background(), now, limits, maxInFlight, c, ttl)
+	return admission{OK: tk != 0, Ticket: tk, RetryAt: at, Blocked: b}, err
 }
 
 var (
@@ -69,9 +84,9 @@ var (
 
 const ttl = time.Hour
 
-func reserve(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) quota.Admission {
+func reserve(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) admission {
 	t.Helper()
-	adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: now, Limits: limits, Cost: c, TTL: ttl})
+	adm, err := reserveIn(s, now, limits, 0, c, ttl)
 	if err != nil {
 		t.Fatalf("Reserve(%+v) at %v: %v", c, now.Sub(T0), err)
 	}
@@ -87,7 +102,7 @@ func mustAdmit(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit,
 	return adm.Ticket
 }
 
-func mustRefuse(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) quota.Admission {
+func mustRefuse(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c quota.Cost) admission {
 	t.Helper()
 	adm := reserve(t, s, now, limits, c)
 	if adm.OK {
@@ -98,7 +113,7 @@ func mustRefuse(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit
 
 func settle(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) bool {
 	t.Helper()
-	ok, err := s.Settle(context.Background(), quota.SettleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
+	ok, err := s.Settle(context.Background(), now, limits, ticket, actual)
 	if err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
@@ -107,18 +122,14 @@ func settle(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, ti
 
 func used(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit) []int64 {
 	t.Helper()
-	u, err := usage(context.Background(), s, now, limits)
+	u, err := usage(context.Background(), s, now, limits, nil)
 	if err != nil {
 		t.Fatalf("Usage: %v", err)
 	}
-	if len(u.Windows) != len(limits) {
-		t.Fatalf("Usage returned %d windows for %d limits", len(u.Windows), len(limits))
+	if len(u.Used) != len(limits) {
+		t.Fatalf("Usage returned %d amounts for %d limits", len(u.Used), len(limits))
 	}
-	out := make([]int64, len(limits))
-	for i, w := range u.Windows {
-		out[i] = w.Used
-	}
-	return out
+	return u.Used
 }
 
 func tokens(n int64) quota.Cost { return quota.Cost{Requests: 1, Tokens: n} }
@@ -242,8 +253,8 @@ func testLateRefund(t *testing.T, s quota.Store) {
 
 func testInFlightCap(t *testing.T, s quota.Store) {
 	limits := []quota.Limit{tpm}
-	req := func(now time.Time) quota.Admission {
-		adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: now, Limits: limits, MaxInFlight: 2, Cost: tokens(1), TTL: 10 * time.Second})
+	req := func(now time.Time) admission {
+		adm, err := reserveIn(s, now, limits, 2, tokens(1), 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,17 +279,17 @@ func testInFlightCap(t *testing.T, s quota.Store) {
 
 func testExpiry(t *testing.T, s quota.Store) {
 	limits := []quota.Limit{tpm}
-	adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: T0, Limits: limits, MaxInFlight: 1, Cost: tokens(30), TTL: 10 * time.Second})
+	adm, err := reserveIn(s, T0, limits, 1, tokens(30), 10*time.Second)
 	if err != nil || !adm.OK {
 		t.Fatalf("Reserve: %+v %v", adm, err)
 	}
-	u, _ := usage(context.Background(), s, T0.Add(9*time.Second), limits)
+	u, _ := usage(context.Background(), s, T0.Add(9*time.Second), limits, nil)
 	if u.InFlight != 1 {
 		t.Fatalf("InFlight = %d before expiry, want 1", u.InFlight)
 	}
-	u, _ = usage(context.Background(), s, T0.Add(10*time.Second), limits)
-	if u.InFlight != 0 || u.Windows[0].Used != 30 {
-		t.Fatalf("after expiry: InFlight %d Used %d; want 0 and 30 (charged in full)", u.InFlight, u.Windows[0].Used)
+	u, _ = usage(context.Background(), s, T0.Add(10*time.Second), limits, nil)
+	if u.InFlight != 0 || u.Used[0] != 30 {
+		t.Fatalf("after expiry: InFlight %d Used %d; want 0 and 30 (charged in full)", u.InFlight, u.Used[0])
 	}
 	if settle(t, s, T0.Add(11*time.Second), limits, adm.Ticket, quota.Cost{}) {
 		t.Error("Settle of a lapsed reservation reported true")
@@ -294,34 +305,58 @@ func testUsageReport(t *testing.T, s quota.Store) {
 	mustAdmit(t, s, T0, limits, tokens(30))
 	mustAdmit(t, s, T0.Add(30*time.Second), limits, tokens(20))
 	now := T0.Add(40 * time.Second)
-	u, err := usage(context.Background(), s, now, limits)
+	u, err := usage(context.Background(), s, now, limits, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.InFlight != 2 {
 		t.Errorf("InFlight = %d, want 2", u.InFlight)
 	}
-	for i, w := range u.Windows {
-		if w.Used != 50 {
-			t.Errorf("limit %v: Used = %d, want 50", limits[i], w.Used)
+	if u.Fits != nil {
+		t.Errorf("Fits = %v without a need, want nil", u.Fits)
+	}
+	for i := range limits {
+		if u.Used[i] != 50 {
+			t.Errorf("limit %v: Used = %d, want 50", limits[i], u.Used[i])
 		}
-		if w.Span < limits[i].Per || w.Span > limits[i].Per+limits[i].Per/20 {
-			t.Errorf("limit %v: Span = %v, want in [Per, Per+5%%]", limits[i], w.Span)
+	}
+	// When each amount fits tells when the usage leaves: the room at once, one more when
+	// the charge at T0 leaves (one Per later, give or take a sub-window: 5%), the whole
+	// Amount when the charge at +30s has left too.
+	fits := func(need func(l quota.Limit) int64) []time.Time {
+		t.Helper()
+		n := make([]int64, len(limits))
+		for i, l := range limits {
+			n[i] = need(l)
 		}
-		var sum int64
-		prev := now
-		for _, e := range w.Expiring {
-			sum += e.Amount
-			if e.At.Before(prev) {
-				t.Errorf("limit %v: expiries out of order or in the past: %v", limits[i], w.Expiring)
-			}
-			prev = e.At
+		u, err := usage(context.Background(), s, now, limits, n)
+		if err != nil || len(u.Fits) != len(limits) {
+			t.Fatalf("Usage(need %v) = %v, %v; want one time per limit", n, u.Fits, err)
 		}
-		if sum != w.Used {
-			t.Errorf("limit %v: expiring amounts sum to %d, want Used %d", limits[i], sum, w.Used)
+		return u.Fits
+	}
+	within := func(i int, at, from time.Time, what string) {
+		t.Helper()
+		per := limits[i].Per
+		if at.Before(from.Add(per)) || at.After(from.Add(per+per/20)) {
+			t.Errorf("limit %v: %s fits at +%v, want in [+%v, +%v] (the usage charged at +%v leaves one Per later)",
+				limits[i], what, at.Sub(T0), from.Add(per).Sub(T0), from.Add(per+per/20).Sub(T0), from.Sub(T0))
 		}
-		if len(w.Expiring) == 0 || w.Expiring[0].At.Before(T0.Add(limits[i].Per)) {
-			t.Errorf("limit %v: first expiry %v is before the charge at T0 could leave (T0+Per)", limits[i], w.Expiring)
+	}
+	if _, err := usage(context.Background(), s, now, limits, []int64{1}); err == nil {
+		t.Errorf("Usage with one need for two limits succeeded; want an error")
+	}
+	room := fits(func(l quota.Limit) int64 { return l.Amount - 50 })
+	one := fits(func(l quota.Limit) int64 { return l.Amount - 49 })
+	all := fits(func(l quota.Limit) int64 { return l.Amount })
+	for i := range limits {
+		if !room[i].Equal(now) {
+			t.Errorf("limit %v: the room fits at +%v, want now (+%v)", limits[i], room[i].Sub(T0), now.Sub(T0))
+		}
+		within(i, one[i], T0, "one more than the room")
+		within(i, all[i], T0.Add(30*time.Second), "the whole Amount")
+		if all[i].Before(one[i]) {
+			t.Errorf("limit %v: the whole Amount fits at +%v, before one more than the room (+%v)", limits[i], all[i].Sub(T0), one[i].Sub(T0))
 		}
 	}
 }
@@ -370,9 +405,9 @@ func testNeverOverAnyWindow(t *testing.T, s quota.Store) {
 		j := 0
 		var sum int64
 		for i, c := range log { // window [c.at-Per, c.at]
-			sum += c.cost.Get(l.Dimension)
+			sum += costs.Get(c.cost, l.Dimension)
 			for log[j].at.Before(c.at.Add(-l.Per)) {
-				sum -= log[j].cost.Get(l.Dimension)
+				sum -= costs.Get(log[j].cost, l.Dimension)
 				j++
 			}
 			if sum > l.Amount {
@@ -525,12 +560,12 @@ func testConcurrent(t *testing.T, s quota.Store) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				adm, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: T0, Limits: limits, Cost: tokens(10), TTL: ttl})
+				adm, err := reserveIn(s, T0, limits, 0, tokens(10), ttl)
 				if err != nil || !adm.OK {
 					errs <- fmt.Errorf("reserve: %+v %v", adm, err)
 					return
 				}
-				if ok, err := s.Settle(context.Background(), quota.SettleRequest{Now: T0, Limits: limits, Ticket: adm.Ticket, Actual: tokens(3)}); err != nil || !ok {
+				if ok, err := s.Settle(context.Background(), T0, limits, adm.Ticket, tokens(3)); err != nil || !ok {
 					errs <- fmt.Errorf("settle: %v %v", ok, err)
 					return
 				}
@@ -542,11 +577,11 @@ func testConcurrent(t *testing.T, s quota.Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	u, err := usage(context.Background(), s, T0, limits)
+	u, err := usage(context.Background(), s, T0, limits, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Windows[0].Used != 8*500*3 || u.InFlight != 0 {
-		t.Errorf("after 4000 reserve/settle pairs: Used %d InFlight %d, want %d and 0", u.Windows[0].Used, u.InFlight, 8*500*3)
+	if u.Used[0] != 8*500*3 || u.InFlight != 0 {
+		t.Errorf("after 4000 reserve/settle pairs: Used %d InFlight %d, want %d and 0", u.Used[0], u.InFlight, 8*500*3)
 	}
 }

@@ -71,11 +71,11 @@ func BenchmarkRoundTrips(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				now = now.Add(time.Second / time.Duration(perSecond))
-				adm, err := s.Reserve(bg, quota.ReserveRequest{Now: now, Limits: benchLimits, Cost: quota.Cost{Requests: 1, Tokens: 1000}, TTL: time.Minute})
-				if err != nil || !adm.OK {
-					b.Fatal(adm, err)
+				ticket, _, _, err := s.Reserve(bg, now, benchLimits, 0, quota.Cost{Requests: 1, Tokens: 1000}, time.Minute)
+				if err != nil || ticket == 0 {
+					b.Fatal(ticket, err)
 				}
-				_, _ = s.Settle(bg, quota.SettleRequest{Now: now, Limits: benchLimits, Ticket: adm.Ticket, Actual: quota.Cost{Requests: 1, Tokens: 700}})
+				_, _ = s.Settle(bg, now, benchLimits, ticket, quota.Cost{Requests: 1, Tokens: 700})
 			}
 			b.ReportMetric(float64(h.n.Load())/float64(b.N), "trips/call")
 		})
@@ -107,15 +107,15 @@ func BenchmarkReserveParallel(b *testing.B) {
 			k := slot.Add(1) - 1
 			for pb.Next() {
 				t0 := time.Now()
-				adm, err := s.Reserve(bg, quota.ReserveRequest{Now: t0, Limits: benchLimits, Cost: quota.Cost{Requests: 1, Tokens: 1000}, TTL: time.Minute})
+				ticket, _, _, err := s.Reserve(bg, t0, benchLimits, 0, quota.Cost{Requests: 1, Tokens: 1000}, time.Minute)
 				d := time.Since(t0)
-				if err != nil || !adm.OK {
-					b.Fatal(adm, err)
+				if err != nil || ticket == 0 {
+					b.Fatal(ticket, err)
 				}
 				if k < 64 {
 					lat[k] = append(lat[k], d)
 				}
-				_, _ = s.Settle(bg, quota.SettleRequest{Now: t0, Limits: benchLimits, Ticket: adm.Ticket, Actual: quota.Cost{Requests: 1, Tokens: 700}})
+				_, _ = s.Settle(bg, t0, benchLimits, ticket, quota.Cost{Requests: 1, Tokens: 700})
 			}
 		})
 		el := time.Since(start)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -49,13 +50,13 @@ func (s *Store) recoverLocked() {
 	fb := s.fallback
 	s.fallback = nil
 	for _, st := range s.sets {
-		windows, _, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st))
-		if err != nil || len(windows) != len(st.limits) {
+		usage, _, _, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st), nil)
+		if err != nil || len(usage) != len(st.limits) {
 			continue
 		}
 		for i, l := range st.limits {
-			used := windows[i].Used
-			if s.last-st.seedAt < int64(windows[i].Span/time.Microsecond) {
+			used := usage[i]
+			if s.last-st.seedAt < spanMicros(l) {
 				used -= st.seeded[i] // the seed is still in the window: it is not new usage
 			}
 			if used <= 0 {
@@ -115,13 +116,13 @@ func (s *Store) seedFallbackLocked(st *set) {
 			g -= st.g.bal[i]
 		}
 		g = min(max(g, 0), l.Amount)
-		setDim(&c, l.Dimension, g)
+		costs.Set(&c, l.Dimension, g)
 	}
-	adm, err := s.fallback.Reserve(context.Background(), quota.ReserveRequest{Now: s.timeAt(s.last), Limits: s.unlimited(st), Cost: c})
-	if err == nil && adm.OK {
-		_, _ = s.fallback.Settle(context.Background(), quota.SettleRequest{Now: s.timeAt(s.last), Limits: s.unlimited(st), Ticket: adm.Ticket, Actual: c})
+	ticket, _, _, err := s.fallback.Reserve(context.Background(), s.timeAt(s.last), s.unlimited(st), 0, c, 0)
+	if err == nil && ticket != 0 {
+		_, _ = s.fallback.Settle(context.Background(), s.timeAt(s.last), s.unlimited(st), ticket, c)
 		for i, l := range st.limits {
-			st.seeded[i] = c.Get(l.Dimension)
+			st.seeded[i] = costs.Get(c, l.Dimension)
 		}
 		st.seedAt = s.last
 	}
@@ -137,38 +138,36 @@ func (s *Store) unlimited(st *set) []quota.Limit {
 	return out
 }
 
-func setDim(c *quota.Cost, d quota.Dimension, v int64) {
-	switch d {
-	case quota.Requests:
-		c.Requests = v
-	case quota.Tokens:
-		c.Tokens = v
-	case quota.InputTokens:
-		c.InputTokens = v
-	case quota.OutputTokens:
-		c.OutputTokens = v
+// spanMicros is how long usage counts in a limit's window, in µs: Per, plus one
+// sub-window for a Sliding limit.
+func spanMicros(l quota.Limit) int64 {
+	if l.Meter != quota.Sliding {
+		return perMicros(l)
 	}
+	return width(l) * (subWindows + 1)
 }
 
 // reserveFallback admits req while Redis is unreachable and this instance holds no grant
 // that covers it: at this instance's last share of each limit, never more.
-func (s *Store) reserveFallback(st *set, now int64, req quota.ReserveRequest) (quota.Admission, error) {
+func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admission, error) {
 	if s.fallback == nil {
 		s.seedFallbackLocked(st)
 	}
 	limits := s.scaledLocked(st)
 	for i, l := range limits {
-		if st.shareOf(i, now) == 0 || req.Cost.Get(l.Dimension) > l.Amount {
+		if st.shareOf(i, now) == 0 || costs.Get(req.Cost, l.Dimension) > l.Amount {
 			// No share, or more than this instance's share could ever admit: wait for
 			// Redis.
-			return quota.Admission{Blocked: i, RetryAt: s.timeAt(now).Add(time.Until(s.retryAt))}, nil
+			return admission{Blocked: i, RetryAt: s.timeAt(now).Add(time.Until(s.retryAt))}, nil
 		}
 	}
-	adm, err := s.fallback.Reserve(context.Background(), quota.ReserveRequest{Now: s.timeAt(now), Limits: limits, Cost: req.Cost, TTL: req.TTL})
+	var adm admission
+	var err error
+	adm.Ticket, adm.RetryAt, adm.Blocked, err = s.fallback.Reserve(context.Background(), s.timeAt(now), limits, 0, req.Cost, req.TTL)
 	if err != nil {
-		return quota.Admission{}, err
+		return admission{}, err
 	}
-	if !adm.OK {
+	if adm.Ticket == 0 {
 		if until := s.timeAt(now).Add(time.Until(s.retryAt)); until.Before(adm.RetryAt) {
 			adm.RetryAt = until // Redis may be back by then
 		}
@@ -178,5 +177,5 @@ func (s *Store) reserveFallback(st *set, now int64, req quota.ReserveRequest) (q
 	t := &ticket{id: s.next, set: st, cost: req.Cost, expires: now + req.TTL.Microseconds(), fb: adm.Ticket, fbm: s.fallback}
 	s.tickets[t.id] = t
 	heap.Push(&s.byExpiry, t)
-	return quota.Admission{OK: true, Ticket: t.id}, nil
+	return admission{Ticket: t.id}, nil
 }

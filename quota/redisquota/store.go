@@ -15,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tollgate-dev/tollgate/internal/costs"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -316,7 +318,7 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	}
 	parts := make([]string, len(limits))
 	for i, l := range limits {
-		if err := l.Validate(); err != nil {
+		if err := quotatext.Validate(l); err != nil {
 			return nil, err
 		}
 		parts[i] = keyOf(l)
@@ -376,33 +378,55 @@ func (s *Store) openLocked(st *set, g *grant, win []int64, cost quota.Cost, now 
 // Reserve implements quota.Store. A Sliding limit set is admitted from this instance's
 // grant when it covers the cost; otherwise, and for sets with TokenBucket or ClockWindow
 // limits always, it takes one round trip to Redis.
-func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Admission, error) {
+func (s *Store) Reserve(ctx context.Context, now time.Time, limits []quota.Limit, maxInFlight int, cost quota.Cost, ttl time.Duration) (uint64, time.Time, int, error) {
+	adm, err := s.reserve(ctx, reserveRequest{Now: now, Limits: limits, MaxInFlight: maxInFlight, Cost: cost, TTL: ttl})
+	return adm.Ticket, adm.RetryAt, adm.Blocked, err
+}
+
+// reserveRequest is what Reserve is asked, kept together.
+type reserveRequest struct {
+	Now         time.Time
+	Limits      []quota.Limit
+	MaxInFlight int
+	Cost        quota.Cost
+	TTL         time.Duration
+}
+
+// admission is Reserve's answer: a Ticket (never zero) when admitted, else when to try
+// again and which limit refused (-1: the in-flight cap).
+type admission struct {
+	Ticket  uint64
+	RetryAt time.Time
+	Blocked int
+}
+
+func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.setFor(req.Limits)
 	if err != nil {
-		return quota.Admission{}, err
+		return admission{}, err
 	}
 	now := s.nowLocked(req.Now)
 	s.expireLocked(now)
 	if req.MaxInFlight > 0 && len(s.tickets) >= req.MaxInFlight {
-		return quota.Admission{Blocked: -1, RetryAt: s.timeAt(s.byExpiry[0].expires)}, nil
+		return admission{Blocked: -1, RetryAt: s.timeAt(s.byExpiry[0].expires)}, nil
 	}
 	s.noteDemand(st, now, &req.Cost)
 
 	if g := st.g; g != nil && now < g.exp {
 		fits := true
 		for i, l := range st.limits {
-			if g.bal[i] < req.Cost.Get(l.Dimension) {
+			if g.bal[i] < costs.Get(req.Cost, l.Dimension) {
 				fits = false
 				break
 			}
 		}
 		if fits {
 			for i, l := range st.limits {
-				g.bal[i] -= req.Cost.Get(l.Dimension)
+				g.bal[i] -= costs.Get(req.Cost, l.Dimension)
 			}
-			return quota.Admission{OK: true, Ticket: s.openLocked(st, g, g.idx, req.Cost, now, req.TTL)}, nil
+			return admission{Ticket: s.openLocked(st, g, g.idx, req.Cost, now, req.TTL)}, nil
 		}
 	}
 	if s.down && time.Now().Before(s.retryAt) {
@@ -412,7 +436,7 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 	n := len(st.limits)
 	need, want := make([]int64, n), make([]int64, n)
 	for i, l := range st.limits {
-		need[i] = req.Cost.Get(l.Dimension)
+		need[i] = costs.Get(req.Cost, l.Dimension)
 		want[i] = need[i]
 		if st.sliding {
 			// A few seconds of demand: what was asked for over the last two grant
@@ -426,7 +450,7 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 	}
 	if !res.ok {
 		blocked := res.blocked
-		return quota.Admission{Blocked: blocked, RetryAt: s.timeAt(res.retry)}, nil
+		return admission{Blocked: blocked, RetryAt: s.timeAt(res.retry)}, nil
 	}
 	win := make([]int64, n)
 	for i := range st.limits {
@@ -437,11 +461,11 @@ func (s *Store) Reserve(ctx context.Context, req quota.ReserveRequest) (quota.Ad
 	if st.sliding {
 		g = &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
 		for i, l := range st.limits {
-			g.bal[i] = res.granted[i] - req.Cost.Get(l.Dimension)
+			g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
 		}
 		st.g = g
 	}
-	return quota.Admission{OK: true, Ticket: s.openLocked(st, g, win, req.Cost, now, req.TTL)}, nil
+	return admission{Ticket: s.openLocked(st, g, win, req.Cost, now, req.TTL)}, nil
 }
 
 // noteDemand adds cost to the set's demand, rolling the demand and share periods.
@@ -462,7 +486,7 @@ func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
 		st.demAt = now
 	}
 	for i, l := range st.limits {
-		st.dem[i] += cost.Get(l.Dimension)
+		st.dem[i] += costs.Get(*cost, l.Dimension)
 	}
 	// Each limit's share is measured over its window, and at least a few grant
 	// lifetimes; while Redis is away it is frozen.
@@ -494,7 +518,19 @@ func (s *Store) returnGrantLocked(st *set) {
 // Settle implements quota.Store. A Sliding set's refund goes back to the grant while it
 // lasts, and its excess is drawn from it while it has room; the rest is sent to Redis in
 // the next batch. A set with TokenBucket or ClockWindow limits settles in one round trip.
-func (s *Store) Settle(ctx context.Context, req quota.SettleRequest) (bool, error) {
+func (s *Store) Settle(ctx context.Context, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) (bool, error) {
+	return s.settle(ctx, settleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
+}
+
+// settleRequest is what Settle is asked, kept together.
+type settleRequest struct {
+	Now    time.Time
+	Limits []quota.Limit
+	Ticket uint64
+	Actual quota.Cost
+}
+
+func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowLocked(req.Now)
@@ -516,7 +552,7 @@ func (s *Store) Settle(ctx context.Context, req quota.SettleRequest) (bool, erro
 			// Admitted while Redis was unreachable, settled after it returned: the
 			// shared windows hold the reservation's charge; an excess is added to them.
 			for i, l := range st.limits {
-				if d := req.Actual.Get(l.Dimension) - t.cost.Get(l.Dimension); d > 0 && l.Meter != quota.ClockWindow {
+				if d := costs.Get(req.Actual, l.Dimension) - costs.Get(t.cost, l.Dimension); d > 0 && l.Meter != quota.ClockWindow {
 					kind := 2
 					if l.Meter == quota.TokenBucket {
 						kind = 4
@@ -526,11 +562,11 @@ func (s *Store) Settle(ctx context.Context, req quota.SettleRequest) (bool, erro
 			}
 			return true, nil
 		}
-		return t.fbm.Settle(ctx, quota.SettleRequest{Now: req.Now, Limits: s.scaledLocked(st), Ticket: t.fb, Actual: req.Actual})
+		return t.fbm.Settle(ctx, req.Now, s.scaledLocked(st), t.fb, req.Actual)
 	}
 	live := t.g != nil && t.g == st.g && now < t.g.exp
 	for i, l := range st.limits {
-		reserved, actual := t.cost.Get(l.Dimension), req.Actual.Get(l.Dimension)
+		reserved, actual := costs.Get(t.cost, l.Dimension), costs.Get(req.Actual, l.Dimension)
 		d := actual - reserved
 		switch l.Meter {
 		case quota.Sliding:
@@ -576,44 +612,65 @@ func (s *Store) flushLocked(ctx context.Context, st *set) error {
 
 // Usage implements quota.Store: the usage of the shared windows, less this instance's
 // unused grant (room it holds, not usage), and this instance's open reservations.
-func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit) ([]quota.Window, int, error) {
+func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, need []int64) ([]int64, []time.Time, int, error) {
+	if need != nil && len(need) != len(limits) {
+		return nil, nil, 0, fmt.Errorf("redisquota: Usage got %d needs for %d limits: pass one per limit, or nil", len(need), len(limits))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.setFor(limits)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	n := s.nowLocked(now)
 	s.expireLocked(n)
 	if st.bseq != 0 {
 		if err := s.flushLocked(ctx, st); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	res, err := s.callLocked(ctx, st, 1, nil, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	windows, inFlight := make([]quota.Window, len(limits)), len(s.tickets)
+	used, inFlight := make([]int64, len(limits)), len(s.tickets)
+	var fits []time.Time
+	if need != nil {
+		fits = make([]time.Time, len(limits))
+	}
+	at := s.timeAt(n)
 	for i, w := range res.windows {
 		held := int64(0)
 		if g := st.g; g != nil {
 			held = g.bal[i]
 		}
-		out := quota.Window{Used: w.used - held, Span: time.Duration(w.span) * time.Microsecond}
+		used[i] = w.used - held
+		// short is what must leave the window before need[i] fits.
+		short := int64(math.MinInt64)
+		if need != nil {
+			short = need[i] - (limits[i].Amount - used[i])
+			fits[i] = at
+			if short > 0 {
+				fits[i] = at.Add(time.Duration(w.span) * time.Microsecond) // unless listed below
+			}
+		}
 		for _, e := range w.exp {
 			if g := st.g; g != nil && held > 0 && e.idx == g.idx[i] {
 				take := min(held, e.amount)
 				e.amount -= take
 				held -= take
 			}
-			if e.amount > 0 {
-				out.Expiring = append(out.Expiring, quota.Expiry{At: s.timeAt(e.at), Amount: e.amount})
+			if short > 0 && e.amount > 0 {
+				if short -= e.amount; short <= 0 {
+					fits[i] = s.timeAt(e.at)
+					if fits[i].Before(at) {
+						fits[i] = at
+					}
+				}
 			}
 		}
-		windows[i] = out
 	}
-	return windows, inFlight, nil
+	return used, fits, inFlight, nil
 }
 
 type result struct {
@@ -663,7 +720,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 				start := cur * per
 				for _, t := range s.tickets {
 					if t.set == st && t.fb == 0 && t.win[i]*per < start {
-						carry += t.cost.Get(l.Dimension)
+						carry += costs.Get(t.cost, l.Dimension)
 					}
 				}
 			}

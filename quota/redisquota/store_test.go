@@ -47,7 +47,7 @@ func TestKeysAndOptions(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	s := newStore(t, srv, redisquota.Options{Client: c, Prefix: "tg", Account: "111122223333", Region: "us-east-1", Model: "anthropic.claude-x:0", Scope: "team{a}"})
 	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: 100, Per: time.Minute}, {Dimension: quota.Requests, Amount: 10, Per: time.Minute, Meter: quota.TokenBucket}}
-	if _, err := s.Reserve(context.Background(), quota.ReserveRequest{Now: time.Now(), Limits: limits, Cost: quota.Cost{Requests: 1, Tokens: 5}}); err != nil {
+	if _, _, _, err := s.Reserve(context.Background(), time.Now(), limits, 0, quota.Cost{Requests: 1, Tokens: 5}, 0); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := c.Keys(context.Background(), "*").Result()
