@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -23,7 +24,7 @@ func TestRightSizeMaxTokens(t *testing.T) {
 	c := newClient(t, tollgate.Config{RightSizeMaxTokens: true, Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(4_000_000)}}}})
 	const calls = 60
 	docs := contracts(t)
-	stats := make([]tollgate.Result, calls)
+	stats := make([]pipeline.Result, calls)
 	cut := make([]bool, calls)
 	var wg sync.WaitGroup
 	for i := range calls {
@@ -33,7 +34,7 @@ func TestRightSizeMaxTokens(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			stats[i], _ = tollgate.ResultOf(out.ResultMetadata)
+			stats[i], _ = pipeline.ResultOf(out.ResultMetadata)
 			cut[i] = out.StopReason == types.StopReasonMaxTokens
 		})
 	}

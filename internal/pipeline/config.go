@@ -63,9 +63,17 @@ type Config struct {
 	// RightSize sets max_tokens of calls that leave it unset (and allow it, Call.RightSize)
 	// from the learned output length of their task.
 	RightSize bool
-	// Learners is how many calls of a task go out unsized before its output length is
-	// learned. Zero means DefaultLearners.
+	// Learners is how many replies of a task are learned from before its output length is
+	// predicted, and, without InitialMaxTokens, how many calls of the task go out unsized
+	// meanwhile (the others wait for their replies). Zero means DefaultLearners.
 	Learners int
+	// InitialMaxTokens, when positive, is the max_tokens right-sized calls of a task send
+	// while its output length is being learned: all of them go out at once, none waits.
+	// Zero means unset (the model's maximum is reserved), with the Learners gate.
+	InitialMaxTokens int
+	// UseCountTokens asks Bedrock's CountTokens API for the exact input of each Converse
+	// call to a model that supports it, instead of estimating.
+	UseCountTokens bool
 
 	// InitialMargin and EstimateMargin pad input estimates, as fractions, before and
 	// after a model's calibration has seen reported usage. Zero means the default;
@@ -124,6 +132,9 @@ func (cfg Config) validate() (Config, error) {
 		cfg.Learners = DefaultLearners
 	case cfg.Learners < 0:
 		return cfg, fmt.Errorf("tollgate: Learners %d: use a positive number, or zero for %d", cfg.Learners, DefaultLearners)
+	}
+	if cfg.InitialMaxTokens < 0 {
+		return cfg, fmt.Errorf("tollgate: InitialMaxTokens %d: use a positive number, or zero to leave max_tokens unset while learning", cfg.InitialMaxTokens)
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff
