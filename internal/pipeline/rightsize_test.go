@@ -34,8 +34,8 @@ func rightSized(task string) pipeline.Call {
 func TestInitialMaxTokensWhileLearning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, err := pipeline.New(context.Background(), pipeline.Config{
-			AWS:     aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
-			Targets: []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}},
+			AWS:       aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+			Targets:   []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}},
 			RightSize: true, Learners: 3, InitialMaxTokens: 500,
 		}, nil)
 		if err != nil {
@@ -95,8 +95,8 @@ func TestInitialMaxTokensWhileLearning(t *testing.T) {
 func TestLearnersGateWithoutInitialMaxTokens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, err := pipeline.New(context.Background(), pipeline.Config{
-			AWS:     aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
-			Targets: []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}},
+			AWS:       aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+			Targets:   []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}},
 			RightSize: true, Learners: 3,
 		}, nil)
 		if err != nil {
