@@ -28,6 +28,7 @@ type Client interface {
 	Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (pipeline.Prediction, error)
 	Predict(task string, q float64) (int, bool)
 	With(o pipeline.Options) *pipeline.Client
+	Config() pipeline.Config
 }
 
 var _ Client = (*pipeline.Client)(nil)
@@ -122,6 +123,19 @@ func New(cfg Config, client Client) (*Runner, error) {
 	p, err := newPlanner(cfg, m)
 	if err != nil {
 		return nil, err
+	}
+	if client != nil && cfg.MaxTokens == 0 {
+		// The run leaves max_tokens unset for the client to size: a client that does not
+		// would let Bedrock reserve the model's maximum on every call.
+		got := client.Config()
+		want, err := ClientConfig(cfg, got)
+		if err != nil {
+			return nil, err
+		}
+		if got.RightSize != want.RightSize || got.Learners != want.Learners || got.InitialMaxTokens != want.InitialMaxTokens {
+			return nil, fmt.Errorf("the client right-sizes max_tokens %v with %d learners and initial max_tokens %d; a run needs %v, %d and %d: build it with batch.ClientConfig",
+				got.RightSize, got.Learners, got.InitialMaxTokens, want.RightSize, want.Learners, want.InitialMaxTokens)
+		}
 	}
 	return &Runner{cfg: cfg, client: client, plan: p, remaining: map[quota.Priority]quota.Cost{},
 		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}, finished: make(chan struct{}, 1)}, nil

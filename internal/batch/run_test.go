@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -410,5 +411,29 @@ func TestRunRightSizesThroughTheClient(t *testing.T) {
 		if rec.MaxTokens != want || rec.Continuations != 0 {
 			t.Errorf("request %d (%s): max_tokens %d, %d continuations; want %d, none", i, rec.Path, rec.MaxTokens, rec.Continuations, want)
 		}
+	}
+}
+
+// TestRunRefusesAClientThatDoesNotRightSize: a run leaves max_tokens unset for its client
+// to size, so a client built without ClientConfig (which would let Bedrock reserve the
+// model's maximum on every call) is refused, naming the fix; with max_tokens fixed, any
+// client will do.
+func TestRunRefusesAClientThatDoesNotRightSize(t *testing.T) {
+	f := newFixture(t, 400_000, nil)
+	plain, err := pipeline.NewClient(context.Background(), f.pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	cfg := Config{Inputs: []string{contractsDir(t, 1)}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}
+	if _, err := New(cfg, plain); err == nil || !strings.Contains(err.Error(), "batch.ClientConfig") {
+		t.Errorf("New with a client that does not right-size: %v; want an error naming batch.ClientConfig", err)
+	}
+	if _, err := New(cfg, f.clientFor(t, cfg)); err != nil {
+		t.Errorf("New with a client built with ClientConfig: %v", err)
+	}
+	cfg.MaxTokens = 500
+	if _, err := New(cfg, plain); err != nil {
+		t.Errorf("New with max_tokens fixed and a plain client: %v; want it accepted", err)
 	}
 }

@@ -84,6 +84,9 @@ func (c *Client) Forecast(ctx context.Context, in *bedrockruntime.ConverseInput)
 	return c.e.Forecast(ctx, call)
 }
 
+// Config returns the configuration c runs with, its defaults filled in.
+func (c *Client) Config() Config { return c.e.cfg }
+
 // Predict returns the learned q-quantile of task's output length per call, in tokens,
 // once the task has Config.Learners replies.
 func (c *Client) Predict(task string, q float64) (int, bool) { return c.e.Predict(task, q) }
