@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -51,7 +52,7 @@ func TestUnknownModelAndBadInput(t *testing.T) {
 	m, _ := catalog.Default().Model(sonnet35)
 	if out, err := c.Converse(context.Background(), review(sonnet35, "x", 0)); err != nil {
 		t.Errorf("call with max_tokens unset: %v; want it served", err)
-	} else if st, _ := tollgate.ResultOf(out.ResultMetadata); st.Reserved.OutputTokens != int64(m.MaxTokensDefault()) {
+	} else if st, _ := pipeline.ResultOf(out.ResultMetadata); st.Reserved.OutputTokens != int64(m.MaxTokensDefault()) {
 		t.Errorf("call with max_tokens unset reserved %d output tokens; want the model's default cap %d", st.Reserved.OutputTokens, m.MaxTokensDefault())
 	}
 	if _, err := tollgate.New(context.Background(), tollgate.Config{AWS: awsConfig()}); err == nil {
@@ -157,7 +158,8 @@ func TestToldMeterNoThrottles(t *testing.T) {
 			srv := emulator(t, c.mode, tpm, nil)
 			l := tpmLimit(tpm)
 			l.Meter = c.meter
-			cl := newClient(t, tollgate.Config{Pacing: -1, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{l}}}})
+			cl := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{l}}}},
+				func(pc *pipeline.Config) { pc.Pacing = -1 })
 			noThrottles(t, srv, cl, tpm, c.least)
 		})
 	}
@@ -260,7 +262,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("Result of a call admitted at once = %+v; want 1 attempt, no throttle, a target", st)
 		}
 	}
-	if _, err := c.Snapshot(context.Background()); err != nil {
+	if _, err := c.Pipeline().Snapshot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s := series(t, srv, sonnet35, "on-demand")
@@ -327,14 +329,14 @@ func TestRetries(t *testing.T) {
 	})
 	c = newClient(t, tollgate.Config{MaxAttempts: 3, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: dry.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})
 	_, err := c.Converse(context.Background(), review(sonnet35, "Name the parties.", 50))
-	st, _ := tollgate.ErrorResult(err)
+	st, _ := pipeline.ErrorResult(err)
 	if st.Attempts != 3 || st.Throttles != 3 || st.Region != "us-east-1" || st.Reserved.Tokens <= 50 {
 		t.Errorf("Result of a call throttled 3 times = %+v; want 3 attempts, 3 throttles, region us-east-1, a reservation above max_tokens", st)
 	}
-	var te *tollgate.ThrottleError
-	var ge *tollgate.GiveUpError
-	if !errors.As(err, &ge) || ge.Attempts != 3 || !errors.As(err, &te) || te.Reason != "tokens_per_day" {
-		t.Fatalf("call against a zero daily quota = %v; want giving up after 3 attempts with a tokens_per_day *ThrottleError", err)
+	var te *pipeline.ThrottleError
+	var ge *pipeline.GiveUpError
+	if !errors.As(err, &ge) || ge.Attempts != 3 || !errors.As(err, &te) || te.Reason != "tokens_per_day" || !errors.Is(err, tollgate.ErrThrottled) {
+		t.Fatalf("call against a zero daily quota = %v; want giving up after 3 attempts with a tokens_per_day *ThrottleError, matching ErrThrottled", err)
 	}
 	if !strings.Contains(err.Error(), "giving up after 3 attempts") {
 		t.Errorf("error %q does not say it gave up after 3 attempts", err)
@@ -366,9 +368,9 @@ func TestRetries(t *testing.T) {
 // reports their source; a target without access falls back to catalog defaults.
 func TestDiscoveredLimits(t *testing.T) {
 	srv := emulator(t, quota.TokenBucket, 1_234_000, nil)
-	c := newClient(t, tollgate.Config{DiscoverQuotas: true, QuotasEndpoint: srv.URL, WindowMargin: -1,
-		Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}})
-	snap, err := c.Snapshot(context.Background())
+	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}},
+		func(pc *pipeline.Config) { pc.DiscoverQuotas, pc.QuotasEndpoint, pc.WindowMargin = true, srv.URL, -1 })
+	snap, err := c.Pipeline().Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,9 +389,9 @@ func TestDiscoveredLimits(t *testing.T) {
 	}
 
 	// No Service Quotas there: catalog defaults, saying why.
-	c = newClient(t, tollgate.Config{DiscoverQuotas: true, QuotasEndpoint: "http://127.0.0.1:1",
-		Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}})
-	snap, _ = c.Snapshot(context.Background())
+	c = newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL}}},
+		func(pc *pipeline.Config) { pc.DiscoverQuotas, pc.QuotasEndpoint = true, "http://127.0.0.1:1" })
+	snap, _ = c.Pipeline().Snapshot(context.Background())
 	if !strings.Contains(snap[0].Source, "TPM catalog default") || !strings.Contains(snap[0].Source, "unreachable") {
 		t.Errorf("limits source without Service Quotas = %q, want catalog defaults and the reason", snap[0].Source)
 	}

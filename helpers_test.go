@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -73,18 +74,20 @@ func tpmLimit(n int64) quota.Limit {
 	return quota.Limit{Dimension: quota.Tokens, Amount: n, Per: emulated(time.Minute)}
 }
 
-func newClient(t testing.TB, cfg tollgate.Config) *tollgate.Client {
+// newClient returns a client for cfg on the emulator's scaled clock, tune editing the
+// pipeline's configuration (the knobs Config leaves out) after the scaled defaults.
+func newClient(t testing.TB, cfg tollgate.Config, tune ...func(*pipeline.Config)) *tollgate.Client {
 	t.Helper()
 	if cfg.AWS == nil {
 		cfg.AWS = awsConfig()
 	}
-	if cfg.WindowMargin == 0 {
-		cfg.WindowMargin = emulated(time.Second) // network and scheduling jitter, scaled
-	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = func(int) time.Duration { return emulated(time.Second) }
-	}
-	c, err := tollgate.New(context.Background(), cfg)
+	c, err := tollgate.NewTuned(context.Background(), cfg, func(pc *pipeline.Config) {
+		pc.WindowMargin = emulated(time.Second) // network and scheduling jitter, scaled
+		pc.Backoff = func(int) time.Duration { return emulated(time.Second) }
+		for _, f := range tune {
+			f(pc)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,9 +85,10 @@ func TestRegionFailover(t *testing.T) {
 		o.Faults = bedrocktest.Faults{Seed: 1, ServiceUnavailable: 1}
 	})
 	c := newClient(t, tollgate.Config{Targets: []tollgate.Target{
-		// The failing region is preferred: every call tries it until its breaker opens.
-		{Region: "us-west-2", Model: sonnet35, Endpoint: bad.URL, Limits: []quota.Limit{tpmLimit(tpm)}, Preference: 0},
-		{Region: "us-east-1", Model: sonnet35, Endpoint: good.URL, Limits: []quota.Limit{tpmLimit(tpm)}, Preference: 1},
+		// The failing region is preferred (listed first): every call tries it until its
+		// breaker opens.
+		{Region: "us-west-2", Model: sonnet35, Endpoint: bad.URL, Limits: []quota.Limit{tpmLimit(tpm)}},
+		{Region: "us-east-1", Model: sonnet35, Endpoint: good.URL, Limits: []quota.Limit{tpmLimit(tpm)}},
 	}})
 	docs := contracts(t)
 	var wg sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -23,7 +24,7 @@ func TestRightSizeMaxTokens(t *testing.T) {
 	c := newClient(t, tollgate.Config{RightSizeMaxTokens: true, Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(4_000_000)}}}})
 	const calls = 60
 	docs := contracts(t)
-	stats := make([]tollgate.Result, calls)
+	stats := make([]pipeline.Result, calls)
 	cut := make([]bool, calls)
 	var wg sync.WaitGroup
 	for i := range calls {
@@ -33,8 +34,12 @@ func TestRightSizeMaxTokens(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			stats[i], _ = tollgate.ResultOf(out.ResultMetadata)
+			stats[i], _ = pipeline.ResultOf(out.ResultMetadata)
 			cut[i] = out.StopReason == types.StopReasonMaxTokens
+			// The public Result says what max_tokens was sent, as the pipeline's does.
+			if pub, ok := tollgate.ResultOf(out.ResultMetadata); !ok || pub.MaxTokens != stats[i].MaxTokens || pub.Attempts != stats[i].Attempts || pub.Target != stats[i].Target {
+				t.Errorf("call %d: tollgate.ResultOf = %+v, %v; want the pipeline's %+v", i, pub, ok, stats[i])
+			}
 		})
 	}
 	wg.Wait()
@@ -42,6 +47,11 @@ func TestRightSizeMaxTokens(t *testing.T) {
 	for i, s := range stats {
 		if s.Reserved.Tokens > 64_000 {
 			unsized++
+			if s.MaxTokens != 0 {
+				t.Errorf("call %d reserved the model's default yet sent max_tokens %d; want unset (0)", i, s.MaxTokens)
+			}
+		} else if s.MaxTokens == 0 {
+			t.Errorf("call %d reserved %d tokens without sending a learned max_tokens", i, s.Reserved.Tokens)
 		} else if s.Reserved.Tokens > 3_000 {
 			t.Errorf("call %d reserved %d tokens: want the 64,000 default or about 1,000 input + the learned 600 × 1.2", i, s.Reserved.Tokens)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -25,7 +26,7 @@ func streamInput(model, text string, maxTokens int32) *bedrockruntime.ConverseSt
 
 func used(t *testing.T, c *tollgate.Client) int64 {
 	t.Helper()
-	s, err := c.Snapshot(context.Background())
+	s, err := c.Pipeline().Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestStreamThrottledMidwayIsOneOutcome(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			c := newClient(t, tollgate.Config{Registerer: reg, Targets: []tollgate.Target{
 				{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}},
-				{Region: "us-west-2", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}, Preference: 1},
+				{Region: "us-west-2", Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}},
 			}})
 			var st tollgate.Result
 			ctx := context.Background()
@@ -253,7 +254,7 @@ func TestCancelReleasesAtOnce(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { _, err := c.Converse(ctx2, review(sonnet35, doc+doc, 100)); errs <- err }() // does not fit
 	time.Sleep(emulated(5 * time.Second))
-	if s, _ := c.Snapshot(context.Background()); s[0].Queued[2] != 1 {
+	if s, _ := c.Pipeline().Snapshot(context.Background()); s[0].Queued[2] != 1 {
 		t.Fatalf("queued = %v; want the second call waiting", s[0].Queued)
 	}
 	start := time.Now()
@@ -270,7 +271,7 @@ func TestCancelReleasesAtOnce(t *testing.T) {
 	if got := used(t, c); got != 0 {
 		t.Errorf("after cancelling, the quota holds %d; want 0", got)
 	}
-	if s, _ := c.Snapshot(context.Background()); s[0].Queued != [5]int{} || s[0].InFlight != 0 {
+	if s, _ := c.Pipeline().Snapshot(context.Background()); s[0].Queued != [5]int{} || s[0].InFlight != 0 {
 		t.Errorf("after cancelling: queued %v, in flight %d", s[0].Queued, s[0].InFlight)
 	}
 }
@@ -287,7 +288,7 @@ func TestCountTokensWhenConfigured(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := c.Forecast(context.Background(), in)
+		p, err := c.Pipeline().Forecast(context.Background(), in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,9 +314,9 @@ func TestFailFastOnDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Converse(ctx, review(sonnet35, doc, 100))
-	var de *tollgate.DeadlineError
-	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("call that cannot be admitted before its deadline = %v; want a *DeadlineError", err)
+	var de *pipeline.DeadlineError
+	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, tollgate.ErrDeadline) {
+		t.Fatalf("call that cannot be admitted before its deadline = %v; want a *DeadlineError matching ErrDeadline", err)
 	}
 	if time.Since(start) > emulated(time.Second) {
 		t.Errorf("fail-fast took %v", time.Since(start))

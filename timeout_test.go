@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/testnet"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -24,9 +25,9 @@ func TestAttemptTimeoutStalledBackend(t *testing.T) {
 	const attempts = 2
 	url, conns := testnet.Stalled(t)
 	c := newClient(t, tollgate.Config{AttemptTimeout: 300 * time.Millisecond, MaxAttempts: attempts,
-		Backoff: func(int) time.Duration { return time.Millisecond },
 		Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: url,
-			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}}})
+			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}}},
+		func(pc *pipeline.Config) { pc.Backoff = func(int) time.Duration { return time.Millisecond } })
 	calls := []struct {
 		name string
 		call func(ctx context.Context) error
@@ -51,7 +52,7 @@ func TestAttemptTimeoutStalledBackend(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("the call hung until the test's own deadline: %v", err)
 			}
-			var gu *tollgate.GiveUpError
+			var gu *pipeline.GiveUpError
 			if !errors.As(err, &gu) || gu.Attempts != attempts || !strings.Contains(err.Error(), "attempt timeout (300ms)") {
 				t.Fatalf("error %v; want giving up after %d attempt timeouts", err, attempts)
 			}

@@ -10,10 +10,12 @@
 //
 //	hi := client.With(tollgate.Call{Priority: tollgate.High, Task: "review"})
 //	out, err := hi.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(id), ...})
-//	res, _ := tollgate.ResultOf(out.ResultMetadata) // attempts, wait, target, reservation
+//	res, _ := tollgate.ResultOf(out.ResultMetadata) // attempts, throttles, wait, target
 //
-// A call that failed after at least one attempt carries its Result in its error
-// (ErrorResult).
+// A call that fails matches, with errors.Is, ErrThrottled (out of attempts, the last
+// one throttled), ErrDeadline (its forecast wait exceeds its context's deadline; it
+// matches context.DeadlineExceeded too), ErrNoTarget or ErrClosed; its message names the
+// target, the reason and the figures.
 //
 // # The pipeline
 //
@@ -21,14 +23,16 @@
 //
 //	estimate ─▶ route ─▶ admit (quota) ─▶ one attempt ─▶ settle ─▶ learn
 //
-// The four SDK methods here are adapters over it: each describes its call (model,
+// The Client here forwards each method to pipeline.Client, whose four SDK methods
+// (internal/pipeline/methods.go) are adapters over it: each describes its call (model,
 // priority, tenant, task, the request to estimate) and supplies how to send one attempt
 // to a chosen target and read its usage. Following one Converse call:
 //
-//  1. Client.Converse describes the call (Client.converseCall: the input's system
-//     prompt, messages, tools and inference configuration read into the estimator's
-//     representation by converse.Parts, as ConverseStream's are, plus the per-call
-//     options of With) and hands it, with its send function, to Client.do, which calls
+//  1. Client.Converse calls pipeline.Client.Converse, which describes the call
+//     (pipeline.Client.converseCall: the input's system prompt, messages, tools and
+//     inference configuration read into the estimator's representation by
+//     converse.Parts, as ConverseStream's are, plus the per-call options of With) and
+//     hands it, with its send function, to pipeline.Client.do, which calls
 //     pipeline.Engine.Do.
 //  2. Engine.Do calls Engine.plan: Engine.groupFor finds the targets serving the model's
 //     base model; Engine.rightSize sets max_tokens from the task's learned output length
@@ -38,9 +42,9 @@
 //     max_tokens make the cost to reserve (estimate.ReserveCost).
 //  3. Engine.admit picks the target with the earliest admission (route.Router.Pick over
 //     each target's forecast, quota.Limiter.Forecast), refuses at once a call whose forecast wait
-//     exceeds its deadline (a *DeadlineError), and waits in priority order for the
+//     exceeds its deadline (ErrDeadline), and waits in priority order for the
 //     reservation (quota.Limiter.ReserveNotify).
-//  4. Engine.Do calls the adapter's send, under the attempt timeout: Client.Converse's
+//  4. Engine.Do calls the adapter's send, under the attempt timeout: Converse's
 //     sends a copy of the input with the target's model id (and the right-sized
 //     max_tokens) through the target's SDK client, whose own retries are off, and reads
 //     the usage of the reply (invoke.ConverseUsage). The error, if any, is classified
@@ -53,13 +57,13 @@
 //     observer (internal/metrics) once.
 //  6. Engine.Do returns on success or a client error; a throttle goes back to step 3 at
 //     the head of its class, possibly on another target; server errors, timeouts and lost
-//     connections back off (Config.Backoff) first. The streaming methods' send returns at
+//     connections back off first (exponentially, with jitter). The streaming methods' send returns at
 //     the start of the stream; the stream's end (its usage, or the failure that broke it)
 //     reaches Target.end through the function Attempt.Defer gave.
 package tollgate
 
 import (
-	"errors"
+	"time"
 
 	"github.com/aws/smithy-go/middleware"
 
@@ -89,44 +93,24 @@ type Call struct {
 	// Task is the key under which output lengths are learned to right-size max_tokens
 	// (Config.RightSizeMaxTokens).
 	Task string
-	// Queued, when set, runs once per call, when the call has reached its target's
-	// admission queue (admitted at once or waiting in its class); a call that fails
-	// before (a bad request, a deadline it cannot meet) never runs it. A caller handing
-	// calls over one at a time, in priority order, waits for it before starting the next,
-	// so that the calls reach the queue in that order: calls prepared in parallel reach it
-	// in whatever order their preparation ends. It must not block.
-	Queued func()
 }
 
-// Result is what one call went through: its attempts and throttles, its wait for
-// admission, where its last attempt went, what it reserved and the max_tokens it sent.
-// A stream's throttle or failure after its start is counted when the stream ends.
-type Result = pipeline.Result
-
-type resultKey struct{}
+// Result is what one call went through. A stream's throttle or failure after its start
+// is counted when the stream ends.
+type Result struct {
+	// Attempts counts the attempts made; Throttles those Bedrock throttled.
+	Attempts, Throttles int
+	// Waited is the total time spent waiting for admission, over all attempts.
+	Waited time.Duration
+	// Target names where the last attempt went: "region/model".
+	Target string
+	// MaxTokens is the max_tokens the last attempt sent (0: the request's own, unset).
+	MaxTokens int
+}
 
 // ResultOf returns what the call went through whose output carries md (the output's
 // ResultMetadata). For a stream, read it once the stream has ended.
 func ResultOf(md middleware.Metadata) (Result, bool) {
-	rec, ok := md.Get(resultKey{}).(*pipeline.Record)
-	return rec.Result(), ok
+	r, ok := pipeline.ResultOf(md)
+	return Result{Attempts: r.Attempts, Throttles: r.Throttles, Waited: r.Waited, Target: r.Target, MaxTokens: r.MaxTokens}, ok
 }
-
-// ErrorResult returns what a failed call went through, when it made at least one attempt.
-func ErrorResult(err error) (Result, bool) {
-	var ce *callError
-	if !errors.As(err, &ce) {
-		return Result{}, false
-	}
-	return ce.rec.Result(), true
-}
-
-// callError is a call's error with what the call went through; it reads and unwraps as
-// the error itself.
-type callError struct {
-	err error
-	rec *pipeline.Record
-}
-
-func (e *callError) Error() string { return e.err.Error() }
-func (e *callError) Unwrap() error { return e.err }

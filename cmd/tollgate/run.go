@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
@@ -272,7 +271,7 @@ minute, and says so. --dry-run makes no calls and prints the plan.`,
 
 // session is what a run talks to: a client, its limits, and the emulator when emulating.
 type session struct {
-	client *tollgate.Client
+	client *pipeline.Client
 	limits []quota.Limit
 	scale  float64 // emulated seconds per real second; 1 for real Bedrock
 	srv    *bedrocktest.Handler
@@ -348,9 +347,14 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		scaled[i] = l
 	}
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTOLLGATEEMULATE", "emulated", ""), HTTPClient: srv.Client()}
-	client, err := tollgate.New(ctx, tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing, AttemptTimeout: f.attemptTimeout,
+	pc, err := batch.ClientConfig(cfg, pipeline.Config{AWS: awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, Pacing: batch.ClientPacing, AttemptTimeout: f.attemptTimeout,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
-		Targets: []tollgate.Target{{Region: region, Model: cfg.Model, Endpoint: emulatorEndpoint, Limits: scaled}}})
+		Targets: []pipeline.TargetConfig{{Region: region, Model: cfg.Model, Endpoint: emulatorEndpoint, Limits: scaled}}})
+	if err != nil {
+		srv.Close()
+		return nil, usageError{err}
+	}
+	client, err := pipeline.NewClient(ctx, pc, nil)
 	if err != nil {
 		srv.Close()
 		return nil, err
@@ -403,9 +407,12 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, usageError{fmt.Errorf("no usable AWS credentials (%v): set AWS_PROFILE, run \"aws configure\" or \"aws sso login\", or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or try --emulate to run on the built-in emulator", err)}
 	}
-	tc := tollgate.Config{AWS: &awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing,
-		AttemptTimeout: attemptTimeout, Targets: []tollgate.Target{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}}
-	client, err := tollgate.New(ctx, tc)
+	tc, err := batch.ClientConfig(cfg, pipeline.Config{AWS: awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing,
+		AttemptTimeout: attemptTimeout, Targets: []pipeline.TargetConfig{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	client, err := pipeline.NewClient(ctx, tc, nil)
 	if errors.Is(err, discover.ErrTimeout) {
 		return nil, fmt.Errorf("reading the quotas: %w: give them with --tpm and --tpd to skip Service Quotas, or check AWS_ENDPOINT_URL_SERVICE_QUOTAS", err)
 	}

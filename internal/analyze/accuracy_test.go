@@ -16,16 +16,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// The accuracy tests run a workload through the real tollgate.Client (the real AWS SDK
-// against the emulator, at scale) and compare the makespan with the prediction.
+// The accuracy tests run a workload through the real client (pipeline.Client, which
+// tollgate.Client wraps; the real AWS SDK against the emulator, at scale) and compare the
+// makespan with the prediction.
 const (
 	// sonnet4 is called through its US cross-region profile: output burndown 5.
 	sonnet4     = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -47,7 +48,7 @@ type scenario struct {
 	priorities   []quota.Priority // cycled over the calls
 }
 
-// run sends the scenario's calls through a tollgate.Client against the emulator, all at
+// run sends the scenario's calls through a pipeline.Client against the emulator, all at
 // once in priority order, and returns the workload (inputs as the emulator counts them),
 // the makespan in emulated time and the emulator's stats.
 func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrocktest.SeriesStats) {
@@ -74,12 +75,12 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: sc.rpm, Per: real(time.Minute)})
 	}
 	ctx := context.Background()
-	c, err := tollgate.New(ctx, tollgate.Config{
-		AWS:          &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDANALYZE", "secret", "")},
-		Targets:      []tollgate.Target{{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: limits, MaxInFlight: sc.maxInFlight}},
+	c, err := pipeline.NewClient(ctx, pipeline.Config{
+		AWS:          aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDANALYZE", "secret", "")},
+		Targets:      []pipeline.TargetConfig{{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: limits, MaxInFlight: sc.maxInFlight}},
 		WindowMargin: real(margin),
 		Backoff:      func(int) time.Duration { return real(time.Second) },
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.With(tollgate.Call{Priority: j.prio}).Converse(ctx, j.in)
+			_, errs[i] = c.With(pipeline.Options{Priority: j.prio}).Converse(ctx, j.in)
 		}()
 	}
 	wg.Wait()

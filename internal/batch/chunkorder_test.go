@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -70,16 +70,12 @@ func TestChunksQueueInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := tollgate.New(context.Background(), tollgate.Config{
-			AWS:     &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", ""), HTTPClient: srv.Client()},
-			Backoff: func(int) time.Duration { return emulated(time.Second) },
-			Targets: []tollgate.Target{{Model: DefaultModel, Endpoint: emulatorEndpoint, Limits: limits, MaxInFlight: 1}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
 		cfg.Limits = []quota.Limit{{Dimension: quota.Tokens, Amount: 200_000, Per: time.Minute}}
+		c := newClient(t, pipeline.Config{
+			AWS:     aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", ""), HTTPClient: srv.Client()},
+			Backoff: func(int) time.Duration { return emulated(time.Second) },
+			Targets: []pipeline.TargetConfig{{Model: DefaultModel, Endpoint: emulatorEndpoint, Limits: limits, MaxInFlight: 1}},
+		}, cfg)
 		r, err := New(cfg, c)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package batch is the document pipeline behind `tollgate run`: it lists and reads the
 // documents, renders the prompt for each at the verbosity the load allows, splits what is
-// too long for one call, sends every call through a tollgate.Client in priority order,
+// too long for one call, sends every call through a pipeline.Client in priority order,
 // continues replies cut at max_tokens, and writes one record per document to a results
 // file that survives crashes and lets a second run resume.
 package batch
@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -25,8 +26,13 @@ const (
 	// DefaultOut is the results file when Config.Out is empty.
 	DefaultOut = "tollgate-results.jsonl"
 	// DefaultInitialMaxTokens is the max_tokens sent while the task's output length is
-	// still being learned (fewer than 20 replies seen).
+	// still being learned (fewer than RightSizeLearners replies seen).
 	DefaultInitialMaxTokens = 4096
+	// RightSizeLearners is how many replies of a task a run's client learns from before
+	// it right-sizes max_tokens (pipeline.Config.Learners): a run's calls go out at
+	// InitialMaxTokens meanwhile, all at once, so it can afford to wait for more replies
+	// than the library's default before trusting the 99th percentile.
+	RightSizeLearners = estimate.DefaultMinObservations
 	// DefaultOverlapTokens is how many tokens of a chunk's end are repeated at the start
 	// of the next.
 	DefaultOverlapTokens = 200
@@ -35,7 +41,7 @@ const (
 	DefaultPending = 64
 	// DefaultMaxContinuations bounds the calls that continue one reply cut at max_tokens.
 	DefaultMaxContinuations = 3
-	// ClientPacing is the tollgate.Config.Pacing of a run's client, and what its plan
+	// ClientPacing is the pipeline.Config.Pacing of a run's client, and what its plan
 	// assumes: none. A run hands its documents to the client at once, in priority order
 	// (each once the one before is queued), so its admissions follow the client's sliding
 	// windows alone: a window's whole quota at the start and as each window frees, what
@@ -84,8 +90,9 @@ type Config struct {
 	// at richer ones again when the pressure passes.
 	Deadlines map[quota.Priority]time.Duration
 
-	// MaxTokens fixes max_tokens. Zero means right-sized: the learned 99th percentile of
-	// this task's output length, InitialMaxTokens until 20 replies have been seen, with a
+	// MaxTokens fixes max_tokens. Zero means right-sized by the client (ClientConfig):
+	// the learned 99th percentile of this task's output length per call, plus 20%;
+	// InitialMaxTokens until RightSizeLearners replies have been seen; with a
 	// continuation when a reply stops at max_tokens.
 	MaxTokens int
 	// InitialMaxTokens is the max_tokens sent while learning. Zero means
@@ -132,6 +139,43 @@ type Config struct {
 	TimeScale float64
 }
 
+// ClientConfig returns pc with the right-sizing a run of cfg expects of its client: on,
+// learning RightSizeLearners replies of a task before sizing its calls, which send
+// cfg.InitialMaxTokens meanwhile. The client right-sizes the calls a run leaves
+// max_tokens unset on (neither Config.MaxTokens nor a request's own); a continuation
+// sends its own, twice the cut call's. Build the client given to New with it.
+func ClientConfig(cfg Config, pc pipeline.Config) (pipeline.Config, error) {
+	if cfg.Model == "" {
+		cfg.Model = DefaultModel
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = catalog.Default()
+	}
+	m, _, err := cfg.Catalog.Lookup(cfg.Model)
+	if err != nil {
+		return pc, fmt.Errorf("model %s: %w", cfg.Model, err)
+	}
+	initial, err := cfg.initialMaxTokens(m)
+	if err != nil {
+		return pc, err
+	}
+	pc.RightSize, pc.Learners, pc.InitialMaxTokens = true, RightSizeLearners, initial
+	return pc, nil
+}
+
+// initialMaxTokens is Config.InitialMaxTokens with its default, within m's maximum.
+func (cfg Config) initialMaxTokens(m catalog.Model) (int, error) {
+	n := cfg.InitialMaxTokens
+	if n == 0 {
+		n = DefaultInitialMaxTokens
+	}
+	n = min(n, m.MaxOutputTokens)
+	if n < 1 {
+		return 0, fmt.Errorf("initial max_tokens %d: must be positive", n)
+	}
+	return n, nil
+}
+
 // withDefaults validates cfg and fills its defaults.
 func (cfg Config) withDefaults() (Config, *catalog.Model, error) {
 	if len(cfg.Inputs) == 0 {
@@ -171,12 +215,8 @@ func (cfg Config) withDefaults() (Config, *catalog.Model, error) {
 	case cfg.MaxTokens > m.MaxOutputTokens:
 		return cfg, nil, fmt.Errorf("max_tokens %d: %s accepts at most %d", cfg.MaxTokens, m.ID, m.MaxOutputTokens)
 	}
-	if cfg.InitialMaxTokens == 0 {
-		cfg.InitialMaxTokens = DefaultInitialMaxTokens
-	}
-	cfg.InitialMaxTokens = min(cfg.InitialMaxTokens, m.MaxOutputTokens)
-	if cfg.InitialMaxTokens < 1 {
-		return cfg, nil, fmt.Errorf("initial max_tokens %d: must be positive", cfg.InitialMaxTokens)
+	if cfg.InitialMaxTokens, err = cfg.initialMaxTokens(m); err != nil {
+		return cfg, nil, err
 	}
 	if cfg.MaxContinuations == 0 {
 		cfg.MaxContinuations = DefaultMaxContinuations

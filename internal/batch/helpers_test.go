@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -27,17 +27,17 @@ func emulated(d time.Duration) time.Duration { return time.Duration(float64(d) /
 // transport never looks the host up.
 const emulatorEndpoint = "http://bedrocktest"
 
-// fixture is an emulator serving DefaultModel and a client for it, both on the scaled
-// clock.
+// fixture is an emulator serving DefaultModel, and the configuration of clients for it,
+// both on the scaled clock.
 type fixture struct {
 	srv    *bedrocktest.Handler
-	client *tollgate.Client
+	pc     pipeline.Config
 	limits []quota.Limit
 }
 
-// newFixture starts an emulator enforcing tpm on Claude Sonnet 4's cross-region profile,
-// and a client that knows it and calls it in-process. Inside a synctest bubble both run
-// on the bubble's clock.
+// newFixture starts an emulator enforcing tpm on Claude Sonnet 4's cross-region profile;
+// clientFor makes clients that know it and call it in-process. Inside a synctest bubble
+// both run on the bubble's clock.
 func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixture {
 	t.Helper()
 	m, ref, err := catalog.Default().Lookup(DefaultModel)
@@ -56,17 +56,36 @@ func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixtu
 	}
 	t.Cleanup(srv.Close)
 	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: tpm, Per: emulated(time.Minute)}}
-	c, err := tollgate.New(context.Background(), tollgate.Config{
-		AWS:          &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", ""), HTTPClient: srv.Client()},
+	pc := pipeline.Config{
+		AWS:          aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDBATCH", "secret", ""), HTTPClient: srv.Client()},
 		WindowMargin: emulated(time.Second),
 		Backoff:      func(int) time.Duration { return emulated(time.Second) },
-		Targets:      []tollgate.Target{{Model: DefaultModel, Endpoint: emulatorEndpoint, Limits: limits}},
-	})
+		Targets:      []pipeline.TargetConfig{{Model: DefaultModel, Endpoint: emulatorEndpoint, Limits: limits}},
+	}
+	return &fixture{srv: srv, pc: pc, limits: limits}
+}
+
+// clientFor returns a client of the emulator for a run of cfg, as `tollgate run` makes
+// it (ClientConfig).
+func (f *fixture) clientFor(t testing.TB, cfg Config) *pipeline.Client {
+	t.Helper()
+	return newClient(t, f.pc, cfg)
+}
+
+// newClient returns a client with pc for a run of cfg (ClientConfig), closed when the
+// test ends. A cfg ClientConfig refuses (a model not in the catalog) gets a client with pc
+// as it is: New's refusal of cfg is what such a test checks.
+func newClient(t testing.TB, pc pipeline.Config, cfg Config) *pipeline.Client {
+	t.Helper()
+	if rc, err := ClientConfig(cfg, pc); err == nil {
+		pc = rc
+	}
+	c, err := pipeline.NewClient(context.Background(), pc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &fixture{srv: srv, client: c, limits: limits}
+	return c
 }
 
 // contractsDir copies n sample contracts (all when n is 0) into a new folder and returns it.
@@ -100,7 +119,7 @@ func contractsDir(t testing.TB, n int) string {
 func (f *fixture) run(t testing.TB, ctx context.Context, cfg Config) (Summary, []results.Record) {
 	t.Helper()
 	cfg.Limits = f.limits
-	r, err := New(cfg, f.client)
+	r, err := New(cfg, f.clientFor(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -14,23 +13,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
 	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// Client is what a run needs of a model client; *tollgate.Client has it.
+// Client is what a run needs of a model client; *pipeline.Client has it, built with
+// ClientConfig (the client right-sizes max_tokens and learns the output lengths).
 type Client interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
-	Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (tollgate.Prediction, error)
-	With(o tollgate.Call) *tollgate.Client
+	Forecast(ctx context.Context, in *bedrockruntime.ConverseInput) (pipeline.Prediction, error)
+	Predict(task string, q float64) (int, bool)
+	With(o pipeline.Options) *pipeline.Client
+	Config() pipeline.Config
 }
 
-var _ Client = (*tollgate.Client)(nil)
+var _ Client = (*pipeline.Client)(nil)
 
 // Runner runs one batch. Build it with New, then call Run once; Status may be called at
 // any time from any goroutine (a progress display polls it).
@@ -38,7 +40,6 @@ type Runner struct {
 	cfg    Config
 	client Client
 	plan   *planner
-	pred   *estimate.OutputPredictor
 	start  time.Time
 
 	mu        sync.Mutex
@@ -124,11 +125,20 @@ func New(cfg Config, client Client) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	pred, err := estimate.NewPredictor(estimate.PredictorConfig{})
-	if err != nil {
-		return nil, err
+	if client != nil && cfg.MaxTokens == 0 {
+		// The run leaves max_tokens unset for the client to size: a client that does not
+		// would let Bedrock reserve the model's maximum on every call.
+		got := client.Config()
+		want, err := ClientConfig(cfg, got)
+		if err != nil {
+			return nil, err
+		}
+		if got.RightSize != want.RightSize || got.Learners != want.Learners || got.InitialMaxTokens != want.InitialMaxTokens {
+			return nil, fmt.Errorf("the client right-sizes max_tokens %v with %d learners and initial max_tokens %d; a run needs %v, %d and %d: build it with batch.ClientConfig",
+				got.RightSize, got.Learners, got.InitialMaxTokens, want.RightSize, want.Learners, want.InitialMaxTokens)
+		}
 	}
-	return &Runner{cfg: cfg, client: client, plan: p, pred: pred, remaining: map[quota.Priority]quota.Cost{},
+	return &Runner{cfg: cfg, client: client, plan: p, remaining: map[quota.Priority]quota.Cost{},
 		lastLevel: map[quota.Priority]int{}, st: Status{Levels: map[string]int{}}, finished: make(chan struct{}, 1)}, nil
 }
 
@@ -272,7 +282,7 @@ dispatch:
 		r.st.Levels[LevelName(level)]++
 		r.mu.Unlock()
 		// The next document starts once this one's first call has reached the client's
-		// queue, so that calls reach it in priority order (see tollgate.Call.Queued).
+		// queue, so that calls reach it in priority order (see pipeline.Options.Queued).
 		queued := make(chan struct{})
 		markQueued := sync.OnceFunc(func() { close(queued) })
 		wg.Add(1)
@@ -484,9 +494,10 @@ func (r *Runner) expectedCost(j *job) quota.Cost {
 		Tokens: int64(j.inputTokens) + int64(float64(out*j.calls)*r.plan.model.OutputBurndown)}
 }
 
-// expectedOutput is the median output learned so far, else half the initial max_tokens.
+// expectedOutput is the median output of a call learned so far, else half the initial
+// max_tokens.
 func (r *Runner) expectedOutput() int {
-	if n, ok := r.pred.Predict(r.task(r.plan.tmpl.Levels[len(r.plan.tmpl.Levels)-1], "doc"), 0.5); ok {
+	if n, ok := r.client.Predict(r.task(r.plan.tmpl.Levels[len(r.plan.tmpl.Levels)-1], "doc"), 0.5); ok {
 		return n
 	}
 	return r.plan.maxTokensPlanned(&item{}) / 2
@@ -515,7 +526,7 @@ func (r *Runner) eta(ctx context.Context, p quota.Priority) (time.Duration, quot
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(1)}}
 	var wait time.Duration
 	var binding quota.Limit
-	if pr, err := r.client.With(tollgate.Call{Priority: p}).Forecast(ctx, in); err == nil {
+	if pr, err := r.client.With(pipeline.Options{Priority: p}).Forecast(ctx, in); err == nil {
 		wait, binding = pr.Wait, r.configured(pr.Limit)
 	}
 	r.mu.Lock()
@@ -717,51 +728,46 @@ func (r *Runner) chunked(ctx context.Context, j *job, level int, res *callResult
 	return text, nil
 }
 
-// maxTokens chooses the max_tokens of a call: the request's or the fixed setting, else
-// the learned 99th percentile of the task's output length with estimate.RightSizeHeadroom,
-// else the initial value.
-func (r *Runner) maxTokens(j *job, task string) int {
+// maxTokens is the max_tokens a call sends: the request's or the fixed setting, else 0,
+// unset, for the client to right-size from the task's learned output length
+// (ClientConfig).
+func (r *Runner) maxTokens(j *job) int {
 	if n := j.maxTokens; n > 0 {
 		return n
 	}
-	if r.cfg.MaxTokens > 0 {
-		return r.cfg.MaxTokens
-	}
-	if n, ok := r.pred.Predict(task, 0.99); ok {
-		return min(int(math.Ceil(float64(n)*estimate.RightSizeHeadroom)), r.plan.model.MaxOutputTokens)
-	}
-	return r.cfg.InitialMaxTokens
+	return r.cfg.MaxTokens
 }
 
 // call makes one model call and its continuations, and returns the whole reply. queued,
-// when set, runs once the call has reached the client's queue (tollgate.Call.Queued).
+// when set, runs once the call has reached the client's queue (pipeline.Options.Queued).
 func (r *Runner) call(ctx context.Context, queued func(), j *job, prompt string, level int, kind string, res *callResult) (string, error) {
-	task := r.task(level, kind)
-	maxTok := r.maxTokens(j, task)
-	if res.maxTokens == 0 {
-		res.maxTokens = maxTok
-	}
-	client := r.client.With(tollgate.Call{Priority: j.priority, Task: task, Queued: queued})
+	maxTok := r.maxTokens(j)
+	client := r.client.With(pipeline.Options{Priority: j.priority, Task: r.task(level, kind), Queued: queued})
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(r.cfg.Model),
 		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}
 	if sys := r.plan.system(j.item); sys != "" {
 		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: sys}}
 	}
 	var reply strings.Builder
-	var outTokens int
 	for k := 0; ; k++ {
-		in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(maxTok))}
+		in.InferenceConfig = nil
+		if maxTok > 0 {
+			in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(maxTok))}
+		}
 		sent := time.Now()
 		resp, err := client.Converse(ctx, in)
 		took := time.Since(sent)
-		cs, _ := tollgate.ErrorResult(err)
+		cs, _ := pipeline.ErrorResult(err)
 		if err == nil {
-			cs, _ = tollgate.ResultOf(resp.ResultMetadata)
+			cs, _ = pipeline.ResultOf(resp.ResultMetadata)
 		}
 		res.attempts += cs.Attempts
 		res.thr += cs.Throttles
 		res.wait += cs.Waited
 		res.region = cs.Region
+		if res.maxTokens == 0 {
+			res.maxTokens = cs.MaxTokens
+		}
 		r.mu.Lock()
 		r.st.Attempts += cs.Attempts
 		r.st.Throttles += cs.Throttles
@@ -783,7 +789,6 @@ func (r *Runner) call(ctx context.Context, queued func(), j *job, prompt string,
 			estimate.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens})
 		u.QuotaTokens = int(settle.Tokens)
 		settle.Requests = 1
-		outTokens += u.OutputTokens
 		res.usage.InputTokens += u.InputTokens
 		res.usage.OutputTokens += u.OutputTokens
 		res.usage.CacheReadTokens += u.CacheReadTokens
@@ -804,13 +809,19 @@ func (r *Runner) call(ctx context.Context, queued func(), j *job, prompt string,
 		}
 		// Cut at max_tokens: continue the reply from where it stopped (the assistant turn
 		// is prefilled with it; Claude refuses a prefill that ends in white space), with
-		// a larger max_tokens.
+		// twice the max_tokens the cut call sent. A continuation is a call of its own: it
+		// sends its max_tokens and, under no task, teaches the client nothing about the
+		// task's calls (the client learns each call's output, the cut one's included).
 		res.conts++
 		sofar := strings.TrimRight(reply.String(), " \t\r\n")
 		in.Messages = []types.Message{in.Messages[0], {Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: sofar}}}}
-		maxTok = min(maxTok*2, r.plan.model.MaxOutputTokens)
+		cut := cs.MaxTokens
+		if cut == 0 { // sent unset: the model's default capped it
+			cut = r.plan.model.MaxTokensDefault()
+		}
+		maxTok = min(cut*2, r.plan.model.MaxOutputTokens)
+		client = client.With(pipeline.Options{Priority: j.priority})
 	}
-	r.pred.Observe(task, outTokens)
 	return reply.String(), nil
 }
 

@@ -2,14 +2,19 @@ package batch
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -41,7 +46,7 @@ func TestRunSkipsBadFilesAndResumes(t *testing.T) {
 		defer cancel()
 		cfg := Config{Inputs: []string{dir}, Out: out, Grace: time.Millisecond}
 		cfg.Limits = f.limits
-		r, err := New(cfg, f.client)
+		r, err := New(cfg, f.clientFor(t, cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +287,7 @@ func TestInputErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Out = filepath.Join(t.TempDir(), "out.jsonl")
-			r, err := New(tc.cfg, f.client)
+			r, err := New(tc.cfg, f.clientFor(t, tc.cfg))
 			if err == nil {
 				_, err = r.Run(context.Background())
 			}
@@ -314,7 +319,8 @@ func TestRunStopsOnRepeatedFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, 400_000, nil)
 		out := filepath.Join(t.TempDir(), "out.jsonl")
-		r, err := New(Config{Inputs: []string{contractsDir(t, 0)}, Out: out, Pending: 1, Model: "us.anthropic.claude-3-5-sonnet-20240620-v1:0"}, f.client)
+		cfg := Config{Inputs: []string{contractsDir(t, 0)}, Out: out, Pending: 1, Model: "us.anthropic.claude-3-5-sonnet-20240620-v1:0"}
+		r, err := New(cfg, f.clientFor(t, cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,4 +376,79 @@ func TestVerbosityComesBack(t *testing.T) {
 			t.Errorf("%d normal documents leaner while high ones were late, %d full after; want some of each", lean, fullAfter)
 		}
 	})
+}
+
+// TestRunRightSizesThroughTheClient runs requests one at a time whose replies are 300
+// tokens: the first RightSizeLearners send the initial max_tokens, the rest what the
+// client learned (its 99th percentile plus 20%) — the run has no predictor of its own,
+// and the client's learning is what sizes its calls.
+func TestRunRightSizesThroughTheClient(t *testing.T) {
+	f := newFixture(t, 4_000_000, func(o *bedrocktest.Options) {
+		o.OutputTokens = func(bedrocktest.ReplyRequest) int { return 300 }
+	})
+	dir := t.TempDir()
+	in := filepath.Join(dir, "requests.jsonl")
+	var lines strings.Builder
+	const n = RightSizeLearners + 6
+	for i := range n {
+		fmt.Fprintf(&lines, `{"id": "r%02d", "prompt": "Summarise agreement number %d."}`+"\n", i, i)
+	}
+	write(t, in, []byte(lines.String()))
+	cfg := Config{Inputs: []string{in}, Out: filepath.Join(dir, "out.jsonl"), Pending: 1, InitialMaxTokens: 1000}
+	cfg.Limits = f.limits
+	c := f.clientFor(t, cfg)
+	r, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.Run(context.Background())
+	if err != nil || sum.Done != n {
+		t.Fatalf("run: %d of %d done, %v: %+v", sum.Done, n, err, sum.Failures)
+	}
+	recs, err := results.Load(sum.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p99, ok := c.Predict(r.task(r.plan.tmpl.Levels[len(r.plan.tmpl.Levels)-1], "doc"), 0.99)
+	if !ok {
+		t.Fatalf("the client learned nothing of the run's task")
+	}
+	sized := int(math.Ceil(float64(p99) * estimate.RightSizeHeadroom))
+	if sized < 300 || sized >= 1000 {
+		t.Fatalf("the client sizes the task's calls at %d; want between the replies' 300 and the initial 1,000", sized)
+	}
+	sort.Slice(recs, func(a, b int) bool { return recs[a].Started.Before(recs[b].Started) })
+	for i, rec := range recs {
+		want := 1000
+		if i >= RightSizeLearners {
+			want = sized
+		}
+		if rec.MaxTokens != want || rec.Continuations != 0 {
+			t.Errorf("request %d (%s): max_tokens %d, %d continuations; want %d, none", i, rec.Path, rec.MaxTokens, rec.Continuations, want)
+		}
+	}
+}
+
+// TestRunRefusesAClientThatDoesNotRightSize: a run leaves max_tokens unset for its client
+// to size, so a client built without ClientConfig (which would let Bedrock reserve the
+// model's maximum on every call) is refused, naming the fix; with max_tokens fixed, any
+// client will do.
+func TestRunRefusesAClientThatDoesNotRightSize(t *testing.T) {
+	f := newFixture(t, 400_000, nil)
+	plain, err := pipeline.NewClient(context.Background(), f.pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	cfg := Config{Inputs: []string{contractsDir(t, 1)}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}
+	if _, err := New(cfg, plain); err == nil || !strings.Contains(err.Error(), "batch.ClientConfig") {
+		t.Errorf("New with a client that does not right-size: %v; want an error naming batch.ClientConfig", err)
+	}
+	if _, err := New(cfg, f.clientFor(t, cfg)); err != nil {
+		t.Errorf("New with a client built with ClientConfig: %v", err)
+	}
+	cfg.MaxTokens = 500
+	if _, err := New(cfg, plain); err != nil {
+		t.Errorf("New with max_tokens fixed and a plain client: %v; want it accepted", err)
+	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -65,20 +65,17 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			limits := []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}
-			c, err := tollgate.New(context.Background(), tollgate.Config{
-				AWS:         &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSTOP", "secret", "")},
-				MaxAttempts: maxAttempts, Backoff: func(int) time.Duration { return time.Millisecond },
-				Targets: []tollgate.Target{{Model: DefaultModel, Endpoint: srv.URL, Limits: limits}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
 			dir := t.TempDir()
 			for i := range 40 {
 				write(t, filepath.Join(dir, fmt.Sprintf("doc%02d.txt", i)), []byte(fmt.Sprintf("Agreement number %d between the parties.", i)))
 			}
-			r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: limits}, c) // the default Pending, 64: more than the 40 documents
+			cfg := Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: limits} // the default Pending, 64: more than the 40 documents
+			c := newClient(t, pipeline.Config{
+				AWS:         aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSTOP", "secret", "")},
+				MaxAttempts: maxAttempts, Backoff: func(int) time.Duration { return time.Millisecond },
+				Targets: []pipeline.TargetConfig{{Model: DefaultModel, Endpoint: srv.URL, Limits: limits}},
+			}, cfg)
+			r, err := New(cfg, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +109,8 @@ func TestRunInterruptedBeforeItStarts(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for i := range 20 {
-			r, err := New(Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}, f.client)
+			cfg := Config{Inputs: []string{dir}, Out: filepath.Join(t.TempDir(), "out.jsonl"), Limits: f.limits}
+			r, err := New(cfg, f.clientFor(t, cfg))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -132,7 +132,7 @@ func (e *env) finish(c *call, out *bedrockruntime.ConverseOutput, err error) {
 	}
 }
 
-// converser is the Converse method of an SDK client or of a tollgate.Client.
+// converser is the Converse method of an SDK client or of a pipeline.Client.
 type converser interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
 }

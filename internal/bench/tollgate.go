@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -85,7 +84,7 @@ func (e *env) meters() []quota.Meter {
 	return []quota.Meter{quota.Sliding}
 }
 
-// runTollgate sends every call through a tollgate.Client (this repository), one goroutine
+// runTollgate sends every call through the client of this repository (pipeline.Client, which tollgate.Client wraps), one goroutine
 // per call as an application would, with the call's priority and task (Client.With)
 // The target's limits are the emulator's quotas × limit_factor (1 for
 // "tollgate", 2 for "tollgate-adaptive": twice too high, learned from throttles), with
@@ -116,10 +115,10 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	if e.cfg.RightSize != nil {
 		rightSize = *e.cfg.RightSize
 	}
-	cfg := tollgate.Config{
-		AWS:                 &aws.Config{Region: e.region, Credentials: e.credentials(), HTTPClient: e.srv.Client()},
-		Targets:             []tollgate.Target{{Region: e.region, Model: e.sc.Model, Endpoint: emulatorEndpoint, Limits: limits}},
-		RightSizeMaxTokens:  rightSize,
+	cfg := pipeline.Config{
+		AWS:                 aws.Config{Region: e.region, Credentials: e.credentials(), HTTPClient: e.srv.Client()},
+		Targets:             []pipeline.TargetConfig{{Region: e.region, Model: e.sc.Model, Endpoint: emulatorEndpoint, Limits: limits}},
+		RightSize:           rightSize,
 		Pacing:              e.pacing(),
 		ReserveWithBurndown: e.reserveBurndown(),
 		WindowMargin:        e.real(margin),
@@ -127,7 +126,7 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 		MaxAttempts:         e.cfg.MaxAttempts,
 		Logger:              slog.New(slog.DiscardHandler),
 	}
-	client, err := tollgate.New(ctx, cfg)
+	client, err := pipeline.NewClient(ctx, cfg, nil)
 	if err != nil {
 		for c := range in {
 			e.finish(c, nil, err)
@@ -138,7 +137,7 @@ func runTollgate(ctx context.Context, e *env, in <-chan *call) {
 	var wg sync.WaitGroup
 	for c := range in {
 		wg.Go(func() {
-			out, err := send(ctx, client.With(tollgate.Call{Priority: c.priority, Task: task}), c)
+			out, err := send(ctx, client.With(pipeline.Options{Priority: c.priority, Task: task}), c)
 			e.finish(c, out, err)
 		})
 	}

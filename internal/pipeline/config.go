@@ -15,7 +15,9 @@ import (
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultMaxAttempts  = 8
+	DefaultMaxAttempts = 8
+	// DefaultWindowMargin covers the time between admission here and metering at the
+	// service: network latency and clock skew.
 	DefaultWindowMargin = 250 * time.Millisecond
 	// DefaultInitialMargin pads input estimates for a model, as a fraction, until its
 	// calibration has seen reported usage: the base tokenizer can count 15–30% fewer
@@ -42,41 +44,77 @@ const (
 	DefaultLearners = 10
 )
 
-// TargetConfig is one place a model can be called (see tollgate.Target, which it mirrors).
+// TargetConfig is one place a model can be called: tollgate.Target's fields (documented
+// there), and Preference.
 type TargetConfig struct {
 	Region, Model, Endpoint string
 	Credentials             aws.CredentialsProvider
 	Limits                  []quota.Limit
-	MaxInFlight, Preference int
+	MaxInFlight             int
+	// Preference breaks ties between targets that could admit a call equally soon: lower
+	// first, then the earlier in Config.Targets.
+	Preference int
 }
 
-// Config configures an Engine. The fields mean what tollgate.Config's fields of the same
-// names say; New fills in the defaults of the zero values.
+// Config configures an Engine: tollgate.Config's fields (AWS, Targets, Catalog,
+// MaxAttempts, AttemptTimeout, Logger; RightSize and UseCountTokens for
+// RightSizeMaxTokens and UseCountTokens, documented there), and the knobs the public
+// client keeps at their defaults. New fills in the defaults of the zero values.
 type Config struct {
-	AWS            aws.Config
-	Targets        []TargetConfig
-	Catalog        *catalog.Catalog
+	AWS     aws.Config
+	Targets []TargetConfig
+	Catalog *catalog.Catalog
+
+	// DiscoverQuotas reads the applied quotas of targets without Limits through the
+	// Service Quotas API at New (falling back to catalog defaults, with the reason logged,
+	// when the API cannot be used). An endpoint that accepts the request but has not
+	// answered within 30 seconds makes New fail with an error naming it: the account's
+	// quotas may be lower than the defaults.
 	DiscoverQuotas bool
+	// QuotasEndpoint overrides the Service Quotas endpoint of DiscoverQuotas (an
+	// emulator). Empty means the SDK's resolution.
 	QuotasEndpoint string
 
+	// ReserveWithBurndown reserves max_tokens × the model's output burndown (5 for Claude
+	// 3.7/4.x) instead of max_tokens: the safe reading of an undocumented Bedrock rule.
 	ReserveWithBurndown bool
 	// RightSize sets max_tokens of calls that leave it unset (and allow it, Call.RightSize)
 	// from the learned output length of their task.
 	RightSize bool
-	// Learners is how many calls of a task go out unsized before its output length is
-	// learned. Zero means DefaultLearners.
+	// Learners is how many replies of a task are learned from before its output length is
+	// predicted, and, without InitialMaxTokens, how many calls of the task go out unsized
+	// meanwhile (the others wait for their replies). Zero means DefaultLearners.
 	Learners int
+	// InitialMaxTokens, when positive, is the max_tokens right-sized calls of a task send
+	// while its output length is being learned: all of them go out at once, none waits.
+	// Zero means unset (the model's maximum is reserved), with the Learners gate.
+	InitialMaxTokens int
+	// UseCountTokens asks Bedrock's CountTokens API for the exact input of each Converse
+	// call to a model that supports it, instead of estimating.
+	UseCountTokens bool
 
-	// InitialMargin and EstimateMargin pad input estimates, as fractions, before and
-	// after a model's calibration has seen reported usage. Zero means the default;
-	// negative means none.
+	// InitialMargin pads input estimates for a model by this fraction until its
+	// calibration has seen reported usage; EstimateMargin pads calibrated estimates
+	// (refunded when the call settles). Zero means DefaultInitialMargin and
+	// DefaultEstimateMargin; negative means none.
 	InitialMargin, EstimateMargin float64
-	WindowMargin, Pacing          time.Duration
-	MaxAttempts                   int
-	AttemptTimeout                time.Duration
-	Backoff                       func(attempt int) time.Duration
+	// WindowMargin lengthens every limit's window by this much, to cover the time between
+	// admission here and metering at the service (network latency, clock skew). Zero
+	// means DefaultWindowMargin; negative means none.
+	WindowMargin time.Duration
+	// Pacing spreads each target's admissions at its limits' rates, with bursts of at
+	// most this long's worth (see quota.Config.Pacing), so that capacity freed in a lump
+	// is not sent as a burst a provider near its limit would refuse. Zero means a sixth of
+	// the target's shortest limit period; negative means no pacing.
+	Pacing         time.Duration
+	MaxAttempts    int
+	AttemptTimeout time.Duration
+	// Backoff returns how long to wait before attempt n+1 after a server error, timeout or
+	// lost connection on attempt n (n ≥ 1). Nil means DefaultBackoff. Throttles do not back
+	// off: the call queues again, and the lowered limit paces it.
+	Backoff func(attempt int) time.Duration
 	// WaitPastForecast lets a call whose forecast wait exceeds its context's deadline
-	// wait anyway, until the deadline; otherwise it is refused at once.
+	// wait anyway, until the deadline; otherwise it is refused at once (ErrDeadline).
 	WaitPastForecast bool
 	Logger           *slog.Logger
 }
@@ -124,6 +162,9 @@ func (cfg Config) validate() (Config, error) {
 		cfg.Learners = DefaultLearners
 	case cfg.Learners < 0:
 		return cfg, fmt.Errorf("tollgate: Learners %d: use a positive number, or zero for %d", cfg.Learners, DefaultLearners)
+	}
+	if cfg.InitialMaxTokens < 0 {
+		return cfg, fmt.Errorf("tollgate: InitialMaxTokens %d: use a positive number, or zero to leave max_tokens unset while learning", cfg.InitialMaxTokens)
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff

@@ -18,6 +18,11 @@
 // usage, or the failure that broke it and the output seen — through the function it
 // got, which ends the attempt through the same path.
 //
+// Client (client.go, methods.go) is the adapter for the AWS SDK's Bedrock Runtime
+// methods, with every knob of Config; the public tollgate.Client is a thin wrapper over
+// it that keeps the knobs at their defaults, and the CLI, the batch runner and the bench
+// use it directly.
+//
 // A gateway handler, in outline:
 //
 //	req := estimate.ParseInvokeBody(body) // the estimator's representation

@@ -33,13 +33,16 @@ type Engine struct {
 	streams    sync.WaitGroup // streams whose end an adapter has yet to report
 }
 
-// New returns an Engine for cfg, telling obs what happens: it resolves each target's
+// New returns an Engine for cfg, telling obs (nil: nobody) what happens: it resolves each target's
 // model in the catalog and its limits (explicit, discovered, or catalog defaults — each
 // source is logged), and builds one SDK client per target with the SDK's retries off.
 func New(ctx context.Context, cfg Config, obs Observer) (*Engine, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
+	}
+	if obs == nil {
+		obs = nobody{}
 	}
 	cal, err := estimate.NewCalibrator(estimate.CalibratorConfig{})
 	if err != nil {
@@ -209,8 +212,8 @@ type learning struct {
 }
 
 // rightSize returns the max_tokens to send for a call of task — the learned quantile with
-// estimate.RightSizeHeadroom, or 0 to leave it unset when the call is one of the task's
-// learners — and the function to call when the call has ended (observed says whether its
+// estimate.RightSizeHeadroom; while the task is being learned, Config.InitialMaxTokens, or
+// 0 to leave it unset when the call is one of the task's learners — and the function to call when the call has ended (observed says whether its
 // reply was learned from). With gate false (a forecast) it never waits nor takes a
 // learner's place.
 func (e *Engine) rightSize(ctx context.Context, observed *atomic.Bool, task string, gate bool) (int, func(), error) {
@@ -218,6 +221,9 @@ func (e *Engine) rightSize(ctx context.Context, observed *atomic.Bool, task stri
 	for {
 		if n, ok := e.pred.Predict(task, rightSizeQuantile); ok {
 			return int(math.Ceil(float64(n) * estimate.RightSizeHeadroom)), func() {}, nil
+		}
+		if e.cfg.InitialMaxTokens > 0 {
+			return e.cfg.InitialMaxTokens, func() {}, nil
 		}
 		if !gate {
 			return 0, func() {}, nil

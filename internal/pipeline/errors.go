@@ -15,6 +15,17 @@ var ErrClosed = errors.New("tollgate: client closed")
 // ErrNoTarget is matched (errors.Is) when a call names a model no configured target serves.
 var ErrNoTarget = errors.New("tollgate: no target serves the model")
 
+// ErrThrottled is matched (errors.Is) by the error of a call that failed because Bedrock
+// throttled it: it ran out of attempts and its last one was throttled. The SDK's
+// *types.ThrottlingException is in the chain too (errors.As). A stream throttled after
+// its start reports the SDK's error through the stream's Err, as the SDK does.
+var ErrThrottled = errors.New("tollgate: throttled")
+
+// ErrDeadline is matched (errors.Is) by the error of a call refused at once because its
+// forecast wait exceeds what is left of its context's deadline (Config.WaitPastForecast);
+// the error matches context.DeadlineExceeded too.
+var ErrDeadline = errors.New("tollgate: the forecast wait exceeds the deadline")
+
 // ThrottleError reports that Bedrock throttled a call (HTTP 429 ThrottlingException).
 // Tollgate retries throttled calls itself; a caller sees one only inside the final
 // "giving up after N attempts" error, or from a stream that was throttled mid-way.
@@ -37,6 +48,9 @@ func (e *ThrottleError) Error() string {
 // Unwrap returns the SDK's error, so errors.As finds *types.ThrottlingException too.
 func (e *ThrottleError) Unwrap() error { return e.Err }
 
+// Is makes a *ThrottleError match ErrThrottled.
+func (e *ThrottleError) Is(target error) bool { return target == ErrThrottled }
+
 // DeadlineError reports a call refused at once because its forecast wait exceeds what is
 // left of its context's deadline (see Config.WaitPastForecast).
 type DeadlineError struct {
@@ -53,8 +67,11 @@ func (e *DeadlineError) Error() string {
 		e.Wait.Round(time.Millisecond), e.Target, e.Limit, e.Left.Round(time.Millisecond))
 }
 
-// Is makes a *DeadlineError match context.DeadlineExceeded, as the wait would have ended.
-func (e *DeadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
+// Is makes a *DeadlineError match ErrDeadline, and context.DeadlineExceeded, as the wait
+// would have ended.
+func (e *DeadlineError) Is(target error) bool {
+	return target == ErrDeadline || target == context.DeadlineExceeded
+}
 
 // GiveUpError is the final error of a call that failed after retries: it reads
 // "giving up after N attempts: …" and wraps the last attempt's error.

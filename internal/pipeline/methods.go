@@ -1,4 +1,4 @@
-package tollgate
+package pipeline
 
 import (
 	"context"
@@ -11,11 +11,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/estimate/converse"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
-	"github.com/tollgate-dev/tollgate/internal/pipeline"
 )
 
-// The four SDK methods are adapters over the pipeline (package internal/pipeline): each
-// describes its call and sends one attempt to the target the pipeline chose.
+// The four SDK methods are adapters over the pipeline: each describes its call and sends
+// one attempt to the target the pipeline chose.
 
 // Converse is bedrockruntime.Client.Converse behind Tollgate's admission: it waits in
 // priority order until the quotas of a target serving the model have room, makes one
@@ -30,7 +29,7 @@ func (c *Client) Converse(ctx context.Context, in *bedrockruntime.ConverseInput,
 		return nil, err
 	}
 	var out *bedrockruntime.ConverseOutput
-	err = c.do(ctx, call, func(ctx context.Context, a *pipeline.Attempt) (invoke.Usage, error) {
+	err = c.do(ctx, call, func(ctx context.Context, a *Attempt) (invoke.Usage, error) {
 		send := *in
 		send.ModelId = aws.String(a.Target.Model)
 		send.InferenceConfig = sized(in.InferenceConfig, a.MaxTokens)
@@ -40,7 +39,7 @@ func (c *Client) Converse(ctx context.Context, in *bedrockruntime.ConverseInput,
 		}
 		out = o
 		return invoke.ConverseUsage(o), nil
-	}, func(rec *pipeline.Record) { out.ResultMetadata.Set(resultKey{}, rec) })
+	}, func(rec *Record) { out.ResultMetadata.Set(resultKey{}, rec) })
 	return out, err
 }
 
@@ -57,7 +56,7 @@ func (c *Client) ConverseStream(ctx context.Context, in *bedrockruntime.Converse
 		return nil, err
 	}
 	var out *bedrockruntime.ConverseStreamOutput
-	err = c.do(ctx, call, func(ctx context.Context, a *pipeline.Attempt) (invoke.Usage, error) {
+	err = c.do(ctx, call, func(ctx context.Context, a *Attempt) (invoke.Usage, error) {
 		send := *in
 		send.ModelId = aws.String(a.Target.Model)
 		send.InferenceConfig = sized(in.InferenceConfig, a.MaxTokens)
@@ -68,7 +67,7 @@ func (c *Client) ConverseStream(ctx context.Context, in *bedrockruntime.Converse
 		invoke.WatchConverseStream(o, a.Defer())
 		out = o
 		return invoke.Usage{}, nil
-	}, func(rec *pipeline.Record) { out.ResultMetadata.Set(resultKey{}, rec) })
+	}, func(rec *Record) { out.ResultMetadata.Set(resultKey{}, rec) })
 	return out, err
 }
 
@@ -81,7 +80,7 @@ func (c *Client) InvokeModel(ctx context.Context, in *bedrockruntime.InvokeModel
 		return nil, err
 	}
 	var out *bedrockruntime.InvokeModelOutput
-	err = c.do(ctx, call, func(ctx context.Context, a *pipeline.Attempt) (invoke.Usage, error) {
+	err = c.do(ctx, call, func(ctx context.Context, a *Attempt) (invoke.Usage, error) {
 		send := *in
 		send.ModelId = aws.String(a.Target.Model)
 		o, err := a.Target.SDK.InvokeModel(ctx, &send, optFns...)
@@ -90,7 +89,7 @@ func (c *Client) InvokeModel(ctx context.Context, in *bedrockruntime.InvokeModel
 		}
 		out = o
 		return invoke.InvokeUsage(o), nil
-	}, func(rec *pipeline.Record) { out.ResultMetadata.Set(resultKey{}, rec) })
+	}, func(rec *Record) { out.ResultMetadata.Set(resultKey{}, rec) })
 	return out, err
 }
 
@@ -102,7 +101,7 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, in *bedrockr
 		return nil, err
 	}
 	var out *bedrockruntime.InvokeModelWithResponseStreamOutput
-	err = c.do(ctx, call, func(ctx context.Context, a *pipeline.Attempt) (invoke.Usage, error) {
+	err = c.do(ctx, call, func(ctx context.Context, a *Attempt) (invoke.Usage, error) {
 		send := *in
 		send.ModelId = aws.String(a.Target.Model)
 		o, err := invoke.InvokeStream(ctx, a.Target.SDK, &send, optFns...)
@@ -112,7 +111,7 @@ func (c *Client) InvokeModelWithResponseStream(ctx context.Context, in *bedrockr
 		invoke.WatchInvokeStream(o, a.Defer())
 		out = o
 		return invoke.Usage{}, nil
-	}, func(rec *pipeline.Record) { out.ResultMetadata.Set(resultKey{}, rec) })
+	}, func(rec *Record) { out.ResultMetadata.Set(resultKey{}, rec) })
 	return out, err
 }
 
@@ -133,14 +132,14 @@ func (c *Client) CountTokens(ctx context.Context, in *bedrockruntime.CountTokens
 
 // converseCall describes a Converse or ConverseStream call from the parts of its input
 // that cost tokens, asking CountTokens for the exact input when Config.UseCountTokens.
-func (c *Client) converseCall(model string, system []types.SystemContentBlock, messages []types.Message, tools *types.ToolConfiguration, inf *types.InferenceConfiguration) (pipeline.Call, error) {
+func (c *Client) converseCall(model string, system []types.SystemContentBlock, messages []types.Message, tools *types.ToolConfiguration, inf *types.InferenceConfiguration) (Call, error) {
 	req, err := converse.Parts(system, messages, tools, inf)
 	if err != nil {
-		return pipeline.Call{}, fmt.Errorf("tollgate: %w", err)
+		return Call{}, fmt.Errorf("tollgate: %w", err)
 	}
 	call := c.describe(model, req, true)
-	if c.count {
-		call.Count = func(ctx context.Context, t *pipeline.Target) int {
+	if c.e.cfg.UseCountTokens {
+		call.Count = func(ctx context.Context, t *Target) int {
 			out, err := t.SDK.CountTokens(ctx, &bedrockruntime.CountTokensInput{ModelId: aws.String(t.Base.ID),
 				Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{Messages: messages, System: system, ToolConfig: tools}}})
 			if err != nil || out.InputTokens == nil {
@@ -153,13 +152,13 @@ func (c *Client) converseCall(model string, system []types.SystemContentBlock, m
 }
 
 // invokeCall describes an InvokeModel call from its body (an Anthropic Messages request).
-func (c *Client) invokeCall(modelID *string, body []byte) (pipeline.Call, error) {
+func (c *Client) invokeCall(modelID *string, body []byte) (Call, error) {
 	if modelID == nil {
-		return pipeline.Call{}, fmt.Errorf("tollgate: InvokeModel input has no ModelId: set it to a model or profile id")
+		return Call{}, fmt.Errorf("tollgate: InvokeModel input has no ModelId: set it to a model or profile id")
 	}
 	req, err := estimate.ParseInvokeBody(body)
 	if err != nil {
-		return pipeline.Call{}, fmt.Errorf("tollgate: %w", err)
+		return Call{}, fmt.Errorf("tollgate: %w", err)
 	}
 	return c.describe(*modelID, req, false), nil
 }
