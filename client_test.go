@@ -312,7 +312,7 @@ func TestRetries(t *testing.T) {
 			t.Fatalf("call %d through 30%% faults: %v", i, err)
 		}
 	}
-	if f := flaky.Stats().Faults; f["service-unavailable"]+f["internal-error"]+f["model-not-ready"] == 0 {
+	if f := stats(t, flaky).Faults; f["service-unavailable"]+f["internal-error"]+f["model-not-ready"] == 0 {
 		t.Fatalf("no faults were injected: %v", f)
 	}
 
@@ -320,7 +320,7 @@ func TestRetries(t *testing.T) {
 	dry := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
 		for _, m := range o.Models {
 			for s, l := range m.Limits {
-				l.TokensPerDay = bedrocktest.NoTokens
+				l.TokensPerDay = -1
 				m.Limits[s] = l
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -128,16 +129,16 @@ func review(model, contract string, maxTokens int32) *bedrockruntime.ConverseInp
 }
 
 // series returns the emulator's stats for model (base id) in scope.
-func series(t testing.TB, srv *bedrocktest.Server, model, scope string) bedrocktest.SeriesStats {
+func series(t testing.TB, srv *bedrocktest.Server, model, scope string) emustats.Series {
 	t.Helper()
-	s, ok := srv.Stats().Get(model, scope)
+	s, ok := stats(t, srv).Get(model, scope)
 	if !ok {
 		t.Fatalf("no stats for %s %s", model, scope)
 	}
 	return s
 }
 
-func throttles(s bedrocktest.SeriesStats) int64 {
+func throttles(s emustats.Series) int64 {
 	var n int64
 	for _, v := range s.Throttled {
 		n += v

@@ -14,7 +14,7 @@ import (
 // settledAll sums the tokens the emulator settled across every series.
 func settledAll(srv *bedrocktest.Server) int64 {
 	var n int64
-	for _, s := range srv.Stats().Series {
+	for _, s := range stats(t, srv).Series {
 		n += s.SettledTokens
 	}
 	return n
@@ -59,7 +59,7 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 
 	var regions []string
 	var thr int64
-	for _, s := range two.Stats().Series {
+	for _, s := range stats(t, two).Series {
 		regions = append(regions, s.Region)
 		thr += throttles(s)
 	}
@@ -107,7 +107,7 @@ func TestRegionFailover(t *testing.T) {
 		}
 	}
 	s := series(t, good, sonnet35, "on-demand")
-	faults := bad.Stats().Faults["service-unavailable"]
+	faults := stats(t, bad).Faults["service-unavailable"]
 	t.Logf("good region admitted %d; the failing region answered %d times with 503", s.Admitted, faults)
 	if s.Admitted != 60 {
 		t.Errorf("good region admitted %d calls, want all 60", s.Admitted)

@@ -59,7 +59,7 @@ func emulatorURL(t *testing.T) string {
 	od := bm.Limits[catalog.OnDemand]
 	od.TokensPerMinute = 123_000
 	bm.Limits[catalog.OnDemand] = od
-	s, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}})
+	s, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{bm}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -50,7 +51,7 @@ type scenario struct {
 // run sends the scenario's calls through a tollgate.Client against the emulator, all at
 // once in priority order, and returns the workload (inputs as the emulator counts them),
 // the makespan in emulated time and the emulator's stats.
-func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrocktest.SeriesStats) {
+func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.Series) {
 	t.Helper()
 	m, ok := catalog.Default().Model(sonnet4Base)
 	if !ok {
@@ -61,8 +62,8 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 		l.TokensPerMinute, l.TokensPerDay, l.TokensPerDayDoubled, l.RequestsPerMinute = sc.tpm, sc.tpm*1440*10, false, sc.rpm
 		bm.Limits[s] = l
 	}
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: sc.scale,
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return sc.outputTokens }, Counter: counter{}})
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{bm}, TimeScale: sc.scale,
+		OutputTokens: func(int, uint64) int { return sc.outputTokens }, Counter: counter{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 			t.Fatal(err)
 		}
 	}
-	s, _ := srv.Stats().Get(sonnet4Base, "cross-region")
+	s, _ := stats(t, srv).Get(sonnet4Base, "cross-region")
 	return w, makespan, s
 }
 

@@ -55,7 +55,7 @@ func TestChunksQueueInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-		srv, err := bedrocktest.New(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale,
+		srv, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{bm}, TimeScale: scale,
 			OutputTokens: func(r bedrocktest.ReplyRequest) int {
 				mu.Lock()
 				inputs = append(inputs, r.InputTokens)

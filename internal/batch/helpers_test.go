@@ -46,7 +46,7 @@ func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixtu
 	}
 	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
 	bm.Limits[ref.Scope] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440}
-	opts := bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale}
+	opts := bedrocktest.Options{Models: []catalog.Model{bm}, TimeScale: scale}
 	if edit != nil {
 		edit(&opts)
 	}

@@ -44,9 +44,9 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 		perDoc    int64 // HTTP requests per failed document
 		retryable bool
 	}{
-		{name: "model not served", opts: bedrocktest.Options{Models: []bedrocktest.Model{bedrocktest.FromCatalog(nova, "us-east-1", false)}},
+		{name: "model not served", opts: bedrocktest.Options{Models: []catalog.Model{bedrocktest.FromCatalog(nova, "us-east-1", false)}},
 			class: "(HTTP 400)", perDoc: 1},
-		{name: "model never ready", opts: bedrocktest.Options{Models: []bedrocktest.Model{served}, Faults: bedrocktest.Faults{ModelNotReady: 1}},
+		{name: "model never ready", opts: bedrocktest.Options{Models: []catalog.Model{served}, Faults: bedrocktest.Faults{ModelNotReady: 1}},
 			class: "ModelNotReadyException (HTTP 429)", perDoc: maxAttempts},
 	}
 	for _, tt := range tests {

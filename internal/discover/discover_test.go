@@ -161,7 +161,7 @@ func TestQuotasMatchesByName(t *testing.T) {
 func TestQuotasZeroTPM(t *testing.T) {
 	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
 		cr := l[catalog.CrossRegion]
-		cr.TokensPerMinute = bedrocktest.NoTokens
+		cr.TokensPerMinute = -1
 		l[catalog.CrossRegion] = cr
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet35)
@@ -176,7 +176,7 @@ func TestQuotasZeroTPM(t *testing.T) {
 func TestQuotasZeroTPD(t *testing.T) {
 	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
 		od := l[catalog.OnDemand]
-		od.TokensPerDay, od.Codes.TokensPerDay = bedrocktest.NoTokens, "L-0000ABCD"
+		od.TokensPerDay, od.Codes.TokensPerDay = -1, "L-0000ABCD"
 		l[catalog.OnDemand] = od
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, sonnet35)

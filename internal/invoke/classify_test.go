@@ -41,7 +41,7 @@ func TestClassifyEmulator(t *testing.T) {
 	}{
 		{name: "tokens per minute", opts: limited(bedrocktest.Limits{TokensPerMinute: 10}), calls: 1,
 			kind: invoke.Throttle, reason: invoke.Tokens, code: "ThrottlingException", status: 429, throttle: bedrocktest.TokensPerMinute},
-		{name: "tokens per day", opts: limited(bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: bedrocktest.NoTokens}), calls: 1,
+		{name: "tokens per day", opts: limited(bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: -1}), calls: 1,
 			kind: invoke.Throttle, reason: invoke.TokensPerDay, code: "ThrottlingException", status: 429, throttle: bedrocktest.TokensPerDay},
 		{name: "requests per minute", opts: limited(bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}), calls: 2,
 			kind: invoke.Throttle, reason: invoke.Requests, code: "ThrottlingException", status: 429, throttle: bedrocktest.RequestsPerMinute},
@@ -84,7 +84,7 @@ func TestClassifyEmulator(t *testing.T) {
 				t.Errorf("the server saw %d requests for %d calls: the client retried", got, want)
 			}
 			if tt.throttle != "" {
-				s, _ := e.Stats().Get(nova, "on-demand")
+				s, _ := stats(t, e).Get(nova, "on-demand")
 				if s.Throttled[tt.throttle] != 1 {
 					t.Errorf("emulator throttles = %v, want one %s", s.Throttled, tt.throttle)
 				}

@@ -43,11 +43,11 @@ func (e *emulator) Requests() int64 { return e.requests.Load() }
 // counter, replies of n tokens and no latency.
 func options(tpm int64, n int) bedrocktest.Options {
 	return bedrocktest.Options{
-		Models: []bedrocktest.Model{{ID: nova, Burndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300_000,
-			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: tpm}}}},
+		Models: []catalog.Model{{ID: nova, OutputBurndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300_000,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: tpm}}}}},
 		Counter:      wordCounter{},
 		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return n },
+		OutputTokens: func(int, uint64) int { return n },
 	}
 }
 
