@@ -2,6 +2,7 @@ package tollgate_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,20 +40,19 @@ func emulated(d time.Duration) time.Duration { return time.Duration(float64(d) /
 // unlimited in practice), at the time scale, in the given window mode.
 func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.Options)) *bedrocktest.Server {
 	t.Helper()
-	var models []bedrocktest.Model
+	var models []catalog.Model
+	limits := map[string]bedrocktest.Limits{}
 	for _, id := range []string{sonnet35, "anthropic.claude-sonnet-4-20250514-v1:0"} {
 		m, ok := catalog.Default().Model(id)
 		if !ok {
 			t.Fatalf("catalog has no %s", id)
 		}
-		bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-		for s, l := range bm.Limits {
-			l.TokensPerMinute, l.TokensPerDay, l.TokensPerDayDoubled = tpm, tpm*1440*10, false
-			bm.Limits[s] = l
+		for s := range m.Quotas {
+			limits[scopeID(id, s)] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440 * 10}
 		}
-		models = append(models, bm)
+		models = append(models, m)
 	}
-	opts := bedrocktest.Options{Models: models, Window: mode, TimeScale: scale}
+	opts := bedrocktest.Options{Models: models, Limits: limits, Window: mode, TimeScale: scale}
 	if edit != nil {
 		edit(&opts)
 	}
@@ -62,6 +62,27 @@ func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// scopeID is an id that calls model id in scope s.
+func scopeID(id string, s catalog.Scope) string {
+	switch s {
+	case catalog.CrossRegion:
+		return "us." + id
+	case catalog.Global:
+		return "global." + id
+	}
+	return id
+}
+
+// stats reads the emulator's stats endpoint in process.
+func stats(t testing.TB, h http.Handler) emustats.Snapshot {
+	t.Helper()
+	st, err := emustats.Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // awsConfig is an SDK configuration with static credentials, as any user's would be.

@@ -12,7 +12,7 @@ import (
 )
 
 // settledAll sums the tokens the emulator settled across every series.
-func settledAll(srv *bedrocktest.Server) int64 {
+func settledAll(t testing.TB, srv *bedrocktest.Server) int64 {
 	var n int64
 	for _, s := range stats(t, srv).Series {
 		n += s.SettledTokens
@@ -31,9 +31,9 @@ func steadyThroughput(t *testing.T, srv *bedrocktest.Server, c *tollgate.Client,
 		wg.Go(func() { c.Converse(ctx, review(sonnet35, docs[i%len(docs)], 400)) })
 	}
 	time.Sleep(emulated(time.Minute))
-	from := settledAll(srv)
+	from := settledAll(t, srv)
 	time.Sleep(emulated(3 * time.Minute))
-	to := settledAll(srv)
+	to := settledAll(t, srv)
 	cancel()
 	wg.Wait()
 	return float64(to-from) / 3

@@ -57,12 +57,9 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 	if !ok {
 		t.Fatal("catalog has no Sonnet 4")
 	}
-	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-	for s, l := range bm.Limits {
-		l.TokensPerMinute, l.TokensPerDay, l.TokensPerDayDoubled, l.RequestsPerMinute = sc.tpm, sc.tpm*1440*10, false, sc.rpm
-		bm.Limits[s] = l
-	}
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{bm}, TimeScale: sc.scale,
+	l := bedrocktest.Limits{TokensPerMinute: sc.tpm, TokensPerDay: sc.tpm * 1440 * 10, RequestsPerMinute: sc.rpm}
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: sc.scale,
+		Limits: map[string]bedrocktest.Limits{"us." + sonnet4Base: l, "global." + sonnet4Base: l},
 		OutputTokens: func(int, uint64) int { return sc.outputTokens }, Counter: counter{}})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +127,11 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 			t.Fatal(err)
 		}
 	}
-	s, _ := stats(t, srv).Get(sonnet4Base, "cross-region")
+	st, err := emustats.Read(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := st.Get(sonnet4Base, "cross-region")
 	return w, makespan, s
 }
 
