@@ -59,7 +59,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 	}
 	l := bedrocktest.Limits{TokensPerMinute: sc.tpm, TokensPerDay: sc.tpm * 1440 * 10, RequestsPerMinute: sc.rpm}
 	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: sc.scale,
-		Limits: map[string]bedrocktest.Limits{"us." + sonnet4Base: l, "global." + sonnet4Base: l},
+		Limits:       map[string]bedrocktest.Limits{"us." + sonnet4Base: l, "global." + sonnet4Base: l},
 		OutputTokens: func(int, uint64) int { return sc.outputTokens }, Counter: counter{}})
 	if err != nil {
 		t.Fatal(err)
