@@ -152,7 +152,7 @@ type Options struct {
 
 // model is a served model with its defaults filled in and its limits resolved.
 type model struct {
-	catalog.Model                          // as given (Quotas included)
+	catalog.Model                          // defaults filled in; Quotas as given
 	name          string                   // as Service Quotas names it in quota names
 	limits        map[catalog.Scope]limits // the scopes served
 }
