@@ -314,17 +314,15 @@ func TestRetries(t *testing.T) {
 			t.Fatalf("call %d through 30%% faults: %v", i, err)
 		}
 	}
-	if f := flaky.Stats().Faults; f["service-unavailable"]+f["internal-error"]+f["model-not-ready"] == 0 {
+	if f := stats(t, flaky).Faults; f["service-unavailable"]+f["internal-error"]+f["model-not-ready"] == 0 {
 		t.Fatalf("no faults were injected: %v", f)
 	}
 
 	// A zero tokens-per-day quota throttles every call ("Too many tokens per day").
 	dry := emulator(t, quota.TokenBucket, 2_000_000, func(o *bedrocktest.Options) {
-		for _, m := range o.Models {
-			for s, l := range m.Limits {
-				l.TokensPerDay = bedrocktest.NoTokens
-				m.Limits[s] = l
-			}
+		for id, l := range o.Limits {
+			l.TokensPerDay = -1
+			o.Limits[id] = l
 		}
 	})
 	c = newClient(t, tollgate.Config{MaxAttempts: 3, Targets: []tollgate.Target{{Model: sonnet35, Endpoint: dry.URL, Limits: []quota.Limit{tpmLimit(2_000_000)}}}})

@@ -2,6 +2,7 @@ package tollgate_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -39,20 +41,19 @@ func emulated(d time.Duration) time.Duration { return time.Duration(float64(d) /
 // unlimited in practice), at the time scale, in the given window mode.
 func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.Options)) *bedrocktest.Server {
 	t.Helper()
-	var models []bedrocktest.Model
+	var models []catalog.Model
+	limits := map[string]bedrocktest.Limits{}
 	for _, id := range []string{sonnet35, "anthropic.claude-sonnet-4-20250514-v1:0"} {
 		m, ok := catalog.Default().Model(id)
 		if !ok {
 			t.Fatalf("catalog has no %s", id)
 		}
-		bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-		for s, l := range bm.Limits {
-			l.TokensPerMinute, l.TokensPerDay, l.TokensPerDayDoubled = tpm, tpm*1440*10, false
-			bm.Limits[s] = l
+		for s := range m.Quotas {
+			limits[scopeID(id, s)] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440 * 10}
 		}
-		models = append(models, bm)
+		models = append(models, m)
 	}
-	opts := bedrocktest.Options{Models: models, Window: mode, TimeScale: scale}
+	opts := bedrocktest.Options{Models: models, Limits: limits, Window: mode, TimeScale: scale}
 	if edit != nil {
 		edit(&opts)
 	}
@@ -62,6 +63,27 @@ func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// scopeID is an id that calls model id in scope s.
+func scopeID(id string, s catalog.Scope) string {
+	switch s {
+	case catalog.CrossRegion:
+		return "us." + id
+	case catalog.Global:
+		return "global." + id
+	}
+	return id
+}
+
+// stats reads the emulator's stats endpoint in process.
+func stats(t testing.TB, h http.Handler) emustats.Snapshot {
+	t.Helper()
+	st, err := emustats.Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // awsConfig is an SDK configuration with static credentials, as any user's would be.
@@ -131,16 +153,16 @@ func review(model, contract string, maxTokens int32) *bedrockruntime.ConverseInp
 }
 
 // series returns the emulator's stats for model (base id) in scope.
-func series(t testing.TB, srv *bedrocktest.Server, model, scope string) bedrocktest.SeriesStats {
+func series(t testing.TB, srv *bedrocktest.Server, model, scope string) emustats.Series {
 	t.Helper()
-	s, ok := srv.Stats().Get(model, scope)
+	s, ok := stats(t, srv).Get(model, scope)
 	if !ok {
 		t.Fatalf("no stats for %s %s", model, scope)
 	}
 	return s
 }
 
-func throttles(s bedrocktest.SeriesStats) int64 {
+func throttles(s emustats.Series) int64 {
 	var n int64
 	for _, v := range s.Throttled {
 		n += v

@@ -12,9 +12,9 @@ import (
 )
 
 // settledAll sums the tokens the emulator settled across every series.
-func settledAll(srv *bedrocktest.Server) int64 {
+func settledAll(t testing.TB, srv *bedrocktest.Server) int64 {
 	var n int64
-	for _, s := range srv.Stats().Series {
+	for _, s := range stats(t, srv).Series {
 		n += s.SettledTokens
 	}
 	return n
@@ -31,9 +31,9 @@ func steadyThroughput(t *testing.T, srv *bedrocktest.Server, c *tollgate.Client,
 		wg.Go(func() { c.Converse(ctx, review(sonnet35, docs[i%len(docs)], 400)) })
 	}
 	time.Sleep(emulated(time.Minute))
-	from := settledAll(srv)
+	from := settledAll(t, srv)
 	time.Sleep(emulated(3 * time.Minute))
-	to := settledAll(srv)
+	to := settledAll(t, srv)
 	cancel()
 	wg.Wait()
 	return float64(to-from) / 3
@@ -59,7 +59,7 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 
 	var regions []string
 	var thr int64
-	for _, s := range two.Stats().Series {
+	for _, s := range stats(t, two).Series {
 		regions = append(regions, s.Region)
 		thr += throttles(s)
 	}
@@ -108,7 +108,7 @@ func TestRegionFailover(t *testing.T) {
 		}
 	}
 	s := series(t, good, sonnet35, "on-demand")
-	faults := bad.Stats().Faults["service-unavailable"]
+	faults := stats(t, bad).Faults["service-unavailable"]
 	t.Logf("good region admitted %d; the failing region answered %d times with 503", s.Admitted, faults)
 	if s.Admitted != 60 {
 		t.Errorf("good region admitted %d calls, want all 60", s.Admitted)

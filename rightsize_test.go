@@ -19,7 +19,7 @@ import (
 // holding no quota, and then reserve the learned output length.
 func TestRightSizeMaxTokens(t *testing.T) {
 	srv := emulator(t, quota.TokenBucket, 4_000_000, func(o *bedrocktest.Options) {
-		o.OutputTokens = func(r bedrocktest.ReplyRequest) int { return 300 + int(r.Seed%300) }
+		o.OutputTokens = func(_ int, seed uint64) int { return 300 + int(seed%300) }
 	})
 	c := newClient(t, tollgate.Config{RightSizeMaxTokens: true, Targets: []tollgate.Target{{Model: sonnet4, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(4_000_000)}}}})
 	const calls = 60

@@ -75,7 +75,7 @@ func TestAttemptTimeoutLeavesStreamsAlone(t *testing.T) {
 	srv := emulator(t, quota.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
 		o.TimeScale = 1
 		o.Latency = bedrocktest.Latency{TimeToFirstToken: 10 * time.Millisecond, PerOutputToken: 20 * time.Millisecond}
-		o.OutputTokens = func(bedrocktest.ReplyRequest) int { return 60 } // 1.2s of output
+		o.OutputTokens = func(int, uint64) int { return 60 } // 1.2s of output
 	})
 	c := newClient(t, tollgate.Config{AttemptTimeout: timeout, MaxAttempts: 1,
 		Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: srv.URL,

@@ -29,8 +29,8 @@ func (spaceCounter) Count(s string) int { return len(strings.Fields(s)) }
 func startBodyServer(t *testing.T, timeout time.Duration, inFlight int64) *Server {
 	t.Helper()
 	srv, err := NewServer(Options{
-		Models: []Model{{ID: bodyTestModel, CountTokens: true, MaxOutputTokens: 100,
-			Limits: map[catalog.Scope]Limits{catalog.OnDemand: {TokensPerMinute: 100_000_000}}}},
+		Models: []catalog.Model{{ID: bodyTestModel, CountTokens: true, MaxOutputTokens: 100,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 100_000_000}}}}},
 		Counter: spaceCounter{}, Latency: Latency{TimeToFirstToken: -1, PerOutputToken: -1},
 		BodyTimeout: timeout, MaxBodyBytesInFlight: inFlight,
 	})
@@ -149,10 +149,10 @@ func TestSlowBodyIsCutOffOverH2C(t *testing.T) {
 // connection are not cut.
 func TestLongReplyOutlivesBodyTimeout(t *testing.T) {
 	srv, err := NewServer(Options{
-		Models: []Model{{ID: bodyTestModel, MaxOutputTokens: 100,
-			Limits: map[catalog.Scope]Limits{catalog.OnDemand: {TokensPerMinute: 100_000_000}}}},
+		Models: []catalog.Model{{ID: bodyTestModel, MaxOutputTokens: 100,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 100_000_000}}}}},
 		Counter: spaceCounter{}, Latency: Latency{TimeToFirstToken: 600 * time.Millisecond, PerOutputToken: 20 * time.Millisecond},
-		OutputTokens: func(ReplyRequest) int { return 20 },
+		OutputTokens: func(int, uint64) int { return 20 },
 		BodyTimeout:  100 * time.Millisecond,
 	})
 	if err != nil {
@@ -297,8 +297,8 @@ func TestBodyBudgetWaits(t *testing.T) {
 // the server watch the connection once the body is in.
 func TestClientGoneEndsTheCall(t *testing.T) {
 	srv, err := NewServer(Options{
-		Models: []Model{{ID: bodyTestModel, MaxOutputTokens: 100,
-			Limits: map[catalog.Scope]Limits{catalog.OnDemand: {TokensPerMinute: 100_000_000}}}},
+		Models: []catalog.Model{{ID: bodyTestModel, MaxOutputTokens: 100,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 100_000_000}}}}},
 		Counter: spaceCounter{}, Latency: Latency{TimeToFirstToken: time.Minute, PerOutputToken: -1},
 	})
 	if err != nil {
@@ -312,7 +312,7 @@ func TestClientGoneEndsTheCall(t *testing.T) {
 	}
 	inFlight := func() int64 {
 		var n int64
-		for _, s := range srv.Stats().Series {
+		for _, s := range srv.snapshot().Series {
 			n += s.InFlight
 		}
 		return n

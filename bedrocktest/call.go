@@ -24,7 +24,7 @@ type call struct {
 	seq     uint64
 	id      string
 	op      wire.Operation
-	model   *Model
+	model   *model
 	key     seriesKey
 	dialect dialect
 	prompt  prompt
@@ -109,7 +109,7 @@ func (h *Handler) resolve(c *call, modelID string) bool {
 	if err == nil && ref.Kind == catalog.ApplicationProfileARN {
 		_, ref, _ = h.opts.Catalog.Lookup(modelID) // sets ModelID and Scope if the profile is mapped
 	}
-	var m *Model
+	var m *model
 	if err == nil {
 		m = h.models[ref.ModelID]
 	}
@@ -130,7 +130,7 @@ func (h *Handler) resolve(c *call, modelID string) bool {
 		c.fail(wire.ValidationException, fmt.Sprintf("Invocation of model ID %s with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model.", m.ID))
 		return false
 	}
-	if _, ok := m.Limits[ref.Scope]; !ok {
+	if _, ok := m.limits[ref.Scope]; !ok {
 		c.fail(wire.ValidationException, wire.MsgInvalidModel)
 		return false
 	}
@@ -198,7 +198,7 @@ func (c *call) run() {
 		c.ttft = scaleDuration(c.ttft, f)
 		c.perToken = scaleDuration(c.perToken, f)
 	}
-	n := o.OutputTokens(ReplyRequest{Model: c.model.ID, InputTokens: c.prompt.tokens, MaxTokens: c.maxTokens, Seed: c.prompt.seed})
+	n := o.OutputTokens(c.prompt.tokens, c.prompt.seed)
 	c.output, c.stopReason = max(n, 1), wire.StopEndTurn
 	if c.output >= c.maxTokens {
 		c.output, c.stopReason = c.maxTokens, wire.StopMaxTokens
@@ -236,10 +236,10 @@ func (c *call) admit() bool {
 	// Reservation = input + cache read + cache write + max_tokens (× burndown if set).
 	out := int64(c.maxTokens)
 	if h.opts.ReserveBurndown {
-		out = int64(math.Ceil(float64(out) * m.Burndown))
+		out = int64(math.Ceil(float64(out) * m.OutputBurndown))
 	}
 	reserve := int64(c.prompt.tokens) + out
-	t, refused, ok := h.meter.reserveAt(now, c.key, m.Limits[c.key.Scope], reserve)
+	t, refused, ok := h.meter.reserveAt(now, c.key, m.limits[c.key.Scope].Limits, reserve)
 	if !ok {
 		c.fail(wire.ThrottlingException, limitMessages[refused])
 		h.opts.Logger.Debug("bedrocktest: throttled", "model", m.ID, "scope", c.key.Scope, "limit", limitNames[refused], "reserve", reserve)
@@ -253,7 +253,7 @@ func (c *call) admit() bool {
 // settle ends the reservation with what the call used, having produced output tokens:
 // input + cache write + output × burndown.
 func (c *call) settle(output int) {
-	actual := int64(c.input+c.cacheWr) + int64(math.Ceil(float64(output)*c.model.Burndown))
+	actual := int64(c.input+c.cacheWr) + int64(math.Ceil(float64(output)*c.model.OutputBurndown))
 	c.h.meter.settleAt(c.h.clock.now(), c.ticket, actual)
 	c.h.opts.Logger.Debug("bedrocktest: settled", "model", c.model.ID, "scope", c.key.Scope, "reserved", c.ticket.reserved, "settled", actual)
 }

@@ -139,7 +139,7 @@ func TestClientCloseEndsReply(t *testing.T) {
 		if got := time.Since(start); got != 0 {
 			t.Errorf("the reply went on for %v after its body was closed", got)
 		}
-		if st, _ := h.Stats().Get(nova, "on-demand"); st.InFlight != 0 {
+		if st, _ := stats(t, h).Get(nova, "on-demand"); st.InFlight != 0 {
 			t.Errorf("in flight = %d after the body was closed, want 0", st.InFlight)
 		}
 	})

@@ -10,7 +10,7 @@ import (
 
 // clockScales are time scales at and far past every edge: New refuses most of them, but
 // the clock itself must not panic or run backwards on any.
-var clockScales = []float64{MinTimeScale, 1, 60, MaxTimeScale, 1e-308, 5e-324, 1e-6, 1e6, 8.64e13, 8.64e14, 1e308,
+var clockScales = []float64{minTimeScale, 1, 60, maxTimeScale, 1e-308, 5e-324, 1e-6, 1e6, 8.64e13, 8.64e14, 1e308,
 	math.MaxFloat64, math.Inf(1), math.NaN(), 0, -1}
 
 // checkClock builds a clock at scale in a synctest bubble whose time moves by steps, and

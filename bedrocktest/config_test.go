@@ -51,20 +51,20 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("New rejects the sample configuration: %v", err)
 	}
 	defer h.Close()
-	var sonnetLimits, tiny bedrocktest.Limits
+	var sonnetQuotas, tiny catalog.Quotas
 	for _, m := range h.Models() {
 		switch m.ID {
 		case sonnet:
-			sonnetLimits = m.Limits[catalog.CrossRegion]
+			sonnetQuotas = m.Quotas[catalog.CrossRegion]
 		case "example.tiny-model-v1:0":
-			tiny = m.Limits[catalog.OnDemand]
+			tiny = m.Quotas[catalog.OnDemand]
 		}
 	}
-	if sonnetLimits.TokensPerMinute != 50_000 || sonnetLimits.TokensPerDay != 2_000_000 || sonnetLimits.Codes.TokensPerMinute != "L-59759B4A" {
-		t.Errorf("sonnet cross-region limits = %+v, want the override with the preset's codes", sonnetLimits)
+	if sonnetQuotas.TPM.Default != 50_000 || sonnetQuotas.TPD.ForScope(sonnetQuotas.TPD.Default, catalog.CrossRegion) != 2_000_000 || sonnetQuotas.TPM.Code != "L-59759B4A" {
+		t.Errorf("sonnet cross-region quotas = %+v, want the override with the preset's codes", sonnetQuotas)
 	}
-	if tiny.TokensPerMinute != 10_000 || tiny.Codes.TokensPerMinute != "L-12345678" {
-		t.Errorf("added model limits = %+v", tiny)
+	if tiny.TPM.Default != 10_000 || tiny.TPM.Code != "L-12345678" {
+		t.Errorf("added model quotas = %+v", tiny)
 	}
 	// The presets themselves are untouched.
 	presets, err := bedrocktest.New(bedrocktest.Options{})
@@ -73,8 +73,8 @@ func TestConfig(t *testing.T) {
 	}
 	defer presets.Close()
 	for _, m := range presets.Models() {
-		if m.ID == sonnet && m.Limits[catalog.CrossRegion].TokensPerMinute != 200_000 {
-			t.Errorf("presets changed: %+v", m.Limits)
+		if m.ID == sonnet && m.Quotas[catalog.CrossRegion].TPM.Default != 200_000 {
+			t.Errorf("presets changed: %+v", m.Quotas)
 		}
 	}
 }
@@ -112,16 +112,19 @@ func TestOptionsErrors(t *testing.T) {
 		modify func(*bedrocktest.Options)
 		want   string
 	}{
-		{"no models", func(o *bedrocktest.Options) { o.Models = []bedrocktest.Model{} }, "no models"},
+		{"no models", func(o *bedrocktest.Options) { o.Models = []catalog.Model{} }, "no models"},
 		{"negative time scale", func(o *bedrocktest.Options) { o.TimeScale = -1 }, "TimeScale"},
 		{"fault probability", func(o *bedrocktest.Options) { o.Faults.Drop = 2 }, "between 0 and 1"},
 		{"faults over 1", func(o *bedrocktest.Options) { o.Faults.Drop, o.Faults.Slow = 0.6, 0.6 }, "add up"},
 		{"profile as model id", func(o *bedrocktest.Options) { o.Models[0].ID = sonnetUS }, "give the base model id"},
 		{"duplicate", func(o *bedrocktest.Options) { o.Models[1].ID = o.Models[0].ID }, "twice"},
-		{"no limits", func(o *bedrocktest.Options) { o.Models[0].Limits = nil }, "has no Limits"},
-		{"bad burndown", func(o *bedrocktest.Options) { o.Models[0].Burndown = 0.5 }, "burndown"},
+		{"no quotas", func(o *bedrocktest.Options) { o.Models[0].Quotas = nil }, "has no Quotas"},
+		{"bad burndown", func(o *bedrocktest.Options) { o.Models[0].OutputBurndown = 0.5 }, "burndown"},
 		{"negative quota", func(o *bedrocktest.Options) {
-			o.Models[2].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: -5}}
+			o.Models[2].Quotas = map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: -5}}}
+		}, "must be positive"},
+		{"negative override", func(o *bedrocktest.Options) {
+			o.Limits = map[string]bedrocktest.Limits{noCounter: {TokensPerMinute: -5}}
 		}, "must be positive"},
 		{"huge time scale", func(o *bedrocktest.Options) { o.TimeScale = 1e308 }, "use 0.001 to 1000"},
 		{"tiny time scale", func(o *bedrocktest.Options) { o.TimeScale = 0.000001 }, "use 0.001 to 1000"},
@@ -131,9 +134,12 @@ func TestOptionsErrors(t *testing.T) {
 		{"huge time to first token", func(o *bedrocktest.Options) { o.Latency.TimeToFirstToken = 2 * time.Hour }, "at most 1h0m0s"},
 		{"NaN slow factor", func(o *bedrocktest.Options) { o.Faults.SlowFactor = math.NaN() }, "slow factor NaN"},
 		{"huge slow factor", func(o *bedrocktest.Options) { o.Faults.SlowFactor = 1e9 }, "use 1 to 1000"},
-		{"NaN burndown", func(o *bedrocktest.Options) { o.Models[0].Burndown = math.NaN() }, "burndown NaN"},
+		{"NaN burndown", func(o *bedrocktest.Options) { o.Models[0].OutputBurndown = math.NaN() }, "burndown NaN"},
 		{"huge quota", func(o *bedrocktest.Options) {
-			o.Models[2].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: math.MaxInt64}}
+			o.Models[2].Quotas = map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: math.MaxInt64}}}
+		}, "at most 1000000000000000"},
+		{"huge override", func(o *bedrocktest.Options) {
+			o.Limits = map[string]bedrocktest.Limits{noCounter: {TokensPerDay: math.MaxInt64}}
 		}, "at most 1000000000000000"},
 		{"huge context window", func(o *bedrocktest.Options) { o.Models[0].ContextWindow = math.MaxInt }, "context window"},
 		{"huge cache TTL", func(o *bedrocktest.Options) { o.CacheTTL = math.MaxInt64 }, "CacheTTL"},

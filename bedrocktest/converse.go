@@ -28,7 +28,7 @@ func (d *converseDialect) parse(c *call, body []byte) (int, error) {
 
 // conversePrompt counts a Converse request's input in the order the model sees it: tool
 // definitions, system prompt, messages. Cache points end the cacheable prefix.
-func conversePrompt(counter TokenCounter, req *wire.ConverseRequest) prompt {
+func conversePrompt(counter tokenCounter, req *wire.ConverseRequest) prompt {
 	b := newPromptBuilder(counter)
 	b.raw("toolConfig", req.ToolConfig)
 	for _, s := range req.System {

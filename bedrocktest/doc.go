@@ -13,7 +13,8 @@
 //   - CountTokens;
 //   - the Service Quotas API (ListServiceQuotas, GetServiceQuota and their AWS-default
 //     variants, awsJson1_1) with the codes and values of the models it serves;
-//   - GET StatsPath (Stats as JSON) and POST ResetPath.
+//   - GET /_tollgate/stats (what every series of calls did, as JSON) and POST
+//     /_tollgate/reset (Handler.Reset).
 //
 // # Metering
 //
@@ -33,9 +34,15 @@
 //
 // and the difference is refunded or charged. Each limit is read either as a token bucket
 // or as clock-minute (clock-day) windows (Options.Window: quota.TokenBucket or
-// quota.ClockWindow); Stats reports, per series, the
-// calls admitted and throttled by limit, the tokens reserved and settled, and the highest
-// usage each limit ever saw — see LimitStats.Peak for what usage means in each mode.
+// quota.ClockWindow). Handler.Stats totals the calls admitted and throttled and the
+// overshoot; the stats endpoint reports, per series, the calls admitted, in flight and
+// throttled by limit, the tokens reserved and settled, and the highest usage each limit
+// ever saw (in clock mode the most one clock minute or day held, in bucket mode the
+// deepest draw).
+//
+// The models and their default quotas are the catalog's (package catalog); Options.Models
+// serves others, described as catalog.Models, and Options.Limits overrides quotas per
+// model and scope.
 //
 // # Time
 //

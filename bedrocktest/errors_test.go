@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // wantAPIError checks that err is the modeled error T with a message containing msg.
@@ -75,14 +76,14 @@ func TestValidationErrors(t *testing.T) {
 		})
 		wantAPIError[*types.ValidationException](t, err, "doesn't support counting tokens")
 	})
-	if st := srv.Stats(); len(st.Series) != 0 {
+	if st := stats(t, srv); len(st.Series) != 0 {
 		t.Errorf("rejected calls were metered: %+v", st.Series)
 	}
 }
 
 func TestThrottles(t *testing.T) {
-	model := func(l bedrocktest.Limits) []bedrocktest.Model {
-		return []bedrocktest.Model{{ID: nova, Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: l}}}
+	model := func(l bedrocktest.Limits) ([]catalog.Model, map[string]bedrocktest.Limits) {
+		return []catalog.Model{{ID: nova, Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {}}}}, map[string]bedrocktest.Limits{nova: l}
 	}
 	tests := []struct {
 		name   string
@@ -90,14 +91,14 @@ func TestThrottles(t *testing.T) {
 		reason string
 		msg    string
 	}{
-		{"tokens per minute", bedrocktest.Limits{TokensPerMinute: 10}, bedrocktest.TokensPerMinute, "Too many tokens, please wait before trying again."},
-		{"tokens per day", bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: bedrocktest.NoTokens}, bedrocktest.TokensPerDay, "Too many tokens per day, please wait before trying again."},
-		{"legacy requests per minute", bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}, bedrocktest.RequestsPerMinute, "Too many requests, please wait before trying again."},
+		{"tokens per minute", bedrocktest.Limits{TokensPerMinute: 10}, emustats.TokensPerMinute, "Too many tokens, please wait before trying again."},
+		{"tokens per day", bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: -1}, emustats.TokensPerDay, "Too many tokens per day, please wait before trying again."},
+		{"legacy requests per minute", bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}, emustats.RequestsPerMinute, "Too many requests, please wait before trying again."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := quickOptions()
-			opts.Models = model(tt.limits)
+			opts.Models, opts.Limits = model(tt.limits)
 			srv := startServer(t, opts)
 			client := runtimeClient(t, srv.URL)
 			in := &bedrockruntime.ConverseInput{ModelId: aws.String(nova), Messages: userMessage("hi"),
@@ -109,7 +110,7 @@ func TestThrottles(t *testing.T) {
 				}
 			}
 			wantAPIError[*types.ThrottlingException](t, err, tt.msg)
-			s, ok := srv.Stats().Get(nova, "on-demand")
+			s, ok := stats(t, srv).Get(nova, "on-demand")
 			if !ok || s.Throttled[tt.reason] != 1 {
 				t.Errorf("stats = %+v, want one throttle for %s", s, tt.reason)
 			}
@@ -150,7 +151,7 @@ func TestFaults(t *testing.T) {
 			tt.check(t, err)
 		})
 	}
-	st := srv.Stats()
+	st := stats(t, srv)
 	for _, k := range []string{"service-unavailable", "internal-error", "model-not-ready", "drop"} {
 		if st.Faults[k] != 1 {
 			t.Errorf("faults[%s] = %d, want 1 (%v)", k, st.Faults[k], st.Faults)
@@ -257,7 +258,7 @@ func TestMidStreamExceptions(t *testing.T) {
 	}
 	// Each failed stream was settled at the output sent before the exception: fewer than
 	// the 200 tokens of a whole reply, more than none.
-	s, _ := srv.Stats().Get(nova, "on-demand")
+	s, _ := stats(t, srv).Get(nova, "on-demand")
 	if s.Admitted != 4 || s.InFlight != 0 {
 		t.Fatalf("stats = %+v, want 4 admitted, none in flight", s)
 	}

@@ -2,9 +2,11 @@ package bedrocktest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,11 +45,11 @@ func ExampleNewServer() {
 	}
 	fmt.Println(out.StopReason, aws.ToInt32(out.Usage.OutputTokens))
 
-	s, _ := srv.Stats().Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region")
-	fmt.Println("admitted:", s.Admitted)
+	st := srv.Stats()
+	fmt.Println("admitted:", st.Admitted, "throttled:", st.Throttled, "overshoot:", st.Overshoot)
 	// Output:
 	// max_tokens 5
-	// admitted: 1
+	// admitted: 1 throttled: 0 overshoot: 0
 }
 
 // A model with a tiny quota: the first call reserves 1 + 1000 tokens of the 1500 and
@@ -55,11 +57,11 @@ func ExampleNewServer() {
 // fit and is throttled, as Bedrock throttles, with a *types.ThrottlingException.
 func ExampleOptions_throttle() {
 	srv, err := bedrocktest.NewServer(bedrocktest.Options{
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return 5000 },
+		OutputTokens: func(int, uint64) int { return 5000 },
 		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
-		Models: []bedrocktest.Model{{
+		Models: []catalog.Model{{
 			ID: "amazon.nova-lite-v1:0", MaxOutputTokens: 5000,
-			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 1500}},
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 1500}}},
 		}},
 	})
 	if err != nil {
@@ -109,7 +111,23 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, s := range h.Stats().Series {
+	// The stats endpoint has what each account's calls to each model, scope and region
+	// did, with every limit's amount and peak usage.
+	resp, err := http.Get(ts.URL + "/_tollgate/stats")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Series []struct {
+			Account, Region, Model, Scope string
+			Admitted                      int64
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range st.Series {
 		fmt.Println(s.Account, s.Region, s.Model, s.Scope, s.Admitted)
 	}
 	// Output:

@@ -2,6 +2,7 @@ package bedrocktest_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // Model ids the tests serve.
@@ -30,28 +32,38 @@ type wordCounter struct{}
 
 func (wordCounter) Count(s string) int { return len(strings.Fields(s)) }
 
-// testModels are small explicit models with generous limits.
-func testModels() []bedrocktest.Model {
-	return []bedrocktest.Model{
-		{ID: sonnet, Name: "Anthropic Claude Sonnet 4 V1", Burndown: 5, MaxOutputTokens: 64_000, ContextWindow: 200_000,
+// testModels are small explicit models with generous limits. The nova model's
+// requests-per-minute quota is enforced with Options.LegacyRPM.
+func testModels() []catalog.Model {
+	return []catalog.Model{
+		{ID: sonnet, QuotaName: "Anthropic Claude Sonnet 4 V1", OutputBurndown: 5, MaxOutputTokens: 64_000, ContextWindow: 200_000,
 			CountTokens: true, RequiresProfile: true,
-			Limits: map[catalog.Scope]bedrocktest.Limits{
-				catalog.CrossRegion: {TokensPerMinute: 10_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-59759B4A", TokensPerDay: "L-22F701C5"}},
-				catalog.Global:      {TokensPerMinute: 10_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-97E41E39"}},
+			Quotas: map[catalog.Scope]catalog.Quotas{
+				catalog.CrossRegion: {TPM: catalog.Quota{Code: "L-59759B4A", Default: 10_000_000}, TPD: catalog.Quota{Code: "L-22F701C5"}},
+				catalog.Global:      {TPM: catalog.Quota{Code: "L-97E41E39", Default: 10_000_000}},
 			}},
-		{ID: nova, Name: "Amazon Nova Lite", Burndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300,
-			Limits: map[catalog.Scope]bedrocktest.Limits{
-				catalog.OnDemand: {TokensPerMinute: 10_000_000, RequestsPerMinute: 1000,
-					Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-70423BF8", RequestsPerMinute: "L-E386A278"}},
+		{ID: nova, QuotaName: "Amazon Nova Lite", OutputBurndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300,
+			Quotas: map[catalog.Scope]catalog.Quotas{
+				catalog.OnDemand: {TPM: catalog.Quota{Code: "L-70423BF8", Default: 10_000_000}, RPM: catalog.Quota{Code: "L-E386A278", Default: 1000}},
 			}},
-		{ID: noCounter, Burndown: 1, MaxOutputTokens: 2048, ContextWindow: 8192,
-			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 1_000_000}}},
+		{ID: noCounter, OutputBurndown: 1, MaxOutputTokens: 2048, ContextWindow: 8192,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 1_000_000}}}},
 	}
 }
 
 // fixedOutput makes every reply n tokens long (before max_tokens clamps it).
-func fixedOutput(n int) func(bedrocktest.ReplyRequest) int {
-	return func(bedrocktest.ReplyRequest) int { return n }
+func fixedOutput(n int) func(int, uint64) int {
+	return func(int, uint64) int { return n }
+}
+
+// stats reads the emulator's stats endpoint in process.
+func stats(t testing.TB, h http.Handler) emustats.Snapshot {
+	t.Helper()
+	st, err := emustats.Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // startServer starts an emulator and closes it at the end of the test.
@@ -69,9 +81,10 @@ func startServer(t testing.TB, opts bedrocktest.Options) *bedrocktest.Server {
 // no latency.
 func quickOptions() bedrocktest.Options {
 	return bedrocktest.Options{
-		Models:  testModels(),
-		Counter: wordCounter{},
-		Latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+		Models:    testModels(),
+		LegacyRPM: true,
+		Counter:   wordCounter{},
+		Latency:   bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
 	}
 }
 

@@ -22,7 +22,7 @@ func (anthropicDialect) parse(c *call, body []byte) (int, error) {
 
 // anthropicPrompt counts an Anthropic Messages body's input: tools, system, messages.
 // A block with cache_control ends the cacheable prefix.
-func anthropicPrompt(counter TokenCounter, req *wire.AnthropicRequest) prompt {
+func anthropicPrompt(counter tokenCounter, req *wire.AnthropicRequest) prompt {
 	b := newPromptBuilder(counter)
 	b.raw("tools", req.Tools)
 	blocks := func(content wire.AnthropicContent) {

@@ -101,7 +101,7 @@ func TestCloseEndsReplies(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() { converseRequest("converse-stream", "hi").serve(h) })
 		synctest.Wait()
-		s, _ := h.Stats().Get(nova, "on-demand")
+		s, _ := stats(t, h).Get(nova, "on-demand")
 		if s.InFlight != 1 {
 			t.Fatalf("in flight = %d, want 1", s.InFlight)
 		}
@@ -111,7 +111,7 @@ func TestCloseEndsReplies(t *testing.T) {
 		if time.Since(start) != 0 {
 			t.Errorf("Close took %v of fake time", time.Since(start))
 		}
-		s, _ = h.Stats().Get(nova, "on-demand")
+		s, _ = stats(t, h).Get(nova, "on-demand")
 		if s.InFlight != 0 || s.SettledTokens != 1 {
 			t.Errorf("after Close: %+v, want the call settled at its 1 input token", s)
 		}
@@ -153,7 +153,7 @@ func TestTimeScaleRun(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("200 calls took %v", d)
 	}
-	s, _ := srv.Stats().Get(nova, "on-demand")
+	s, _ := stats(t, srv).Get(nova, "on-demand")
 	if s.Admitted != 200 || s.InFlight != 0 {
 		t.Errorf("stats = %+v", s)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -29,8 +30,8 @@ func TestOversubscribedLoad(t *testing.T) {
 			opts := quickOptions()
 			opts.Window, opts.ReserveBurndown, opts.TimeScale = mode, true, 60
 			opts.Latency = bedrocktest.Latency{TimeToFirstToken: 2 * time.Second, PerOutputToken: 20 * time.Millisecond}
-			opts.Models = []bedrocktest.Model{{ID: sonnet, Burndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
-				Limits: map[catalog.Scope]bedrocktest.Limits{catalog.CrossRegion: {TokensPerMinute: 40_000, TokensPerDay: 10_000_000}}}}
+			opts.Models = []catalog.Model{{ID: sonnet, OutputBurndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
+				Quotas: map[catalog.Scope]catalog.Quotas{catalog.CrossRegion: {TPM: catalog.Quota{Default: 40_000}, TPD: catalog.Quota{Default: 10_000_000}}}}}
 			srv := startServer(t, opts)
 
 			var ok, throttled, reported atomic.Int64
@@ -78,12 +79,12 @@ func TestOversubscribedLoad(t *testing.T) {
 			close(jobs)
 			wg.Wait()
 
-			s, found := srv.Stats().Get(sonnet, "cross-region")
+			s, found := stats(t, srv).Get(sonnet, "cross-region")
 			if !found {
 				t.Fatal("no stats")
 			}
 			t.Logf("%d admitted, %d throttled; limits %+v", ok.Load(), throttled.Load(), s.Limits)
-			if s.Admitted != ok.Load() || s.Throttled[bedrocktest.TokensPerMinute] != throttled.Load() || ok.Load()+throttled.Load() != 400 {
+			if s.Admitted != ok.Load() || s.Throttled[emustats.TokensPerMinute] != throttled.Load() || ok.Load()+throttled.Load() != 400 {
 				t.Errorf("stats admitted %d, throttled %v; clients saw %d ok, %d throttled", s.Admitted, s.Throttled, ok.Load(), throttled.Load())
 			}
 			if throttled.Load() == 0 || ok.Load() < 10 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/wire"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -20,15 +21,8 @@ const (
 	numLimits
 )
 
-// The names of the limits in Stats (LimitStats.Name, SeriesStats.Throttled).
-const (
-	TokensPerDay      = "tokens-per-day"
-	TokensPerMinute   = "tokens-per-minute"
-	RequestsPerMinute = "requests-per-minute"
-)
-
-// limitNames are the names of the limits, by limitKind.
-var limitNames = [numLimits]string{TokensPerDay, TokensPerMinute, RequestsPerMinute}
+// limitNames are the names of the limits in the stats, by limitKind.
+var limitNames = [numLimits]string{emustats.TokensPerDay, emustats.TokensPerMinute, emustats.RequestsPerMinute}
 
 var limitMessages = [numLimits]string{wire.MsgTooManyTokensPerDay, wire.MsgTooManyTokens, wire.MsgTooManyRequests}
 
@@ -156,7 +150,7 @@ func newSeries(l Limits) *series {
 	s := &series{}
 	set := func(k limitKind, amount int64, per time.Duration) {
 		switch {
-		case amount == NoTokens:
+		case amount == noTokens:
 			s.limits[k] = newWindow(0, per)
 		case amount > 0:
 			s.limits[k] = newWindow(amount, per)

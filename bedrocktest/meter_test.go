@@ -174,7 +174,7 @@ func TestMeterTokensPerDayAndRequests(t *testing.T) {
 
 func TestZeroQuotaAdmitsNothing(t *testing.T) {
 	m := newMeter(quota.TokenBucket)
-	_, refused, ok := m.reserveAt(time.Now(), seriesKey{}, Limits{TokensPerMinute: 100, TokensPerDay: NoTokens}, 1)
+	_, refused, ok := m.reserveAt(time.Now(), seriesKey{}, Limits{TokensPerMinute: 100, TokensPerDay: noTokens}, 1)
 	if ok || refused != limitTPD {
 		t.Fatalf("admitted = %v, refused = %s; want a tokens-per-day throttle", ok, limitNames[refused])
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -43,8 +44,8 @@ func TestMeteringThroughSDK(t *testing.T) {
 				opts := quickOptions()
 				opts.Window, opts.ReserveBurndown = tt.mode, tt.reserveBurndown
 				opts.OutputTokens = fixedOutput(100)
-				opts.Models = []bedrocktest.Model{{ID: sonnet, Burndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
-					Limits: map[catalog.Scope]bedrocktest.Limits{catalog.CrossRegion: {TokensPerMinute: 10_000}}}}
+				opts.Models = []catalog.Model{{ID: sonnet, OutputBurndown: 5, MaxOutputTokens: 64_000, RequiresProfile: true,
+					Quotas: map[catalog.Scope]catalog.Quotas{catalog.CrossRegion: {TPM: catalog.Quota{Default: 10_000}}}}}
 				srv, err := bedrocktest.New(opts)
 				if err != nil {
 					t.Fatal(err)
@@ -79,7 +80,7 @@ func TestMeteringThroughSDK(t *testing.T) {
 				if got := burst(); got < tt.wantFirst-1 {
 					t.Errorf("admitted %d a minute later, want about %d", got, tt.wantFirst)
 				}
-				s, ok := srv.Stats().Get(sonnet, "cross-region")
+				s, ok := stats(t, srv).Get(sonnet, "cross-region")
 				if !ok {
 					t.Fatal("no stats")
 				}
@@ -87,14 +88,14 @@ func TestMeteringThroughSDK(t *testing.T) {
 				if s.ReservedTokens != s.Admitted*reservation || s.SettledTokens != s.Admitted*510 {
 					t.Errorf("reserved %d, settled %d for %d calls; want %d and %d each", s.ReservedTokens, s.SettledTokens, s.Admitted, reservation, 510)
 				}
-				if s.Throttled[bedrocktest.TokensPerMinute] != 3 {
+				if s.Throttled[emustats.TokensPerMinute] != 3 {
 					t.Errorf("throttled = %v, want 3 tokens-per-minute throttles", s.Throttled)
 				}
-				tpm, _ := s.Limit(bedrocktest.TokensPerMinute)
+				tpm, _ := s.Limit(emustats.TokensPerMinute)
 				if tpm.Peak != tt.wantPeak || tpm.Peak > tpm.Amount {
 					t.Errorf("TPM peak = %d, want %d (≤ %d)", tpm.Peak, tt.wantPeak, tpm.Amount)
 				}
-				if _, ok := s.Limit(bedrocktest.RequestsPerMinute); ok {
+				if _, ok := s.Limit(emustats.RequestsPerMinute); ok {
 					t.Errorf("RPM enforced without being configured")
 				}
 			})
@@ -131,7 +132,7 @@ func TestPromptCaching(t *testing.T) {
 	if want := []counts{{2, 0, 4}, {2, 4, 0}}; got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("usage (input, cache read, cache write) = %v, want %v", got, want)
 	}
-	s, _ := srv.Stats().Get(sonnet, "cross-region")
+	s, _ := stats(t, srv).Get(sonnet, "cross-region")
 	// Reserve input + cache read + cache write + max_tokens = 6 + 100, twice; settle
 	// input + cache write + output × 5: (2 + 4 + 50) + (2 + 0 + 50).
 	if s.ReservedTokens != 2*106 || s.SettledTokens != 56+52 {
@@ -143,7 +144,7 @@ func TestPromptCaching(t *testing.T) {
 func TestAccountsAreSeparate(t *testing.T) {
 	opts := quickOptions()
 	opts.OutputTokens = fixedOutput(10) // each call settles 1 + 10 of the 15
-	opts.Models = []bedrocktest.Model{{ID: nova, Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: 15}}}}
+	opts.Models = []catalog.Model{{ID: nova, Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: 15}}}}}
 	srv := startServer(t, opts)
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(nova), Messages: userMessage("hi"),
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(10)}}
@@ -155,13 +156,13 @@ func TestAccountsAreSeparate(t *testing.T) {
 	if _, err := runtimeClientAs(t, srv.URL, "AKIDONE").Converse(ctxT(t), in); err == nil {
 		t.Errorf("AKIDONE's second call was admitted past its quota")
 	}
-	st := srv.Stats()
+	st := stats(t, srv)
 	if len(st.Series) != 2 || st.Series[0].Account != "AKIDONE" || st.Series[1].Account != "AKIDTWO" {
 		t.Errorf("series = %+v, want one per account", st.Series)
 	}
 	sum, _ := st.Get(nova, "on-demand")
-	tpm, _ := sum.Limit(bedrocktest.TokensPerMinute)
-	if sum.Admitted != 2 || sum.Throttled[bedrocktest.TokensPerMinute] != 1 || sum.SettledTokens != 22 || tpm.Peak != 11 {
+	tpm, _ := sum.Limit(emustats.TokensPerMinute)
+	if sum.Admitted != 2 || sum.Throttled[emustats.TokensPerMinute] != 1 || sum.SettledTokens != 22 || tpm.Peak != 11 {
 		t.Errorf("summed stats = %+v, want 2 admitted, 1 throttled, 22 settled, peak 11", sum)
 	}
 }
@@ -181,7 +182,7 @@ func TestApplicationProfile(t *testing.T) {
 	if _, err := client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(arn), Messages: userMessage("hi")}); err != nil {
 		t.Fatalf("Converse through the application profile: %v", err)
 	}
-	if s, ok := srv.Stats().Get(sonnet, "cross-region"); !ok || s.Admitted != 1 {
+	if s, ok := stats(t, srv).Get(sonnet, "cross-region"); !ok || s.Admitted != 1 {
 		t.Errorf("stats = %+v, want the call metered as %s cross-region", s, sonnet)
 	}
 	const unmapped = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ffffffffffff"

@@ -19,8 +19,8 @@ func FuzzOptions(f *testing.F) {
 	f.Add(0.000001, int64(-1), int64(-1), -1.0, 0.5, int64(-1), int64(-2), -1, -1, int64(-1))
 	f.Fuzz(func(t *testing.T, scale float64, ttft, perToken int64, slow, burndown float64, tpm, tpd int64, maxOut, window int, cacheTTL int64) {
 		o := bedrocktest.Options{
-			Models: []bedrocktest.Model{{ID: nova, Burndown: burndown, MaxOutputTokens: maxOut, ContextWindow: window,
-				Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: tpm, TokensPerDay: tpd}}}},
+			Models: []catalog.Model{{ID: nova, OutputBurndown: burndown, MaxOutputTokens: maxOut, ContextWindow: window,
+				Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: tpm}, TPD: catalog.Quota{Default: tpd}}}}},
 			TimeScale: scale, Counter: wordCounter{},
 			Latency:  bedrocktest.Latency{TimeToFirstToken: time.Duration(ttft), PerOutputToken: time.Duration(perToken)},
 			Faults:   bedrocktest.Faults{Slow: 1, SlowFactor: slow},

@@ -16,6 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // transportFor is an HTTP client speaking exactly the protocols given, trusting the
@@ -66,7 +67,7 @@ func TestProtocols(t *testing.T) {
 			hc := transportFor(srv, tt.set)
 			t.Cleanup(hc.CloseIdleConnections)
 
-			resp, err := hc.Get(srv.URL + bedrocktest.StatsPath)
+			resp, err := hc.Get(srv.URL + emustats.Path)
 			if err != nil {
 				t.Fatalf("GET stats: %v", err)
 			}

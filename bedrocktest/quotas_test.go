@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 func TestServiceQuotas(t *testing.T) {
@@ -110,14 +111,14 @@ func TestStatsEndpoint(t *testing.T) {
 	if _, err := client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(nova), Messages: userMessage("hi")}); err != nil {
 		t.Fatal(err)
 	}
-	get := func() bedrocktest.Stats {
+	get := func() emustats.Snapshot {
 		t.Helper()
-		resp, err := http.Get(srv.URL + bedrocktest.StatsPath)
+		resp, err := http.Get(srv.URL + emustats.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var st bedrocktest.Stats
+		var st emustats.Snapshot
 		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +128,7 @@ func TestStatsEndpoint(t *testing.T) {
 	if len(st.Series) != 1 || st.Series[0].Admitted != 1 || st.Series[0].Model != nova || st.Window != "bucket" {
 		t.Fatalf("stats = %+v, want one admitted call to %s", st, nova)
 	}
-	resp, err := http.Post(srv.URL+bedrocktest.ResetPath, "", nil)
+	resp, err := http.Post(srv.URL+emustats.ResetPath, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,12 @@ type prompt struct {
 
 // promptBuilder counts a prompt's parts in order and notes cache points.
 type promptBuilder struct {
-	counter TokenCounter
+	counter tokenCounter
 	h       hash.Hash64
 	p       prompt
 }
 
-func newPromptBuilder(c TokenCounter) *promptBuilder {
+func newPromptBuilder(c tokenCounter) *promptBuilder {
 	return &promptBuilder{counter: c, h: fnv.New64a()}
 }
 
@@ -153,3 +153,6 @@ func splitWords(text string, per int) []string {
 	}
 	return append(out, text[start:])
 }
+
+// tokenCounter is the type of Options.Counter.
+type tokenCounter = interface{ Count(text string) int }

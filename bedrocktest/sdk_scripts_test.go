@@ -46,17 +46,16 @@ func needTool(t *testing.T, what, fix string, missing bool) {
 func sdkScriptOptions() bedrocktest.Options {
 	opts := quickOptions()
 	opts.OutputTokens = fixedOutput(12)
-	opts.Models = []bedrocktest.Model{
-		{ID: sonnet, Name: "Anthropic Claude Sonnet 4 V1", Burndown: 5, MaxOutputTokens: 64_000, CountTokens: true, RequiresProfile: true,
-			Limits: map[catalog.Scope]bedrocktest.Limits{
-				catalog.CrossRegion: {TokensPerMinute: 10_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-59759B4A", TokensPerDay: "L-22F701C5"}},
-				catalog.Global:      {TokensPerMinute: 5_000_000, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-97E41E39"}},
+	opts.Models = []catalog.Model{
+		{ID: sonnet, QuotaName: "Anthropic Claude Sonnet 4 V1", OutputBurndown: 5, MaxOutputTokens: 64_000, CountTokens: true, RequiresProfile: true,
+			Quotas: map[catalog.Scope]catalog.Quotas{
+				catalog.CrossRegion: {TPM: catalog.Quota{Code: "L-59759B4A", Default: 10_000_000}, TPD: catalog.Quota{Code: "L-22F701C5"}},
+				catalog.Global:      {TPM: catalog.Quota{Code: "L-97E41E39", Default: 5_000_000}},
 			}},
-		{ID: nova, Name: "Amazon Nova Lite", MaxOutputTokens: 10_000,
-			Limits: map[catalog.Scope]bedrocktest.Limits{
-				catalog.OnDemand: {TokensPerMinute: bedrocktest.NoTokens, Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-70423BF8"}},
-			}},
+		{ID: nova, QuotaName: "Amazon Nova Lite", MaxOutputTokens: 10_000,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Code: "L-70423BF8"}}}},
 	}
+	opts.Limits = map[string]bedrocktest.Limits{nova: {TokensPerMinute: -1}} // a zero quota
 	return opts
 }
 
@@ -134,7 +133,7 @@ func runSDKScript(t *testing.T, useTLS bool, accessKey string, command ...string
 	// ConverseStream, InvokeModel, InvokeModelWithResponseStream and the Converse of the
 	// CountTokens check were admitted, the throttle check refused.
 	var admitted, throttled int64
-	for _, s := range srv.Stats().Series {
+	for _, s := range stats(t, srv).Series {
 		if s.Account != accessKey {
 			continue
 		}

@@ -286,7 +286,7 @@ func TestCountTokensRoundTrip(t *testing.T) {
 		t.Errorf("invokeModel input tokens = %d, want 6", got)
 	}
 	// Counting is free: nothing was metered.
-	if st := srv.Stats(); len(st.Series) != 0 {
+	if st := stats(t, srv); len(st.Series) != 0 {
 		t.Errorf("CountTokens was metered: %+v", st.Series)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,15 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/quotatext"
-)
-
-// The emulator's own endpoints, beside the Bedrock Runtime and Service Quotas APIs.
-const (
-	// StatsPath answers GET with the Stats as JSON.
-	StatsPath = "/_tollgate/stats"
-	// ResetPath, on POST, forgets all metering state, stats and cached prompts.
-	ResetPath = "/_tollgate/reset"
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // Handler is the emulator as an http.Handler: Bedrock Runtime (Converse, ConverseStream,
@@ -38,7 +30,8 @@ type Handler struct {
 	clock  *clock
 	meter  *meter
 	cache  promptCache
-	models map[string]*Model
+	served []model // in the order of Options.Models (presets first)
+	models map[string]*model
 	budget *bodyBudget
 
 	seq         atomic.Uint64 // numbers requests, for their ids
@@ -54,7 +47,7 @@ type Handler struct {
 // New returns an emulator handler for opts, or an error naming the first invalid option.
 // Call Close when done with it to end replies in progress.
 func New(opts Options) (*Handler, error) {
-	o, err := opts.normalize()
+	o, served, err := opts.normalize()
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +56,12 @@ func New(opts Options) (*Handler, error) {
 		clock:  newClock(o.TimeScale),
 		meter:  newMeter(o.Window),
 		cache:  promptCache{ttl: o.CacheTTL},
-		models: make(map[string]*Model, len(o.Models)),
+		served: served,
+		models: make(map[string]*model, len(served)),
 		budget: newBodyBudget(o.MaxBodyBytesInFlight),
 	}
-	for i := range o.Models {
-		h.models[o.Models[i].ID] = &o.Models[i]
+	for i := range served {
+		h.models[served[i].ID] = &served[i]
 	}
 	f := o.Faults
 	h.faults.Store(&f)
@@ -82,12 +76,29 @@ func (h *Handler) Close() { h.cancel() }
 // Now returns the emulated time.
 func (h *Handler) Now() time.Time { return h.clock.now() }
 
-// Models returns the models served, with defaults filled in. The result is a copy.
-func (h *Handler) Models() []Model {
-	out := make([]Model, len(h.opts.Models))
-	for i, m := range h.opts.Models {
-		m.Limits = maps.Clone(m.Limits)
-		out[i] = m
+// Models returns the models served, with defaults filled in, and per scope the quotas
+// enforced in Options.Region after Options.Limits: each quota's Default is its value as
+// Service Quotas lists it (for a CrossRegionDoubled tokens-per-day quota, half the
+// amount cross-region calls get; see catalog.Quota.ForScope) and zero when it is not
+// enforced or is a zero quota. The result is a copy.
+func (h *Handler) Models() []catalog.Model {
+	out := make([]catalog.Model, len(h.served))
+	for i, m := range h.served {
+		cm := m.Model
+		cm.Quotas = make(map[catalog.Scope]catalog.Quotas, len(m.limits))
+		for s, l := range m.limits {
+			value := func(v int64) int64 { return max(v, 0) }
+			tpd := value(l.TokensPerDay)
+			if l.doubled {
+				tpd /= 2
+			}
+			cm.Quotas[s] = catalog.Quotas{
+				TPM: catalog.Quota{Code: l.codes[limitTPM], Default: value(l.TokensPerMinute)},
+				TPD: catalog.Quota{Code: l.codes[limitTPD], Default: tpd, CrossRegionDoubled: l.doubled},
+				RPM: catalog.Quota{Code: l.codes[limitRPM], Default: value(l.RequestsPerMinute)},
+			}
+		}
+		out[i] = cm
 	}
 	return out
 }
@@ -101,17 +112,8 @@ func (h *Handler) SetFaults(f Faults) error {
 	return nil
 }
 
-// Stats returns a snapshot of what the emulator metered since it started or was reset.
-func (h *Handler) Stats() Stats {
-	now := h.clock.now()
-	st := Stats{Window: quotatext.MeterName(h.opts.Window), Now: now, Series: h.meter.snapshot(now), Faults: map[string]int64{}}
-	for k := faultKind(1); k < numFaults; k++ {
-		if n := h.faultCounts[k].Load(); n > 0 {
-			st.Faults[faultNames[k]] = n
-		}
-	}
-	return st
-}
+// Stats returns the totals of what the emulator metered since it started or was reset.
+func (h *Handler) Stats() Stats { return totals(h.snapshot()) }
 
 // Reset forgets all metering state, stats and cached prompts. Calls in flight settle
 // against the state they were admitted in and are not counted again.
@@ -127,12 +129,12 @@ func (h *Handler) Reset() {
 // X-Amz-Target header), or a Bedrock Runtime operation (POST /model/{modelId}/…).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == StatsPath && r.Method == http.MethodGet:
+	case r.URL.Path == emustats.Path && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(h.Stats()) // the client may be gone
-	case r.URL.Path == ResetPath && r.Method == http.MethodPost:
+		_ = enc.Encode(h.snapshot()) // the client may be gone
+	case r.URL.Path == emustats.ResetPath && r.Method == http.MethodPost:
 		h.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":

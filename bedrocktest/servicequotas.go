@@ -68,24 +68,24 @@ func (h *Handler) serviceQuotas() []serviceQuota {
 			QuotaAppliedAtLevel: "ACCOUNT", Period: quotaPeriod{1, unit},
 		})
 	}
-	for _, m := range h.opts.Models {
+	for _, m := range h.served {
 		for _, s := range catalog.Scopes() {
-			l, ok := m.Limits[s]
+			l, ok := m.limits[s]
 			if !ok {
 				continue
 			}
 			prefix := map[catalog.Scope]string{catalog.OnDemand: "On-demand", catalog.CrossRegion: "Cross-region",
 				catalog.Global: "Global cross-region"}[s]
-			add(l.Codes.TokensPerMinute, prefix+" model inference tokens per minute for "+m.Name, l.TokensPerMinute, "MINUTE")
-			add(l.Codes.RequestsPerMinute, prefix+" model inference requests per minute for "+m.Name, l.RequestsPerMinute, "MINUTE")
-			tpd, listed := "Model invocation max tokens per day for "+m.Name+" (doubled for cross-region calls)", l.TokensPerDay
-			if l.TokensPerDayDoubled {
+			add(l.codes[limitTPM], prefix+" model inference tokens per minute for "+m.name, l.TokensPerMinute, "MINUTE")
+			add(l.codes[limitRPM], prefix+" model inference requests per minute for "+m.name, l.RequestsPerMinute, "MINUTE")
+			tpd, listed := "Model invocation max tokens per day for "+m.name+" (doubled for cross-region calls)", l.TokensPerDay
+			if l.doubled {
 				listed = l.TokensPerDay / 2 // AWS lists the undoubled value under this name
 			}
 			if s == catalog.Global {
-				tpd = "Global cross-region model inference tokens per day for " + m.Name
+				tpd = "Global cross-region model inference tokens per day for " + m.name
 			}
-			add(l.Codes.TokensPerDay, tpd, listed, "DAY")
+			add(l.codes[limitTPD], tpd, listed, "DAY")
 		}
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -184,7 +185,7 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 	if set("output-tokens") {
 		c.OutputTokens = nil // 0: replies follow the prompt
 		if n := f.outputTokens; n > 0 {
-			c.OutputTokens = func(bedrocktest.ReplyRequest) int { return n }
+			c.OutputTokens = func(int, uint64) int { return n }
 		}
 	}
 	if set("fault-seed") {
@@ -264,7 +265,7 @@ func parseQuotaFlag(v string) (string, int64, error) {
 		return "", 0, fmt.Errorf("%q is not a count: want a whole number ≥ 0 (0 = zero quota)", v[i+1:])
 	}
 	if n == 0 {
-		n = bedrocktest.NoTokens
+		n = -1 // the emulator's zero quota
 	}
 	return v[:i], n, nil
 }
@@ -331,7 +332,7 @@ Point the AWS SDK or CLI at it (any credentials work; each access key is its own
 
 %sStats: curl %s%s    Reset: curl -X POST %s%s
 Press Ctrl-C to stop.
-`, url, len(h.Models()), mode, scale, url, url, trust, url, bedrocktest.StatsPath, url, bedrocktest.ResetPath)
+`, url, len(h.Models()), mode, scale, url, url, trust, url, emustats.Path, url, emustats.ResetPath)
 	if err := h.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("emulate: %w", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 )
 
 // Numeric flags are checked before a command does anything: a value out of range is
@@ -25,8 +23,8 @@ const (
 	maxSlowFactorFlag = 1000              // the emulator's slow-reply multiplier (bedrocktest.New's bound)
 	maxGraceFlag      = 24 * time.Hour    // after Ctrl-C
 	maxTimeout        = 24 * time.Hour    // a network operation
-	minTimeScale      = bedrocktest.MinTimeScale
-	maxTimeScale      = bedrocktest.MaxTimeScale
+	minTimeScale      = 0.001             // the emulator's time scale (bedrocktest.New's bounds)
+	maxTimeScale      = 1000
 )
 
 // intRange checks an integer flag: lo ≤ v ≤ hi. meaning says what the ends or a

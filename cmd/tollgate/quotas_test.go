@@ -55,11 +55,8 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 func emulatorURL(t *testing.T) string {
 	t.Helper()
 	m, _ := catalog.Default().Model(sonnet35)
-	bm := bedrocktest.FromCatalog(m, "us-east-1", true)
-	od := bm.Limits[catalog.OnDemand]
-	od.TokensPerMinute = 123_000
-	bm.Limits[catalog.OnDemand] = od
-	s, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}})
+	s, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, LegacyRPM: true,
+		Limits: map[string]bedrocktest.Limits{sonnet35: {TokensPerMinute: 123_000}}})
 	if err != nil {
 		t.Fatal(err)
 	}

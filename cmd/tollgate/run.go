@@ -320,10 +320,8 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 	default:
 		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
 	}
-	bm := bedrocktest.FromCatalog(m, region, false)
 	// The emulator enforces what the client is told: the limits given or the defaults.
-	ls := bm.Limits[ref.Scope]
-	ls.TokensPerDayDoubled = false
+	var ls bedrocktest.Limits
 	for _, l := range limits {
 		switch {
 		case l.Dimension == quota.Tokens && l.Per == time.Minute:
@@ -334,10 +332,19 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 			ls.RequestsPerMinute = l.Amount
 		}
 	}
-	bm.Limits[ref.Scope] = ls
+	// The overrides are keyed by an id that names the model and scope (cfg.Model may be
+	// an application profile's ARN, which only the catalog resolves).
+	key := ref.ModelID
+	switch ref.Scope {
+	case catalog.CrossRegion:
+		key = "us." + key
+	case catalog.Global:
+		key = "global." + key
+	}
 	// At a time scale other than 1 the emulator's minutes begin where a --limit "… clock"
 	// of scaled minutes does. The client calls it in-process, with no socket.
-	srv, err := bedrocktest.New(bedrocktest.Options{Models: []bedrocktest.Model{bm}, Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog})
+	srv, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{m}, Limits: map[string]bedrocktest.Limits{key: ls},
+		Window: window, TimeScale: scale, Region: region, Catalog: cfg.Catalog})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -51,19 +52,16 @@ type scenario struct {
 // run sends the scenario's calls through a pipeline.Client against the emulator, all at
 // once in priority order, and returns the workload (inputs as the emulator counts them),
 // the makespan in emulated time and the emulator's stats.
-func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrocktest.SeriesStats) {
+func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.Series) {
 	t.Helper()
 	m, ok := catalog.Default().Model(sonnet4Base)
 	if !ok {
 		t.Fatal("catalog has no Sonnet 4")
 	}
-	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-	for s, l := range bm.Limits {
-		l.TokensPerMinute, l.TokensPerDay, l.TokensPerDayDoubled, l.RequestsPerMinute = sc.tpm, sc.tpm*1440*10, false, sc.rpm
-		bm.Limits[s] = l
-	}
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: sc.scale,
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return sc.outputTokens }, Counter: counter{}})
+	l := bedrocktest.Limits{TokensPerMinute: sc.tpm, TokensPerDay: sc.tpm * 1440 * 10, RequestsPerMinute: sc.rpm}
+	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: sc.scale,
+		Limits:       map[string]bedrocktest.Limits{"us." + sonnet4Base: l, "global." + sonnet4Base: l},
+		OutputTokens: func(int, uint64) int { return sc.outputTokens }, Counter: counter{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +128,11 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, bedrockte
 			t.Fatal(err)
 		}
 	}
-	s, _ := srv.Stats().Get(sonnet4Base, "cross-region")
+	st, err := emustats.Read(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := st.Get(sonnet4Base, "cross-region")
 	return w, makespan, s
 }
 

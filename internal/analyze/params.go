@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/reply"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -24,9 +25,9 @@ const (
 )
 
 // DefaultOutput is the output length assumed for a request whose OutputTokens is unknown:
-// 64 + input/4 tokens, at most 1,024 — the mean of the emulator's replies
-// (bedrocktest.DefaultOutputTokens), which spread uniformly over 0.5–1.5× of it.
-func DefaultOutput(inputTokens int) int { return min(64+inputTokens/4, 1024) }
+// 64 + input/4 tokens, at most 1,024 — the mean of the emulator's default replies, which
+// spread uniformly over 0.5–1.5× of it.
+func DefaultOutput(inputTokens int) int { return reply.Mean(inputTokens) }
 
 // Params are the assumptions of an analysis: the latency model, and the client's
 // admission settings it replays. The zero Params are tollgate.Client's defaults with the

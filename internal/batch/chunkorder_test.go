@@ -54,11 +54,10 @@ func TestChunksQueueInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-		srv, err := bedrocktest.New(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale,
-			OutputTokens: func(r bedrocktest.ReplyRequest) int {
+		srv, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: scale,
+			OutputTokens: func(input int, _ uint64) int {
 				mu.Lock()
-				inputs = append(inputs, r.InputTokens)
+				inputs = append(inputs, input)
 				mu.Unlock()
 				return 20
 			}})

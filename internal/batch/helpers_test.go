@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -40,13 +42,12 @@ type fixture struct {
 // both run on the bubble's clock.
 func newFixture(t testing.TB, tpm int64, edit func(*bedrocktest.Options)) *fixture {
 	t.Helper()
-	m, ref, err := catalog.Default().Lookup(DefaultModel)
+	m, _, err := catalog.Default().Lookup(DefaultModel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-	bm.Limits[ref.Scope] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440}
-	opts := bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale}
+	opts := bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: scale,
+		Limits: map[string]bedrocktest.Limits{DefaultModel: {TokensPerMinute: tpm, TokensPerDay: tpm * 1440}}}
 	if edit != nil {
 		edit(&opts)
 	}
@@ -142,4 +143,14 @@ func write(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stats reads the emulator's stats endpoint in process.
+func stats(t testing.TB, h http.Handler) emustats.Snapshot {
+	t.Helper()
+	st, err := emustats.Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

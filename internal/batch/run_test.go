@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -105,7 +106,7 @@ func TestRunSkipsBadFilesAndResumes(t *testing.T) {
 		if _, listed := paths[filepath.ToSlash(filepath.Join(dir, "image.png"))]; listed {
 			t.Error("image.png, not a document format, was listed")
 		}
-		if s, _ := f.srv.Stats().Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region"); throttled(s) != 0 {
+		if s, _ := stats(t, f.srv).Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region"); throttled(s) != 0 {
 			t.Errorf("emulator throttled %d calls", throttled(s))
 		}
 
@@ -117,7 +118,7 @@ func TestRunSkipsBadFilesAndResumes(t *testing.T) {
 	})
 }
 
-func throttled(s bedrocktest.SeriesStats) int64 {
+func throttled(s emustats.Series) int64 {
 	var n int64
 	for _, v := range s.Throttled {
 		n += v
@@ -160,7 +161,7 @@ func TestRunPriorities(t *testing.T) {
 func TestChunkingAndContinuation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, 2_000_000, func(o *bedrocktest.Options) {
-			o.OutputTokens = func(bedrocktest.ReplyRequest) int { return 1500 }
+			o.OutputTokens = func(int, uint64) int { return 1500 }
 		})
 		dir := contractsDir(t, 3)
 		out := filepath.Join(t.TempDir(), "out.jsonl")
@@ -384,7 +385,7 @@ func TestVerbosityComesBack(t *testing.T) {
 // and the client's learning is what sizes its calls.
 func TestRunRightSizesThroughTheClient(t *testing.T) {
 	f := newFixture(t, 4_000_000, func(o *bedrocktest.Options) {
-		o.OutputTokens = func(bedrocktest.ReplyRequest) int { return 300 }
+		o.OutputTokens = func(int, uint64) int { return 300 }
 	})
 	dir := t.TempDir()
 	in := filepath.Join(dir, "requests.jsonl")

@@ -31,12 +31,11 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sonnet, ref, err := catalog.Default().Lookup(DefaultModel)
+	sonnet, _, err := catalog.Default().Lookup(DefaultModel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := bedrocktest.FromCatalog(sonnet, "us-east-1", false)
-	served.Limits[ref.Scope] = bedrocktest.Limits{TokensPerMinute: 1_000_000}
+	served := map[string]bedrocktest.Limits{DefaultModel: {TokensPerMinute: 1_000_000, TokensPerDay: 1_000_000 * 1440}}
 	tests := []struct {
 		name      string
 		opts      bedrocktest.Options
@@ -44,9 +43,9 @@ func TestRunStopsOnSameSDKFailure(t *testing.T) {
 		perDoc    int64 // HTTP requests per failed document
 		retryable bool
 	}{
-		{name: "model not served", opts: bedrocktest.Options{Models: []bedrocktest.Model{bedrocktest.FromCatalog(nova, "us-east-1", false)}},
+		{name: "model not served", opts: bedrocktest.Options{Models: []catalog.Model{nova}},
 			class: "(HTTP 400)", perDoc: 1},
-		{name: "model never ready", opts: bedrocktest.Options{Models: []bedrocktest.Model{served}, Faults: bedrocktest.Faults{ModelNotReady: 1}},
+		{name: "model never ready", opts: bedrocktest.Options{Models: []catalog.Model{sonnet}, Limits: served, Faults: bedrocktest.Faults{ModelNotReady: 1}},
 			class: "ModelNotReadyException (HTTP 429)", perDoc: maxAttempts},
 	}
 	for _, tt := range tests {

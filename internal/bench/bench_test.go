@@ -10,13 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 )
-
-func replyFor(seed uint64) bedrocktest.ReplyRequest {
-	return bedrocktest.ReplyRequest{Seed: seed, InputTokens: 1000, MaxTokens: 4096}
-}
 
 // TestShortBench runs the short version of every built-in scenario, in its window modes,
 // through every strategy, with the real SDK against the in-process emulator inside a

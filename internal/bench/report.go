@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/analyze"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -157,7 +157,7 @@ func settled(u invoke.Usage, burndown float64) float64 {
 }
 
 // measure turns the calls' outcomes and the emulator's stats into a Result.
-func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrocktest.SeriesStats) Result {
+func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st emustats.Series) Result {
 	r := Result{Strategy: cfg.Name, Settings: cfg, Admitted: st.Admitted, ReservedTokens: st.ReservedTokens, SettledTokens: st.SettledTokens, Latency: map[string]Percentiles{}}
 	var end time.Time
 	lat := map[tollgate.Priority][]float64{}
@@ -231,12 +231,12 @@ func measure(cfg StrategyConfig, e *env, t0 time.Time, calls []*call, st bedrock
 			continue
 		}
 		d := quota.Tokens
-		if l.Name == bedrocktest.RequestsPerMinute {
+		if l.Name == emustats.RequestsPerMinute {
 			d = quota.Requests
 		}
 		limits = append(limits, quota.Limit{Dimension: d, Amount: l.Amount, Per: l.Per})
 		peaks = append(peaks, l.Peak)
-		if l.Name == bedrocktest.TokensPerMinute {
+		if l.Name == emustats.TokensPerMinute {
 			r.PeakTPM = l.Peak
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -163,18 +164,9 @@ func runStrategy(ctx context.Context, sc *Scenario, mode quota.Meter, scale floa
 		if m.ID != ref.ModelID {
 			continue
 		}
-		l := m.Limits[ref.Scope]
-		e.tpm, e.tpd, e.rpm = l.TokensPerMinute, l.TokensPerDay, l.RequestsPerMinute
-		if e.tpd == 0 {
-			e.tpd = e.tpm * 1440
-		}
-		e.defaultMaxTokens, e.burndown = m.DefaultMaxTokens, m.Burndown
-		if e.defaultMaxTokens == 0 {
-			e.defaultMaxTokens = m.MaxOutputTokens
-		}
-		if e.burndown == 0 {
-			e.burndown = 1
-		}
+		q := m.Quotas[ref.Scope]
+		e.tpm, e.tpd, e.rpm = q.TPM.Default, q.TPD.ForScope(q.TPD.Default, ref.Scope), q.RPM.Default
+		e.defaultMaxTokens, e.burndown = m.MaxTokensDefault(), m.OutputBurndown
 	}
 	if e.tpm <= 0 {
 		return Result{}, Quotas{}, fmt.Errorf("bench: scenario %q: the emulator enforces no tokens-per-minute quota on %s", sc.Name, sc.Model)
@@ -207,7 +199,11 @@ func runStrategy(ctx context.Context, sc *Scenario, mode quota.Meter, scale floa
 	}()
 	strategies[cfg.Name].run(ctx, e, in)
 	<-feederDone
-	st, _ := srv.Stats().Get(ref.ModelID, ref.Scope.String())
+	snap, err := emustats.Read(srv)
+	if err != nil {
+		return Result{}, Quotas{}, fmt.Errorf("bench: %w", err)
+	}
+	st, _ := snap.Get(ref.ModelID, ref.Scope.String())
 	if os.Getenv("TOLLGATE_BENCH_TRACE") != "" {
 		trace(os.Stderr, e, t0, calls)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/tollgate-dev/tollgate"
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 )
 
 // task is the tollgate.Call.Task key of every call: the learned output length is per task.
@@ -128,12 +127,12 @@ func loadDocuments(dirs []string, maxChars int) ([]string, error) {
 
 // outputTokens returns the emulator's reply-length function for o: log-normal around the
 // median, deterministic in the prompt's seed and the scenario's.
-func (o Output) outputTokens(seed uint64) func(bedrocktest.ReplyRequest) int {
+func (o Output) outputTokens(seed uint64) func(inputTokens int, prompt uint64) int {
 	if o.Median == 0 {
 		return nil
 	}
-	return func(r bedrocktest.ReplyRequest) int {
-		rng := rand.New(rand.NewPCG(r.Seed, seed))
+	return func(_ int, prompt uint64) int {
+		rng := rand.New(rand.NewPCG(prompt, seed))
 		n := int(math.Min(math.Round(float64(o.Median)*math.Exp(o.Sigma*rng.NormFloat64())), 1e9))
 		if o.Max > 0 {
 			n = min(n, o.Max)

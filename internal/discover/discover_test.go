@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,10 +39,22 @@ func client(t testing.TB, url string) *servicequotas.Client {
 	})
 }
 
-// emulator starts bedrocktest serving models and returns a client for its Service Quotas API.
-func emulator(t testing.TB, models ...bedrocktest.Model) *servicequotas.Client {
+// model is a catalog model for the emulator to serve, with Options.Limits overrides.
+type model struct {
+	catalog.Model
+	limits map[string]bedrocktest.Limits
+}
+
+// emulator starts bedrocktest serving models, legacy RPM quotas enforced, and returns a
+// client for its Service Quotas API.
+func emulator(t testing.TB, models ...model) *servicequotas.Client {
 	t.Helper()
-	s, err := bedrocktest.NewServer(bedrocktest.Options{Models: models, Region: "us-east-1"})
+	opts := bedrocktest.Options{Region: "us-east-1", LegacyRPM: true, Limits: map[string]bedrocktest.Limits{}}
+	for _, m := range models {
+		opts.Models = append(opts.Models, m.Model)
+		maps.Copy(opts.Limits, m.limits)
+	}
+	s, err := bedrocktest.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,16 +62,19 @@ func emulator(t testing.TB, models ...bedrocktest.Model) *servicequotas.Client {
 	return client(t, s.URL)
 }
 
-// served returns the catalog model id as the emulator serves it, with limits changed by set.
-func served(t testing.TB, id string, set func(map[catalog.Scope]bedrocktest.Limits)) bedrocktest.Model {
+// served returns the catalog model id as the emulator serves it, changed by set (nil:
+// unchanged).
+func served(t testing.TB, id string, set func(*model)) model {
 	t.Helper()
 	m, ok := catalog.Default().Model(id)
 	if !ok {
 		t.Fatalf("no model %s", id)
 	}
-	bm := bedrocktest.FromCatalog(m, "us-east-1", true)
-	set(bm.Limits)
-	return bm
+	sm := model{Model: m, limits: map[string]bedrocktest.Limits{}}
+	if set != nil {
+		set(&sm)
+	}
+	return sm
 }
 
 func tokens(n int64, per time.Duration) quota.Limit {
@@ -70,13 +86,13 @@ const day = 24 * time.Hour
 func TestQuotasReadsAppliedValues(t *testing.T) {
 	// The account has less than the defaults (400,000 TPM, 50 RPM) and a TPD quota whose code
 	// the catalog does not know, so it is found by name.
-	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
-		od := l[catalog.OnDemand]
-		od.TokensPerMinute, od.RequestsPerMinute = 123_000, 7
-		od.TokensPerDay, od.Codes.TokensPerDay = 5_000_000, "L-0000ABCD"
-		l[catalog.OnDemand] = od
+	m := served(t, sonnet35, func(m *model) {
+		od := m.Quotas[catalog.OnDemand]
+		od.TPD.Code = "L-0000ABCD"
+		m.Quotas[catalog.OnDemand] = od
+		m.limits[sonnet35] = bedrocktest.Limits{TokensPerMinute: 123_000, TokensPerDay: 5_000_000, RequestsPerMinute: 7}
 	})
-	other := served(t, haiku3, func(map[catalog.Scope]bedrocktest.Limits) {})
+	other := served(t, haiku3, nil)
 	c := emulator(t, other, m) // the model's quotas come last: several pages with PageSize 1
 	for _, pageSize := range []int32{0, 1} {
 		r, err := Quotas(context.Background(), Config{Client: c, Region: "us-east-1", PageSize: pageSize, LegacyRPM: true}, sonnet35)
@@ -107,12 +123,10 @@ func TestQuotasReadsAppliedValues(t *testing.T) {
 }
 
 func TestQuotasCrossRegionTPDIsDoubled(t *testing.T) {
-	m := served(t, sonnet4, func(l map[catalog.Scope]bedrocktest.Limits) {
+	m := served(t, sonnet4, func(m *model) {
 		// The emulator enforces 72,000,000 for cross-region calls and, as AWS does, lists
 		// the quota at half, 36,000,000, "doubled for cross-region calls".
-		cr := l[catalog.CrossRegion]
-		cr.TokensPerMinute, cr.TokensPerDay = 50_000, 72_000_000
-		l[catalog.CrossRegion] = cr
+		m.limits["us."+sonnet4] = bedrocktest.Limits{TokensPerMinute: 50_000, TokensPerDay: 72_000_000}
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet4)
 	if err != nil {
@@ -142,10 +156,9 @@ func TestQuotasMatchesByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bm := bedrocktest.Model{ID: "acme.widget-v1:0", Name: "Acme Widget V1", Limits: map[catalog.Scope]bedrocktest.Limits{
-		catalog.Global: {TokensPerMinute: 77_000, TokensPerDay: 9_000_000,
-			Codes: bedrocktest.QuotaCodes{TokensPerMinute: "L-11111111", TokensPerDay: "L-22222222"}},
-	}}
+	bm := model{Model: catalog.Model{ID: "acme.widget-v1:0", QuotaName: "Acme Widget V1", Quotas: map[catalog.Scope]catalog.Quotas{
+		catalog.Global: {TPM: catalog.Quota{Code: "L-11111111", Default: 77_000}, TPD: catalog.Quota{Code: "L-22222222", Default: 9_000_000}},
+	}}}
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, bm), Region: "us-east-1", Catalog: cat}, "global.acme.widget-v1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -159,10 +172,8 @@ func TestQuotasMatchesByName(t *testing.T) {
 }
 
 func TestQuotasZeroTPM(t *testing.T) {
-	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
-		cr := l[catalog.CrossRegion]
-		cr.TokensPerMinute = bedrocktest.NoTokens
-		l[catalog.CrossRegion] = cr
+	m := served(t, sonnet35, func(m *model) {
+		m.limits["us."+sonnet35] = bedrocktest.Limits{TokensPerMinute: -1}
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet35)
 	if err == nil || !strings.Contains(err.Error(), "L-479B647F") || !strings.Contains(err.Error(), "is 0") {
@@ -174,10 +185,11 @@ func TestQuotasZeroTPM(t *testing.T) {
 }
 
 func TestQuotasZeroTPD(t *testing.T) {
-	m := served(t, sonnet35, func(l map[catalog.Scope]bedrocktest.Limits) {
-		od := l[catalog.OnDemand]
-		od.TokensPerDay, od.Codes.TokensPerDay = bedrocktest.NoTokens, "L-0000ABCD"
-		l[catalog.OnDemand] = od
+	m := served(t, sonnet35, func(m *model) {
+		od := m.Quotas[catalog.OnDemand]
+		od.TPD.Code = "L-0000ABCD"
+		m.Quotas[catalog.OnDemand] = od
+		m.limits[sonnet35] = bedrocktest.Limits{TokensPerDay: -1}
 	})
 	r, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, sonnet35)
 	if err != nil {
@@ -226,7 +238,7 @@ func refusedURL(t testing.TB) string {
 func TestQuotasFallsBack(t *testing.T) {
 	denied := httptest.NewServer(http.HandlerFunc(accessDenied))
 	t.Cleanup(denied.Close)
-	onlyHaiku := emulator(t, served(t, haiku3, func(map[catalog.Scope]bedrocktest.Limits) {}))
+	onlyHaiku := emulator(t, served(t, haiku3, nil))
 	tests := []struct {
 		name     string
 		client   servicequotas.ListServiceQuotasAPIClient
@@ -264,7 +276,7 @@ func TestQuotasFallsBack(t *testing.T) {
 func TestQuotasErrors(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
-	up := emulator(t, served(t, haiku3, func(map[catalog.Scope]bedrocktest.Limits) {}))
+	up := emulator(t, served(t, haiku3, nil))
 	tests := []struct {
 		name    string
 		ctx     context.Context
@@ -347,11 +359,17 @@ func TestParseName(t *testing.T) {
 // for cross-region calls", so discovery must double what is listed back to what the
 // service (here, the emulator) really enforces — not more.
 func TestQuotasMatchWhatTheEmulatorEnforces(t *testing.T) {
-	m := served(t, sonnet4, func(map[catalog.Scope]bedrocktest.Limits) {})
-	enforced := m.Limits[catalog.CrossRegion]
-	if !enforced.TokensPerDayDoubled {
-		t.Fatalf("the catalog's cross-region Sonnet 4 TPD is not marked doubled: %+v", enforced)
+	m := served(t, sonnet4, nil)
+	h, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{m.Model}, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer h.Close()
+	q := h.Models()[0].Quotas[catalog.CrossRegion]
+	if !q.TPD.CrossRegionDoubled {
+		t.Fatalf("the catalog's cross-region Sonnet 4 TPD is not marked doubled: %+v", q)
+	}
+	enforced := struct{ TokensPerMinute, TokensPerDay int64 }{q.TPM.Default, q.TPD.ForScope(q.TPD.Default, catalog.CrossRegion)}
 	rep, err := Quotas(context.Background(), Config{Client: emulator(t, m), Region: "us-east-1"}, "us."+sonnet4)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
-	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
@@ -24,7 +24,7 @@ import (
 func TestClassifyEmulator(t *testing.T) {
 	limited := func(l bedrocktest.Limits) bedrocktest.Options {
 		o := options(0, 5)
-		o.Models[0].Limits = map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: l}
+		o.Limits = map[string]bedrocktest.Limits{nova: l}
 		return o
 	}
 	tests := []struct {
@@ -40,11 +40,11 @@ func TestClassifyEmulator(t *testing.T) {
 		throttle string // the emulator's throttle counter that must be 1
 	}{
 		{name: "tokens per minute", opts: limited(bedrocktest.Limits{TokensPerMinute: 10}), calls: 1,
-			kind: invoke.Throttle, reason: invoke.Tokens, code: "ThrottlingException", status: 429, throttle: bedrocktest.TokensPerMinute},
-		{name: "tokens per day", opts: limited(bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: bedrocktest.NoTokens}), calls: 1,
-			kind: invoke.Throttle, reason: invoke.TokensPerDay, code: "ThrottlingException", status: 429, throttle: bedrocktest.TokensPerDay},
+			kind: invoke.Throttle, reason: invoke.Tokens, code: "ThrottlingException", status: 429, throttle: emustats.TokensPerMinute},
+		{name: "tokens per day", opts: limited(bedrocktest.Limits{TokensPerMinute: 1000, TokensPerDay: -1}), calls: 1,
+			kind: invoke.Throttle, reason: invoke.TokensPerDay, code: "ThrottlingException", status: 429, throttle: emustats.TokensPerDay},
 		{name: "requests per minute", opts: limited(bedrocktest.Limits{TokensPerMinute: 100_000, RequestsPerMinute: 1}), calls: 2,
-			kind: invoke.Throttle, reason: invoke.Requests, code: "ThrottlingException", status: 429, throttle: bedrocktest.RequestsPerMinute},
+			kind: invoke.Throttle, reason: invoke.Requests, code: "ThrottlingException", status: 429, throttle: emustats.RequestsPerMinute},
 		{name: "service unavailable", opts: options(100_000, 5), faults: bedrocktest.Faults{ServiceUnavailable: 1}, calls: 1,
 			kind: invoke.ServerError, code: "ServiceUnavailableException", status: 503},
 		{name: "internal error", opts: options(100_000, 5), faults: bedrocktest.Faults{InternalError: 1}, calls: 1,
@@ -84,7 +84,7 @@ func TestClassifyEmulator(t *testing.T) {
 				t.Errorf("the server saw %d requests for %d calls: the client retried", got, want)
 			}
 			if tt.throttle != "" {
-				s, _ := e.Stats().Get(nova, "on-demand")
+				s, _ := stats(t, e).Get(nova, "on-demand")
 				if s.Throttled[tt.throttle] != 1 {
 					t.Errorf("emulator throttles = %v, want one %s", s.Throttled, tt.throttle)
 				}

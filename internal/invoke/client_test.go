@@ -59,7 +59,7 @@ func TestNewClientTarget(t *testing.T) {
 			if _, err := client.Converse(ctxT(t), converseInput("hi", 8)); err != nil {
 				t.Fatalf("Converse: %v", err)
 			}
-			st := e.Stats()
+			st := stats(t, e)
 			if len(st.Series) != 1 || st.Series[0].Account != tt.account || st.Series[0].Region != tt.wantReg {
 				t.Errorf("series = %+v, want account %s in %s", st.Series, tt.account, tt.wantReg)
 			}

@@ -19,7 +19,7 @@ import (
 func Example() {
 	srv, err := bedrocktest.NewServer(bedrocktest.Options{
 		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return 12 },
+		OutputTokens: func(int, uint64) int { return 12 },
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
@@ -43,11 +44,11 @@ func (e *emulator) Requests() int64 { return e.requests.Load() }
 // counter, replies of n tokens and no latency.
 func options(tpm int64, n int) bedrocktest.Options {
 	return bedrocktest.Options{
-		Models: []bedrocktest.Model{{ID: nova, Burndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300_000,
-			Limits: map[catalog.Scope]bedrocktest.Limits{catalog.OnDemand: {TokensPerMinute: tpm}}}},
+		Models: []catalog.Model{{ID: nova, OutputBurndown: 1, MaxOutputTokens: 10_000, ContextWindow: 300_000,
+			Quotas: map[catalog.Scope]catalog.Quotas{catalog.OnDemand: {TPM: catalog.Quota{Default: tpm}}}}},
 		Counter:      wordCounter{},
 		Latency:      bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
-		OutputTokens: func(bedrocktest.ReplyRequest) int { return n },
+		OutputTokens: func(int, uint64) int { return n },
 	}
 }
 
@@ -132,4 +133,14 @@ func (r *endRecorder) only(t testing.TB) invoke.StreamEnd {
 		t.Fatalf("done called %d times, want 1", n)
 	}
 	return *r.end.Load()
+}
+
+// stats reads the emulator's stats endpoint in process.
+func stats(t testing.TB, h http.Handler) emustats.Snapshot {
+	t.Helper()
+	st, err := emustats.Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
