@@ -43,7 +43,7 @@
 //  3. Engine.admit picks the target with the earliest admission (route.Router.Pick over
 //     each target's forecast, quota.Limiter.Forecast), refuses at once a call whose forecast wait
 //     exceeds its deadline (ErrDeadline), and waits in priority order for the
-//     reservation (quota.Limiter.ReserveNotify).
+//     reservation (quota.Limiter.Wait).
 //  4. Engine.Do calls the adapter's send, under the attempt timeout: Converse's
 //     sends a copy of the input with the target's model id (and the right-sized
 //     max_tokens) through the target's SDK client, whose own retries are off, and reads
