@@ -94,7 +94,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 
 // BenchmarkReserveParallel measures reservations (with their settlements) per second
 // through one Store from all the process's cores, and the admission's p99, beside
-// quota.Memory.
+// quota.NewMemory's store.
 func BenchmarkReserveParallel(b *testing.B) {
 	srv := redistest.Start(b)
 	run := func(b *testing.B, s quota.Store) {

@@ -24,7 +24,7 @@
 //
 // For a Sliding limit of Amount per Per, what all the instances admit in any interval of
 // length Per must be at most Amount. Redis keeps the limit's shared window as sums per
-// sub-window of Per/200, like quota.Memory, and a grant of room R obtained at time g is
+// sub-window of Per/200, like quota.NewMemory's store, and a grant of room R obtained at time g is
 // charged to it in full as of g+L, where L is the grant lifetime: the latest time at
 // which any call drawing on that room can be admitted. A grant is made only if the room
 // fits: the sums Redis counts at g, plus R, are at most Amount.
