@@ -46,27 +46,7 @@ func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, co
 	}
 	c := p.class()
 	l.mu.Lock()
-	ahead, n, service := Cost{}, 0, 0.0
-	for i := 0; i <= c; i++ {
-		cl := &l.sched.classes[i]
-		ahead = ahead.Add(cl.sum)
-		n += cl.n
-		service += cl.service
-	}
-	// A waiting lower class is served out of turn each time its credit — what it has,
-	// plus gain × the service admitted above it — covers its next call.
-	for i := c + 1; i < numClasses && l.sched.gain > 0; i++ {
-		cl := &l.sched.classes[i]
-		if cl.n == 0 {
-			continue
-		}
-		h := cl.head()
-		k := min(int((cl.credit+l.sched.gain*service)/h.service), cl.n)
-		for ; k > 0; k-- {
-			ahead = ahead.Add(h.cost)
-			n++
-		}
-	}
+	ahead, n := l.sched.ahead(c)
 	l.mu.Unlock()
 
 	demand := ahead.Add(cost)
@@ -152,7 +132,7 @@ func (l *Limiter) Snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	l.mu.Lock()
 	for c := range s.Queued {
-		s.Queued[c] = l.sched.classes[c].n
+		s.Queued[c] = l.sched.q.Len(c)
 	}
 	l.mu.Unlock()
 	return s, nil
