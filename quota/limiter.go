@@ -372,31 +372,28 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 // pacedAt returns the earliest time at which the pacing admits cost: the latest Ready of
 // the limits it uses. l.mu must be held.
 func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
-	var at time.Time
-	for i, lim := range set.limits {
-		if cost.Get(lim.Dimension) == 0 {
-			continue
-		}
-		if t := l.pacer.Ready(i); t.After(at) {
-			at = t
-		}
-	}
+	var buf [8]pace.Use
+	at, _ := l.pacer.ReadyFor(set.uses(cost, buf[:0]))
 	return at
 }
 
 // paceLocked moves the pacing horizons by cost at each limit's rate: forward from now
 // (sign > 0) for a charge, back for a refund. l.mu must be held.
 func (l *Limiter) paceLocked(now time.Time, set *limitSet, cost Cost, sign int) {
-	for i, lim := range set.limits {
-		if n := cost.Get(lim.Dimension); n > 0 {
-			d := pace.Duration(lim.Per, lim.Amount, n)
-			if sign > 0 {
-				l.pacer.Charge(now, i, d)
-			} else {
-				l.pacer.Refund(i, d)
-			}
-		}
+	var buf [8]pace.Use
+	if uses := set.uses(cost, buf[:0]); sign > 0 {
+		l.pacer.ChargeFor(now, uses)
+	} else {
+		l.pacer.RefundFor(uses)
 	}
+}
+
+// uses appends cost's use of each limit to buf, for the pacing.
+func (s *limitSet) uses(cost Cost, buf []pace.Use) []pace.Use {
+	for _, lim := range s.limits {
+		buf = append(buf, pace.Use{Per: lim.Per, Amount: lim.Amount, N: cost.Get(lim.Dimension)})
+	}
+	return buf
 }
 
 // tryQueued is Reserve when calls are waiting: it may admit only if none of them is of

@@ -28,7 +28,7 @@ func sonnet4(t testing.TB) catalog.Model {
 // plain are Params whose numbers are easy to work by hand: no window margin, no
 // estimate padding (reservations are input + max_tokens), no pacing; the default latency
 // (a call of 200 output tokens takes 0.4 s + 199 × 15 ms = 3.385 s).
-var plain = Params{WindowMargin: -1, InitialMargin: 1, EstimateMargin: -1, TokenizerOffset: 1, Pacing: -1}
+var plain = Params{WindowMargin: -1, InitialMargin: -1, EstimateMargin: -1, TokenizerOffset: 1, Pacing: -1}
 
 func tpm(n int64) quota.Limit {
 	return quota.Limit{Dimension: quota.Tokens, Amount: n, Per: time.Minute}

@@ -116,11 +116,11 @@ func expand(m catalog.Model, limits []quota.Limit, w Workload, p Params, maxToke
 
 // cost sets c's reservations, settlement and latency. The client reserves its estimate of
 // the input — before calibration the offline tokenizer's count (the model's ÷ the
-// offset) × InitialMargin, after it the model's count × (1 + EstimateMargin) — plus
+// offset) × (1 + InitialMargin), after it the model's count × (1 + EstimateMargin) — plus
 // max_tokens; the service settles the input plus output × burndown.
 func (c *call) cost(mp estimate.ModelParams, p Params) error {
 	var err error
-	pre := int(math.Ceil(float64(c.in) / p.TokenizerOffset * p.InitialMargin))
+	pre := int(math.Ceil(float64(c.in) / p.TokenizerOffset * (1 + p.InitialMargin)))
 	post := int(math.Ceil(float64(c.in) * (1 + p.EstimateMargin)))
 	if c.initial, err = estimate.ReserveCost(mp, estimate.Usage{InputTokens: pre}, c.max); err != nil {
 		return err
