@@ -153,6 +153,7 @@ func (s *sim) enqueue(now time.Time, chain, idx int) {
 	f.call = sched.Call[*flight]{Item: f, Class: class(c.prio), Service: s.service(cost)}
 	s.queue.Enqueue(&f.call)
 	s.queued++
+	s.dispatch(now) // as the Limiter's Wait does: a call comes when the ones before it are placed
 }
 
 // chainDone records that request chain has ended.
@@ -184,6 +185,7 @@ func (s *sim) end(f *flight) {
 		s.pacer.RefundFor(s.uses(positive(f.cost, f.c.settle)))
 		s.pacer.ChargeFor(f.at, s.uses(positive(f.c.settle, f.cost)))
 	}
+	s.dispatch(f.at) // as the Limiter's Settle does, before what follows the call comes
 	s.calibrated = true
 	if f.idx+1 < len(s.pl.chains[f.chain]) {
 		s.enqueue(f.at, f.chain, f.idx+1)
