@@ -448,6 +448,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad limit", Config{Model: m, Limits: []quota.Limit{{Dimension: quota.Tokens, Per: time.Minute}}, Workload: w}, "analyze:"},
 		{"no requests", Config{Model: m, Limits: []quota.Limit{tpm(1)}}, "no requests"},
 		{"bad quantile", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: w, Params: Params{Quantile: 2}}, "quantile"},
+		{"bad margin", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: w, Params: Params{InitialMargin: math.NaN()}}, "initial margin NaN"},
 		{"negative tokens", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: Workload{Requests: []Request{{Name: "x", InputTokens: -1}}}}, "negative"},
 		{"max_tokens above the model's", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: same(1, 10, 100_000, 10)}, "max"},
 	} {
