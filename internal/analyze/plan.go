@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -184,7 +185,7 @@ type need struct {
 // needs computes, for every limit, the cap on calls in flight, the documents handed over
 // at once (Pending) and the latency, the time
 // each alone needs for the plan. A call settling s and reserving R for L
-// occupies a window of length P = Per + WindowMargin with
+// occupies a window of length P = Per + WindowMargin (Per for a clock window) with
 //
 //	occ = s + max(R − s, 0) × min(L, P) / P
 //
@@ -195,8 +196,9 @@ type need struct {
 // document (a request, its continuations, then the call combining the document).
 func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 	var out []need
-	for _, l := range limits {
-		per := l.Per + p.WindowMargin
+	lengthened, _ := pipeline.Admission(limits, p.WindowMargin, -1)
+	for i, l := range limits {
+		per := lengthened[i].Per
 		n := need{key: limitKey(l), name: LimitName(l), limit: l}
 		var occ float64
 		pl.each(func(c *call) {
