@@ -359,7 +359,7 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if at := l.pacedAt(set, cost); at.After(now) {
+	if at, _ := l.pacedAt(set, cost); at.After(now) {
 		return Admission{RetryAt: at}, nil
 	}
 	adm, err := l.store.Reserve(ctx, req)
@@ -369,12 +369,12 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 	return adm, err
 }
 
-// pacedAt returns the earliest time at which the pacing admits cost: the latest Ready of
-// the limits it uses. l.mu must be held.
-func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
+// pacedAt returns the earliest time at which the pacing admits cost — the latest Ready
+// of the limits it uses — and the index of that limit (-1 when it uses none). l.mu must
+// be held.
+func (l *Limiter) pacedAt(set *limitSet, cost Cost) (time.Time, int) {
 	var buf [8]pace.Use
-	at, _ := l.pacer.ReadyFor(set.uses(cost, buf[:0]))
-	return at
+	return l.pacer.ReadyFor(set.uses(cost, buf[:0]))
 }
 
 // paceLocked moves the pacing horizons by cost at each limit's rate: forward from now

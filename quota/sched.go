@@ -109,8 +109,8 @@ func (g *gate) Reserve(now time.Time, c *sched.Call[*waiter]) sched.Answer {
 	w := c.Item
 	set := l.set.Load()
 	if l.pacing > 0 {
-		if at := l.pacedAt(set, w.cost); at.After(now) {
-			return sched.Answer{RetryAt: at, Paced: true}
+		if at, i := l.pacedAt(set, w.cost); at.After(now) {
+			return sched.Answer{RetryAt: at, Blocked: i, Paced: true}
 		}
 	}
 	adm, err := l.store.Reserve(w.ctx, ReserveRequest{Now: now, Limits: set.limits, MaxInFlight: set.maxInFlight, Cost: w.cost, TTL: l.ttl})

@@ -314,8 +314,8 @@ type Answer struct {
 	Ticket uint64
 	// RetryAt is, when not OK, the earliest time the call could be admitted.
 	RetryAt time.Time
-	// Blocked is, when not OK, the index of the limit that refuses, or -1 for the cap
-	// on calls in flight.
+	// Blocked is, when not OK, the index of the limit that refuses (whose pacing, when
+	// Paced), or -1 for the cap on calls in flight.
 	Blocked int
 	// Paced reports that the pacing, not the usage, refused (RetryAt is when it admits).
 	Paced bool
@@ -342,9 +342,9 @@ type Gate[T any] interface {
 const MaxBackfillTries = 64
 
 // Dispatch admits waiting calls at now in the queue's order for as long as g admits the
-// next one, handing each to g.Decide. It returns g's answer for the call it stopped at
-// (the zero Answer with OK false and Blocked 0 is never returned for a waiting call),
-// and false when nothing waits any more.
+// next one, handing each to g.Decide (a call the Gate fails, Answer.Err, is taken out
+// and decided too). It returns g's answer for the call it stopped at and true, or false
+// when nothing waits any more.
 //
 // With backfill, while the call whose turn it is waits for room the quota refuses it
 // (not pacing, not the cap on calls in flight), calls behind it that fit now are
