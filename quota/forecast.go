@@ -34,27 +34,7 @@ func (l *Limiter) Forecast(ctx context.Context, cost Cost, opt Options) (wait ti
 func (l *Limiter) forecast(ctx context.Context, now time.Time, set *limitSet, cost Cost, p Priority) (wait time.Duration, binding Limit, err error) {
 	c := p.class()
 	l.mu.Lock()
-	ahead, n, service := Cost{}, 0, 0.0
-	for i := 0; i <= c; i++ {
-		cl := &l.sched.classes[i]
-		ahead = ahead.add(cl.sum)
-		n += cl.n
-		service += cl.service
-	}
-	// A waiting lower class is served out of turn each time its credit — what it has,
-	// plus gain × the service admitted above it — covers its next call.
-	for i := c + 1; i < numClasses && l.sched.gain > 0; i++ {
-		cl := &l.sched.classes[i]
-		if cl.n == 0 {
-			continue
-		}
-		h := cl.head()
-		k := min(int((cl.credit+l.sched.gain*service)/h.service), cl.n)
-		for ; k > 0; k-- {
-			ahead = ahead.add(h.cost)
-			n++
-		}
-	}
+	ahead, n := l.sched.ahead(c)
 	l.mu.Unlock()
 
 	// A demand d above a limit's Amount A takes ⌈d/A⌉−1 full spans, then the rest.
@@ -104,7 +84,7 @@ func (l *Limiter) Usage(ctx context.Context) (used []int64, inFlight int, queued
 	}
 	l.mu.Lock()
 	for c := range queued {
-		queued[c] = l.sched.classes[c].n
+		queued[c] = l.sched.q.Len(c)
 	}
 	l.mu.Unlock()
 	return used, inFlight, queued, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/internal/pace"
+	"github.com/tollgate-dev/tollgate/internal/sched"
 )
 
 // Defaults for the zero fields of Config, and how often a waiter blocked only by the
@@ -18,7 +19,7 @@ import (
 const (
 	// An unsettled reservation stays open long: a model call can generate for many minutes.
 	defaultReservationTTL = time.Hour
-	defaultMinShare       = 0.05
+	defaultMinShare       = sched.DefaultMinShare
 	pollInterval          = 250 * time.Millisecond
 )
 
@@ -359,7 +360,7 @@ func (l *Limiter) fastReserve(ctx context.Context, now time.Time, set *limitSet,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if at := l.pacedAt(set, cost); at.After(now) {
+	if at, _ := l.pacedAt(set, cost); at.After(now) {
 		return admission{retryAt: at}, nil
 	}
 	adm, err := l.storeReserve(ctx, now, set, cost)
@@ -377,34 +378,31 @@ func (l *Limiter) storeReserve(ctx context.Context, now time.Time, set *limitSet
 	return a, err
 }
 
-// pacedAt returns the earliest time at which the pacing admits cost: the latest Ready of
-// the limits it uses. l.mu must be held.
-func (l *Limiter) pacedAt(set *limitSet, cost Cost) time.Time {
-	var at time.Time
-	for i, lim := range set.limits {
-		if cost.get(lim.Dimension) == 0 {
-			continue
-		}
-		if t := l.pacer.Ready(i); t.After(at) {
-			at = t
-		}
-	}
-	return at
+// pacedAt returns the earliest time at which the pacing admits cost — the latest Ready
+// of the limits it uses — and the index of that limit (-1 when it uses none). l.mu must
+// be held.
+func (l *Limiter) pacedAt(set *limitSet, cost Cost) (time.Time, int) {
+	var buf [8]pace.Use
+	return l.pacer.ReadyFor(set.uses(cost, buf[:0]))
 }
 
 // paceLocked moves the pacing horizons by cost at each limit's rate: forward from now
 // (sign > 0) for a charge, back for a refund. l.mu must be held.
 func (l *Limiter) paceLocked(now time.Time, set *limitSet, cost Cost, sign int) {
-	for i, lim := range set.limits {
-		if n := cost.get(lim.Dimension); n > 0 {
-			d := pace.Duration(lim.Per, lim.Amount, n)
-			if sign > 0 {
-				l.pacer.Charge(now, i, d)
-			} else {
-				l.pacer.Refund(i, d)
-			}
-		}
+	var buf [8]pace.Use
+	if uses := set.uses(cost, buf[:0]); sign > 0 {
+		l.pacer.ChargeFor(now, uses)
+	} else {
+		l.pacer.RefundFor(uses)
 	}
+}
+
+// uses appends cost's use of each limit to buf, for the pacing.
+func (s *limitSet) uses(cost Cost, buf []pace.Use) []pace.Use {
+	for _, lim := range s.limits {
+		buf = append(buf, pace.Use{Per: lim.Per, Amount: lim.Amount, N: cost.get(lim.Dimension)})
+	}
+	return buf
 }
 
 // tryQueued is Reserve when calls are waiting: it may admit only if none of them is of
@@ -427,7 +425,8 @@ func (l *Limiter) tryQueued(ctx context.Context, now time.Time, set *limitSet, c
 
 // wait queues the call and blocks until the dispatcher admits it or ctx is done.
 func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost Cost, opt Options) (Reservation, error) {
-	w := &waiter{ctx: ctx, cost: cost, opt: opt, front: callorder.IsRetry(ctx), service: set.service(cost), since: now, done: make(chan struct{})}
+	w := &waiter{ctx: ctx, cost: cost, opt: opt, since: now, done: make(chan struct{})}
+	w.call = sched.Call[*waiter]{Class: opt.Priority.class(), Tenant: opt.Tenant, Service: set.service(cost), Front: callorder.IsRetry(ctx)}
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -459,8 +458,10 @@ func (l *Limiter) wait(ctx context.Context, now time.Time, set *limitSet, cost C
 	return Reservation{}, fmt.Errorf("quota: wait: %w", ctx.Err())
 }
 
-// dispatchLocked admits waiting calls in scheduler order for as long as the Store admits
-// the next one, then arms the timer for when the next one could fit. l.mu must be held.
+// dispatchLocked admits waiting calls in scheduler order for as long as the Store (and
+// the pacing) admits the next one, backfilling behind a head the Store refuses (not under
+// pacing, whose horizons every admission moves), then arms the timer for when the next
+// one could fit. l.mu must be held.
 func (l *Limiter) dispatchLocked(now time.Time) {
 	if l.pausedAt(now) {
 		if l.waiting.Load() > 0 {
@@ -468,99 +469,17 @@ func (l *Limiter) dispatchLocked(now time.Time) {
 		}
 		return
 	}
-	for {
-		w := l.sched.next()
-		if w == nil {
-			return
-		}
-		set := l.set.Load()
-		if l.pacing > 0 {
-			if at := l.pacedAt(set, w.cost); at.After(now) {
-				l.armTimerLocked(now, at)
-				return
-			}
-		}
-		adm, err := l.storeReserve(w.ctx, now, set, w.cost)
-		if err == nil && adm.ticket != 0 && l.pacing > 0 {
-			l.paceLocked(now, set, w.cost, 1)
-		}
-		if err == nil && adm.ticket == 0 {
-			at := adm.retryAt
-			if adm.blocked < 0 {
-				if p := now.Add(pollInterval); at.After(p) {
-					at = p
-				}
-			} else if l.backfillLocked(now, set, w, adm.retryAt) {
-				continue // the head itself fitted meanwhile (a settlement made room)
-			}
-			l.armTimerLocked(now, at)
-			return
-		}
-		l.sched.admit(w)
-		l.decideLocked(now, w, adm, err)
+	a, waiting := l.sched.q.Dispatch(now, (*gate)(l), l.pacing == 0)
+	if !waiting {
+		return
 	}
-}
-
-// decideLocked hands w, taken out of the queue, its admission (or the Store's error).
-func (l *Limiter) decideLocked(now time.Time, w *waiter, adm admission, err error) {
-	l.waiting.Add(-1)
-	w.decided = true
-	if err != nil {
-		w.err = fmt.Errorf("quota: wait: %w", err)
-	} else {
-		w.res = Reservation{l: l, ticket: adm.ticket, cost: w.cost, at: now, opt: w.opt, waited: now.Sub(w.since)}
-	}
-	close(w.done)
-}
-
-// maxBackfillTries bounds the calls one backfill looks at and the Store requests it
-// makes, so that a long queue costs a bounded amount of work and of round trips (with a
-// networked Store) per dispatch.
-const maxBackfillTries = 64
-
-// backfillLocked admits, while head waits for the room it needs at headAt, queued calls
-// that fit now and whose admission leaves head's earliest admission where it was: usage
-// in a sliding window leaves in lumps, and the room a lump frees beyond what head needs
-// would otherwise stay empty until the lump after (on average half a call's worth of
-// every window, the throughput a window of whole calls loses). A call is tried by
-// charging it and asking the Store again for head's time; if that moved later, the
-// charge is taken back at once. Calls are tried in the scheduler's order, highest class
-// first; one admitted so is not served out of turn (its class's credit is untouched),
-// and its tenant is charged its service as for any admission. Nothing is backfilled
-// under pacing, whose horizons every admission moves. It reports true when head itself
-// was admitted meanwhile (a settlement between the Store's answers made room): the
-// dispatcher then goes on. l.mu must be held.
-func (l *Limiter) backfillLocked(now time.Time, set *limitSet, head *waiter, headAt time.Time) bool {
-	if l.pacing > 0 {
-		return false
-	}
-	tries := 0
-	for _, b := range l.sched.candidates(head, maxBackfillTries) {
-		if tries >= maxBackfillTries {
-			break
+	at := a.RetryAt
+	if a.Blocked < 0 && !a.Paced {
+		if p := now.Add(pollInterval); at.After(p) {
+			at = p
 		}
-		tries++
-		adm, err := l.storeReserve(b.ctx, now, set, b.cost)
-		if err != nil || adm.ticket == 0 {
-			continue
-		}
-		tries++
-		again, err := l.storeReserve(head.ctx, now, set, head.cost)
-		switch {
-		case err == nil && again.ticket != 0: // head fits after all: admit both
-			l.sched.backfill(b)
-			l.decideLocked(now, b, adm, nil)
-			l.sched.admit(head)
-			l.decideLocked(now, head, again, nil)
-			return true
-		case err != nil || again.blocked < 0 || again.retryAt.After(headAt):
-			_, _ = l.store.Settle(context.Background(), now, set.limits, adm.ticket, Cost{})
-			continue
-		}
-		l.sched.backfill(b)
-		l.decideLocked(now, b, adm, nil)
 	}
-	return false
+	l.armTimerLocked(now, at)
 }
 
 // armTimerLocked makes sure the dispatcher runs again at at (or soon after).

@@ -29,7 +29,7 @@ func sonnet4(t testing.TB) catalog.Model {
 // plain are Params whose numbers are easy to work by hand: no window margin, no
 // estimate padding (reservations are input + max_tokens), no pacing; the default latency
 // (a call of 200 output tokens takes 0.4 s + 199 × 15 ms = 3.385 s).
-var plain = Params{WindowMargin: -1, InitialMargin: 1, EstimateMargin: -1, TokenizerOffset: 1, Pacing: -1}
+var plain = Params{WindowMargin: -1, InitialMargin: -1, EstimateMargin: -1, TokenizerOffset: 1, Pacing: -1}
 
 func tpm(n int64) quota.Limit {
 	return quota.Limit{Dimension: quota.Tokens, Amount: n, Per: time.Minute}
@@ -449,6 +449,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad limit", Config{Model: m, Limits: []quota.Limit{{Dimension: quota.Tokens, Per: time.Minute}}, Workload: w}, "analyze:"},
 		{"no requests", Config{Model: m, Limits: []quota.Limit{tpm(1)}}, "no requests"},
 		{"bad quantile", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: w, Params: Params{Quantile: 2}}, "quantile"},
+		{"bad margin", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: w, Params: Params{InitialMargin: math.NaN()}}, "initial margin NaN"},
 		{"negative tokens", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: Workload{Requests: []Request{{Name: "x", InputTokens: -1}}}}, "negative"},
 		{"max_tokens above the model's", Config{Model: m, Limits: []quota.Limit{tpm(1000)}, Workload: same(1, 10, 100_000, 10)}, "max"},
 	} {

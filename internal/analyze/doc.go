@@ -8,8 +8,9 @@
 // max_tokens), computes each constraint's need — usage with reservations held ÷ rate for
 // every limit, the client's pacing, Little's law for a cap on calls in flight,
 // the longest chain of calls for the latency — to name the binding one and the ceiling,
-// and simulates tollgate.Client's admission on a quota.NewMemory store in simulated time for
-// the time to process the workload and each priority class. The Report prints as text
+// and runs tollgate.Client's admission — its scheduler (internal/sched), pacer
+// (internal/pace) and limits (pipeline.Admission) on a quota.NewMemory store — over
+// simulated time for the time to process the workload and each priority class. The Report prints as text
 // (WriteText), as JSON (its field tags) and, through package analyze/chart, as an image.
 // docs/analyze.md has the formulas and the measured accuracy.
 //

@@ -8,20 +8,19 @@ import (
 
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/reply"
+	"github.com/tollgate-dev/tollgate/internal/sched"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// Defaults of the zero fields of Params: those of the emulator's latency model (realistic
-// for Claude Sonnet) and of tollgate.Client.
+// Defaults of the zero fields of Params for the latency model: the emulator's (realistic
+// for Claude Sonnet). The client's settings default to tollgate.Client's own
+// (internal/pipeline's defaults, quota's MinShare).
 const (
 	DefaultTimeToFirstToken = 400 * time.Millisecond
 	DefaultPerOutputToken   = 15 * time.Millisecond
-	DefaultWindowMargin     = 250 * time.Millisecond
-	DefaultInitialMargin    = 1.35
-	DefaultEstimateMargin   = 0.06
 	DefaultQuantile         = 0.95
-	DefaultMinShare         = 0.05 // quota.Config.MinShare's default
 )
 
 // DefaultOutput is the output length assumed for a request whose OutputTokens is unknown:
@@ -50,19 +49,20 @@ type Params struct {
 	// no cap.
 	MaxInFlight int
 
-	// WindowMargin lengthens every window, as the client's Config.WindowMargin does. Zero
-	// means DefaultWindowMargin; negative means none.
+	// WindowMargin lengthens every window but clock windows, as the client's
+	// Config.WindowMargin does. Zero means the client's default
+	// (pipeline.DefaultWindowMargin); negative means none.
 	WindowMargin time.Duration
 
 	// Pacing is the client's Config.Pacing: admissions are spread at each limit's rate
-	// with bursts of at most this long's worth. Zero means a sixth of the shortest window
-	// (after WindowMargin); negative means none.
+	// with bursts of at most this long's worth. Zero means the client's default, a sixth
+	// of the shortest window after WindowMargin (pipeline.Admission); negative means none.
 	Pacing time.Duration
 
-	// InitialMargin multiplies the client's input estimate until its calibration has seen
-	// a reply; EstimateMargin pads calibrated estimates by this fraction. Zero means
-	// DefaultInitialMargin and DefaultEstimateMargin; an EstimateMargin below zero means
-	// none.
+	// InitialMargin and EstimateMargin pad the client's input estimates, as fractions,
+	// before and after its calibration has seen a reply (the client's Config fields of
+	// the same names). Zero means the client's defaults (pipeline.DefaultInitialMargin and
+	// pipeline.DefaultEstimateMargin); negative means none.
 	InitialMargin, EstimateMargin float64
 
 	// TokenizerOffset is the model's input count ÷ the client's offline tokenizer's count,
@@ -75,7 +75,8 @@ type Params struct {
 	Quantile float64
 
 	// MinShare is the share of admissions each waiting lower class is guaranteed
-	// (quota.Config.MinShare). Zero means DefaultMinShare; negative means strict priority.
+	// (quota.Config.MinShare). Zero means quota's default (sched.DefaultMinShare);
+	// negative means strict priority.
 	MinShare float64
 
 	// Pending is how many documents are handed to the client at once, in priority order,
@@ -89,7 +90,7 @@ func (p Params) withDefaults(limits []quota.Limit) (Params, error) {
 	var errs []error
 	p.Latency.TimeToFirstToken = durationDefault(p.Latency.TimeToFirstToken, DefaultTimeToFirstToken)
 	p.Latency.PerOutputToken = durationDefault(p.Latency.PerOutputToken, DefaultPerOutputToken)
-	p.WindowMargin = durationDefault(p.WindowMargin, DefaultWindowMargin)
+	p.WindowMargin = durationDefault(p.WindowMargin, pipeline.DefaultWindowMargin)
 	if p.Output == nil {
 		p.Output = DefaultOutput
 	}
@@ -99,18 +100,18 @@ func (p Params) withDefaults(limits []quota.Limit) (Params, error) {
 	if p.Pending < 0 {
 		errs = append(errs, fmt.Errorf("pending %d is negative: use 0 for all documents at once", p.Pending))
 	}
-	switch {
-	case p.InitialMargin == 0:
-		p.InitialMargin = DefaultInitialMargin
-	case p.InitialMargin < 1 || math.IsNaN(p.InitialMargin) || math.IsInf(p.InitialMargin, 0):
-		errs = append(errs, fmt.Errorf("initial margin %v is below 1: use 1 for none", p.InitialMargin))
+	margin := func(name string, m *float64, def float64) {
+		switch {
+		case *m == 0:
+			*m = def
+		case *m < 0:
+			*m = 0
+		case math.IsNaN(*m) || math.IsInf(*m, 0):
+			errs = append(errs, fmt.Errorf("%s %v is not a fraction to pad estimates by (e.g. 0.35; negative for none)", name, *m))
+		}
 	}
-	switch {
-	case p.EstimateMargin == 0:
-		p.EstimateMargin = DefaultEstimateMargin
-	case p.EstimateMargin < 0:
-		p.EstimateMargin = 0
-	}
+	margin("initial margin", &p.InitialMargin, pipeline.DefaultInitialMargin)
+	margin("estimate margin", &p.EstimateMargin, pipeline.DefaultEstimateMargin)
 	switch {
 	case p.TokenizerOffset == 0:
 		p.TokenizerOffset = estimate.ReferenceOffset
@@ -125,20 +126,13 @@ func (p Params) withDefaults(limits []quota.Limit) (Params, error) {
 	}
 	switch {
 	case p.MinShare == 0:
-		p.MinShare = DefaultMinShare
+		p.MinShare = sched.DefaultMinShare
 	case p.MinShare < 0:
 		p.MinShare = 0
 	case p.MinShare >= 0.5:
 		errs = append(errs, fmt.Errorf("min share %v is not below 0.5", p.MinShare))
 	}
-	if p.Pacing == 0 {
-		for _, l := range limits {
-			if per := l.Per + p.WindowMargin; p.Pacing == 0 || per/6 < p.Pacing {
-				p.Pacing = per / 6
-			}
-		}
-	}
-	p.Pacing = max(p.Pacing, 0)
+	_, p.Pacing = pipeline.Admission(limits, p.WindowMargin, p.Pacing)
 	return p, errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -118,11 +119,11 @@ func expand(m catalog.Model, limits []quota.Limit, w Workload, p Params, maxToke
 
 // cost sets c's reservations, settlement and latency. The client reserves its estimate of
 // the input — before calibration the offline tokenizer's count (the model's ÷ the
-// offset) × InitialMargin, after it the model's count × (1 + EstimateMargin) — plus
+// offset) × (1 + InitialMargin), after it the model's count × (1 + EstimateMargin) — plus
 // max_tokens; the service settles the input plus output × burndown.
 func (c *call) cost(mp estimate.ModelParams, p Params) error {
 	var err error
-	pre := int(math.Ceil(float64(c.in) / p.TokenizerOffset * p.InitialMargin))
+	pre := int(math.Ceil(float64(c.in) / p.TokenizerOffset * (1 + p.InitialMargin)))
 	post := int(math.Ceil(float64(c.in) * (1 + p.EstimateMargin)))
 	if c.initial, err = estimate.ReserveCost(mp, estimate.Usage{InputTokens: pre}, c.max); err != nil {
 		return err
@@ -186,7 +187,7 @@ type need struct {
 // needs computes, for every limit, the cap on calls in flight, the documents handed over
 // at once (Pending) and the latency, the time
 // each alone needs for the plan. A call settling s and reserving R for L
-// occupies a window of length P = Per + WindowMargin with
+// occupies a window of length P = Per + WindowMargin (Per for a clock window) with
 //
 //	occ = s + max(R − s, 0) × min(L, P) / P
 //
@@ -197,8 +198,9 @@ type need struct {
 // document (a request, its continuations, then the call combining the document).
 func (pl *plan) needs(limits []quota.Limit, p Params) []need {
 	var out []need
-	for _, l := range limits {
-		per := l.Per + p.WindowMargin
+	lengthened, _ := pipeline.Admission(limits, p.WindowMargin, -1)
+	for i, l := range limits {
+		per := lengthened[i].Per
 		n := need{key: limitKey(l), name: LimitName(l), limit: l}
 		var occ float64
 		pl.each(func(c *call) {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/pace"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
+	"github.com/tollgate-dev/tollgate/internal/sched"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -23,24 +25,23 @@ type simResult struct {
 	tooLarge int                      // calls never admitted: their reservation exceeds a limit
 }
 
-// simulate replays how tollgate.Client admits a plan, on simulated time: documents are
-// handed over in priority order (all at once, or Pending at a time), their calls queue in
-// priority order with the guaranteed share of lower classes, and each is admitted when a
-// quota.NewMemory store — the client's own sliding windows, on windows lengthened by
-// WindowMargin — and the pacing (Params.Pacing, as quota.Config.Pacing) admit its
-// reservation and the cap on calls in flight has room. A call is held for its latency,
-// then settled at its real usage; continuations and the call combining a chunked
-// document queue when the calls they follow end. The client's estimate is the initial
-// one (InitialMargin) for calls planned before any call has settled, the calibrated one
-// after.
+// simulate runs how tollgate.Client admits a plan over simulated time, with the client's
+// own code: documents are handed over in priority order (all at once, or Pending at a
+// time); their calls queue in internal/sched's Queue — the scheduler quota.Limiter runs,
+// with its priority order, guaranteed share of lower classes (MinShare) and backfilling —
+// and its Dispatch admits each when a quota.NewMemory store on the client's limits
+// (pipeline.Admission: windows lengthened by WindowMargin) and the client's pacer
+// (internal/pace, with pipeline.Admission's pacing) admit its reservation and the cap on
+// calls in flight has room. A call is held for its latency, then settled at its real
+// usage; continuations and the call combining a chunked document queue when the calls
+// they follow end. The client's estimate is the initial one (InitialMargin) for calls
+// planned before any call has settled, the calibrated one after.
 func simulate(pl *plan, limits []quota.Limit, p Params) simResult {
 	s := &sim{pl: pl, p: p, store: quota.NewMemory(), res: simResult{blocked: map[string]time.Duration{}}}
-	for _, l := range limits {
-		l.Per += p.WindowMargin
-		s.limits = append(s.limits, l)
-	}
-	s.pacer = pace.New(max(p.Pacing, 0), len(s.limits))
-	s.gain = p.MinShare / (1 - p.MinShare)
+	s.limits, _ = pipeline.Admission(limits, p.WindowMargin, p.Pacing)
+	s.pacing = p.Pacing // resolved by withDefaults: zero is none here
+	s.pacer = pace.New(s.pacing, len(s.limits))
+	s.queue = sched.New[*flight](p.MinShare)
 	s.chainsLeft = make([]int, len(pl.docs))
 	s.res.finish = make([]time.Duration, len(pl.docs))
 	s.failed = make([]bool, len(pl.docs))
@@ -87,12 +88,11 @@ func simulate(pl *plan, limits []quota.Limit, p Params) simResult {
 type sim struct {
 	pl         *plan
 	p          Params
-	limits     []quota.Limit // with WindowMargin
+	limits     []quota.Limit // as the client's limiter has them
+	pacing     time.Duration
 	store      quota.Store
-	pacer      *pace.Pacer // the client's pacing, replayed
-	queue      [len(quotatext.Priorities)][]*flight
-	credit     [len(quotatext.Priorities)]float64
-	gain       float64
+	pacer      *pace.Pacer           // the client's pacing
+	queue      *sched.Queue[*flight] // the client's scheduler
 	queued     int
 	done       flights // in flight, by end time
 	next       int     // documents handed over so far
@@ -105,10 +105,10 @@ type sim struct {
 
 // flight is a call queued or in flight.
 type flight struct {
+	call       sched.Call[*flight]
 	chain, idx int
 	c          *call
 	cost       quota.Cost // reserved
-	service    float64
 	ticket     uint64
 	at         time.Time // end, once admitted
 }
@@ -151,10 +151,11 @@ func (s *sim) enqueue(now time.Time, chain, idx int) {
 	if s.calibrated {
 		cost = c.reserve
 	}
-	f := &flight{chain: chain, idx: idx, c: c, cost: cost, service: s.service(cost)}
-	k := class(c.prio)
-	s.queue[k] = append(s.queue[k], f)
+	f := &flight{chain: chain, idx: idx, c: c, cost: cost}
+	f.call = sched.Call[*flight]{Item: f, Class: class(c.prio), Service: s.service(cost)}
+	s.queue.Enqueue(&f.call)
 	s.queued++
+	s.dispatch(now) // as the Limiter's Wait does: a call comes when the ones before it are placed
 }
 
 // chainDone records that request chain has ended.
@@ -182,10 +183,11 @@ func (s *sim) finish(now time.Time, d int) {
 func (s *sim) end(f *flight) {
 	ctx := context.Background()
 	_, _ = s.store.Settle(ctx, f.at, s.limits, f.ticket, f.c.settle)
-	if s.p.Pacing > 0 {
-		s.pace(f.at, positive(f.cost, f.c.settle), -1)
-		s.pace(f.at, positive(f.c.settle, f.cost), 1)
+	if s.pacing > 0 { // as quota's Reservation.Settle: refunds give their pace back, excess takes more
+		s.pacer.RefundFor(s.uses(positive(f.cost, f.c.settle)))
+		s.pacer.ChargeFor(f.at, s.uses(positive(f.c.settle, f.cost)))
 	}
+	s.dispatch(f.at) // as the Limiter's Settle does, before what follows the call comes
 	s.calibrated = true
 	if f.idx+1 < len(s.pl.chains[f.chain]) {
 		s.enqueue(f.at, f.chain, f.idx+1)
@@ -194,110 +196,76 @@ func (s *sim) end(f *flight) {
 	s.chainDone(f.at, f.chain)
 }
 
-// pacedAt returns the earliest time at which the client's pacing admits cost (the zero
-// Time when at once is fine), and the index of the limit whose horizon sets it.
-func (s *sim) pacedAt(cost quota.Cost) (time.Time, int) {
-	var at time.Time
-	bind := 0
+// uses is cost's use of each limit, for the pacer.
+func (s *sim) uses(cost quota.Cost) []pace.Use {
+	uses := make([]pace.Use, len(s.limits))
 	for i, l := range s.limits {
-		if costs.Get(cost, l.Dimension) == 0 {
-			continue
-		}
-		if t := s.pacer.Ready(i); t.After(at) {
-			at, bind = t, i
-		}
+		uses[i] = pace.Use{Per: l.Per, Amount: l.Amount, N: costs.Get(cost, l.Dimension)}
 	}
-	return at, bind
+	return uses
 }
 
-// pace moves each limit's pacing horizon by cost at the limit's rate: forward from now
-// (sign > 0) for a charge, back for a refund.
-func (s *sim) pace(now time.Time, cost quota.Cost, sign int) {
-	for i, l := range s.limits {
-		if n := costs.Get(cost, l.Dimension); n > 0 {
-			if d := pace.Duration(l.Per, l.Amount, n); sign > 0 {
-				s.pacer.Charge(now, i, d)
-			} else {
-				s.pacer.Refund(i, d)
-			}
-		}
-	}
-}
-
-// dispatch admits queued calls in scheduler order while they fit. It returns when the
-// head could fit next (zero when nothing waits, or when only a call ending can make
-// room) and the key of what holds it back.
+// dispatch admits queued calls at now as the client's limiter does (sched.Queue.Dispatch,
+// with backfilling when there is no pacing). It returns when the call it stopped at could
+// fit next (zero when nothing waits, or when only a call ending can make room) and the
+// key of what holds it back.
 func (s *sim) dispatch(now time.Time) (time.Time, string) {
-	ctx := context.Background()
-	for {
-		f, k := s.head()
-		if f == nil {
-			return time.Time{}, ""
-		}
-		if s.p.Pacing > 0 {
-			if at, i := s.pacedAt(f.cost); at.After(now) {
-				return at, limitKey(s.limits[i])
-			}
-		}
-		ticket, retryAt, blocked, err := s.store.Reserve(ctx, now, s.limits, s.p.MaxInFlight, f.cost, 30*24*time.Hour)
-		if err != nil || ticket == 0 {
-			if err != nil || blocked < 0 {
-				return time.Time{}, concurrencyKey
-			}
-			return retryAt, limitKey(s.limits[blocked])
-		}
-		if s.p.Pacing > 0 {
-			s.pace(now, f.cost, 1)
-		}
-		s.admit(f, k)
-		f.ticket, f.at = ticket, now.Add(f.c.latency)
-		heap.Push(&s.done, f)
+	a, waiting := s.queue.Dispatch(now, s, s.pacing == 0)
+	switch {
+	case !waiting:
+		return time.Time{}, ""
+	case a.Paced:
+		return a.RetryAt, limitKey(s.limits[a.Blocked])
+	case a.Blocked < 0:
+		return time.Time{}, concurrencyKey
 	}
+	return a.RetryAt, limitKey(s.limits[a.Blocked])
 }
 
-// head returns the call to admit next and its class: the first of the highest class
-// waiting, unless a lower waiting class has earned the credit for its first call.
-func (s *sim) head() (*flight, int) {
-	top := -1
-	for k := range s.queue {
-		if len(s.queue[k]) > 0 {
-			top = k
-			break
+var _ sched.Gate[*flight] = (*sim)(nil)
+
+// Reserve asks the pacer, then the store, to admit c's reservation at now, as the
+// client's limiter does.
+func (s *sim) Reserve(now time.Time, c *sched.Call[*flight]) sched.Answer {
+	f := c.Item
+	if s.pacing > 0 {
+		if at, i := s.pacer.ReadyFor(s.uses(f.cost)); i >= 0 && at.After(now) {
+			return sched.Answer{RetryAt: at, Blocked: i, Paced: true}
 		}
 	}
-	if top < 0 {
-		return nil, -1
+	ticket, retryAt, blocked, err := s.store.Reserve(context.Background(), now, s.limits, s.p.MaxInFlight, f.cost, 30*24*time.Hour)
+	if err != nil {
+		return sched.Answer{Err: err}
 	}
-	if s.gain > 0 {
-		for k := top + 1; k < len(s.queue); k++ {
-			if len(s.queue[k]) > 0 && s.credit[k] >= s.queue[k][0].service {
-				return s.queue[k][0], k
-			}
-		}
+	if ticket != 0 && s.pacing > 0 {
+		s.pacer.ChargeFor(now, s.uses(f.cost))
 	}
-	return s.queue[top][0], top
+	return sched.Answer{OK: ticket != 0, Ticket: ticket, RetryAt: retryAt, Blocked: blocked}
 }
 
-// admit takes the first call of class k out of the queue and accounts its service as
-// quota.Limiter does: against k's credit when served out of turn, as credit to every
-// lower class waiting.
-func (s *sim) admit(f *flight, k int) {
-	for j := range k {
-		if len(s.queue[j]) > 0 {
-			s.credit[k] -= f.service
-			break
-		}
-	}
-	s.queue[k] = s.queue[k][1:]
+// Release refunds a reservation the dispatcher takes back.
+func (s *sim) Release(now time.Time, _ *sched.Call[*flight], a sched.Answer) {
+	_, _ = s.store.Settle(context.Background(), now, s.limits, a.Ticket, quota.Cost{})
+}
+
+// Decide puts an admitted call in flight until its latency has passed. The memory store
+// never fails; a failure would fail the call's document.
+func (s *sim) Decide(now time.Time, c *sched.Call[*flight], a sched.Answer) {
+	f := c.Item
 	s.queued--
-	if len(s.queue[k]) == 0 {
-		s.credit[k] = 0
+	if a.Err != nil {
+		s.failed[f.c.doc] = true
+		s.chainDone(now, f.chain)
+		return
 	}
-	for d := k + 1; d < len(s.queue); d++ {
-		if len(s.queue[d]) > 0 {
-			s.credit[d] += f.service * s.gain
-		}
-	}
+	f.ticket, f.at = a.Ticket, now.Add(f.c.latency)
+	heap.Push(&s.done, f)
+}
+
+// Smaller reports whether a reserves less than b in some dimension.
+func (s *sim) Smaller(a, b *flight) bool {
+	x, y := a.cost, b.cost
+	return x.Requests < y.Requests || x.Tokens < y.Tokens || x.InputTokens < y.InputTokens || x.OutputTokens < y.OutputTokens
 }
 
 // service is a cost's dominant share of the limits (quota.Limiter's measure).

@@ -54,3 +54,58 @@ func (p *Pacer) Refund(i int, d time.Duration) {
 	}
 	p.horizon[i] = p.horizon[i].Add(-d)
 }
+
+// Use is a cost's use of one limit of Amount per Per: N of it.
+type Use struct {
+	Per       time.Duration
+	Amount, N int64
+}
+
+// ReadyFor returns the earliest time at which the pacing admits a cost using uses[i] of
+// limit i — the latest Ready of the limits it uses (N > 0) — and the index of that limit,
+// or the zero Time and -1 when it uses none.
+func (p *Pacer) ReadyFor(uses []Use) (time.Time, int) {
+	var at time.Time
+	bind := -1
+	for i, u := range uses {
+		if u.N == 0 {
+			continue
+		}
+		if t := p.Ready(i); bind < 0 || t.After(at) {
+			at, bind = t, i
+		}
+	}
+	return at, bind
+}
+
+// ChargeFor moves the horizon of every limit a cost uses forward by its use at the
+// limit's rate, from now at the earliest. Negative uses are skipped.
+func (p *Pacer) ChargeFor(now time.Time, uses []Use) {
+	for i, u := range uses {
+		if u.N > 0 {
+			p.Charge(now, i, Duration(u.Per, u.Amount, u.N))
+		}
+	}
+}
+
+// RefundFor moves the horizon of every limit back by a refund's use at the limit's rate.
+// Negative uses are skipped.
+func (p *Pacer) RefundFor(uses []Use) {
+	for i, u := range uses {
+		if u.N > 0 {
+			p.Refund(i, Duration(u.Per, u.Amount, u.N))
+		}
+	}
+}
+
+// DefaultBurst is the client's pacing when none is configured: a sixth of the shortest
+// of the windows pers (as the client lengthens them), or zero when there are none.
+func DefaultBurst(pers ...time.Duration) time.Duration {
+	var b time.Duration
+	for _, per := range pers {
+		if b == 0 || per/6 < b {
+			b = per / 6
+		}
+	}
+	return b
+}

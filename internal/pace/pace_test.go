@@ -40,3 +40,39 @@ func TestPacer(t *testing.T) {
 		t.Errorf("Ready of an unknown limit = %v, want the zero time", got)
 	}
 }
+
+// TestPacerUses: a cost paces only the limits it uses, binds at the latest of them, and
+// a refund gives back what a charge took.
+func TestPacerUses(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := New(10*time.Second, 2)
+	uses := func(tokens, requests int64) []Use {
+		return []Use{{Per: time.Minute, Amount: 60_000, N: tokens}, {Per: time.Minute, Amount: 60, N: requests}}
+	}
+	if at, i := p.ReadyFor(uses(0, 0)); !at.IsZero() || i != -1 {
+		t.Errorf("a cost using no limit: ReadyFor = %v, %d; want the zero time, -1", at, i)
+	}
+	p.ChargeFor(t0, uses(30_000, 1)) // 30 s of tokens, 1 s of requests
+	if at, i := p.ReadyFor(uses(1, 1)); !at.Equal(t0.Add(20*time.Second)) || i != 0 {
+		t.Errorf("after 30 s of tokens: ReadyFor = %v, %d; want %v, 0", at, i, t0.Add(20*time.Second))
+	}
+	if at, i := p.ReadyFor(uses(0, 1)); !at.Before(t0) || i != 1 {
+		t.Errorf("a call of requests only: ReadyFor = %v, %d; want before %v, 1", at, i, t0)
+	}
+	p.RefundFor(uses(30_000, -5)) // negative uses are no refund
+	if got := p.Ready(0); !got.Equal(t0.Add(-10 * time.Second)) {
+		t.Errorf("after the refund: Ready(0) = %v, want %v", got, t0.Add(-10*time.Second))
+	}
+	if got := p.Ready(1); !got.Equal(t0.Add(-9 * time.Second)) {
+		t.Errorf("a negative use refunded: Ready(1) = %v, want %v", got, t0.Add(-9*time.Second))
+	}
+}
+
+func TestDefaultBurst(t *testing.T) {
+	if got := DefaultBurst(); got != 0 {
+		t.Errorf("DefaultBurst() = %v, want 0", got)
+	}
+	if got := DefaultBurst(time.Hour, time.Minute+250*time.Millisecond, 24*time.Hour); got != 10*time.Second+250*time.Millisecond/6 {
+		t.Errorf("DefaultBurst = %v, want a sixth of 1m0.25s", got)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/discover"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/pace"
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/route"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -64,6 +65,27 @@ type group struct {
 	router  *route.Router
 }
 
+// Admission returns the limits and the pacing a target's limiter admits against, given
+// its configured limits and Config's WindowMargin and Pacing (defaults applied): every
+// window lengthened by windowMargin except clock windows, which keep their alignment
+// (their guard, Per/200 at each end, is their margin); the pacing, when zero, a sixth of
+// the shortest window (pace.DefaultBurst), and none when negative. tollgate analyze
+// replays the client with the same limits.
+func Admission(limits []quota.Limit, windowMargin, pacing time.Duration) ([]quota.Limit, time.Duration) {
+	limits = append([]quota.Limit(nil), limits...)
+	pers := make([]time.Duration, len(limits))
+	for i := range limits {
+		if limits[i].Meter != quota.ClockWindow {
+			limits[i].Per += windowMargin
+		}
+		pers[i] = limits[i].Per
+	}
+	if pacing == 0 {
+		pacing = pace.DefaultBurst(pers...)
+	}
+	return limits, max(pacing, 0)
+}
+
 // newTarget resolves t's model and limits and builds its limiter and SDK client.
 func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error) {
 	c := e
@@ -84,19 +106,9 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 	}
 	for i := range limits {
 		tg.names = append(tg.names, limitName(limits[i]))
-		if limits[i].Meter != quota.ClockWindow { // clock windows keep their alignment; their guard (Per/200 at each end) is their margin
-			limits[i].Per += c.cfg.WindowMargin
-		}
 	}
-	pacing := c.cfg.Pacing
-	if pacing == 0 {
-		for _, l := range limits {
-			if pacing == 0 || l.Per/6 < pacing {
-				pacing = l.Per / 6
-			}
-		}
-	}
-	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: max(pacing, 0)})
+	limits, pacing := Admission(limits, c.cfg.WindowMargin, c.cfg.Pacing)
+	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: pacing})
 	if err != nil {
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 	}
