@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // inProcessClient is the real SDK client talking to h through h.Client(), with retries
@@ -139,7 +140,7 @@ func TestClientCloseEndsReply(t *testing.T) {
 		if got := time.Since(start); got != 0 {
 			t.Errorf("the reply went on for %v after its body was closed", got)
 		}
-		if st, _ := stats(t, h).Get(nova, "on-demand"); st.InFlight != 0 {
+		if st, _ := emustats.Get(t, h).Get(nova, "on-demand"); st.InFlight != 0 {
 			t.Errorf("in flight = %d after the body was closed, want 0", st.InFlight)
 		}
 	})

@@ -76,7 +76,7 @@ func TestValidationErrors(t *testing.T) {
 		})
 		wantAPIError[*types.ValidationException](t, err, "doesn't support counting tokens")
 	})
-	if st := stats(t, srv); len(st.Series) != 0 {
+	if st := emustats.Get(t, srv); len(st.Series) != 0 {
 		t.Errorf("rejected calls were metered: %+v", st.Series)
 	}
 }
@@ -110,7 +110,7 @@ func TestThrottles(t *testing.T) {
 				}
 			}
 			wantAPIError[*types.ThrottlingException](t, err, tt.msg)
-			s, ok := stats(t, srv).Get(nova, "on-demand")
+			s, ok := emustats.Get(t, srv).Get(nova, "on-demand")
 			if !ok || s.Throttled[tt.reason] != 1 {
 				t.Errorf("stats = %+v, want one throttle for %s", s, tt.reason)
 			}
@@ -151,7 +151,7 @@ func TestFaults(t *testing.T) {
 			tt.check(t, err)
 		})
 	}
-	st := stats(t, srv)
+	st := emustats.Get(t, srv)
 	for _, k := range []string{"service-unavailable", "internal-error", "model-not-ready", "drop"} {
 		if st.Faults[k] != 1 {
 			t.Errorf("faults[%s] = %d, want 1 (%v)", k, st.Faults[k], st.Faults)
@@ -258,7 +258,7 @@ func TestMidStreamExceptions(t *testing.T) {
 	}
 	// Each failed stream was settled at the output sent before the exception: fewer than
 	// the 200 tokens of a whole reply, more than none.
-	s, _ := stats(t, srv).Get(nova, "on-demand")
+	s, _ := emustats.Get(t, srv).Get(nova, "on-demand")
 	if s.Admitted != 4 || s.InFlight != 0 {
 		t.Fatalf("stats = %+v, want 4 admitted, none in flight", s)
 	}

@@ -2,7 +2,6 @@ package bedrocktest_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
-	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // Model ids the tests serve.
@@ -54,16 +52,6 @@ func testModels() []catalog.Model {
 // fixedOutput makes every reply n tokens long (before max_tokens clamps it).
 func fixedOutput(n int) func(int, uint64) int {
 	return func(int, uint64) int { return n }
-}
-
-// stats reads the emulator's stats endpoint in process.
-func stats(t testing.TB, h http.Handler) emustats.Snapshot {
-	t.Helper()
-	st, err := emustats.Read(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // startServer starts an emulator and closes it at the end of the test.

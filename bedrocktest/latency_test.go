@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 )
 
 // converseRequest builds an in-process Converse request for the handler.
@@ -101,7 +102,7 @@ func TestCloseEndsReplies(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() { converseRequest("converse-stream", "hi").serve(h) })
 		synctest.Wait()
-		s, _ := stats(t, h).Get(nova, "on-demand")
+		s, _ := emustats.Get(t, h).Get(nova, "on-demand")
 		if s.InFlight != 1 {
 			t.Fatalf("in flight = %d, want 1", s.InFlight)
 		}
@@ -111,7 +112,7 @@ func TestCloseEndsReplies(t *testing.T) {
 		if time.Since(start) != 0 {
 			t.Errorf("Close took %v of fake time", time.Since(start))
 		}
-		s, _ = stats(t, h).Get(nova, "on-demand")
+		s, _ = emustats.Get(t, h).Get(nova, "on-demand")
 		if s.InFlight != 0 || s.SettledTokens != 1 {
 			t.Errorf("after Close: %+v, want the call settled at its 1 input token", s)
 		}
@@ -153,7 +154,7 @@ func TestTimeScaleRun(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("200 calls took %v", d)
 	}
-	s, _ := stats(t, srv).Get(nova, "on-demand")
+	s, _ := emustats.Get(t, srv).Get(nova, "on-demand")
 	if s.Admitted != 200 || s.InFlight != 0 {
 		t.Errorf("stats = %+v", s)
 	}

@@ -79,7 +79,7 @@ func TestOversubscribedLoad(t *testing.T) {
 			close(jobs)
 			wg.Wait()
 
-			s, found := stats(t, srv).Get(sonnet, "cross-region")
+			s, found := emustats.Get(t, srv).Get(sonnet, "cross-region")
 			if !found {
 				t.Fatal("no stats")
 			}

@@ -80,7 +80,7 @@ func TestMeteringThroughSDK(t *testing.T) {
 				if got := burst(); got < tt.wantFirst-1 {
 					t.Errorf("admitted %d a minute later, want about %d", got, tt.wantFirst)
 				}
-				s, ok := stats(t, srv).Get(sonnet, "cross-region")
+				s, ok := emustats.Get(t, srv).Get(sonnet, "cross-region")
 				if !ok {
 					t.Fatal("no stats")
 				}
@@ -132,7 +132,7 @@ func TestPromptCaching(t *testing.T) {
 	if want := []counts{{2, 0, 4}, {2, 4, 0}}; got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("usage (input, cache read, cache write) = %v, want %v", got, want)
 	}
-	s, _ := stats(t, srv).Get(sonnet, "cross-region")
+	s, _ := emustats.Get(t, srv).Get(sonnet, "cross-region")
 	// Reserve input + cache read + cache write + max_tokens = 6 + 100, twice; settle
 	// input + cache write + output × 5: (2 + 4 + 50) + (2 + 0 + 50).
 	if s.ReservedTokens != 2*106 || s.SettledTokens != 56+52 {
@@ -156,7 +156,7 @@ func TestAccountsAreSeparate(t *testing.T) {
 	if _, err := runtimeClientAs(t, srv.URL, "AKIDONE").Converse(ctxT(t), in); err == nil {
 		t.Errorf("AKIDONE's second call was admitted past its quota")
 	}
-	st := stats(t, srv)
+	st := emustats.Get(t, srv)
 	if len(st.Series) != 2 || st.Series[0].Account != "AKIDONE" || st.Series[1].Account != "AKIDTWO" {
 		t.Errorf("series = %+v, want one per account", st.Series)
 	}
@@ -182,7 +182,7 @@ func TestApplicationProfile(t *testing.T) {
 	if _, err := client.Converse(ctxT(t), &bedrockruntime.ConverseInput{ModelId: aws.String(arn), Messages: userMessage("hi")}); err != nil {
 		t.Fatalf("Converse through the application profile: %v", err)
 	}
-	if s, ok := stats(t, srv).Get(sonnet, "cross-region"); !ok || s.Admitted != 1 {
+	if s, ok := emustats.Get(t, srv).Get(sonnet, "cross-region"); !ok || s.Admitted != 1 {
 		t.Errorf("stats = %+v, want the call metered as %s cross-region", s, sonnet)
 	}
 	const unmapped = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/ffffffffffff"

@@ -16,6 +16,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
 // The other SDKs' checks live in testdata/sdk: checks.js (AWS SDK for JavaScript v3,
@@ -28,17 +30,12 @@ const sdkDir = "testdata/sdk"
 var sdkChecks = []string{"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "CountTokens",
 	"ListServiceQuotas", "unknown model", "throttle"}
 
-// needTool skips the test when a tool is missing, except in CI (CI=true), where the
-// checks must run.
+// needTool ends the test when a tool is missing: a skip, or a failure when CI=true.
 func needTool(t *testing.T, what, fix string, missing bool) {
 	t.Helper()
-	if !missing {
-		return
+	if missing {
+		testtool.Missing(t, what, fix)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing and CI=true: the SDK checks must run (%s)", what, fix)
-	}
-	t.Skipf("%s is missing: %s to run these checks", what, fix)
 }
 
 // sdkScriptOptions serve a Sonnet 4 profile with room, for every operation, and Nova Lite
@@ -133,7 +130,7 @@ func runSDKScript(t *testing.T, useTLS bool, accessKey string, command ...string
 	// ConverseStream, InvokeModel, InvokeModelWithResponseStream and the Converse of the
 	// CountTokens check were admitted, the throttle check refused.
 	var admitted, throttled int64
-	for _, s := range stats(t, srv).Series {
+	for _, s := range emustats.Get(t, srv).Series {
 		if s.Account != accessKey {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 )
 
@@ -286,7 +287,7 @@ func TestCountTokensRoundTrip(t *testing.T) {
 		t.Errorf("invokeModel input tokens = %d, want 6", got)
 	}
 	// Counting is free: nothing was metered.
-	if st := stats(t, srv); len(st.Series) != 0 {
+	if st := emustats.Get(t, srv); len(st.Series) != 0 {
 		t.Errorf("CountTokens was metered: %+v", st.Series)
 	}
 }

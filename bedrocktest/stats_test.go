@@ -40,7 +40,7 @@ func TestStatsTotals(t *testing.T) {
 			if got, want := srv.Stats(), (bedrocktest.Stats{Admitted: 1, Throttled: 1, Overshoot: 202}); got != want {
 				t.Errorf("Stats() = %+v, want %+v", got, want)
 			}
-			s, _ := stats(t, srv).Get(sonnet, "cross-region")
+			s, _ := emustats.Get(t, srv).Get(sonnet, "cross-region")
 			tpm, _ := s.Limit(emustats.TokensPerMinute)
 			if s.Admitted != 1 || s.Throttled[emustats.TokensPerMinute] != 1 || tpm.Peak != 502 || tpm.Amount != 300 {
 				t.Errorf("series = %+v, want 1 admitted, 1 throttled, TPM peak 502 of 300", s)

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
-	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/results"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -143,14 +141,4 @@ func write(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// stats reads the emulator's stats endpoint in process.
-func stats(t testing.TB, h http.Handler) emustats.Snapshot {
-	t.Helper()
-	st, err := emustats.Read(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }

@@ -106,7 +106,7 @@ func TestRunSkipsBadFilesAndResumes(t *testing.T) {
 		if _, listed := paths[filepath.ToSlash(filepath.Join(dir, "image.png"))]; listed {
 			t.Error("image.png, not a document format, was listed")
 		}
-		if s, _ := stats(t, f.srv).Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region"); throttled(s) != 0 {
+		if s, _ := emustats.Get(t, f.srv).Get("anthropic.claude-sonnet-4-20250514-v1:0", "cross-region"); throttled(s) != 0 {
 			t.Errorf("emulator throttled %d calls", throttled(s))
 		}
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"testing"
 	"time"
 )
 
@@ -159,4 +160,14 @@ func Sort(series []Series) {
 		return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Scope, b.Scope),
 			cmp.Compare(a.Region, b.Region), cmp.Compare(a.Account, b.Account))
 	})
+}
+
+// Get is Read for tests: it fails t when the snapshot cannot be read.
+func Get(t testing.TB, h http.Handler) Snapshot {
+	t.Helper()
+	s, err := Read(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

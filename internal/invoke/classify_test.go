@@ -84,7 +84,7 @@ func TestClassifyEmulator(t *testing.T) {
 				t.Errorf("the server saw %d requests for %d calls: the client retried", got, want)
 			}
 			if tt.throttle != "" {
-				s, _ := stats(t, e).Get(nova, "on-demand")
+				s, _ := emustats.Get(t, e).Get(nova, "on-demand")
 				if s.Throttled[tt.throttle] != 1 {
 					t.Errorf("emulator throttles = %v, want one %s", s.Throttled, tt.throttle)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
@@ -59,7 +60,7 @@ func TestNewClientTarget(t *testing.T) {
 			if _, err := client.Converse(ctxT(t), converseInput("hi", 8)); err != nil {
 				t.Fatalf("Converse: %v", err)
 			}
-			st := stats(t, e)
+			st := emustats.Get(t, e)
 			if len(st.Series) != 1 || st.Series[0].Account != tt.account || st.Series[0].Region != tt.wantReg {
 				t.Errorf("series = %+v, want account %s in %s", st.Series, tt.account, tt.wantReg)
 			}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
-	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
@@ -133,14 +132,4 @@ func (r *endRecorder) only(t testing.TB) invoke.StreamEnd {
 		t.Fatalf("done called %d times, want 1", n)
 	}
 	return *r.end.Load()
-}
-
-// stats reads the emulator's stats endpoint in process.
-func stats(t testing.TB, h http.Handler) emustats.Snapshot {
-	t.Helper()
-	st, err := emustats.Read(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
