@@ -70,7 +70,7 @@ type proc struct {
 }
 
 // urlLine finds the URL a serve or emulate process prints when it is ready.
-var urlLine = regexp.MustCompile(`(?:Tollgate gateway|Bedrock emulator) on (https?://[0-9.:]+)`)
+var urlLine = regexp.MustCompile(`(?:Tollgate gateway|Bedrock emulator) on (https?://[0-9.]+:[0-9]+)`)
 
 // startProc starts this test binary as "tollgate args…" with env added, and waits for
 // the URL it prints when it listens.
