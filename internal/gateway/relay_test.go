@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/quota"
+)
+
+// relayModel is the model the relay tests call: Claude Sonnet 4 through the US profile,
+// 200,000 tokens per minute by default.
+const relayModel = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+
+// relayGateway is a gateway with a Relay in front of an in-process emulator, on real
+// listeners.
+type relayGateway struct {
+	URL   string
+	Relay *Relay
+	Emu   *bedrocktest.Server
+	Keys  map[string]Credentials // one key per tenant
+}
+
+// newRelayGateway starts an emulator enforcing tpm tokens per minute on relayModel at
+// scale, and a gateway relaying to it (calls waiting up to maxWait) whose tenants have
+// the limits given.
+func newRelayGateway(t *testing.T, tpm int64, scale float64, latency bedrocktest.Latency, maxWait time.Duration, tenants map[string]Tenant) *relayGateway {
+	t.Helper()
+	m, ref, err := catalog.Default().Lookup(relayModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
+	ls := bm.Limits[ref.Scope]
+	ls.TokensPerMinute, ls.TokensPerDay, ls.TokensPerDayDoubled = tpm, 0, false
+	bm.Limits[ref.Scope] = ls
+	emu, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale, Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	g := &relayGateway{Emu: emu, Keys: map[string]Credentials{}}
+	for name := range tenants {
+		if g.Keys[name], err = CreateKey(path, name, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f File
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f.Tenants = tenants
+	if data, err = yaml.Marshal(&f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := OpenKeys(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := NewRelay(context.Background(), RelayConfig{TimeScale: scale, MaxWait: maxWait, Pipeline: pipeline.Config{
+		AWS: aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDRELAYTEST", "x", "")},
+		Targets: []pipeline.TargetConfig{{Region: "us-east-1", Model: relayModel, Endpoint: emu.URL,
+			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: tpm, Per: time.Duration(float64(time.Minute) / scale)}}}},
+		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Relay = relay
+	srv, err := New(Config{Keys: keys, Handler: relay, Status: relay.Status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		relay.Close()
+	})
+	g.URL = "http://" + ln.Addr().String()
+	return g
+}
+
+// client is the Go SDK signing with tenant's key, one attempt per call.
+func (g *relayGateway) client(tenant string) *bedrockruntime.Client {
+	k := g.Keys[tenant]
+	return bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")},
+		func(o *bedrockruntime.Options) {
+			o.BaseEndpoint = aws.String(g.URL)
+			o.RetryMaxAttempts = 1
+		})
+}
+
+// converseOf is a Converse call of about words input tokens and maxTokens.
+func converseOf(words, maxTokens int, prio string) *bedrockruntime.ConverseInput {
+	in := &bedrockruntime.ConverseInput{ModelId: aws.String(relayModel),
+		Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: strings.Repeat("word ", words)}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(maxTokens))}}
+	if prio != "" {
+		in.RequestMetadata = map[string]string{"priority": prio}
+	}
+	return in
+}
+
+// waitedOf reads the X-Tollgate-Waited header of an SDK output's raw response.
+func waitedOf(t *testing.T, md middleware.Metadata) time.Duration {
+	t.Helper()
+	resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
+	if !ok {
+		t.Fatal("no raw response")
+	}
+	s, err := strconv.ParseFloat(resp.Header.Get(HeaderWaited), 64)
+	if err != nil {
+		t.Fatalf("%s %q: %v", HeaderWaited, resp.Header.Get(HeaderWaited), err)
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// TestRelayTenantIsolation: a tenant flooding the gateway at ten times its own limit
+// (20,000 tokens a minute, a tenth of the account's 200,000), at the High class, gets
+// 429s naming its own limit and does not push another tenant's High calls past a wait
+// of 2 emulated seconds (200 ms at ×10). Without the tenant's limit the flood alone
+// would fill the account's minute, and the other tenant's calls would wait for its
+// window to drain.
+func TestRelayTenantIsolation(t *testing.T) {
+	const scale = 10
+	const floodLimit = 20_000
+	g := newRelayGateway(t, 200_000, scale, bedrocktest.Latency{TimeToFirstToken: 100 * time.Millisecond, PerOutputToken: time.Millisecond}, time.Second,
+		map[string]Tenant{"flood": {TokensPerMinute: floodLimit}, "vip": {}})
+	flood, vip := g.client("flood"), g.client("vip")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+
+	// Flood: 10 × 20,000 tokens per emulated minute (6 s real) offered at an even pace,
+	// each call about 1,000 tokens reserved.
+	const callTokens = 1000
+	every := time.Duration(float64(6*time.Second) * callTokens / (10 * floodLimit))
+	var floodOK, floodRefused atomic.Int64
+	var refusal atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := flood.Converse(ctx, converseOf(700, 200, "high"))
+				var ae interface{ ErrorCode() string }
+				switch {
+				case err == nil:
+					floodOK.Add(1)
+				case errors.As(err, &ae) && ae.ErrorCode() == "ThrottlingException":
+					floodRefused.Add(1)
+					refusal.Store(err.Error())
+				}
+			}()
+		}
+	}()
+	time.Sleep(2 * time.Second) // the flood reaches its limit
+	var waits []time.Duration
+	for range 20 {
+		out, err := vip.Converse(ctx, converseOf(700, 200, "high"))
+		if err != nil {
+			t.Fatalf("vip call: %v", err)
+		}
+		waits = append(waits, waitedOf(t, out.ResultMetadata))
+		time.Sleep(150 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	slices.Sort(waits)
+	t.Logf("flood: %d answered, %d refused; vip waits p50 %v, max %v", floodOK.Load(), floodRefused.Load(), waits[len(waits)/2], waits[len(waits)-1])
+	const bound = 200 * time.Millisecond // 2 emulated seconds
+	if waits[len(waits)-1] > bound {
+		t.Errorf("vip's High calls waited up to %v, more than %v, under another tenant's flood: waits %v", waits[len(waits)-1], bound, waits)
+	}
+	if floodRefused.Load() == 0 {
+		t.Errorf("the flood at 10× its limit was never refused")
+	} else if msg, _ := refusal.Load().(string); !strings.Contains(msg, "tenant flood is over its own limit of 20000 tokens per minute") {
+		t.Errorf("the flood's refusal %q does not name its own limit", msg)
+	}
+}
+
+// TestRelayDisconnectReturnsReservation: a caller that leaves — while its call waits in
+// the queue, or while the upstream works on it — has its place and its reservation
+// returned at once: nothing stays queued, in flight or counted against the quota.
+func TestRelayDisconnectReturnsReservation(t *testing.T) {
+	// Slow answers: 10 s to the first token.
+	g := newRelayGateway(t, 100_000, 1, bedrocktest.Latency{TimeToFirstToken: 10 * time.Second, PerOutputToken: time.Millisecond}, 2*time.Minute,
+		map[string]Tenant{"team-a": {}})
+	c := g.client("team-a")
+	status := func() (inFlight int, used float64, waiting int) {
+		st := g.Relay.Status()
+		for _, q := range st.Queues {
+			waiting += q.Waiting
+		}
+		return st.Targets[0].InFlight, st.Targets[0].Limits[0].Used, waiting
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				inFlight, used, waiting := status()
+				t.Fatalf("%s: in flight %d, used %v, waiting %d", what, inFlight, used, waiting)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// A call that reserves most of the minute (60,000 of 100,000 tokens and its input),
+	// and one behind it that must wait for the window.
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	go func() { _, err := c.Converse(ctx1, converseOf(100, 60_000, "")); errs <- err }()
+	eventually("the first call under way", func() bool { n, used, _ := status(); return n == 1 && used >= 60_000 })
+	go func() { _, err := c.Converse(ctx2, converseOf(100, 60_000, "")); errs <- err }()
+	eventually("the second call waiting", func() bool { _, _, w := status(); return w == 1 })
+
+	cancel2() // leaves while waiting
+	eventually("the waiting call's place returned", func() bool { n, _, w := status(); return w == 0 && n == 1 })
+	cancel1() // leaves while the upstream works
+	start := time.Now()
+	eventually("the reservation returned", func() bool { n, used, _ := status(); return n == 0 && used == 0 })
+	t.Logf("reservation returned %v after the caller left", time.Since(start).Round(time.Millisecond))
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("a call its caller cancelled ended with %v", err)
+		}
+	}
+	if ts := g.Relay.Status().Tenants; len(ts) != 1 || ts[0].InFlight != 0 || ts[0].Waiting != 0 {
+		t.Errorf("tenant status after the callers left: %+v", ts)
+	}
+}
