@@ -278,28 +278,26 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 		}
 		targets = append(targets, pipeline.TargetConfig{Region: region, Model: id, Endpoint: f.upstream, Limits: scaled})
 	}
-	endpoint := f.upstream
 	if f.emulate {
 		srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: emulated, TimeScale: scale, Region: region, Catalog: cat})
 		if err != nil {
 			return nil, err
 		}
-		side.srv, endpoint = srv, srv.URL
+		side.srv = srv
 		for i := range targets {
 			targets[i].Endpoint = srv.URL
 		}
 		side.note = fmt.Sprintf("in-process Bedrock emulator with the AWS default quotas of %s, time scale %g×", region, scale)
 	} else {
-		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--upstream %q: give the emulator's URL, e.g. http://127.0.0.1:8480", endpoint)}
+		if u, err := url.Parse(f.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError{fmt.Errorf("--upstream %q: give the emulator's URL, e.g. http://127.0.0.1:8480", f.upstream)}
 		}
-		side.note = fmt.Sprintf("upstream %s, time scale %g×", endpoint, scale)
+		side.note = fmt.Sprintf("upstream %s, time scale %g×", f.upstream, scale)
 	}
 	side.note += ", models " + strings.Join(models, ", ")
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(upstreamAccessKey, "emulated", "")}
 	side.pipeline = pipeline.Config{AWS: awsCfg, Catalog: cat, Targets: targets, Pacing: batch.ClientPacing,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) }}
-	_ = endpoint
 	return side, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,11 +43,28 @@ type relayGateway struct {
 	Keys  map[string]Credentials // one key per tenant
 }
 
-// newRelayGateway starts an emulator enforcing tpm tokens per minute on relayModel at
-// scale, and a gateway relaying to it (calls waiting up to maxWait) whose tenants have
-// the limits given.
-func newRelayGateway(t *testing.T, tpm int64, scale float64, latency bedrocktest.Latency, maxWait time.Duration, tenants map[string]Tenant) *relayGateway {
+// relaySetup describes a relay test's emulator and gateway.
+type relaySetup struct {
+	// tpm is the emulator's tokens per minute on relayModel; gatewayTPM the gateway's
+	// limit for it (zero: tpm).
+	tpm, gatewayTPM int64
+	// scale is the time scale; latency the emulator's.
+	scale   float64
+	latency bedrocktest.Latency
+	// maxWait is the gateway's RelayConfig.MaxWait.
+	maxWait time.Duration
+	// tenants are the tenants, each given one key.
+	tenants map[string]Tenant
+}
+
+// newRelayGateway starts an emulator and a gateway relaying to it as s describes.
+func newRelayGateway(t *testing.T, s relaySetup) *relayGateway {
 	t.Helper()
+	tpm, scale, latency, maxWait, tenants := s.tpm, s.scale, s.latency, s.maxWait, s.tenants
+	gatewayTPM := s.gatewayTPM
+	if gatewayTPM == 0 {
+		gatewayTPM = tpm
+	}
 	m, ref, err := catalog.Default().Lookup(relayModel)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +108,7 @@ func newRelayGateway(t *testing.T, tpm int64, scale float64, latency bedrocktest
 	relay, err := NewRelay(context.Background(), RelayConfig{TimeScale: scale, MaxWait: maxWait, Pipeline: pipeline.Config{
 		AWS: aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDRELAYTEST", "x", "")},
 		Targets: []pipeline.TargetConfig{{Region: "us-east-1", Model: relayModel, Endpoint: emu.URL,
-			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: tpm, Per: time.Duration(float64(time.Minute) / scale)}}}},
+			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: gatewayTPM, Per: time.Duration(float64(time.Minute) / scale)}}}},
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
 	}})
 	if err != nil {
@@ -160,8 +178,8 @@ func waitedOf(t *testing.T, md middleware.Metadata) time.Duration {
 func TestRelayTenantIsolation(t *testing.T) {
 	const scale = 10
 	const floodLimit = 20_000
-	g := newRelayGateway(t, 200_000, scale, bedrocktest.Latency{TimeToFirstToken: 100 * time.Millisecond, PerOutputToken: time.Millisecond}, time.Second,
-		map[string]Tenant{"flood": {TokensPerMinute: floodLimit}, "vip": {}})
+	g := newRelayGateway(t, relaySetup{tpm: 200_000, scale: scale, latency: bedrocktest.Latency{TimeToFirstToken: 100 * time.Millisecond, PerOutputToken: time.Millisecond},
+		maxWait: time.Second, tenants: map[string]Tenant{"flood": {TokensPerMinute: floodLimit}, "vip": {}}})
 	flood, vip := g.client("flood"), g.client("vip")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -229,8 +247,8 @@ func TestRelayTenantIsolation(t *testing.T) {
 // returned at once: nothing stays queued, in flight or counted against the quota.
 func TestRelayDisconnectReturnsReservation(t *testing.T) {
 	// Slow answers: 10 s to the first token.
-	g := newRelayGateway(t, 100_000, 1, bedrocktest.Latency{TimeToFirstToken: 10 * time.Second, PerOutputToken: time.Millisecond}, 2*time.Minute,
-		map[string]Tenant{"team-a": {}})
+	g := newRelayGateway(t, relaySetup{tpm: 100_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: 10 * time.Second, PerOutputToken: time.Millisecond},
+		maxWait: 2 * time.Minute, tenants: map[string]Tenant{"team-a": {}}})
 	c := g.client("team-a")
 	status := func() (inFlight int, used float64, waiting int) {
 		st := g.Relay.Status()
@@ -274,4 +292,78 @@ func TestRelayDisconnectReturnsReservation(t *testing.T) {
 	if ts := g.Relay.Status().Tenants; len(ts) != 1 || ts[0].InFlight != 0 || ts[0].Waiting != 0 {
 		t.Errorf("tenant status after the callers left: %+v", ts)
 	}
+}
+
+// TestRelayRetryKeepsItsPlace: a call refused because its forecast wait is too long gets
+// 429 at once; the SDK's next attempt of the same call (the same amz-sdk-invocation-id)
+// is not refused on the forecast again but waits its turn, at the front of its tenant's
+// class, while a new call is still refused at once.
+func TestRelayRetryKeepsItsPlace(t *testing.T) {
+	const maxWait = time.Second
+	g := newRelayGateway(t, relaySetup{tpm: 100_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: 10 * time.Second, PerOutputToken: time.Millisecond},
+		maxWait: maxWait, tenants: map[string]Tenant{"team-a": {}}})
+	c := g.client("team-a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _, _ = c.Converse(ctx, converseOf(100, 60_000, "")) }() // fills the minute
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Relay.Status().Targets[0].InFlight == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first call did not get under way")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	body := `{"messages":[{"role":"user","content":[{"text":"hello"}]}],"inferenceConfig":{"maxTokens":60000}}`
+	attempt := func(invocation string) (status int, took time.Duration) {
+		r := httptestRequest(t, g.URL+"/model/"+escapeSegment(relayModel)+"/converse", body)
+		r.Header.Set("Amz-Sdk-Invocation-Id", invocation)
+		signRequest(t, r, g.Keys["team-a"], []byte(body), time.Now())
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	if status, took := attempt("call-1"); status != 429 || took > maxWait/2 {
+		t.Fatalf("a call whose forecast wait is a minute: %d after %v, want 429 at once", status, took)
+	}
+	if status, took := attempt("call-1"); status != 429 || took < maxWait*9/10 {
+		t.Errorf("the same call's next attempt: %d after %v, want it to wait its turn (up to %v)", status, took, maxWait)
+	}
+	if status, took := attempt("call-2"); status != 429 || took > maxWait/2 {
+		t.Errorf("a new call: %d after %v, want 429 at once", status, took)
+	}
+}
+
+// TestRelayRetriesUpstreamThrottles: when the upstream throttles (its quota is half
+// what the gateway was told), the gateway retries and adapts; the callers see no
+// throttle.
+func TestRelayRetriesUpstreamThrottles(t *testing.T) {
+	g := newRelayGateway(t, relaySetup{tpm: 20_000, gatewayTPM: 40_000, scale: 20, latency: bedrocktest.Latency{TimeToFirstToken: 10 * time.Millisecond, PerOutputToken: time.Millisecond},
+		tenants: map[string]Tenant{"team-a": {}}})
+	c := g.client("team-a")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Converse(context.Background(), converseOf(1500, 200, ""))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a caller saw %v", err)
+		}
+	}
+	st := g.Relay.Status()
+	if st.Targets[0].Throttles == 0 {
+		t.Errorf("the upstream throttled nothing: the test did not test retries")
+	}
+	t.Logf("upstream throttles retried by the gateway: %d", st.Targets[0].Throttles)
 }
