@@ -355,12 +355,19 @@ func (rl *Relay) maxWait(op wire.Operation, req *estimate.Request) time.Duration
 	return max(SDKReadTimeout-readTimeoutMargin-answer, minMaxWait)
 }
 
-// requestOf reads a call's body into the estimator's representation.
+// requestOf reads a call's body into the estimator's representation. An InvokeModel
+// body that is not an Anthropic Messages request (another model family's native format)
+// is counted whole as text, with max_tokens unset, so the model's default output is
+// reserved: more than the call may need, never less.
 func requestOf(op wire.Operation, body []byte) (*estimate.Request, error) {
 	if op == wire.Converse || op == wire.ConverseStream {
 		return converseRequest(body)
 	}
-	return estimate.ParseInvokeBody(body)
+	req, err := estimate.ParseInvokeBody(body)
+	if err != nil {
+		return &estimate.Request{Messages: []estimate.Message{{Role: "user", Content: []estimate.Block{{Kind: estimate.Text, Text: string(body)}}}}}, nil
+	}
+	return req, nil
 }
 
 // answerError answers an error of the gateway's own, with the gateway's request id, and

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/wire"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -55,6 +58,8 @@ type relaySetup struct {
 	maxWait time.Duration
 	// tenants are the tenants, each given one key.
 	tenants map[string]Tenant
+	// endpoint, when set, is the upstream the gateway calls instead of the emulator.
+	endpoint string
 }
 
 // newRelayGateway starts an emulator and a gateway relaying to it as s describes.
@@ -105,9 +110,13 @@ func newRelayGateway(t *testing.T, s relaySetup) *relayGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	endpoint := emu.URL
+	if s.endpoint != "" {
+		endpoint = s.endpoint
+	}
 	relay, err := NewRelay(context.Background(), RelayConfig{TimeScale: scale, MaxWait: maxWait, Pipeline: pipeline.Config{
 		AWS: aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDRELAYTEST", "x", "")},
-		Targets: []pipeline.TargetConfig{{Region: "us-east-1", Model: relayModel, Endpoint: emu.URL,
+		Targets: []pipeline.TargetConfig{{Region: "us-east-1", Model: relayModel, Endpoint: endpoint,
 			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: gatewayTPM, Per: time.Duration(float64(time.Minute) / scale)}}}},
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) },
 	}})
@@ -366,4 +375,105 @@ func TestRelayRetriesUpstreamThrottles(t *testing.T) {
 		t.Errorf("the upstream throttled nothing: the test did not test retries")
 	}
 	t.Logf("upstream throttles retried by the gateway: %d", st.Targets[0].Throttles)
+}
+
+// converseStream reads a ConverseStream to its end and returns the text and the
+// stream's error.
+func converseStream(t *testing.T, c *bedrockruntime.Client) (string, error) {
+	t.Helper()
+	in := converseOf(50, 100, "")
+	out, err := c.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
+	if err != nil {
+		t.Fatalf("ConverseStream did not start: %v", err)
+	}
+	var text strings.Builder
+	for ev := range out.GetStream().Events() {
+		if d, ok := ev.(*types.ConverseStreamOutputMemberContentBlockDelta); ok {
+			if txt, ok := d.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+				text.WriteString(txt.Value)
+			}
+		}
+	}
+	return text.String(), out.GetStream().Err()
+}
+
+// TestRelayStreamFailures: a stream that fails after it began reaches the caller as the
+// SDK's usual exception from the stream: an exception frame of the upstream is passed
+// through, and an upstream connection that breaks ends the stream with a
+// serviceUnavailableException frame of the gateway. Either way the call's place in
+// flight is returned.
+func TestRelayStreamFailures(t *testing.T) {
+	t.Run("upstream exception", func(t *testing.T) {
+		g := newRelayGateway(t, relaySetup{tpm: 200_000, scale: 20, tenants: map[string]Tenant{"team-a": {}}})
+		if err := g.Emu.SetFaults(bedrocktest.Faults{StreamThrottle: 1}); err != nil {
+			t.Fatal(err)
+		}
+		text, err := converseStream(t, g.client("team-a"))
+		var te *types.ThrottlingException
+		if !errors.As(err, &te) || text == "" {
+			t.Errorf("stream gave %q, then %v; want some text, then ThrottlingException", text, err)
+		}
+		g.eventuallyIdle(t)
+	})
+	t.Run("upstream connection breaks", func(t *testing.T) {
+		broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", wire.ContentTypeEventStream)
+			w.WriteHeader(http.StatusOK)
+			ew := wire.NewEventWriter(w, http.NewResponseController(w).Flush)
+			_ = ew.Event("messageStart", map[string]string{"role": "assistant"})
+			_ = ew.Event("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]string{"text": "The parties are"}})
+			panic(http.ErrAbortHandler) // the connection breaks mid-stream
+		}))
+		defer broken.Close()
+		g := newRelayGateway(t, relaySetup{tpm: 200_000, scale: 20, endpoint: broken.URL, tenants: map[string]Tenant{"team-a": {}}})
+		text, err := converseStream(t, g.client("team-a"))
+		var su *types.ServiceUnavailableException
+		if !errors.As(err, &su) || text != "The parties are" {
+			t.Errorf("stream gave %q, then %v; want the text sent, then ServiceUnavailableException", text, err)
+		}
+		g.eventuallyIdle(t)
+	})
+}
+
+// eventuallyIdle waits up to a second for no call to be in flight, on the target or for
+// any tenant.
+func (g *relayGateway) eventuallyIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		st := g.Relay.Status()
+		busy := st.Targets[0].InFlight
+		for _, tn := range st.Tenants {
+			busy += tn.InFlight
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still in flight: %+v %+v", st.Targets, st.Tenants)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRelayErrors: the upstream's refusal of a body reaches the caller as the upstream
+// answered it (an InvokeModel body the gateway cannot estimate is still forwarded, not
+// refused by the gateway), and a model the gateway serves no target for is refused
+// naming the fix.
+func TestRelayErrors(t *testing.T) {
+	g := newRelayGateway(t, relaySetup{tpm: 200_000, scale: 20, tenants: map[string]Tenant{"team-a": {}}})
+	c := g.client("team-a")
+	_, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(relayModel),
+		Body: []byte(`{"prompt": "Name the parties.", "max_gen_len": 50}`), ContentType: aws.String("application/json")})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "Malformed input request") {
+		t.Errorf("a body the model refuses: %v; want the upstream's ValidationException", err)
+	}
+	_, err = c.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String("amazon.nova-pro-v1:0"),
+		Messages: converseOf(5, 10, "").Messages})
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "serves no target for amazon.nova-pro-v1:0") {
+		t.Errorf("a model not served: %v; want ValidationException naming it", err)
+	}
+	g.eventuallyIdle(t)
 }
