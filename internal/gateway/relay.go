@@ -209,6 +209,9 @@ func (rl *Relay) call(w http.ResponseWriter, r *http.Request, c *Call, start tim
 			}
 			return answerError(w, c, wire.ThrottlingException, tl.Error())
 		}
+		if errors.Is(err, quota.ErrClosed) {
+			return answerError(w, c, wire.ServiceUnavailableException, "Tollgate: the gateway is shutting down.")
+		}
 		return answerError(w, c, wire.InternalServerException, "Tollgate: "+err.Error())
 	}
 	ended := false
