@@ -44,7 +44,8 @@ type serveFlags struct {
 	upstream                            string
 	timeScale                           float64
 	models                              []string
-	region, catalogFile                 string
+	regions                             []string
+	catalogFile                         string
 	tpm, tpd, rpm                       int64
 	limits                              []string
 	maxWait, grace                      time.Duration
@@ -95,7 +96,7 @@ SIGTERM or Ctrl-C stops accepting calls, lets those under way finish (--grace), 
 	fl.StringVar(&f.upstream, "upstream", "", "call the Bedrock Runtime at this URL (a \"tollgate emulate\") instead of Amazon Bedrock")
 	fl.Float64Var(&f.timeScale, "time-scale", 0, "with --emulate or --upstream: the emulator's emulated seconds per real second (default 1)")
 	fl.StringArrayVar(&f.models, "model", nil, "model or inference-profile id to serve (repeatable; default "+batch.DefaultModel+")")
-	fl.StringVar(&f.region, "region", "", "AWS region to call (default: the AWS configuration's, us-east-1 with --emulate or --upstream)")
+	fl.StringArrayVar(&f.regions, "region", nil, "AWS region to call (repeatable: each model is served in each region, calls routed among them; default: the AWS configuration's, us-east-1 with --emulate or --upstream)")
 	fl.StringVar(&f.catalogFile, "catalog", "", "YAML catalog file adding or overriding models (see docs/catalog.md)")
 	fl.Int64Var(&f.tpm, "tpm", 0, "tokens-per-minute quota of each model (default: read with Service Quotas, else the AWS default)")
 	fl.Int64Var(&f.tpd, "tpd", 0, "tokens-per-day quota of each model (default: as --tpm)")
@@ -250,10 +251,11 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 	if scale == 0 {
 		scale = 1
 	}
-	region := f.region
-	if region == "" {
-		region = "us-east-1"
+	regions := f.regions
+	if len(regions) == 0 {
+		regions = []string{"us-east-1"}
 	}
+	region := regions[0]
 	side := &serveSide{scale: scale}
 	var emulated []bedrocktest.Model
 	var targets []pipeline.TargetConfig
@@ -262,21 +264,23 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--model: %w", err)}
 		}
-		limits := explicit
-		if limits == nil {
-			if limits, err = m.Limits(ref.Scope, region, false); err != nil {
-				return nil, usageError{fmt.Errorf("--model %s: %w: give --tpm", id, err)}
+		for i, r := range regions {
+			limits := explicit
+			if limits == nil {
+				if limits, err = m.Limits(ref.Scope, r, false); err != nil {
+					return nil, usageError{fmt.Errorf("--model %s in %s: %w: give --tpm", id, r, err)}
+				}
 			}
+			if f.emulate && i == 0 { // the emulator meters each region apart, with these limits
+				emulated = append(emulated, emulatedModel(m, ref.Scope, r, limits))
+			}
+			scaled := make([]quota.Limit, len(limits))
+			for i, l := range limits {
+				l.Per = time.Duration(float64(l.Per) / scale)
+				scaled[i] = l
+			}
+			targets = append(targets, pipeline.TargetConfig{Region: r, Model: id, Endpoint: f.upstream, Limits: scaled})
 		}
-		if f.emulate {
-			emulated = append(emulated, emulatedModel(m, ref.Scope, region, limits))
-		}
-		scaled := make([]quota.Limit, len(limits))
-		for i, l := range limits {
-			l.Per = time.Duration(float64(l.Per) / scale)
-			scaled[i] = l
-		}
-		targets = append(targets, pipeline.TargetConfig{Region: region, Model: id, Endpoint: f.upstream, Limits: scaled})
 	}
 	if f.emulate {
 		srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: emulated, TimeScale: scale, Region: region, Catalog: cat})
@@ -287,7 +291,7 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 		for i := range targets {
 			targets[i].Endpoint = srv.URL
 		}
-		side.note = fmt.Sprintf("in-process Bedrock emulator with the AWS default quotas of %s, time scale %g×", region, scale)
+		side.note = fmt.Sprintf("in-process Bedrock emulator with the AWS default quotas of %s, time scale %g×", strings.Join(regions, ", "), scale)
 	} else {
 		if u, err := url.Parse(f.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, usageError{fmt.Errorf("--upstream %q: give the emulator's URL, e.g. http://127.0.0.1:8480", f.upstream)}
@@ -295,6 +299,9 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 		side.note = fmt.Sprintf("upstream %s, time scale %g×", f.upstream, scale)
 	}
 	side.note += ", models " + strings.Join(models, ", ")
+	if len(regions) > 1 {
+		side.note += " in " + strings.Join(regions, ", ")
+	}
 	awsCfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(upstreamAccessKey, "emulated", "")}
 	side.pipeline = pipeline.Config{AWS: awsCfg, Catalog: cat, Targets: targets, Pacing: batch.ClientPacing,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) }}
@@ -324,8 +331,8 @@ func emulatedModel(m catalog.Model, scope catalog.Scope, region string, limits [
 // and region, quotas from the flags, else Service Quotas, else the catalog's defaults.
 func bedrockUpstream(ctx context.Context, f serveFlags, cat *catalog.Catalog, models []string, explicit []quota.Limit, logger *slog.Logger) (*serveSide, error) {
 	var opts []func(*config.LoadOptions) error
-	if f.region != "" {
-		opts = append(opts, config.WithRegion(f.region))
+	if len(f.regions) > 0 {
+		opts = append(opts, config.WithRegion(f.regions[0]))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -337,11 +344,17 @@ func bedrockUpstream(ctx context.Context, f serveFlags, cat *catalog.Catalog, mo
 	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, usageError{fmt.Errorf("no usable AWS credentials for the gateway (%v): set AWS_PROFILE, run \"aws sso login\", or give the instance a role; or try --emulate", err)}
 	}
+	regions := f.regions
+	if len(regions) == 0 {
+		regions = []string{awsCfg.Region}
+	}
 	var targets []pipeline.TargetConfig
 	for _, id := range models {
-		targets = append(targets, pipeline.TargetConfig{Region: awsCfg.Region, Model: id, Limits: explicit})
+		for _, r := range regions {
+			targets = append(targets, pipeline.TargetConfig{Region: r, Model: id, Limits: explicit})
+		}
 	}
-	note := "Amazon Bedrock in " + awsCfg.Region + ", models " + strings.Join(models, ", ")
+	note := "Amazon Bedrock in " + strings.Join(regions, ", ") + ", models " + strings.Join(models, ", ")
 	return &serveSide{scale: 1, note: note, pipeline: pipeline.Config{AWS: awsCfg, Catalog: cat, Targets: targets,
 		DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing, Logger: logger}}, nil
 }

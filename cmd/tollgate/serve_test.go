@@ -531,3 +531,43 @@ func TestServeAuthRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestServeBedrockDefaultChain: without --emulate or --upstream, the gateway calls
+// Bedrock the way "tollgate run" does — the default credential chain, a target per
+// region given, each target's quotas read with Service Quotas — here with the standard
+// AWS_ENDPOINT_URL_* variables pointing both services at a "tollgate emulate", which sees
+// the calls signed with the gateway's own credentials.
+func TestServeBedrockDefaultChain(t *testing.T) {
+	emu := startProc(t, nil, "emulate", "--addr", "127.0.0.1:0", "--time-scale", "20")
+	xdg := t.TempDir()
+	key := createKey(t, xdg, "team-a")
+	srv := startProc(t, []string{"XDG_CONFIG_HOME=" + xdg, "HOME=" + t.TempDir(), "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=AKIDGATEWAYOWN", "AWS_SECRET_ACCESS_KEY=gateway-secret", "AWS_REGION=us-east-1",
+		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + emu.url, "AWS_ENDPOINT_URL_SERVICE_QUOTAS=" + emu.url},
+		"serve", "--listen", "127.0.0.1:0", "--region", "us-east-1", "--region", "us-west-2")
+	c := bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(key.id, key.secret, "")},
+		func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(srv.url) })
+	goEveryOperation(t, c)
+	var st struct {
+		Targets []struct{ Name string }
+	}
+	getJSON(t, srv.url+"/status.json", &st)
+	if len(st.Targets) != 2 || !strings.HasPrefix(st.Targets[0].Name, "us-east-1/") || !strings.HasPrefix(st.Targets[1].Name, "us-west-2/") {
+		t.Errorf("targets %+v, want the model in us-east-1 and us-west-2", st.Targets)
+	}
+	if !strings.Contains(srv.stderr.String(), "source=\"service quotas") {
+		t.Errorf("the targets' quotas were not read with Service Quotas: %s", srv.stderr.String())
+	}
+	var stats bedrocktest.Stats
+	getJSON(t, emu.url+bedrocktest.StatsPath, &stats)
+	var admitted int64
+	for _, s := range stats.Series {
+		if s.Account != "AKIDGATEWAYOWN" {
+			t.Errorf("the emulator saw calls signed by %q, want the gateway's own AKIDGATEWAYOWN", s.Account)
+		}
+		admitted += s.Admitted
+	}
+	if admitted != 4 {
+		t.Errorf("the emulator admitted %d calls, want the 4 metered ones", admitted)
+	}
+}
