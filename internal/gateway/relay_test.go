@@ -477,3 +477,60 @@ func TestRelayErrors(t *testing.T) {
 	}
 	g.eventuallyIdle(t)
 }
+
+// TestRelayForwards: what reaches the upstream is the caller's body, to the target's
+// model (its ':' escaped on the wire), with Bedrock's request headers, signed with the
+// gateway's own credentials and not the caller's; the answer comes back with the
+// upstream's Bedrock headers and request id, and the time the call waited.
+func TestRelayForwards(t *testing.T) {
+	type seen struct {
+		path, auth, guardrail, priority string
+		body                            []byte
+	}
+	got := make(chan seen, 1)
+	answer := `{"output":{"message":{"role":"assistant","content":[{"text":"The parties are A and B."}]}},"stopReason":"end_turn","usage":{"inputTokens":12,"outputTokens":7,"totalTokens":19},"metrics":{"latencyMs":5}}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.URL.EscapedPath(), r.Header.Get("Authorization"), r.Header.Get("X-Amzn-Bedrock-GuardrailIdentifier"), r.Header.Get(HeaderPriority), body}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-RequestId", "upstream-request-1")
+		w.Header().Set("X-Amzn-Bedrock-Test-Header", "from-upstream")
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer up.Close()
+	g := newRelayGateway(t, relaySetup{tpm: 200_000, scale: 1, endpoint: up.URL, tenants: map[string]Tenant{"team-a": {}}})
+	body := `{"messages":[{"role":"user","content":[{"text":"Name the parties."}]}],"inferenceConfig":{"maxTokens":50}}`
+	r := httptestRequest(t, g.URL+"/model/"+escapeSegment(relayModel)+"/converse", body)
+	r.Header.Set("X-Amzn-Bedrock-GuardrailIdentifier", "gr-1")
+	r.Header.Set(HeaderPriority, "high")
+	signRequest(t, r, g.Keys["team-a"], []byte(body), time.Now())
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(out) != answer {
+		t.Fatalf("answer %d %s", resp.StatusCode, out)
+	}
+	s := <-got
+	if want := "/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse"; s.path != want {
+		t.Errorf("upstream path %q, want %q", s.path, want)
+	}
+	if string(s.body) != body {
+		t.Errorf("upstream body %q, want the caller's %q", s.body, body)
+	}
+	if !strings.Contains(s.auth, "Credential=AKIDRELAYTEST/") || !strings.Contains(s.auth, "/us-east-1/bedrock/aws4_request") || strings.Contains(s.auth, g.Keys["team-a"].AccessKeyID) {
+		t.Errorf("upstream Authorization %q, want the gateway's own signature", s.auth)
+	}
+	if s.guardrail != "gr-1" || s.priority != "" {
+		t.Errorf("upstream headers: guardrail %q (want gr-1), priority %q (want none: it is the gateway's)", s.guardrail, s.priority)
+	}
+	h := resp.Header
+	if h.Get("X-Amzn-Requestid") != "upstream-request-1" || h.Get("X-Amzn-Bedrock-Test-Header") != "from-upstream" || h.Get(HeaderWaited) == "" || h.Get(HeaderGatewayRequestID) == "" {
+		t.Errorf("answer headers %v", h)
+	}
+	if ts := g.Relay.Status().Tenants; len(ts) != 1 || ts[0].TokensLastMinute != 19 {
+		t.Errorf("tenant use %+v, want the 19 tokens reported", ts)
+	}
+}
