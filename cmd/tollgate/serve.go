@@ -330,6 +330,9 @@ func emulatedModel(m catalog.Model, scope catalog.Scope, region string, limits [
 // bedrockUpstream configures targets on Amazon Bedrock: the default credential chain
 // and region, quotas from the flags, else Service Quotas, else the catalog's defaults.
 func bedrockUpstream(ctx context.Context, f serveFlags, cat *catalog.Catalog, models []string, explicit []quota.Limit, logger *slog.Logger) (*serveSide, error) {
+	if err := checkNotSelf(f.listen); err != nil {
+		return nil, err
+	}
 	var opts []func(*config.LoadOptions) error
 	if len(f.regions) > 0 {
 		opts = append(opts, config.WithRegion(f.regions[0]))
@@ -357,4 +360,30 @@ func bedrockUpstream(ctx context.Context, f serveFlags, cat *catalog.Catalog, mo
 	note := "Amazon Bedrock in " + strings.Join(regions, ", ") + ", models " + strings.Join(models, ", ")
 	return &serveSide{scale: 1, note: note, pipeline: pipeline.Config{AWS: awsCfg, Catalog: cat, Targets: targets,
 		DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing, Logger: logger}}, nil
+}
+
+// checkNotSelf refuses an environment whose Bedrock Runtime endpoint is this gateway:
+// the variable that points callers at the gateway, left in the gateway's own shell,
+// would make it call itself.
+func checkNotSelf(listen string) error {
+	for _, name := range []string{"AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"} {
+		v := os.Getenv(name)
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			return nil // the SDK reports it
+		}
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil || u.Port() != port {
+			return nil
+		}
+		host := u.Hostname()
+		lhost, _, _ := net.SplitHostPort(listen)
+		if host == lhost || host == "localhost" || host == "127.0.0.1" || host == "::1" || lhost == "" || lhost == "0.0.0.0" || lhost == "::" {
+			return usageError{fmt.Errorf("%s=%s points at this gateway itself: unset it where the gateway runs (it is for the callers), or give the real endpoint", name, v)}
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -569,5 +570,19 @@ func TestServeBedrockDefaultChain(t *testing.T) {
 	}
 	if admitted != 4 {
 		t.Errorf("the emulator admitted %d calls, want the 4 metered ones", admitted)
+	}
+}
+
+// TestServeRefusesToCallItself: AWS_ENDPOINT_URL_BEDROCK_RUNTIME left pointing at the
+// gateway in its own environment is refused at start, naming the variable, instead of
+// making every call loop back as a refused AWS key.
+func TestServeRefusesToCallItself(t *testing.T) {
+	xdg := t.TempDir()
+	createKey(t, xdg, "team-a")
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://localhost:18555")
+	_, _, err := runCmd(t, "serve", "--listen", "127.0.0.1:18555")
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://localhost:18555 points at this gateway itself") {
+		t.Errorf("serve with its own address as its upstream: %v", err)
 	}
 }
