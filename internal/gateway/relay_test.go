@@ -534,3 +534,49 @@ func TestRelayForwards(t *testing.T) {
 		t.Errorf("tenant use %+v, want the 19 tokens reported", ts)
 	}
 }
+
+// TestRelayStatusPageLive: the status page, rendered by headless Chromium from a gateway
+// relaying real calls, shows the target's quota use against its limit, the queue of the
+// class whose calls wait, and each tenant's use against its own limit.
+func TestRelayStatusPageLive(t *testing.T) {
+	browser := chromium(t)
+	g := newRelayGateway(t, relaySetup{tpm: 100_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: 20 * time.Second, PerOutputToken: time.Millisecond},
+		maxWait: 2 * time.Minute, tenants: map[string]Tenant{"contracts": {TokensPerMinute: 150_000}, "search": {}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A call under way (slow to answer) holds most of the minute; the next waits in the
+	// normal class.
+	for _, tenant := range []string{"contracts", "search"} {
+		go func() { _, _ = g.client(tenant).Converse(ctx, converseOf(100, 60_000, "")) }()
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := g.Relay.Status()
+		if st.Targets[0].InFlight == 1 && st.Queues[2].Waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the calls did not reach their places: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dom := string(runChromium(t, browser, "--dump-dom", g.URL+"/"))
+	for _, want := range []string{
+		`data-loaded="true"`,
+		`<h3>us-east-1/us.anthropic.claude-sonnet-4-20250514-v1:0</h3>`,
+		`tokens per minute`,
+		`/ 100,000`,
+		`<tr data-row="normal"><td data-k="priority">normal</td><td data-k="waiting">1</td>`,
+		`<td data-k="tenant">contracts</td>`,
+		`<td data-k="limit">150,000</td>`,
+		`<td data-k="tenant">search</td>`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered page lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("rendered DOM:\n%s", dom)
+	}
+}
