@@ -184,6 +184,7 @@ func (rl *Relay) call(w http.ResponseWriter, r *http.Request, c *Call, start tim
 	if !retry && pred.Wait > maxWait {
 		rl.retries.remember(tenant, invocation, start)
 		rl.refused(c, "max_wait")
+		w.Header().Set(HeaderWaited, seconds(time.Since(start)))
 		return answerError(w, c, wire.ThrottlingException, fmt.Sprintf(
 			"Too many requests, please wait before trying again. (Tollgate: the forecast wait of %v for %s is longer than the %v a call may wait.)",
 			pred.Wait.Round(time.Millisecond), c.ModelID, maxWait.Round(time.Millisecond)))
