@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +64,7 @@ type relaySetup struct {
 }
 
 // newRelayGateway starts an emulator and a gateway relaying to it as s describes.
-func newRelayGateway(t *testing.T, s relaySetup) *relayGateway {
+func newRelayGateway(t testing.TB, s relaySetup) *relayGateway {
 	t.Helper()
 	tpm, scale, latency, maxWait, tenants := s.tpm, s.scale, s.latency, s.maxWait, s.tenants
 	gatewayTPM := s.gatewayTPM
@@ -578,5 +579,38 @@ func TestRelayStatusPageLive(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("rendered DOM:\n%s", dom)
+	}
+}
+
+// BenchmarkRelayConverse compares a Converse call through the gateway with the same call
+// straight to the emulator (no latency, quotas far above the load), 64 callers at once:
+//
+//	go test -run XXX -bench RelayConverse -benchtime 3s ./internal/gateway/
+func BenchmarkRelayConverse(b *testing.B) {
+	for _, via := range []string{"direct", "gateway"} {
+		b.Run(via, func(b *testing.B) {
+			g := newRelayGateway(b, relaySetup{tpm: 1_000_000_000_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+				tenants: map[string]Tenant{"team-a": {}}})
+			k := g.Keys["team-a"]
+			c := bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")},
+				func(o *bedrockruntime.Options) {
+					o.BaseEndpoint = aws.String(g.URL)
+					if via == "direct" {
+						o.BaseEndpoint = aws.String(g.Emu.URL)
+					}
+					o.RetryMaxAttempts = 1
+				})
+			in := converseOf(200, 20, "")
+			b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Converse(context.Background(), in); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
