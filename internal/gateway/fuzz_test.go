@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/wire"
 )
 
 // FuzzVerifySigV4 feeds arbitrary Authorization headers, dates, paths and bodies to the
@@ -92,6 +95,37 @@ func FuzzParseConfig(f *testing.F) {
 		for id, k := range file.Keys {
 			if rules[k.Tenant] == nil {
 				t.Fatalf("accepted key %s of undefined tenant %q", id, k.Tenant)
+			}
+		}
+	})
+}
+
+// FuzzRelayRequest feeds arbitrary bodies to what the relay reads from a caller's body
+// (the estimate of every operation, the priority) and arbitrary bytes to the stream
+// reader as an upstream's answer: nothing panics, every Converse body it accepts has
+// messages, and a frame read is the length its prelude says.
+func FuzzRelayRequest(f *testing.F) {
+	f.Add(`{"messages":[{"role":"user","content":[{"text":"hi"},{"cachePoint":{"type":"default"}},{"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}}]}],"system":[{"text":"s"}],"inferenceConfig":{"maxTokens":5},"toolConfig":{"tools":[{"toolSpec":{"name":"t","inputSchema":{"json":{}}}},{"cachePoint":{}}]}}`)
+	f.Add(`{"messages":[{"role":"user","content":[{"toolResult":{"content":[{"toolResult":{"content":[{"text":"x"}]}}]}}]}]}`)
+	f.Add(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+	f.Add(`{"prompt":"hi"}`)
+	f.Add("\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, op := range []wire.Operation{wire.Converse, wire.ConverseStream, wire.InvokeModel, wire.InvokeModelWithResponseStream} {
+			req, err := requestOf(op, []byte(body))
+			if err == nil && (op == wire.Converse || op == wire.ConverseStream) && len(req.Messages) == 0 {
+				t.Fatalf("a Converse body without messages was accepted: %q", body)
+			}
+		}
+		_ = converseUsage([]byte(body))
+		r := strings.NewReader(body)
+		for {
+			frame, err := readFrame(r)
+			if err != nil {
+				break
+			}
+			if n := binary.BigEndian.Uint32(frame[:4]); int(n) != len(frame) {
+				t.Fatalf("a frame of %d bytes whose prelude says %d", len(frame), n)
 			}
 		}
 	})

@@ -57,7 +57,8 @@ type Call struct {
 
 // Handler serves the Bedrock Runtime operations once a request is authenticated.
 type Handler interface {
-	// ServeCall answers one call. It must set x-amzn-RequestId to c.RequestID.
+	// ServeCall answers one call. It sets x-amzn-RequestId: the upstream's on an answer
+	// relayed from the upstream, else c.RequestID.
 	ServeCall(w http.ResponseWriter, r *http.Request, c *Call)
 }
 

@@ -46,6 +46,10 @@ type Call struct {
 	// at once or waiting in its class); a call that fails before never runs it. It must
 	// not block.
 	Queued func()
+	// Front queues the call's first attempt ahead of its tenant's other waiting calls in
+	// its class, as a throttled attempt's retry is: for a call an earlier attempt of which
+	// already waited its turn (a gateway caller's SDK retrying a refused call).
+	Front bool
 }
 
 // Send makes one attempt of a call on a.Target and returns the usage the service
@@ -252,7 +256,7 @@ func (e *Engine) plan(ctx context.Context, c Call, gate bool) (*call, error) {
 	if c.Request == nil {
 		return nil, fmt.Errorf("tollgate: a call to %s has nothing to estimate", c.Model)
 	}
-	cl := &call{Call: c, g: g, max: c.Request.MaxTokens, release: func() {}, queued: c.Queued}
+	cl := &call{Call: c, g: g, max: c.Request.MaxTokens, release: func() {}, queued: c.Queued, front: c.Front}
 	if c.Queued != nil {
 		cl.queued = sync.OnceFunc(c.Queued) // a throttled call queues again
 	}
