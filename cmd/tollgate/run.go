@@ -321,26 +321,7 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		return nil, usageError{fmt.Errorf(`--window %q: use "bucket" or "clock"`, f.window)}
 	}
 	// The emulator enforces what the client is told: the limits given or the defaults.
-	var ls bedrocktest.Limits
-	for _, l := range limits {
-		switch {
-		case l.Dimension == quota.Tokens && l.Per == time.Minute:
-			ls.TokensPerMinute = l.Amount
-		case l.Dimension == quota.Tokens && l.Per == 24*time.Hour:
-			ls.TokensPerDay = l.Amount
-		case l.Dimension == quota.Requests && l.Per == time.Minute:
-			ls.RequestsPerMinute = l.Amount
-		}
-	}
-	// The overrides are keyed by an id that names the model and scope (cfg.Model may be
-	// an application profile's ARN, which only the catalog resolves).
-	key := ref.ModelID
-	switch ref.Scope {
-	case catalog.CrossRegion:
-		key = "us." + key
-	case catalog.Global:
-		key = "global." + key
-	}
+	key, ls := emulatorLimits(ref, limits)
 	// At a time scale other than 1 the emulator's minutes begin where a --limit "… clock"
 	// of scaled minutes does. The client calls it in-process, with no socket.
 	srv, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{m}, Limits: map[string]bedrocktest.Limits{key: ls},
@@ -384,6 +365,31 @@ func emulatorSession(ctx context.Context, cfg batch.Config, f runFlags, explicit
 		reading = analyze.ClockReading
 	}
 	return &session{client: client, limits: scaled, scale: scale, srv: srv, note: note, reading: reading}, nil
+}
+
+// emulatorLimits returns the emulator's quota override enforcing limits on the model and
+// scope of ref, and the id it is keyed by (one that names both: the model may have been
+// given as an application profile's ARN, which only the catalog resolves).
+func emulatorLimits(ref catalog.Ref, limits []quota.Limit) (string, bedrocktest.Limits) {
+	var ls bedrocktest.Limits
+	for _, l := range limits {
+		switch {
+		case l.Dimension == quota.Tokens && l.Per == time.Minute:
+			ls.TokensPerMinute = l.Amount
+		case l.Dimension == quota.Tokens && l.Per == 24*time.Hour:
+			ls.TokensPerDay = l.Amount
+		case l.Dimension == quota.Requests && l.Per == time.Minute:
+			ls.RequestsPerMinute = l.Amount
+		}
+	}
+	key := ref.ModelID
+	switch ref.Scope {
+	case catalog.CrossRegion:
+		key = "us." + key
+	case catalog.Global:
+		key = "global." + key
+	}
+	return key, ls
 }
 
 // emulatorEndpoint is the endpoint the client is given for the in-process emulator: its

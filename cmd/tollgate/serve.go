@@ -257,7 +257,8 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 	}
 	region := regions[0]
 	side := &serveSide{scale: scale}
-	var emulated []bedrocktest.Model
+	var emulated []catalog.Model
+	overrides := map[string]bedrocktest.Limits{}
 	var targets []pipeline.TargetConfig
 	for _, id := range models {
 		m, ref, err := cat.Lookup(id)
@@ -272,7 +273,8 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 				}
 			}
 			if f.emulate && i == 0 { // the emulator meters each region apart, with these limits
-				emulated = append(emulated, emulatedModel(m, ref.Scope, r, limits))
+				key, ls := emulatorLimits(ref, limits)
+				emulated, overrides[key] = append(emulated, m), ls
 			}
 			scaled := make([]quota.Limit, len(limits))
 			for i, l := range limits {
@@ -283,7 +285,7 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 		}
 	}
 	if f.emulate {
-		srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: emulated, TimeScale: scale, Region: region, Catalog: cat})
+		srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: emulated, Limits: overrides, TimeScale: scale, Region: region, Catalog: cat})
 		if err != nil {
 			return nil, err
 		}
@@ -306,25 +308,6 @@ func serveUpstream(ctx context.Context, f serveFlags, logger *slog.Logger) (*ser
 	side.pipeline = pipeline.Config{AWS: awsCfg, Catalog: cat, Targets: targets, Pacing: batch.ClientPacing,
 		Backoff: func(n int) time.Duration { return time.Duration(float64(pipeline.DefaultBackoff(n)) / scale) }}
 	return side, nil
-}
-
-// emulatedModel is m as the in-process emulator serves it, enforcing limits in scope.
-func emulatedModel(m catalog.Model, scope catalog.Scope, region string, limits []quota.Limit) bedrocktest.Model {
-	bm := bedrocktest.FromCatalog(m, region, false)
-	ls := bm.Limits[scope]
-	ls.TokensPerDayDoubled = false
-	for _, l := range limits {
-		switch {
-		case l.Dimension == quota.Tokens && l.Per == time.Minute:
-			ls.TokensPerMinute = l.Amount
-		case l.Dimension == quota.Tokens && l.Per == 24*time.Hour:
-			ls.TokensPerDay = l.Amount
-		case l.Dimension == quota.Requests && l.Per == time.Minute:
-			ls.RequestsPerMinute = l.Amount
-		}
-	}
-	bm.Limits[scope] = ls
-	return bm
 }
 
 // bedrockUpstream configures targets on Amazon Bedrock: the default credential chain

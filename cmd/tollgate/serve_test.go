@@ -31,8 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
-	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/internal/batch"
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
@@ -423,8 +423,8 @@ func TestServeBoto3ThreadPool(t *testing.T) {
 	if got["done"] != float64(40) || got["failed"] != float64(0) {
 		t.Errorf("the program did %v documents and failed %v: %v; want 40 done, 0 failed", got["done"], got["failed"], got["errors"])
 	}
-	var stats bedrocktest.Stats
-	getJSON(t, emu.url+bedrocktest.StatsPath, &stats)
+	var stats emustats.Snapshot
+	getJSON(t, emu.url+emustats.Path, &stats)
 	var admitted, throttled int64
 	for _, s := range stats.Series {
 		admitted += s.Admitted
@@ -559,8 +559,8 @@ func TestServeBedrockDefaultChain(t *testing.T) {
 	if !strings.Contains(srv.stderr.String(), "source=\"service quotas") {
 		t.Errorf("the targets' quotas were not read with Service Quotas: %s", srv.stderr.String())
 	}
-	var stats bedrocktest.Stats
-	getJSON(t, emu.url+bedrocktest.StatsPath, &stats)
+	var stats emustats.Snapshot
+	getJSON(t, emu.url+emustats.Path, &stats)
 	var admitted int64
 	for _, s := range stats.Series {
 		if s.Account != "AKIDGATEWAYOWN" {

@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/wire"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -298,7 +299,6 @@ func (rl *Relay) pipelineError(w http.ResponseWriter, r *http.Request, c *Call, 
 	}
 	var ue *upstreamError
 	var te *pipeline.ThrottleError
-	var tl *quota.TooLargeError
 	switch {
 	case errors.As(err, &te):
 		// Out of attempts, every one throttled: the caller's SDK backs off and retries.
@@ -309,7 +309,7 @@ func (rl *Relay) pipelineError(w http.ResponseWriter, r *http.Request, c *Call, 
 		return ue.status
 	case errors.Is(err, pipeline.ErrNoTarget):
 		return answerError(w, c, wire.ValidationException, wire.MsgInvalidModel+" (Tollgate: the gateway serves no target for "+truncate(c.ModelID, 200)+"; its operator adds one with --model.)")
-	case errors.As(err, &tl):
+	case errors.Is(err, quota.ErrTooLarge):
 		return answerError(w, c, wire.ValidationException, "Tollgate: the call can never be admitted: "+err.Error())
 	case errors.Is(err, pipeline.ErrClosed):
 		return answerError(w, c, wire.ServiceUnavailableException, "Tollgate: the gateway is shutting down.")
@@ -468,7 +468,7 @@ func (wc *waitingCalls) remove(w *waitingCall) {
 }
 
 // byClass returns the number of calls waiting in each class and the longest wait.
-func (wc *waitingCalls) byClass(now time.Time) (n [len(quota.Priorities)]int, oldest [len(quota.Priorities)]time.Duration) {
+func (wc *waitingCalls) byClass(now time.Time) (n [len(quotatext.Priorities)]int, oldest [len(quotatext.Priorities)]time.Duration) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	for w := range wc.calls {
@@ -479,14 +479,14 @@ func (wc *waitingCalls) byClass(now time.Time) (n [len(quota.Priorities)]int, ol
 	return n, oldest
 }
 
-// classIndex is p's place in quota.Priorities (highest first).
+// classIndex is p's place in quotatext.Priorities (highest first).
 func classIndex(p quota.Priority) int {
-	for i, q := range quota.Priorities {
+	for i, q := range quotatext.Priorities {
 		if q == p {
 			return i
 		}
 	}
-	return len(quota.Priorities) - 1
+	return len(quotatext.Priorities) - 1
 }
 
 // headerIsBedrock reports whether a header is one of Bedrock's own (X-Amzn-Bedrock-*).

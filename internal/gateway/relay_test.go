@@ -71,15 +71,13 @@ func newRelayGateway(t testing.TB, s relaySetup) *relayGateway {
 	if gatewayTPM == 0 {
 		gatewayTPM = tpm
 	}
-	m, ref, err := catalog.Default().Lookup(relayModel)
+	m, _, err := catalog.Default().Lookup(relayModel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bm := bedrocktest.FromCatalog(m, "us-east-1", false)
-	ls := bm.Limits[ref.Scope]
-	ls.TokensPerMinute, ls.TokensPerDay, ls.TokensPerDayDoubled = tpm, 0, false
-	bm.Limits[ref.Scope] = ls
-	emu, err := bedrocktest.NewServer(bedrocktest.Options{Models: []bedrocktest.Model{bm}, TimeScale: scale, Latency: latency})
+	// A day's quota that never binds: the tests are about the minute's.
+	ls := bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440}
+	emu, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, Limits: map[string]bedrocktest.Limits{relayModel: ls}, TimeScale: scale, Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}

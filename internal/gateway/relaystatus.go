@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -69,12 +70,12 @@ func (o *observer) trimLocked(now time.Time) {
 }
 
 // meanWaits returns each class's mean wait over the last minute.
-func (o *observer) meanWaits(now time.Time) (mean [len(quota.Priorities)]time.Duration) {
+func (o *observer) meanWaits(now time.Time) (mean [len(quotatext.Priorities)]time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.trimLocked(now)
-	var n [len(quota.Priorities)]int
-	var sum [len(quota.Priorities)]time.Duration
+	var n [len(quotatext.Priorities)]int
+	var sum [len(quotatext.Priorities)]time.Duration
 	for _, w := range o.waits {
 		n[w.class]++
 		sum[w.class] += w.wait
@@ -177,9 +178,10 @@ func (rl *Relay) record() {
 	if err != nil {
 		return
 	}
+	now := time.Now()
 	for _, s := range snaps {
 		for i, l := range s.Limits {
-			rl.hist.add(s.Target, i, Sample{At: s.Time, Used: float64(l.Used)})
+			rl.hist.add(s.Target, i, Sample{At: now, Used: float64(l.Used)})
 		}
 	}
 }
@@ -200,7 +202,7 @@ func (rl *Relay) Status() Status {
 	}
 	n, oldest := rl.waiting.byClass(now)
 	mean := rl.obs.meanWaits(now)
-	for i, p := range quota.Priorities {
+	for i, p := range quotatext.Priorities {
 		st.Queues = append(st.Queues, QueueStatus{Priority: p.String(), Waiting: n[i], OldestWaitSeconds: oldest[i].Seconds(), MeanWaitSeconds: mean[i].Seconds()})
 	}
 	st.Tenants = rl.tenants.status(now)

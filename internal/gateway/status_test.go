@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/internal/testtool"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
 // exampleStatus is a gateway under load: one target near its token limit after a

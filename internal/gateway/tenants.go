@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/callorder"
+	"github.com/tollgate-dev/tollgate/internal/costs"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/quota"
 )
@@ -118,25 +120,28 @@ func (e *tenantLimitError) Error() string {
 func (t *tenant) admit(ctx context.Context, cost quota.Cost, p quota.Priority, front bool, maxWait time.Duration) (tenantRes, error) {
 	lim, limits := t.limiter()
 	if !front {
-		pred, err := lim.Forecast(ctx, cost, p)
-		var tl *quota.TooLargeError
-		if errors.As(err, &tl) {
-			return tenantRes{}, &tenantLimitError{tenant: t.name, what: limitWords(limits, tl.Limit, t.scale), tooLarge: true}
+		wait, binding, err := lim.Forecast(ctx, cost, quota.Options{Priority: p})
+		if errors.Is(err, quota.ErrTooLarge) {
+			return tenantRes{}, &tenantLimitError{tenant: t.name, what: limitWords(limits, tooLarge(lim.Limits(), cost), t.scale), tooLarge: true}
 		}
 		if err != nil {
 			return tenantRes{}, err
 		}
-		if pred.Wait > maxWait {
-			return tenantRes{}, &tenantLimitError{tenant: t.name, what: bindingWords(limits, pred, t.scale)}
+		if wait > maxWait {
+			return tenantRes{}, &tenantLimitError{tenant: t.name, what: bindingWords(limits, binding, t.scale)}
 		}
 	}
 	t.waiting.Add(1)
-	r, err := lim.Reserve(ctx, cost, quota.Options{Priority: p, Front: front})
+	wctx := ctx
+	if front {
+		wctx = callorder.WithRetry(ctx)
+	}
+	r, err := lim.Wait(wctx, cost, quota.Options{Priority: p})
 	t.waiting.Add(-1)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
-			pred, _ := lim.Forecast(context.Background(), cost, p)
-			return tenantRes{}, &tenantLimitError{tenant: t.name, what: bindingWords(limits, pred, t.scale)}
+			_, binding, _ := lim.Forecast(context.Background(), cost, quota.Options{Priority: p})
+			return tenantRes{}, &tenantLimitError{tenant: t.name, what: bindingWords(limits, binding, t.scale)}
 		}
 		return tenantRes{}, err
 	}
@@ -160,20 +165,31 @@ func (t *tenant) end(res tenantRes, u invoke.Usage) {
 	}
 	t.inFlight.Add(-1)
 	if !u.Known {
-		_ = res.r.Cancel()
+		res.r.Cancel()
 		return
 	}
 	in := u.Input + u.CacheRead + u.CacheWrite
-	_ = res.r.Settle(quota.Cost{Requests: 1, Tokens: in + u.Output, InputTokens: in, OutputTokens: u.Output})
+	res.r.Settle(quota.Cost{Requests: 1, Tokens: in + u.Output, InputTokens: in, OutputTokens: u.Output})
 	t.use.add(time.Now(), in+u.Output)
 }
 
 // bindingWords names the limit a forecast says binds.
-func bindingWords(t Tenant, p quota.Prediction, scale float64) string {
-	if p.InFlight || p.Limit.Amount == 0 {
+// The zero Limit binds when the cap on calls in flight does (or nothing does).
+func bindingWords(t Tenant, binding quota.Limit, scale float64) string {
+	if binding.Amount == 0 {
 		return fmt.Sprintf("%d calls in flight", t.InFlight)
 	}
-	return limitWords(t, p.Limit, scale)
+	return limitWords(t, binding, scale)
+}
+
+// tooLarge returns the first of limits that cost exceeds on its own.
+func tooLarge(limits []quota.Limit, cost quota.Cost) quota.Limit {
+	for _, l := range limits {
+		if costs.Get(cost, l.Dimension) > l.Amount {
+			return l
+		}
+	}
+	return quota.Limit{}
 }
 
 // limitWords names one of a tenant's limits as configured: "10000 tokens per minute".
