@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,18 @@ type class struct {
 type scheduler struct {
 	classes [numClasses]class
 	gain    float64 // credit earned per unit of service admitted above: s/(1-s)
+	// high and low count the calls waiting in High and above, and below: read without
+	// the Limiter's lock by a shared store deciding a grant (internal/backlog).
+	high, low atomic.Int64
+}
+
+// count adds d to the waiting count of class cl.
+func (s *scheduler) count(cl *class, d int64) {
+	if cl == &s.classes[0] || cl == &s.classes[1] {
+		s.high.Add(d)
+	} else {
+		s.low.Add(d)
+	}
 }
 
 func (s *scheduler) init(minShare float64) {
@@ -116,6 +129,7 @@ func (s *scheduler) enqueue(w *waiter) {
 	}
 	w.tenant = t
 	cl.n++
+	s.count(cl, 1)
 	cl.sum = cl.sum.add(w.cost)
 	cl.service += w.service
 }
@@ -207,6 +221,7 @@ func (s *scheduler) take(cl *class, w *waiter) {
 		heap.Fix(&cl.waiting, t.hi)
 	}
 	cl.n--
+	s.count(cl, -1)
 	cl.sum = cl.sum.add(Cost{-w.cost.Requests, -w.cost.Tokens, -w.cost.InputTokens, -w.cost.OutputTokens})
 	cl.service -= w.service
 	if cl.n == 0 {
@@ -252,6 +267,8 @@ func (s *scheduler) drain() []*waiter {
 		}
 		cl.waiting, cl.n, cl.sum, cl.credit, cl.service = nil, 0, Cost{}, 0, 0
 	}
+	s.high.Store(0)
+	s.low.Store(0)
 	return all
 }
 

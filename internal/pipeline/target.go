@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/route"
 	"github.com/tollgate-dev/tollgate/quota"
+	"github.com/tollgate-dev/tollgate/quota/redisquota"
 )
 
 // Target is one place calls go, ready: its model, its limiter, its adaptive limits, its
@@ -48,6 +49,7 @@ type Target struct {
 	ref    catalog.Ref
 	params estimate.ModelParams
 	lim    *quota.Limiter
+	store  *redisquota.Store // the shared store (Config.Redis); nil when the quota is this process's own
 	source string   // where the limits came from
 	names  []string // each limit's metrics label ("tokens_per_minute")
 
@@ -96,8 +98,18 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 			}
 		}
 	}
-	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: max(pacing, 0)})
+	qc := quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: max(pacing, 0)}
+	if e.shared != nil {
+		if tg.store, err = e.shared.storeFor(e, tg, &tg.lim); err != nil {
+			return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
+		}
+		qc.Store = tg.store
+	}
+	tg.lim, err = quota.New(qc)
 	if err != nil {
+		if tg.store != nil {
+			tg.store.Close()
+		}
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 	}
 	for i, l := range limits {
@@ -124,6 +136,10 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 	tg.SDK = invoke.NewClient(c.cfg.AWS, t.Region, t.Endpoint, t.Credentials)
 	c.cfg.Logger.Info("tollgate target", "target", tg.Name, "model", m.ID, "scope", ref.Scope.String(),
 		"limits", fmt.Sprint(limits), "source", tg.source)
+	if e.shared != nil {
+		c.cfg.Logger.Info("tollgate shared quota", "target", tg.Name, "redis", e.shared.addr,
+			"account", e.shared.account, "scope", e.shared.scope)
+	}
 	return tg, nil
 }
 
