@@ -50,8 +50,8 @@ type Target struct {
 	params estimate.ModelParams
 	lim    *quota.Limiter
 	store  *redisquota.Store // the shared store (Config.Redis); nil when the quota is this process's own
-	source string   // where the limits came from
-	names  []string // each limit's metrics label ("tokens_per_minute")
+	source string            // where the limits came from
+	names  []string          // each limit's metrics label ("tokens_per_minute")
 
 	mu sync.Mutex
 	// ctrls hold the effective amount of each limit (in the limiter's order): the
