@@ -9,11 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
+
+// go-redis logs its failed dials to stderr on its own; the shared store reports them
+// once, with what it does about it.
+func init() { redis.SetLogger(quietRedis{}) }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // fleetFlags are run's flags for calling a shared endpoint and sharing a quota.
 type fleetFlags struct {

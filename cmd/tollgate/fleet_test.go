@@ -145,7 +145,7 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 	for i, d := range dirs {
 		inputs[i] = []string{d}
 	}
-	fleetTook := runProcesses(t, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet"}, inputs)
+	fleetTook := runProcesses(t, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
 	fleet := fleetStats(t, endpoint, "AKIDFLEET")
 	throttled := int64(0)
 	for _, n := range fleet.Throttled {
@@ -171,5 +171,36 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 		alone.SettledTokens, aloneTook.Round(time.Millisecond), ae, fe/ae)
 	if os.Getenv("TOLLGATE_FLEET_EFFICIENCY") == "1" && fe < 0.95*ae {
 		t.Errorf("the fleet's efficiency %.3f is below 0.95 × one run's alone (%.3f)", fe, ae)
+	}
+}
+
+// --redis fails at start, naming the fix, for a bad URL, a Redis that does not answer,
+// and with --emulate, whose emulator no other process shares.
+func TestRunSharedRedisErrors(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDERRORS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulated")
+	t.Setenv("AWS_REGION", "us-east-1")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A short agreement between two parties."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"run", "--progress", "none", "--out", filepath.Join(t.TempDir(), "out.jsonl"), "--model", fleetModel}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--emulate", "--redis", "redis://127.0.0.1:6379"}, `start "tollgate emulate" once`},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--tpm", "1000", "--redis", "http://127.0.0.1:6379"}, "bad Redis URL"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--tpm", "1000", "--redis", "redis://:sekrit@127.0.0.1:1/0"}, "does not answer"},
+		{[]string{"--endpoint", "http://127.0.0.1:1"}, "give the quotas with --tpm"},
+		{[]string{"--time-scale", "30", "--tpm", "1000"}, "--time-scale applies with --emulate, or with --endpoint"},
+	} {
+		_, stderr, err := runCmd(t, append(append(base, tc.args...), dir)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run %v: %v; want an error saying %q", tc.args, err, tc.want)
+		}
+		if strings.Contains(fmt.Sprint(err)+stderr, "sekrit") {
+			t.Errorf("run %v shows the Redis password: %v %s", tc.args, err, stderr)
+		}
 	}
 }
