@@ -11,9 +11,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/redistest"
 	"github.com/tollgate-dev/tollgate/quota"
@@ -135,4 +137,66 @@ func TestSharedRedisBadURLAndUnreachable(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
+}
+
+// While Redis is away, a snapshot says the shared target is degraded instead of failing,
+// and tollgate_shared_store_degraded says so until Redis answers again.
+func TestSharedRedisDegradedSnapshotAndMetric(t *testing.T) {
+	srv := redistest.Start(t)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pipeline.New(context.Background(), pipeline.Config{
+		AWS:     aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+		Targets: []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Requests, Amount: 100, Per: time.Minute}}}},
+		Redis:   srv.URL() + "?scope=" + url.QueryEscape(t.Name()) + "&grant=100ms",
+	}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Do(context.Background(), prioCall(quota.Normal), quick); err != nil {
+		t.Fatal(err)
+	}
+	gauge := func() float64 {
+		return gaugeValue(t, reg, "tollgate_shared_store_degraded")
+	}
+	snap, err := e.Snapshot(context.Background())
+	if err != nil || !snap[0].Shared || snap[0].Degraded || gauge() != 0 {
+		t.Fatalf("with Redis up: snapshot %+v, %v, gauge %v; want shared, not degraded, gauge 0", snap, err, gauge())
+	}
+	srv.Stop()
+	snap, err = e.Snapshot(context.Background())
+	if err != nil || !snap[0].Degraded || gauge() != 1 {
+		t.Fatalf("with Redis stopped: snapshot %+v, %v, gauge %v; want degraded, no error, gauge 1", snap, err, gauge())
+	}
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap, err = e.Snapshot(context.Background())
+		if err == nil && !snap[0].Degraded && gauge() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after Redis restarted: snapshot %+v, %v, gauge %v; want not degraded, gauge 0", snap, err, gauge())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gaugeValue returns the value of the first series of the gauge name in reg, or -1.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return -1
 }
