@@ -93,7 +93,7 @@ type Config struct {
 	// whose query may add account=NAME, the pool's account ("default" when absent:
 	// processes calling two AWS accounts through one Redis must each name theirs),
 	// scope=NAME (a further split) and grant=DURATION (how long an instance may admit
-	// from room it was granted, 2s when absent). NewClient fails when Redis does not
+	// from room it was granted, 2s when absent). New fails when Redis does not
 	// answer; later outages are ridden out at the instance's last share of each limit.
 	// See docs/fleet.md.
 	Redis string
