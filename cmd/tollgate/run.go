@@ -241,7 +241,11 @@ Without --emulate, run calls Amazon Bedrock with the AWS default credential chai
 region, and reads the account's quotas with Service Quotas (falling back to the AWS
 defaults; override with --tpm/--tpd/--rpm). With --emulate it runs against an in-process
 emulator with the model's default quotas, time-scaled so the example takes about a
-minute, and says so. --dry-run makes no calls and prints the plan.`,
+minute, and says so. --dry-run makes no calls and prints the plan.
+
+Several runs, gateways and services calling one account share its quota with --redis URL
+(see docs/fleet.md); --endpoint points a run at another Bedrock Runtime endpoint, such as
+one "tollgate emulate" that several runs share.`,
 		Example: `  tollgate run --emulate examples/contracts
   tollgate run --emulate --dry-run examples/contracts
   tollgate run ./contracts --out review.jsonl --priority 'clients/acme/**=high' --deadline high=15m
