@@ -24,10 +24,31 @@ const (
 	fleetScale = 30 // an emulated minute in 2s
 )
 
-// startEmulateProcess starts "tollgate emulate" as its own process and returns its URL.
-func startEmulateProcess(t *testing.T, args ...string) string {
+// tollgateBinary builds the tollgate command, without the race detector or coverage
+// even when the tests have them: the fleet's processes then run at their real speed.
+func tollgateBinary(t *testing.T) string {
 	t.Helper()
-	_, stdout, stderr := startTollgate(t, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	bin := filepath.Join(t.TempDir(), "tollgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startEmulateProcess starts "tollgate emulate" as its own process and returns its URL.
+func startEmulateProcess(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		for _, line := range strings.Split(stdout.String(), "\n") {
 			if u, ok := strings.CutPrefix(strings.TrimSpace(line), "export AWS_ENDPOINT_URL_BEDROCK_RUNTIME="); ok {
@@ -65,7 +86,7 @@ func fleetSets(t *testing.T, n int) []string {
 
 // runProcesses runs one "tollgate run" process per input list, all at once, as account
 // key, and returns the time from the first start to the last end.
-func runProcesses(t *testing.T, endpoint, key string, extra []string, inputs [][]string) time.Duration {
+func runProcesses(t *testing.T, bin, endpoint, key string, extra []string, inputs [][]string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -73,8 +94,8 @@ func runProcesses(t *testing.T, endpoint, key string, extra []string, inputs [][
 		args := append([]string{"run", "--endpoint", endpoint, "--time-scale", fmt.Sprint(fleetScale),
 			"--tpm", fmt.Sprint(fleetTPM), "--tpd", "100000000", "--model", fleetModel, "--region", "us-east-1",
 			"--max-tokens", "200", "--progress", "none", "--json", "--out", filepath.Join(t.TempDir(), "out.jsonl")}, extra...)
-		cmd := exec.Command(os.Args[0], append(args, in...)...)
-		cmd.Env = append(os.Environ(), "TOLLGATE_MAIN=1", "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY=emulated",
+		cmd := exec.Command(bin, append(args, in...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY=emulated",
 			"AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_REGION=us-east-1")
 		wg.Add(1)
 		go func() {
@@ -127,8 +148,9 @@ func efficiency(t *testing.T, s emustats.Series, makespan time.Duration) float64
 	return bound.Seconds() / (makespan.Seconds() * fleetScale)
 }
 
-// Four "tollgate run" processes over disjoint documents share one emulated account's
-// quota through one Redis. The emulator, a process of its own, is the referee: no call
+// Four "tollgate run" processes (the command built with go build) over disjoint
+// documents share one emulated account's quota through one Redis. The emulator, a
+// "tollgate emulate" process of its own, is the referee: no call
 // is throttled and no limit's usage ever exceeds its amount. Beside them, one run alone
 // does all the documents on a second account; the fleet's quota efficiency is logged
 // beside it. Both are wall-clock measures that depend on the machine's load, so the
@@ -136,8 +158,9 @@ func efficiency(t *testing.T, s emustats.Series, makespan time.Duration) float64
 //
 //	TOLLGATE_FLEET_EFFICIENCY=1 go test -count=1 ./cmd/tollgate/ -run TestFleetOfRunsSharesOneQuota -v
 func TestFleetOfRunsSharesOneQuota(t *testing.T) {
+	bin := tollgateBinary(t)
 	srv := redistest.Start(t)
-	endpoint := startEmulateProcess(t, "--time-scale", fmt.Sprint(fleetScale),
+	endpoint := startEmulateProcess(t, bin, "--time-scale", fmt.Sprint(fleetScale),
 		"--tpm", fleetModel+"="+fmt.Sprint(fleetTPM), "--tpd", fleetModel+"=100000000", "--output-tokens", "100")
 	dirs := fleetSets(t, 4)
 
@@ -145,7 +168,7 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 	for i, d := range dirs {
 		inputs[i] = []string{d}
 	}
-	fleetTook := runProcesses(t, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
+	fleetTook := runProcesses(t, bin, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
 	fleet := fleetStats(t, endpoint, "AKIDFLEET")
 	throttled := int64(0)
 	for _, n := range fleet.Throttled {
@@ -163,7 +186,7 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 		return
 	}
 
-	aloneTook := runProcesses(t, endpoint, "AKIDALONE", nil, [][]string{dirs})
+	aloneTook := runProcesses(t, bin, endpoint, "AKIDALONE", nil, [][]string{dirs})
 	alone := fleetStats(t, endpoint, "AKIDALONE")
 	fe, ae := efficiency(t, fleet, fleetTook), efficiency(t, alone, aloneTook)
 	t.Logf("fleet of 4: %d tokens in %v (emulated %v), efficiency %.3f; one run alone: %d tokens in %v, efficiency %.3f; ratio %.3f",
