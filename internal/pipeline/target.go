@@ -124,6 +124,10 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Recovery: 0.5, Hold: l.Per / 6,
 		})
 		if err != nil {
+			tg.lim.Close()
+			if tg.store != nil {
+				tg.store.Close()
+			}
 			return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 		}
 		tg.ctrls = append(tg.ctrls, ctrl)
