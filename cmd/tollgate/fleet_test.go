@@ -227,3 +227,22 @@ func TestRunSharedRedisErrors(t *testing.T) {
 		}
 	}
 }
+
+// On a time-scaled endpoint the default grant lifetime follows its clock; a grant the
+// URL names is kept.
+func TestRunSharedRedisGrantFollowsTimeScale(t *testing.T) {
+	for _, tc := range []struct {
+		url   string
+		scale float64
+		want  string
+	}{
+		{"redis://h:6379/0?account=a", 1, "redis://h:6379/0?account=a"},
+		{"redis://h:6379/0?account=a", 20, "redis://h:6379/0?account=a&grant=100ms"},
+		{"redis://h:6379/0?grant=1s", 20, "redis://h:6379/0?grant=1s"},
+		{"redis://h:6379/0", 1000, "redis://h:6379/0?grant=10ms"},
+	} {
+		if got := scaleGrant(tc.url, tc.scale); got != tc.want {
+			t.Errorf("scaleGrant(%q, %g) = %q, want %q", tc.url, tc.scale, got, tc.want)
+		}
+	}
+}
