@@ -200,3 +200,43 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return -1
 }
+
+// The pool is named by account, region, model and scope: engines that differ in any of
+// them do not share, and engines that agree do.
+func TestSharedRedisKeysNameAccountRegionModelScope(t *testing.T) {
+	srv := redistest.Start(t)
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1, Per: time.Minute}}
+	mk := func(query, region string) *pipeline.Engine {
+		e, err := pipeline.New(context.Background(), pipeline.Config{
+			AWS:     aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+			Targets: []pipeline.TargetConfig{{Model: sonnet35, Limits: limits}},
+			Redis:   srv.URL() + "/0?grant=100ms&" + query,
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		return e
+	}
+	admitted := func(e *pipeline.Engine) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err := e.Do(ctx, prioCall(quota.Normal), quick)
+		return err == nil
+	}
+	if !admitted(mk("account=a&scope=keys", "us-east-1")) {
+		t.Fatal("the first call was not admitted")
+	}
+	if admitted(mk("account=a&scope=keys", "us-east-1")) {
+		t.Error("a second engine of the same account, region, model and scope was admitted past the shared limit of 1")
+	}
+	for _, tc := range []struct{ query, region string }{
+		{"account=b&scope=keys", "us-east-1"},
+		{"account=a&scope=keys", "us-west-2"},
+		{"account=a&scope=other", "us-east-1"},
+	} {
+		if !admitted(mk(tc.query, tc.region)) {
+			t.Errorf("an engine with %s in %s shared the pool of account=a&scope=keys in us-east-1", tc.query, tc.region)
+		}
+	}
+}
