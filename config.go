@@ -86,6 +86,18 @@ type Config struct {
 	// Logger receives structured logs; nil means none.
 	Logger *slog.Logger
 
+	// Redis, when set, shares every target's quota with the other processes — gateways,
+	// batch runs, services — that use the same Redis and name the same AWS account,
+	// region and model, so that together they stay within the account's quota. It is a
+	// Redis URL, redis://[user:password@]host:port[/db] (rediss:// for TLS, unix:///path),
+	// whose query may add account=NAME, the pool's account ("default" when absent:
+	// processes calling two AWS accounts through one Redis must each name theirs),
+	// scope=NAME (a further split) and grant=DURATION (how long an instance may admit
+	// from room it was granted, 2s when absent). New fails when Redis does not
+	// answer; later outages are ridden out at the instance's last share of each limit.
+	// See docs/fleet.md.
+	Redis string
+
 	// Registerer receives Tollgate's Prometheus metrics; nil means none. Never the
 	// global registry unless passed explicitly.
 	Registerer prometheus.Registerer
@@ -106,7 +118,7 @@ func (cfg Config) pipeline(ctx context.Context) (pipeline.Config, error) {
 		cfg.AWS = &c
 	}
 	pc := pipeline.Config{AWS: *cfg.AWS, Catalog: cfg.Catalog, RightSize: cfg.RightSizeMaxTokens, UseCountTokens: cfg.UseCountTokens,
-		MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger}
+		MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger, Redis: cfg.Redis}
 	for _, t := range cfg.Targets {
 		pc.Targets = append(pc.Targets, pipeline.TargetConfig{Region: t.Region, Model: t.Model, Endpoint: t.Endpoint,
 			Credentials: t.Credentials, Limits: t.Limits, MaxInFlight: t.MaxInFlight})

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/backlog"
 	"github.com/tollgate-dev/tollgate/internal/callorder"
 	"github.com/tollgate-dev/tollgate/internal/pace"
 	"github.com/tollgate-dev/tollgate/internal/sched"
@@ -566,4 +567,11 @@ func (l *Limiter) Close() error {
 	}
 	l.waiting.Store(0)
 	return nil
+}
+
+func init() {
+	backlog.Of = func(x any) (high, low int) {
+		l := x.(*Limiter)
+		return int(l.sched.high.Load()), int(l.sched.low.Load())
+	}
 }

@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/sched"
@@ -27,6 +28,18 @@ type waiter struct {
 type scheduler struct {
 	q   *sched.Queue[*waiter]
 	sum [numClasses]Cost // cost waiting per class
+	// high and low count the calls waiting in High and above, and below: read without
+	// the Limiter's lock by a shared store deciding a grant (internal/backlog).
+	high, low atomic.Int64
+}
+
+// count adds d to the waiting count of class c.
+func (s *scheduler) count(c int, d int64) {
+	if c <= High.class() {
+		s.high.Add(d)
+	} else {
+		s.low.Add(d)
+	}
 }
 
 func (s *scheduler) init(minShare float64) { s.q = sched.New[*waiter](minShare) }
@@ -35,12 +48,14 @@ func (s *scheduler) init(minShare float64) { s.q = sched.New[*waiter](minShare) 
 func (s *scheduler) enqueue(w *waiter) {
 	w.call.Item = w
 	s.q.Enqueue(&w.call)
+	s.count(w.call.Class, 1)
 	s.sum[w.call.Class] = s.sum[w.call.Class].add(w.cost)
 }
 
 // taken accounts w, taken out of the queue, in the cost waiting.
 func (s *scheduler) taken(w *waiter) {
 	c := w.call.Class
+	s.count(c, -1)
 	s.sum[c] = s.sum[c].add(Cost{-w.cost.Requests, -w.cost.Tokens, -w.cost.InputTokens, -w.cost.OutputTokens})
 	if s.q.Len(c) == 0 {
 		s.sum[c] = Cost{}
@@ -94,6 +109,8 @@ func (s *scheduler) drain() []*waiter {
 		all = append(all, c.Item)
 	}
 	s.sum = [numClasses]Cost{}
+	s.high.Store(0)
+	s.low.Store(0)
 	return all
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -192,6 +193,7 @@ type runFlags struct {
 	attemptTimeout  time.Duration
 	progress        string
 	json            bool
+	fleet           fleetFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -239,7 +241,11 @@ Without --emulate, run calls Amazon Bedrock with the AWS default credential chai
 region, and reads the account's quotas with Service Quotas (falling back to the AWS
 defaults; override with --tpm/--tpd/--rpm). With --emulate it runs against an in-process
 emulator with the model's default quotas, time-scaled so the example takes about a
-minute, and says so. --dry-run makes no calls and prints the plan.`,
+minute, and says so. --dry-run makes no calls and prints the plan.
+
+Several runs, gateways and services calling one account share its quota with --redis URL
+(see docs/fleet.md); --endpoint points a run at another Bedrock Runtime endpoint, such as
+one "tollgate emulate" that several runs share.`,
 		Example: `  tollgate run --emulate examples/contracts
   tollgate run --emulate --dry-run examples/contracts
   tollgate run ./contracts --out review.jsonl --priority 'clients/acme/**=high' --deadline high=15m
@@ -259,13 +265,14 @@ minute, and says so. --dry-run makes no calls and prints the plan.`,
 	fl.StringVarP(&f.out, "out", "o", batch.DefaultOut, "results file (JSONL); an existing one is resumed")
 	fl.BoolVar(&f.emulate, "emulate", false, "run against an in-process Bedrock emulator with the model's default quotas (no AWS account needed)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "make no calls: print the plan (documents, tokens, binding limit, ETA)")
-	fl.Float64Var(&f.timeScale, "time-scale", 0, "with --emulate: emulated seconds per real second (default: chosen so the run takes about a minute)")
+	fl.Float64Var(&f.timeScale, "time-scale", 0, "with --emulate, or --endpoint of a time-scaled \"tollgate emulate\": emulated seconds per real second (default with --emulate: chosen so the run takes about a minute)")
 	fl.StringVar(&f.window, "window", "bucket", `with --emulate: how the emulator reads quotas, "bucket" (token bucket) or "clock" (clock minutes)`)
 	fl.IntVar(&f.pending, "pending", batch.DefaultPending, "documents handed to the admission queue at once")
 	fl.DurationVar(&f.grace, "grace", 30*time.Second, "after Ctrl-C, how long calls in flight may finish before they are cancelled")
 	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", 0, "how long one attempt of a model call may wait for its reply before it is retried (default: 1m + 50ms per token of max_tokens)")
 	fl.StringVar(&f.progress, "progress", "auto", `progress display: "bar" (live, for terminals), "log" (a line every few seconds), "none", or "auto" (bar on a terminal, log otherwise)`)
 	fl.BoolVar(&f.json, "json", false, "print the final summary (or the --dry-run plan) as JSON")
+	f.fleet.register(fl)
 	return cmd
 }
 
@@ -405,7 +412,7 @@ func quotaSource(explicit []quota.Limit) string {
 
 // bedrockSession makes a client for real Bedrock: the default credential chain and region,
 // quotas from the flags, else Service Quotas, else the catalog's defaults.
-func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit, attemptTimeout time.Duration) (*session, error) {
+func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit, f runFlags, stderr io.Writer) (*session, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
@@ -421,10 +428,15 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 		return nil, usageError{fmt.Errorf("no usable AWS credentials (%v): set AWS_PROFILE, run \"aws configure\" or \"aws sso login\", or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or try --emulate to run on the built-in emulator", err)}
 	}
 	tc, err := batch.ClientConfig(cfg, pipeline.Config{AWS: awsCfg, Catalog: cfg.Catalog, ReserveWithBurndown: cfg.ReserveWithBurndown, DiscoverQuotas: explicit == nil, Pacing: batch.ClientPacing,
-		AttemptTimeout: attemptTimeout, Targets: []pipeline.TargetConfig{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}})
+		AttemptTimeout: f.attemptTimeout, Targets: []pipeline.TargetConfig{{Region: cfg.Region, Model: cfg.Model, Limits: explicit}}})
 	if err != nil {
 		return nil, usageError{err}
 	}
+	scale := 1.0
+	if f.timeScale > 0 {
+		scale = f.timeScale
+	}
+	f.fleet.apply(&tc, scale, func() *slog.Logger { return slog.New(redisLines{slog.NewTextHandler(stderr, nil)}) })
 	client, err := pipeline.NewClient(ctx, tc, nil)
 	if errors.Is(err, discover.ErrTimeout) {
 		return nil, fmt.Errorf("reading the quotas: %w: give them with --tpm and --tpd to skip Service Quotas, or check AWS_ENDPOINT_URL_SERVICE_QUOTAS", err)
@@ -442,7 +454,8 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 		limits = append(limits, l.Limit)
 	}
 	note := fmt.Sprintf("Calling Amazon Bedrock: %s (%s); quotas: %s.\n", cfg.Model, snaps[0].Target, snaps[0].Source)
-	return &session{client: client, limits: limits, scale: 1, note: note}, nil
+	note += f.fleet.note(scale)
+	return &session{client: client, limits: limits, scale: scale, note: note}, nil
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []string) error {
@@ -469,8 +482,11 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 	if f.timeScale < 0 {
 		return usageError{fmt.Errorf("--time-scale %g: must be positive", f.timeScale)}
 	}
-	if !f.emulate && (f.timeScale != 0 || f.window != "bucket") {
-		return usageError{errors.New("--time-scale and --window only apply with --emulate")}
+	if !f.emulate && f.window != "bucket" {
+		return usageError{errors.New("--window only applies with --emulate")}
+	}
+	if err := f.fleet.validate(f.emulate, f.timeScale, explicit != nil); err != nil {
+		return err
 	}
 	if f.dryRun {
 		cfg.Warn = warnTo(stderr)
@@ -487,7 +503,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, args []st
 			return err
 		}
 	} else {
-		s, err = bedrockSession(ctx, cfg, explicit, f.attemptTimeout)
+		s, err = bedrockSession(ctx, cfg, explicit, f, stderr)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@
 //	tollgate_limit_effective{target,limit}                gauge      what the adaptive controller admits up to now
 //	tollgate_limit_configured{target,limit}               gauge      the configured, discovered or default amount
 //	tollgate_limit_utilization{target,limit}              gauge      used ÷ effective (1 when effective is 0)
+//	tollgate_shared_store_degraded{target}                gauge      1 while a quota shared through Redis cannot reach it
 //	tollgate_estimate_error_ratio{model}                  histogram  reported ÷ estimated tokens per call; buckets 0.5 .. 2
 //
 // # Labels and cardinality

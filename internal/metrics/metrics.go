@@ -35,6 +35,7 @@ type Metrics struct {
 	limitEff      *prometheus.GaugeVec
 	limitConf     *prometheus.GaugeVec
 	limitUtil     *prometheus.GaugeVec
+	degraded      *prometheus.GaugeVec
 	estimateError *prometheus.HistogramVec
 
 	// Open label values, each capped at MaxLabelValues distinct values.
@@ -105,6 +106,7 @@ func (m *Metrics) collectors() []named {
 		{Namespace + "_limit_effective", m.limitEff},
 		{Namespace + "_limit_configured", m.limitConf},
 		{Namespace + "_limit_utilization", m.limitUtil},
+		{Namespace + "_shared_store_degraded", m.degraded},
 		{Namespace + "_estimate_error_ratio", m.estimateError},
 	}
 }
@@ -179,6 +181,10 @@ func newMetrics() *Metrics {
 				"normally 0..1 (above 1 briefly when a reply settles for more than was reserved); "+
 				"1 when the effective limit is 0. The limit near 1 while calls queue is the bottleneck.",
 			"target", "limit"),
+		degraded: gauge("shared_store_degraded",
+			"1 while a target whose quota is shared through Redis cannot reach it: the target admits from its "+
+				"last grant until it lapses, then at its last share of each limit, never the full limit; 0 when Redis answers.",
+			"target"),
 		estimateError: histogram("estimate_error_ratio",
 			"Per call, the token count the service reported divided by Tollgate's estimate of it before the call. "+
 				"1 is exact; above 1 the estimate was low (risk of throttles), below 1 it was high (idle headroom). "+
@@ -287,6 +293,19 @@ func (m *Metrics) Limit(target, limit string, used, effective, configured int64)
 	set(m.limitEff, float64(effective), t, l)
 	set(m.limitConf, float64(configured), t, l)
 	set(m.limitUtil, util, t, l)
+}
+
+// SharedDegraded sets tollgate_shared_store_degraded{target} to 1 while the target's
+// shared quota store cannot reach Redis, else 0.
+func (m *Metrics) SharedDegraded(target string, degraded bool) {
+	if m.off() {
+		return
+	}
+	v := 0.0
+	if degraded {
+		v = 1
+	}
+	set(m.degraded, v, m.targets.value(target))
 }
 
 // EstimateError observes reported ÷ estimated in tollgate_estimate_error_ratio{model}, for

@@ -50,6 +50,7 @@ func recordAll(m *metrics.Metrics) {
 	m.QueueDepth("us-east-1", "high", 3)
 	m.Limit("us-east-1", "tokens_per_minute", 1000, 2000, 4000)
 	m.EstimateError("anthropic.claude-sonnet-4", 1000, 1100)
+	m.SharedDegraded("us-east-1", true)
 }
 
 func TestNilRegistererRecordsNothing(t *testing.T) {
@@ -93,6 +94,7 @@ func TestNewRegistersEveryMetric(t *testing.T) {
 		"tollgate_queue_depth GAUGE",
 		"tollgate_queue_wait_seconds HISTOGRAM",
 		"tollgate_retries_total COUNTER",
+		"tollgate_shared_store_degraded GAUGE",
 		"tollgate_throttles_total COUNTER",
 		"tollgate_tokens_total COUNTER",
 	}
@@ -392,8 +394,8 @@ func TestFailedRegistrationRollsBack(t *testing.T) {
 	if _, err := metrics.New(reg); err != nil {
 		t.Errorf("New on the same registry after the failure: %v", err)
 	}
-	if len(reg.live) != 12 {
-		t.Errorf("New registered %d collectors, want 12", len(reg.live))
+	if len(reg.live) != 13 {
+		t.Errorf("New registered %d collectors, want 13", len(reg.live))
 	}
 }
 

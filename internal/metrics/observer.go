@@ -66,4 +66,7 @@ func (m *Metrics) Sampled(t *pipeline.Target, s pipeline.TargetSnapshot) {
 	for i, p := range quotatext.Priorities {
 		m.QueueDepth(t.Name, p.String(), s.Queued[i])
 	}
+	if s.Shared {
+		m.SharedDegraded(t.Name, s.Degraded)
+	}
 }

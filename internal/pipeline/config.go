@@ -117,6 +117,15 @@ type Config struct {
 	// wait anyway, until the deadline; otherwise it is refused at once (ErrDeadline).
 	WaitPastForecast bool
 	Logger           *slog.Logger
+
+	// Redis, when set, is the URL of a Redis (redis://[user:password@]host:port[/db],
+	// rediss:// for TLS, unix:///path) in which every target holds its quota with the
+	// other instances — gateways, runs, services — that name the same account, region,
+	// model and scope, so that together they stay within it (see quota/redisquota). The
+	// query may add account=NAME (DefaultAccount when absent: instances calling two AWS
+	// accounts must name them), scope=NAME (a further split, such as one pool per team
+	// under its own quota) and grant=DURATION (the grant lifetime, 2s when absent).
+	Redis string
 }
 
 // DefaultBackoff is exponential backoff with full jitter: a uniform wait in

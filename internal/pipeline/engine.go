@@ -31,6 +31,7 @@ type Engine struct {
 	learn      learning // calls right-sizing max_tokens before their task is learned
 	closed     atomic.Bool
 	streams    sync.WaitGroup // streams whose end an adapter has yet to report
+	shared     *shared        // Config.Redis; nil when the quota is this process's own
 }
 
 // New returns an Engine for cfg, telling obs (nil: nobody) what happens: it resolves each target's
@@ -57,6 +58,15 @@ func New(ctx context.Context, cfg Config, obs Observer) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, obs: obs, cal: cal, est: est, pred: pred, groups: make(map[string]*group)}
+	if cfg.Redis != "" {
+		if e.shared, err = parseRedis(cfg.Redis); err != nil {
+			return nil, err
+		}
+		if err := e.shared.ping(ctx); err != nil {
+			e.shared.client.Close()
+			return nil, err
+		}
+	}
 	for _, t := range cfg.Targets {
 		tg, err := e.newTarget(ctx, t)
 		if err != nil {
@@ -95,6 +105,12 @@ func (e *Engine) Close() {
 		tg.lim.Close()
 	}
 	e.streams.Wait()
+	if e.shared != nil {
+		for _, tg := range e.targets {
+			_ = tg.store.Close() // returns unused grants; a failure leaves them to lapse
+		}
+		e.shared.client.Close()
+	}
 }
 
 // First returns the first target serving model's base model (for calls that are not
@@ -161,6 +177,10 @@ type QuotaState struct {
 	// Queued is the number of calls waiting in each priority class, highest (Critical)
 	// first.
 	Queued [5]int
+	// Shared is true when the quota is held in Redis with other instances (Config.Redis);
+	// Degraded while that Redis is unreachable, and the target admits from its last grant,
+	// then at its last share of each limit.
+	Shared, Degraded bool
 }
 
 // LimitUsage is the usage of one limit.
@@ -179,12 +199,18 @@ func (e *Engine) Snapshot(ctx context.Context) ([]TargetSnapshot, error) {
 	for _, tg := range e.targets {
 		limits := tg.lim.Limits()
 		used, inFlight, queued, err := tg.lim.Usage(ctx)
-		if err != nil {
+		degraded := tg.store != nil && tg.store.Status().Degraded
+		if err != nil && !degraded {
 			return nil, fmt.Errorf("tollgate: %s: %w", tg.Name, err)
 		}
-		s := QuotaState{Limits: make([]LimitUsage, len(limits)), InFlight: inFlight, Queued: queued}
+		// While Redis is unreachable the shared usage is unknown: the limits are
+		// reported with no usage, and Degraded says why.
+		s := QuotaState{Limits: make([]LimitUsage, len(limits)), InFlight: inFlight, Queued: queued, Shared: tg.store != nil, Degraded: degraded}
 		for i, l := range limits {
-			s.Limits[i] = LimitUsage{Limit: l, Used: used[i]}
+			s.Limits[i] = LimitUsage{Limit: l}
+			if used != nil {
+				s.Limits[i].Used = used[i]
+			}
 		}
 		ts := TargetSnapshot{Target: tg.Name, QuotaState: s, Source: tg.source}
 		e.obs.Sampled(tg, ts)

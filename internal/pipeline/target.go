@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/internal/route"
 	"github.com/tollgate-dev/tollgate/quota"
+	"github.com/tollgate-dev/tollgate/quota/redisquota"
 )
 
 // Target is one place calls go, ready: its model, its limiter, its adaptive limits, its
@@ -49,8 +50,9 @@ type Target struct {
 	ref    catalog.Ref
 	params estimate.ModelParams
 	lim    *quota.Limiter
-	source string   // where the limits came from
-	names  []string // each limit's metrics label ("tokens_per_minute")
+	store  *redisquota.Store // the shared store (Config.Redis); nil when the quota is this process's own
+	source string            // where the limits came from
+	names  []string          // each limit's metrics label ("tokens_per_minute")
 
 	mu sync.Mutex
 	// ctrls hold the effective amount of each limit (in the limiter's order): the
@@ -108,8 +110,18 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 		tg.names = append(tg.names, limitName(limits[i]))
 	}
 	limits, pacing := Admission(limits, c.cfg.WindowMargin, c.cfg.Pacing)
-	tg.lim, err = quota.New(quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: pacing})
+	qc := quota.Config{Limits: limits, MaxInFlight: t.MaxInFlight, Pacing: pacing}
+	if e.shared != nil {
+		if tg.store, err = e.shared.storeFor(e, tg, &tg.lim); err != nil {
+			return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
+		}
+		qc.Store = tg.store
+	}
+	tg.lim, err = quota.New(qc)
 	if err != nil {
+		if tg.store != nil {
+			tg.store.Close()
+		}
 		return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 	}
 	for i, l := range limits {
@@ -124,6 +136,10 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 			Decrease: 0.7, HoldDecrease: 0.9, Increase: 0.02, Recovery: 0.5, Hold: l.Per / 6,
 		})
 		if err != nil {
+			tg.lim.Close()
+			if tg.store != nil {
+				tg.store.Close()
+			}
 			return nil, fmt.Errorf("tollgate: target %s: %w", tg.Name, err)
 		}
 		tg.ctrls = append(tg.ctrls, ctrl)
@@ -136,6 +152,10 @@ func (e *Engine) newTarget(ctx context.Context, t TargetConfig) (*Target, error)
 	tg.SDK = invoke.NewClient(c.cfg.AWS, t.Region, t.Endpoint, t.Credentials)
 	c.cfg.Logger.Info("tollgate target", "target", tg.Name, "model", m.ID, "scope", ref.Scope.String(),
 		"limits", fmt.Sprint(limits), "source", tg.source)
+	if e.shared != nil {
+		c.cfg.Logger.Info("tollgate shared quota", "target", tg.Name, "redis", e.shared.addr,
+			"account", e.shared.account, "scope", e.shared.scope)
+	}
 	return tg, nil
 }
 

@@ -7,7 +7,9 @@
 // Following CockroachDB's distributed token bucket (RFC 20210604), an instance does not
 // ask Redis about every call. When a reservation does not fit the room it holds, it asks
 // for a grant: the cost in every limit of the set, plus up to a grant lifetime's worth of
-// its recent demand, decided atomically across the set's limits by one Lua script. It
+// its recent demand (what its calls were admitted for; a refused call's retries are not
+// counted, or a grant would take in one lump room that frees in one lump a window later),
+// decided atomically across the set's limits by one Lua script. It
 // then admits locally from the grant until the grant lapses (Options.GrantLifetime, 2s
 // by default). At a steady load that is about one round trip per grant lifetime, however
 // many calls it admits. Unused room goes back when the instance asks again, when the

@@ -447,3 +447,36 @@ func TestNoShareAdmitsNothing(t *testing.T) {
 		t.Error("not degraded with Redis stopped")
 	}
 }
+
+// A refused call asks again and again before it is admitted; its retries are not demand.
+// Counted as demand they would size the next grant by the retries: room taken in one
+// lump, which frees in one lump a window later and leaves gaps that other instances'
+// calls — High ones too — wait through.
+func TestRefusedRetriesDoNotInflateGrants(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newStore(t, srv, redisquota.Options{Scope: "retries"})
+	b := newStore(t, srv, redisquota.Options{Scope: "retries"})
+	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: 100, Per: time.Minute}}
+	t0 := quotatest.T0
+	if adm := reserve(t, a, t0, limits, quota.Cost{Tokens: 100}); !adm.OK {
+		t.Fatalf("first call refused: %+v", adm)
+	}
+	// The window is full until about t0+62s: forty retries of one call are refused.
+	for k := range 40 {
+		if adm := reserve(t, a, t0.Add(61*time.Second+time.Duration(k)*10*time.Millisecond), limits, quota.Cost{Tokens: 1}); adm.OK {
+			t.Fatalf("retry %d admitted while the window is full", k)
+		}
+	}
+	now := t0.Add(63 * time.Second)
+	if adm := reserve(t, a, now, limits, quota.Cost{Tokens: 1}); !adm.OK {
+		t.Fatalf("the call refused once the window freed: %+v", adm)
+	}
+	// B sees what A was granted: the call's cost, and a little of its real demand.
+	used, _, _, err := b.Usage(bg, now, limits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used[0] > 2 {
+		t.Errorf("A was granted %d tokens for one call of 1 after 40 refused retries; want at most 2 (retries are not demand)", used[0])
+	}
+}

@@ -449,8 +449,13 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		return s.reserveFallback(st, now, req)
 	}
 	if !res.ok {
-		blocked := res.blocked
-		return admission{Blocked: blocked, RetryAt: s.timeAt(res.retry)}, nil
+		// A refused call asks again, maybe many times, before it is admitted: counting
+		// each attempt would size the next grants by the retries, taking room in lumps
+		// that free in lumps a window later.
+		for i, l := range st.limits {
+			st.dem[i] = max(0, st.dem[i]-costs.Get(req.Cost, l.Dimension))
+		}
+		return admission{Blocked: res.blocked, RetryAt: s.timeAt(res.retry)}, nil
 	}
 	win := make([]int64, n)
 	for i := range st.limits {
