@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/discover"
@@ -55,22 +56,32 @@ func stalledURL(t *testing.T) string {
 }
 
 // TestRunStalledQuotas runs against a Service Quotas endpoint that accepts and never
-// answers (no --tpm, so the run reads the account's quotas first): after the discovery
-// timeout (discover.DefaultTimeout) the run fails with an error naming the endpoint and
-// the flags that skip Service Quotas, instead of hanging with no output.
+// answers (no --tpm, so the run reads the account's quotas first): after exactly the
+// discovery timeout (discover.DefaultTimeout) the run fails with an error naming the
+// endpoint and the flags that skip Service Quotas, instead of hanging with no output. It
+// runs in a synctest bubble, its requests through an in-process stalled transport.
 func TestRunStalledQuotas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long: waits out the discovery timeout")
-	}
 	isolateAWS(t)
-	url := stalledURL(t)
+	const url = "http://quotas.stalled.test"
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", url)
-	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
-	out, err := runOneDocument(t, discover.DefaultTimeout+time.Minute)
-	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
-		t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, out)
-	}
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://bedrock.stalled.test")
+	client, requests := testnet.StalledClient()
+	bedrockHTTPClient = client
+	t.Cleanup(func() { bedrockHTTPClient = nil })
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		out, err := runOneDocument(t, discover.DefaultTimeout+time.Minute)
+		if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
+			t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, out)
+		}
+		if got, want := time.Since(start), discover.DefaultTimeout; got != want {
+			t.Errorf("the run failed after %v; want the discovery timeout, %v", got, want)
+		}
+		if requests.Load() == 0 {
+			t.Error("no request reached the stalled endpoint")
+		}
+	})
 }
 
 // runOneDocument runs "tollgate run" on one short document with flags, and returns its
