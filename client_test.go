@@ -113,7 +113,7 @@ func noThrottles(t *testing.T, srv *emu, c *tollgate.Client, tpm int64, least fl
 	s := series(t, srv, sonnet35, "on-demand")
 	atRate := time.Duration(float64(s.SettledTokens) / float64(tpm) * float64(time.Minute))
 	rate := atRate.Seconds() / makespan.Seconds()
-	t.Logf("%d admitted, %d throttled, settled %d tokens; at the quota's rate %v, makespan %v: sustained rate %.3f",
+	t.Logf("%d admitted, %d throttled, settled %d tokens; at the quota's rate %v, makespan %v: sustained rate %.4f",
 		s.Admitted, throttles(s), s.SettledTokens, atRate.Round(time.Second), makespan.Round(time.Second), rate)
 	if lost > 0 || s.Admitted != 500 {
 		t.Errorf("%d calls lost, %d admitted; want 0 and 500", lost, s.Admitted)
@@ -122,13 +122,15 @@ func noThrottles(t *testing.T, srv *emu, c *tollgate.Client, tpm int64, least fl
 		t.Errorf("%d throttles; want none", throttles(s))
 	}
 	if rate < least {
-		t.Errorf("sustained rate %.3f; want >= %.2f", rate, least)
+		t.Errorf("sustained rate %.4f; want >= %.3f", rate, least)
 	}
 }
 
 // TestNoThrottlesUnderOversubscription: limits known, both window modes, 500 calls with
 // contract-sized inputs at 4× oversubscription: zero throttles, no call lost, quota
-// sustained rate (settled usage at the quota's rate ÷ makespan) of at least 0.95.
+// sustained rate (settled usage at the quota's rate ÷ makespan) of at least 0.985 (0.989
+// in a bubble, in every run; what is left is the window margin and the last calls'
+// latency).
 func TestNoThrottlesUnderOversubscription(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs 500 calls")
@@ -139,7 +141,7 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := emulator(t, mode, tpm, nil)
 				c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
-				noThrottles(t, srv, c, tpm, 0.95)
+				noThrottles(t, srv, c, tpm, 0.985)
 			})
 		})
 	}
@@ -149,7 +151,8 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 // against a token bucket, quota.ClockWindow against clock minutes (the emulator's minutes
 // aligned with the client's scaled ones) — no pacing, 500 calls at 4× oversubscription:
 // zero throttles, no call lost, and the start-up allowance a sliding window leaves unused
-// is used: against a token bucket, whose bucket starts full, a sustained rate above 1.05.
+// is used: against a token bucket, whose bucket starts full, a sustained rate of at least
+// 1.26 (1.267 in a bubble, in every run); against clock minutes, at least 1.0 (1.007).
 func TestToldMeterNoThrottles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs 500 calls")
@@ -159,7 +162,7 @@ func TestToldMeterNoThrottles(t *testing.T) {
 		mode  quota.Meter
 		meter quota.Meter
 		least float64
-	}{{quota.TokenBucket, quota.TokenBucket, 1.05}, {quota.ClockWindow, quota.ClockWindow, 0.95}} {
+	}{{quota.TokenBucket, quota.TokenBucket, 1.26}, {quota.ClockWindow, quota.ClockWindow, 1.0}} {
 		t.Run(fmt.Sprint(c.mode), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := emulator(t, c.mode, tpm, nil)
@@ -201,14 +204,16 @@ func counterSum(reg *prometheus.Registry, name string) (float64, error) {
 	return sum, nil
 }
 
-// TestLearnsAnOverstatedLimit configures twice the TPM the service enforces: after the
-// first emulated minute, throttled attempts stay under 2% of calls, the sustained rate
-// (settled usage at the real TPM ÷ makespan) stays at least 0.85, and no call is lost.
+// TestLearnsAnOverstatedLimit configures twice the TPM the service enforces: the first
+// minute sees a throttle (one in a bubble), after it throttled attempts stay at most 5 (1% of the calls;
+// 3 or 4 in a bubble), the sustained rate (settled usage at the real TPM ÷ makespan) stays
+// at least 1.0 (1.007 or 1.139 in a bubble, as the calls are scheduled: the emulator's
+// bucket starts full), and no call is lost.
 func TestLearnsAnOverstatedLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs 500 calls")
+	}
 	synctest.Test(t, func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("long: runs 500 calls")
-		}
 		const real = 1_000_000
 		srv := emulator(t, quota.TokenBucket, real, nil)
 		reg := prometheus.NewRegistry()
@@ -247,11 +252,14 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 		if lost > 0 {
 			t.Errorf("%d calls lost", lost)
 		}
-		if late >= 0.02*500 {
-			t.Errorf("%v throttled attempts after the first minute; want < 2%% of 500 calls", late)
+		if early < 1 {
+			t.Errorf("no throttle in the first minute: the overstated limit was never hit, so nothing was learned")
 		}
-		if rate < 0.85 {
-			t.Errorf("sustained rate %.3f; want >= 0.85", rate)
+		if late > 5 {
+			t.Errorf("%v throttled attempts after the first minute; want at most 5 (1%% of 500 calls)", late)
+		}
+		if rate < 1.0 {
+			t.Errorf("sustained rate %.3f; want >= 1.0", rate)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 type admission struct {
 	waited time.Duration
 	tokens int64
+	r      tollgate.Result
 }
 
 func p95(d []time.Duration) time.Duration {
@@ -49,7 +50,7 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 			}
 			r, _ := tollgate.ResultOf(out.ResultMetadata)
 			mu.Lock()
-			by[p] = append(by[p], admission{r.Waited, r.Reserved.Tokens})
+			by[p] = append(by[p], admission{r.Waited, r.Reserved.Tokens, r})
 			mu.Unlock()
 		}
 		var wg sync.WaitGroup
@@ -84,6 +85,9 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 		hp, lp, ratio := p95(hw), p95(lw), p95(hr).Seconds()
 		t.Logf("High: p95 wait %v, p95 of wait ÷ (own cost ÷ rate + Per/200) %.3f (bound 4); Low: p95 wait %v",
 			hp, ratio, lp)
+		for _, a := range by[tollgate.High] {
+			t.Logf("high: %+v", a.r)
+		}
 		if ratio > 4 {
 			t.Errorf("High p95 wait is %.2f × (the call's own cost ÷ the rate + Per/200); the bound is 4", ratio)
 		}

@@ -52,8 +52,8 @@ func TestRightSizeMaxTokens(t *testing.T) {
 			}
 		}
 		t.Logf("%d of %d calls went out unsized, %d replies cut at the learned max_tokens", unsized, calls, nCut)
-		if unsized == 0 || unsized > 10 {
-			t.Errorf("%d calls went out with max_tokens unset; want between 1 and the 10 the predictor needs", unsized)
+		if unsized != 10 {
+			t.Errorf("%d calls went out with max_tokens unset; want the 10 the predictor needs", unsized)
 		}
 		if nCut > calls/10 {
 			t.Errorf("%d replies cut at max_tokens; want few (the learned 99th percentile)", nCut)
