@@ -17,7 +17,6 @@ import (
 type admission struct {
 	waited time.Duration
 	tokens int64
-	r      tollgate.Result
 }
 
 func p95(d []time.Duration) time.Duration {
@@ -30,7 +29,9 @@ func p95(d []time.Duration) time.Duration {
 // calls meanwhile. The documented bound (docs/client.md): after the first window, a High
 // call's p95 queue wait is at most 4 × (its own cost ÷ the limit's rate + one sub-window,
 // Per/200) — the time the quota takes to free room for it, plus a Low call let through by
-// Low's guaranteed share — while Low calls wait minutes.
+// Low's guaranteed share — while Low calls wait minutes. In a bubble, with the calls
+// handed over in order, the figures are the same in every run: a p95 of 1.617 × that unit
+// (1.1s), asserted at most 1.65, and Low's p95 wait 2m22s, asserted at least 100 × High's.
 func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
@@ -50,13 +51,22 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 			}
 			r, _ := tollgate.ResultOf(out.ResultMetadata)
 			mu.Lock()
-			by[p] = append(by[p], admission{r.Waited, r.Reserved.Tokens, r})
+			by[p] = append(by[p], admission{r.Waited, r.Reserved.Tokens})
 			mu.Unlock()
 		}
 		var wg sync.WaitGroup
 		low := c.With(tollgate.Call{Priority: tollgate.Low})
 		for i := 0; i < 300; i++ { // about 3 minutes of work, all at once
-			wg.Go(func() { call(low, tollgate.Low, docs[i%len(docs)]) })
+			// Handed over one at a time, each once it has reached the queue (as tollgate
+			// run hands over documents): the queue's order is the calls' order.
+			queued := make(chan struct{})
+			mark := sync.OnceFunc(func() { close(queued) })
+			lc := low.With(tollgate.Call{Priority: tollgate.Low, Queued: mark})
+			wg.Go(func() {
+				defer mark()
+				call(lc, tollgate.Low, docs[i%len(docs)])
+			})
+			<-queued
 		}
 		time.Sleep(70 * time.Second) // past the first window
 		high := c.With(tollgate.Call{Priority: tollgate.High})
@@ -85,14 +95,11 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 		hp, lp, ratio := p95(hw), p95(lw), p95(hr).Seconds()
 		t.Logf("High: p95 wait %v, p95 of wait ÷ (own cost ÷ rate + Per/200) %.3f (bound 4); Low: p95 wait %v",
 			hp, ratio, lp)
-		for _, a := range by[tollgate.High] {
-			t.Logf("high: %+v", a.r)
+		if ratio > 1.65 {
+			t.Errorf("High p95 wait is %.3f × (the call's own cost ÷ the rate + Per/200); want at most 1.65 (the documented bound is 4)", ratio)
 		}
-		if ratio > 4 {
-			t.Errorf("High p95 wait is %.2f × (the call's own cost ÷ the rate + Per/200); the bound is 4", ratio)
-		}
-		if lp < 10*hp {
-			t.Errorf("Low p95 wait %v is not far above High's %v", lp, hp)
+		if lp < 100*hp {
+			t.Errorf("Low p95 wait %v is not 100 times High's %v", lp, hp)
 		}
 	})
 }
