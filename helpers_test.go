@@ -141,6 +141,30 @@ func discoverAt(cfg *tollgate.Config, endpoint string) {
 	cfg.DiscoverQuotas, cfg.QuotasEndpoint, cfg.WindowMargin = true, endpoint, -1
 }
 
+// converser is the call the tests hand over in order.
+type converser interface {
+	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+}
+
+// handOver starts n calls on goroutines of wg, at priority p, one at a time: each once
+// the one before has reached its target's queue (Call.Queued), as tollgate run hands
+// over documents. The calls all start at the same instant of a bubble's clock, yet reach
+// the queues in order, so that each call's choice of target sees the calls before it
+// queued there: started together, calls pick their targets concurrently, and how they
+// split depends on how the goroutines are scheduled.
+func handOver(wg *sync.WaitGroup, c *tollgate.Client, p tollgate.Priority, n int, send func(c converser, i int)) {
+	for i := range n {
+		queued := make(chan struct{})
+		mark := sync.OnceFunc(func() { close(queued) })
+		cc := c.With(tollgate.Call{Priority: p, Queued: mark})
+		wg.Go(func() {
+			defer mark() // a call that fails before it is queued
+			send(cc, i)
+		})
+		<-queued
+	}
+}
+
 // contracts returns the text of the sample contracts.
 func contracts(t testing.TB) []string {
 	t.Helper()

@@ -43,7 +43,7 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 		docs := contracts(t)
 		var mu sync.Mutex
 		by := map[tollgate.Priority][]admission{}
-		call := func(c *tollgate.Client, p tollgate.Priority, doc string) {
+		call := func(c converser, p tollgate.Priority, doc string) {
 			out, err := c.Converse(context.Background(), review(sonnet35, doc, 400))
 			if err != nil {
 				t.Error(err)
@@ -55,19 +55,8 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 			mu.Unlock()
 		}
 		var wg sync.WaitGroup
-		low := c.With(tollgate.Call{Priority: tollgate.Low})
-		for i := 0; i < 300; i++ { // about 3 minutes of work, all at once
-			// Handed over one at a time, each once it has reached the queue (as tollgate
-			// run hands over documents): the queue's order is the calls' order.
-			queued := make(chan struct{})
-			mark := sync.OnceFunc(func() { close(queued) })
-			lc := low.With(tollgate.Call{Priority: tollgate.Low, Queued: mark})
-			wg.Go(func() {
-				defer mark()
-				call(lc, tollgate.Low, docs[i%len(docs)])
-			})
-			<-queued
-		}
+		// About 3 minutes of work, all at once, reaching the queue in order.
+		handOver(&wg, c, tollgate.Low, 300, func(c converser, i int) { call(c, tollgate.Low, docs[i%len(docs)]) })
 		time.Sleep(70 * time.Second) // past the first window
 		high := c.With(tollgate.Call{Priority: tollgate.High})
 		for i := 0; i < 24; i++ {

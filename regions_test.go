@@ -29,19 +29,9 @@ func steadyThroughput(t *testing.T, srv *emu, c *tollgate.Client, calls int) flo
 	docs := contracts(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for i := 0; i < calls; i++ {
-		// Handed over one at a time, each once it has reached its target's queue (as
-		// tollgate run hands over documents), so that each call's choice of region sees
-		// the calls before it queued there; all at the same instant of the bubble's clock.
-		queued := make(chan struct{})
-		mark := sync.OnceFunc(func() { close(queued) })
-		cc := c.With(tollgate.Call{Queued: mark})
-		wg.Go(func() {
-			defer mark()
-			cc.Converse(ctx, review(sonnet35, docs[i%len(docs)], 400))
-		})
-		<-queued
-	}
+	handOver(&wg, c, tollgate.Normal, calls, func(c converser, i int) {
+		c.Converse(ctx, review(sonnet35, docs[i%len(docs)], 400))
+	})
 	time.Sleep(time.Minute)
 	from := settledAll(srv)
 	time.Sleep(3 * time.Minute)
