@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/discover"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/testnet"
 )
 
@@ -38,15 +39,25 @@ func TestQuotasStalledEndpoint(t *testing.T) {
 
 // TestRunStalledBedrock runs a document against a Bedrock endpoint that accepts and never
 // answers: each attempt gives up at --attempt-timeout, and the run ends with the
-// document failed instead of hanging.
+// document failed instead of hanging. It runs in a synctest bubble, its requests through
+// an in-process stalled transport (the root package's TestAttemptTimeoutStalledBackend
+// holds the attempt timeout against a real socket).
 func TestRunStalledBedrock(t *testing.T) {
 	isolateAWS(t)
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
-	out, err := runOneDocument(t, 2*time.Minute, "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms")
-	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(out, "attempt timeout (100ms)") {
-		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, out)
-	}
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://bedrock.stalled.test")
+	client, requests := testnet.StalledClient()
+	bedrockHTTPClient = client
+	t.Cleanup(func() { bedrockHTTPClient = nil })
+	synctest.Test(t, func(t *testing.T) {
+		out, err := runOneDocument(t, 2*time.Minute, "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms")
+		if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(out, "attempt timeout (100ms)") {
+			t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, out)
+		}
+		if got, want := requests.Load(), int64(pipeline.DefaultMaxAttempts); got != want {
+			t.Errorf("%d requests reached the stalled endpoint; want one per attempt, %d", got, want)
+		}
+	})
 }
 
 // stalledURL is the URL of a backend that accepts connections and never answers.
