@@ -135,9 +135,11 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs 500 calls")
 	}
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
 	const tpm = 1_000_000
 	for _, mode := range []quota.Meter{quota.TokenBucket, quota.ClockWindow} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv := emulator(t, mode, tpm, nil)
 				c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
@@ -157,6 +159,7 @@ func TestToldMeterNoThrottles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs 500 calls")
 	}
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
 	const tpm = 1_000_000
 	for _, c := range []struct {
 		mode  quota.Meter
@@ -164,6 +167,7 @@ func TestToldMeterNoThrottles(t *testing.T) {
 		least float64
 	}{{quota.TokenBucket, quota.TokenBucket, 1.26}, {quota.ClockWindow, quota.ClockWindow, 1.0}} {
 		t.Run(fmt.Sprint(c.mode), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv := emulator(t, c.mode, tpm, nil)
 				l := tpmLimit(tpm)
@@ -213,6 +217,7 @@ func TestLearnsAnOverstatedLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs 500 calls")
 	}
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
 	synctest.Test(t, func(t *testing.T) {
 		const real = 1_000_000
 		srv := emulator(t, quota.TokenBucket, real, nil)

@@ -36,6 +36,7 @@ func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
 	synctest.Test(t, func(t *testing.T) {
 		const tpm = 1_000_000
 		srv := emulator(t, quota.TokenBucket, tpm, nil)

@@ -48,6 +48,7 @@ func TestTwoRegionsDoubleThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
 	synctest.Test(t, func(t *testing.T) {
 		const tpm = 400_000
 		target := func(region, url string) tollgate.Target {
