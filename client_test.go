@@ -150,8 +150,8 @@ func TestNoThrottlesUnderOversubscription(t *testing.T) {
 }
 
 // TestToldMeterNoThrottles: limits known with the provider's reading — quota.TokenBucket
-// against a token bucket, quota.ClockWindow against clock minutes (the emulator's minutes
-// aligned with the client's scaled ones) — no pacing, 500 calls at 4× oversubscription:
+// against a token bucket, quota.ClockWindow against clock minutes (the emulator's and the
+// client's, on one clock) — no pacing, 500 calls at 4× oversubscription:
 // zero throttles, no call lost, and the start-up allowance a sliding window leaves unused
 // is used: against a token bucket, whose bucket starts full, a sustained rate of at least
 // 1.26 (1.267 in a bubble, in every run); against clock minutes, at least 1.0 (1.007).
