@@ -2,55 +2,23 @@ package tollgate_test
 
 import (
 	"context"
-	"log/slog"
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// waits collects the queue waits the client logs at admission, by priority.
-type waits struct {
-	mu     sync.Mutex
-	by     map[string][]time.Duration
-	ratios map[string][]time.Duration // wait ÷ (own cost ÷ rate), as a Duration of seconds-per-second ×1s
-	tpm    float64
+// admission is one call's wait for admission and what its last attempt reserved, read
+// from its Result.
+type admission struct {
+	waited time.Duration
+	tokens int64
 }
-
-func (w *waits) Enabled(context.Context, slog.Level) bool { return true }
-func (w *waits) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "tollgate admitted" {
-		return nil
-	}
-	var prio string
-	var waited time.Duration
-	var tokens int64
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "priority":
-			prio = a.Value.String()
-		case "waited":
-			waited = a.Value.Duration()
-		case "tokens":
-			tokens = a.Value.Int64()
-		}
-		return true
-	})
-	em := time.Duration(float64(waited) * scale) // emulated
-	// The bound's unit: the call's own cost ÷ the rate, plus one sub-window of the
-	// limiter's sliding window (Per/200), the granularity at which room is seen to free.
-	own := time.Duration(float64(time.Minute)*float64(tokens)/w.tpm) + time.Minute/200
-	w.mu.Lock()
-	w.by[prio] = append(w.by[prio], em)
-	w.ratios[prio] = append(w.ratios[prio], time.Duration(float64(time.Second)*em.Seconds()/own.Seconds()))
-	w.mu.Unlock()
-	return nil
-}
-func (w *waits) WithAttrs([]slog.Attr) slog.Handler { return w }
-func (w *waits) WithGroup(string) slog.Handler      { return w }
 
 func p95(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)
@@ -62,49 +30,67 @@ func p95(d []time.Duration) time.Duration {
 // calls meanwhile. The documented bound (docs/client.md): after the first window, a High
 // call's p95 queue wait is at most 4 × (its own cost ÷ the limit's rate + one sub-window,
 // Per/200) — the time the quota takes to free room for it, plus a Low call let through by
-// Low's guaranteed share — while Low calls wait minutes.
+// Low's guaranteed share — while Low calls wait minutes. In a bubble, with the calls
+// handed over in order, the figures are the same in every run: a p95 of 1.617 × that unit
+// (1.1s), asserted at most 1.65, and Low's p95 wait 2m22s, asserted at least 100 × High's.
 func TestHighPriorityWaitUnderLowSaturation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	const tpm = 1_000_000
-	srv := emulator(t, quota.TokenBucket, tpm, nil)
-	w := &waits{by: map[string][]time.Duration{}, ratios: map[string][]time.Duration{}, tpm: tpm}
-	c := newClient(t, tollgate.Config{Logger: slog.New(w), Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
-	docs := contracts(t)
-	var wg sync.WaitGroup
-	low := c.With(tollgate.Call{Priority: tollgate.Low})
-	for i := 0; i < 300; i++ { // about 3 minutes of work, all at once
-		wg.Go(func() {
-			if _, err := low.Converse(context.Background(), review(sonnet35, docs[i%len(docs)], 400)); err != nil {
+	t.Parallel() // on the bubble's clock, unaffected by the CPU the others take
+	synctest.Test(t, func(t *testing.T) {
+		const tpm = 1_000_000
+		srv := emulator(t, quota.TokenBucket, tpm, nil)
+		c := newClient(t, tollgate.Config{Targets: []tollgate.Target{{Model: sonnet35, Endpoint: srv.URL, Limits: []quota.Limit{tpmLimit(tpm)}}}})
+		docs := contracts(t)
+		var mu sync.Mutex
+		by := map[tollgate.Priority][]admission{}
+		call := func(c converser, p tollgate.Priority, doc string) {
+			out, err := c.Converse(context.Background(), review(sonnet35, doc, 400))
+			if err != nil {
 				t.Error(err)
+				return
 			}
-		})
-	}
-	time.Sleep(emulated(70 * time.Second)) // past the first window
-	high := c.With(tollgate.Call{Priority: tollgate.High})
-	for i := 0; i < 24; i++ {
-		doc := docs[(i*7)%len(docs)]
-		wg.Go(func() {
-			if _, err := high.Converse(context.Background(), review(sonnet35, doc, 400)); err != nil {
-				t.Error(err)
+			r, _ := pipeline.ResultOf(out.ResultMetadata)
+			mu.Lock()
+			by[p] = append(by[p], admission{r.Waited, r.Reserved.Tokens})
+			mu.Unlock()
+		}
+		var wg sync.WaitGroup
+		// About 3 minutes of work, all at once, reaching the queue in order.
+		handOver(&wg, c, tollgate.Low, 300, func(c converser, i int) { call(c, tollgate.Low, docs[i%len(docs)]) })
+		time.Sleep(70 * time.Second) // past the first window
+		high := c.With(tollgate.Call{Priority: tollgate.High})
+		for i := 0; i < 24; i++ {
+			doc := docs[(i*7)%len(docs)]
+			wg.Go(func() { call(high, tollgate.High, doc) })
+			time.Sleep(5 * time.Second)
+		}
+		wg.Wait()
+		waits := func(p tollgate.Priority) (w, ratios []time.Duration) {
+			for _, a := range by[p] {
+				// The bound's unit: the call's own cost ÷ the rate, plus one sub-window of
+				// the limiter's sliding window (Per/200), the granularity at which room is
+				// seen to free.
+				own := time.Duration(float64(time.Minute)*float64(a.tokens)/tpm) + time.Minute/200
+				w = append(w, a.waited)
+				ratios = append(ratios, time.Duration(float64(time.Second)*a.waited.Seconds()/own.Seconds()))
 			}
-		})
-		time.Sleep(emulated(5 * time.Second))
-	}
-	wg.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	hp, lp, ratio := p95(w.by["high"]), p95(w.by["low"]), p95(w.ratios["high"]).Seconds()
-	t.Logf("High: %d calls, p95 wait %v, p95 of wait ÷ (own cost ÷ rate + Per/200) %.2f (bound 4); Low: %d calls, p95 wait %v",
-		len(w.by["high"]), hp.Round(10*time.Millisecond), ratio, len(w.by["low"]), lp.Round(time.Second))
-	if len(w.by["high"]) != 24 {
-		t.Fatalf("%d High admissions logged, want 24", len(w.by["high"]))
-	}
-	if ratio > 4 {
-		t.Errorf("High p95 wait is %.2f × (the call's own cost ÷ the rate + Per/200); the bound is 4", ratio)
-	}
-	if lp < 10*hp {
-		t.Errorf("Low p95 wait %v is not far above High's %v", lp, hp)
-	}
+			return w, ratios
+		}
+		hw, hr := waits(tollgate.High)
+		lw, _ := waits(tollgate.Low)
+		if len(hw) != 24 || len(lw) != 300 {
+			t.Fatalf("%d High and %d Low calls served, want 24 and 300", len(hw), len(lw))
+		}
+		hp, lp, ratio := p95(hw), p95(lw), p95(hr).Seconds()
+		t.Logf("High: p95 wait %v, p95 of wait ÷ (own cost ÷ rate + Per/200) %.3f (bound 4); Low: p95 wait %v",
+			hp, ratio, lp)
+		if ratio > 1.65 {
+			t.Errorf("High p95 wait is %.3f × (the call's own cost ÷ the rate + Per/200); want at most 1.65 (the documented bound is 4)", ratio)
+		}
+		if lp < 100*hp {
+			t.Errorf("Low p95 wait %v is not 100 times High's %v", lp, hp)
+		}
+	})
 }

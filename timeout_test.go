@@ -5,11 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/internal/pipeline"
@@ -24,7 +26,11 @@ import (
 func TestAttemptTimeoutStalledBackend(t *testing.T) {
 	const attempts = 2
 	url, conns := testnet.Stalled(t)
-	c := newClient(t, tollgate.Config{AttemptTimeout: 300 * time.Millisecond, MaxAttempts: attempts,
+	// A real socket: the attempt timeout must hold against a connection that is
+	// accepted and never answered, which the in-process transport does not have.
+	sockets := awsConfig()
+	sockets.HTTPClient = nil // the SDK's own
+	c := newClient(t, tollgate.Config{AWS: sockets, AttemptTimeout: 300 * time.Millisecond, MaxAttempts: attempts,
 		Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: url,
 			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}}},
 		func(pc *pipeline.Config) { pc.Backoff = func(int) time.Duration { return time.Millisecond } })
@@ -71,42 +77,44 @@ func TestAttemptTimeoutStalledBackend(t *testing.T) {
 // its events, so the whole reply arrives; and a Converse whose reply takes longer than
 // the timeout times out.
 func TestAttemptTimeoutLeavesStreamsAlone(t *testing.T) {
-	const timeout = 300 * time.Millisecond
-	srv := emulator(t, quota.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
-		o.TimeScale = 1
-		o.Latency = bedrocktest.Latency{TimeToFirstToken: 10 * time.Millisecond, PerOutputToken: 20 * time.Millisecond}
-		o.OutputTokens = func(int, uint64) int { return 60 } // 1.2s of output
-	})
-	c := newClient(t, tollgate.Config{AttemptTimeout: timeout, MaxAttempts: 1,
-		Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: srv.URL,
-			Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}}})
-	in := review(sonnet35, "A short agreement.", 100)
-	start := time.Now()
-	out, err := c.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := out.GetStream()
-	var text strings.Builder
-	var usage *types.TokenUsage
-	for ev := range st.Events() {
-		switch e := ev.(type) {
-		case *types.ConverseStreamOutputMemberContentBlockDelta:
-			if d, ok := e.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
-				text.WriteString(d.Value)
-			}
-		case *types.ConverseStreamOutputMemberMetadata:
-			usage = e.Value.Usage
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 300 * time.Millisecond
+		srv := emulator(t, quota.TokenBucket, 1_000_000, func(o *bedrocktest.Options) {
+			o.Latency = bedrocktest.Latency{TimeToFirstToken: 10 * time.Millisecond, PerOutputToken: 20 * time.Millisecond}
+			o.OutputTokens = func(int, uint64) int { return 60 } // 1.2s of output
+		})
+		c := newClient(t, tollgate.Config{AttemptTimeout: timeout, MaxAttempts: 1,
+			Targets: []tollgate.Target{{Region: "us-east-1", Model: sonnet35, Endpoint: srv.URL,
+				Limits: []quota.Limit{{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute}}}}})
+		in := review(sonnet35, "A short agreement.", 100)
+		start := time.Now()
+		out, err := c.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := st.Err(); err != nil {
-		t.Fatalf("stream broke after %v: %v", time.Since(start), err)
-	}
-	st.Close()
-	if usage == nil || aws.ToInt32(usage.OutputTokens) != 60 || time.Since(start) < 2*timeout {
-		t.Errorf("stream: usage %+v after %v; want 60 output tokens over more than %v", usage, time.Since(start), 2*timeout)
-	}
-	if _, err := c.Converse(context.Background(), in); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "attempt timeout") {
-		t.Errorf("Converse of a 1.2s reply with a %v attempt timeout: %v; want the attempt timeout", timeout, err)
-	}
+		st := out.GetStream()
+		var text strings.Builder
+		var usage *types.TokenUsage
+		for ev := range st.Events() {
+			switch e := ev.(type) {
+			case *types.ConverseStreamOutputMemberContentBlockDelta:
+				if d, ok := e.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+					text.WriteString(d.Value)
+				}
+			case *types.ConverseStreamOutputMemberMetadata:
+				usage = e.Value.Usage
+			}
+		}
+		if err := st.Err(); err != nil {
+			t.Fatalf("stream broke after %v: %v", time.Since(start), err)
+		}
+		st.Close()
+		// 10ms to the first token and 59 more at 20ms: 1.19s, four times the timeout.
+		if got, want := time.Since(start), 1190*time.Millisecond; usage == nil || aws.ToInt32(usage.OutputTokens) != 60 || got != want {
+			t.Errorf("stream: usage %+v after %v; want 60 output tokens over exactly %v", usage, got, want)
+		}
+		if _, err := c.Converse(context.Background(), in); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "attempt timeout") {
+			t.Errorf("Converse of a 1.2s reply with a %v attempt timeout: %v; want the attempt timeout", timeout, err)
+		}
+	})
 }

@@ -410,6 +410,11 @@ func quotaSource(explicit []quota.Limit) string {
 	return "the AWS default quotas"
 }
 
+// bedrockHTTPClient, when set, carries the requests of bedrockSession instead of the
+// SDK's own client: the tests give it an in-process transport, to run inside a
+// testing/synctest bubble.
+var bedrockHTTPClient aws.HTTPClient
+
 // bedrockSession makes a client for real Bedrock: the default credential chain and region,
 // quotas from the flags, else Service Quotas, else the catalog's defaults.
 func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limit, f runFlags, stderr io.Writer) (*session, error) {
@@ -420,6 +425,9 @@ func bedrockSession(ctx context.Context, cfg batch.Config, explicit []quota.Limi
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("loading the AWS configuration: %w", err)}
+	}
+	if bedrockHTTPClient != nil {
+		awsCfg.HTTPClient = bedrockHTTPClient
 	}
 	if awsCfg.Region == "" {
 		return nil, usageError{errors.New("no AWS region: pass --region (e.g. --region us-east-1) or set AWS_REGION; or try --emulate to run on the built-in emulator")}

@@ -193,32 +193,35 @@ func TestRunCrashAndResume(t *testing.T) {
 		t.Fatalf("%d records at the kill; want some but not all of 24", len(before))
 	}
 
-	stdout, errOut, err := runCmd(t, args...)
-	if err != nil {
-		t.Fatalf("resumed run: %v\n%s", err, errOut)
-	}
-	var sum summaryJSON
-	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
-		t.Fatalf("summary: %v\n%s", err, stdout)
-	}
-	if sum.Resumed != len(before) || sum.Done != 24-len(before) {
-		t.Errorf("resumed run: %d already done, %d done now; want %d and %d", sum.Resumed, sum.Done, len(before), 24-len(before))
-	}
-	if sum.Calls != sum.Done {
-		t.Errorf("resumed run made %d calls for %d documents: a completed call was repeated", sum.Calls, sum.Done)
-	}
-	after := records(t, out)
-	if len(after) != 24 {
-		t.Errorf("%d documents in the results; want 24", len(after))
-	}
-	for p, rs := range after {
-		if len(rs) != 1 || rs[0].Status != results.Done {
-			t.Errorf("%s: %d records (%+v); want one done", p, len(rs), rs)
+	// The resumed run runs in this process, in a synctest bubble: no real time.
+	synctest.Test(t, func(t *testing.T) {
+		stdout, errOut, err := runCmd(t, args...)
+		if err != nil {
+			t.Fatalf("resumed run: %v\n%s", err, errOut)
 		}
-		if b, ok := before[p]; ok && !b[0].Finished.Equal(rs[0].Finished) {
-			t.Errorf("%s was done before the kill and again after", p)
+		var sum summaryJSON
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+			t.Fatalf("summary: %v\n%s", err, stdout)
 		}
-	}
+		if sum.Resumed != len(before) || sum.Done != 24-len(before) {
+			t.Errorf("resumed run: %d already done, %d done now; want %d and %d", sum.Resumed, sum.Done, len(before), 24-len(before))
+		}
+		if sum.Calls != sum.Done {
+			t.Errorf("resumed run made %d calls for %d documents: a completed call was repeated", sum.Calls, sum.Done)
+		}
+		after := records(t, out)
+		if len(after) != 24 {
+			t.Errorf("%d documents in the results; want 24", len(after))
+		}
+		for p, rs := range after {
+			if len(rs) != 1 || rs[0].Status != results.Done {
+				t.Errorf("%s: %d records (%+v); want one done", p, len(rs), rs)
+			}
+			if b, ok := before[p]; ok && !b[0].Finished.Equal(rs[0].Finished) {
+				t.Errorf("%s was done before the kill and again after", p)
+			}
+		}
+	})
 }
 
 // TestPlanMatchesRun sets up workloads whose binding limit is known — tokens per minute,

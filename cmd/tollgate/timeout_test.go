@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/discover"
+	"github.com/tollgate-dev/tollgate/internal/pipeline"
 	"github.com/tollgate-dev/tollgate/internal/testnet"
 )
 
@@ -37,15 +39,25 @@ func TestQuotasStalledEndpoint(t *testing.T) {
 
 // TestRunStalledBedrock runs a document against a Bedrock endpoint that accepts and never
 // answers: each attempt gives up at --attempt-timeout, and the run ends with the
-// document failed instead of hanging.
+// document failed instead of hanging. It runs in a synctest bubble, its requests through
+// an in-process stalled transport (the root package's TestAttemptTimeoutStalledBackend
+// holds the attempt timeout against a real socket).
 func TestRunStalledBedrock(t *testing.T) {
 	isolateAWS(t)
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
-	out, err := runOneDocument(t, 2*time.Minute, "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms")
-	if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(out, "attempt timeout (100ms)") {
-		t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, out)
-	}
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://bedrock.stalled.test")
+	client, requests := testnet.StalledClient()
+	bedrockHTTPClient = client
+	t.Cleanup(func() { bedrockHTTPClient = nil })
+	synctest.Test(t, func(t *testing.T) {
+		out, err := runOneDocument(t, 2*time.Minute, "--tpm", "200000", "--tpd", "1000000", "--attempt-timeout", "100ms")
+		if err == nil || !strings.Contains(err.Error(), "1 document(s) failed") || !strings.Contains(out, "attempt timeout (100ms)") {
+			t.Errorf("error %v; want the document failed on attempt timeouts\n%s", err, out)
+		}
+		if got, want := requests.Load(), int64(pipeline.DefaultMaxAttempts); got != want {
+			t.Errorf("%d requests reached the stalled endpoint; want one per attempt, %d", got, want)
+		}
+	})
 }
 
 // stalledURL is the URL of a backend that accepts connections and never answers.
@@ -55,22 +67,32 @@ func stalledURL(t *testing.T) string {
 }
 
 // TestRunStalledQuotas runs against a Service Quotas endpoint that accepts and never
-// answers (no --tpm, so the run reads the account's quotas first): after the discovery
-// timeout (discover.DefaultTimeout) the run fails with an error naming the endpoint and
-// the flags that skip Service Quotas, instead of hanging with no output.
+// answers (no --tpm, so the run reads the account's quotas first): after exactly the
+// discovery timeout (discover.DefaultTimeout) the run fails with an error naming the
+// endpoint and the flags that skip Service Quotas, instead of hanging with no output. It
+// runs in a synctest bubble, its requests through an in-process stalled transport.
 func TestRunStalledQuotas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long: waits out the discovery timeout")
-	}
 	isolateAWS(t)
-	url := stalledURL(t)
+	const url = "http://quotas.stalled.test"
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", url)
-	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stalledURL(t))
-	out, err := runOneDocument(t, discover.DefaultTimeout+time.Minute)
-	if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
-		t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, out)
-	}
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://bedrock.stalled.test")
+	client, requests := testnet.StalledClient()
+	bedrockHTTPClient = client
+	t.Cleanup(func() { bedrockHTTPClient = nil })
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		out, err := runOneDocument(t, discover.DefaultTimeout+time.Minute)
+		if !errors.Is(err, discover.ErrTimeout) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--tpm") {
+			t.Errorf("error %v; want a discovery timeout naming %s and --tpm\n%s", err, url, out)
+		}
+		if got, want := time.Since(start), discover.DefaultTimeout; got != want {
+			t.Errorf("the run failed after %v; want the discovery timeout, %v", got, want)
+		}
+		if requests.Load() == 0 {
+			t.Error("no request reached the stalled endpoint")
+		}
+	})
 }
 
 // runOneDocument runs "tollgate run" on one short document with flags, and returns its

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,22 +26,20 @@ import (
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// The accuracy tests run a workload through the real client (pipeline.Client, which
-// tollgate.Client wraps; the real AWS SDK against the emulator, at scale) and compare the
-// makespan with the prediction.
+// The accuracy tests run a workload through the real tollgate.Client (the real AWS SDK
+// against the emulator, called in-process) inside a testing/synctest bubble, and compare
+// the makespan, exact on the bubble's clock, with the prediction.
 const (
 	// sonnet4 is called through its US cross-region profile: output burndown 5.
 	sonnet4     = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 	sonnet4Base = "anthropic.claude-sonnet-4-20250514-v1:0"
-	// margin is the client's window margin, emulated: scheduling jitter under -race on a
-	// loaded machine is tens of real milliseconds, a second or two of emulated time.
+	// margin is the client's window margin (and the prediction's).
 	margin = 2 * time.Second
 )
 
 // scenario is a workload on the emulator with a known binding limit.
 type scenario struct {
-	scale        float64 // the emulator's time scale
-	docBytes     int     // the documents are the contracts' first docBytes bytes; 0 = whole
+	docBytes     int // the documents are the contracts' first docBytes bytes; 0 = whole
 	calls        int
 	outputTokens int   // every reply's length
 	maxTokens    int32 // sent with every call
@@ -49,7 +48,7 @@ type scenario struct {
 	priorities   []quota.Priority // cycled over the calls
 }
 
-// run sends the scenario's calls through a pipeline.Client against the emulator, all at
+// run sends the scenario's calls through a tollgate.Client against the emulator, all at
 // once in priority order, and returns the workload (inputs as the emulator counts them),
 // the makespan in emulated time and the emulator's stats.
 func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.Series) {
@@ -59,7 +58,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 		t.Fatal("catalog has no Sonnet 4")
 	}
 	l := bedrocktest.Limits{TokensPerMinute: sc.tpm, TokensPerDay: sc.tpm * 1440 * 10, RequestsPerMinute: sc.rpm}
-	srv, err := bedrocktest.NewServer(bedrocktest.Options{Models: []catalog.Model{m}, TimeScale: sc.scale,
+	srv, err := bedrocktest.New(bedrocktest.Options{Models: []catalog.Model{m},
 		Limits:       map[string]bedrocktest.Limits{"us." + sonnet4Base: l, "global." + sonnet4Base: l},
 		OutputTokens: func(int, uint64) int { return sc.outputTokens }, Counter: counter{}})
 	if err != nil {
@@ -67,17 +66,17 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 	}
 	t.Cleanup(srv.Close)
 
-	real := func(d time.Duration) time.Duration { return time.Duration(float64(d) / sc.scale) }
-	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: sc.tpm, Per: real(time.Minute)}}
+	limits := []quota.Limit{{Dimension: quota.Tokens, Amount: sc.tpm, Per: time.Minute}}
 	if sc.rpm > 0 {
-		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: sc.rpm, Per: real(time.Minute)})
+		limits = append(limits, quota.Limit{Dimension: quota.Requests, Amount: sc.rpm, Per: time.Minute})
 	}
 	ctx := context.Background()
 	c, err := pipeline.NewClient(ctx, pipeline.Config{
-		AWS:          aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDANALYZE", "secret", "")},
-		Targets:      []pipeline.TargetConfig{{Region: "us-east-1", Model: sonnet4, Endpoint: srv.URL, Limits: limits, MaxInFlight: sc.maxInFlight}},
-		WindowMargin: real(margin),
-		Backoff:      func(int) time.Duration { return real(time.Second) },
+		AWS: aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDANALYZE", "secret", ""),
+			HTTPClient: srv.Client()},
+		Targets:      []pipeline.TargetConfig{{Region: "us-east-1", Model: sonnet4, Endpoint: "http://bedrocktest", Limits: limits, MaxInFlight: sc.maxInFlight}},
+		WindowMargin: margin,
+		Backoff:      func(int) time.Duration { return time.Second },
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -115,11 +114,18 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 	var wg sync.WaitGroup
 	errs := make([]error, len(jobs))
 	for i, j := range jobs {
+		// Each call is handed over once the one before has reached the queue
+		// (Call.Queued), so that they queue in priority order, all at the same instant.
+		queued := make(chan struct{})
+		mark := sync.OnceFunc(func() { close(queued) })
+		cj := c.With(pipeline.Options{Priority: j.prio, Queued: mark})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.With(pipeline.Options{Priority: j.prio}).Converse(ctx, j.in)
+			defer mark()
+			_, errs[i] = cj.Converse(ctx, j.in)
 		}()
+		<-queued
 	}
 	wg.Wait()
 	makespan := srv.Now().Sub(start)
@@ -128,11 +134,7 @@ func (sc scenario) run(t *testing.T) (analyze.Workload, time.Duration, emustats.
 			t.Fatal(err)
 		}
 	}
-	st, err := emustats.Read(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := st.Get(sonnet4Base, "cross-region")
+	s, _ := emustats.Get(t, srv).Get(sonnet4Base, "cross-region")
 	return w, makespan, s
 }
 
@@ -161,38 +163,38 @@ func TestPredictionMatchesClient(t *testing.T) {
 		sc      scenario
 		binding string
 	}{
-		// The time scales keep the real time per call (SDK, HTTP, tokenizers: tens of
-		// milliseconds under -race on two cores) a small part of the emulated latency, and
-		// the CPU below saturation.
-		//
 		// Contracts of 2,000–12,000 tokens, 300 output tokens (×5): about 9,000 quota tokens
 		// a call against 100,000 TPM, 11 calls a minute: 48 calls take about 4 minutes.
-		{"tokens", scenario{scale: 40, calls: 48, outputTokens: 300, maxTokens: 1024, tpm: 100_000,
+		{"tokens", scenario{calls: 48, outputTokens: 300, maxTokens: 1024, tpm: 100_000,
 			priorities: []quota.Priority{quota.High, quota.Normal, quota.Low}}, "tokens-per-minute"},
 		// max_tokens unset: each call reserves its input + 64,000 while in flight, so two
 		// calls at most fit in 150,000 TPM, and the reservations held cost about a third
 		// of the throughput (docs/analyze.md): about 11 calls a minute.
-		{"reservations", scenario{scale: 40, calls: 30, outputTokens: 300, tpm: 150_000,
+		{"reservations", scenario{calls: 30, outputTokens: 300, tpm: 150_000,
 			priorities: []quota.Priority{quota.Normal}}, "tokens-per-minute"},
 		// 30 requests a minute while TPM has room for 150: 60 calls take 2 minutes.
-		{"requests", scenario{scale: 40, docBytes: 2000, calls: 60, outputTokens: 200, maxTokens: 512, tpm: 2_000_000, rpm: 30,
+		{"requests", scenario{docBytes: 2000, calls: 60, outputTokens: 200, maxTokens: 512, tpm: 2_000_000, rpm: 30,
 			priorities: []quota.Priority{quota.Normal}}, "requests-per-minute"},
 		// 3 calls in flight, each 0.4 s + 599 × 15 ms = 9.4 s: 24 calls take 75 s.
-		{"concurrency", scenario{scale: 20, docBytes: 2000, calls: 24, outputTokens: 600, maxTokens: 1024, tpm: 2_000_000, maxInFlight: 3,
+		{"concurrency", scenario{docBytes: 2000, calls: 24, outputTokens: 600, maxTokens: 1024, tpm: 2_000_000, maxInFlight: 3,
 			priorities: []quota.Priority{quota.High, quota.Normal}}, "concurrency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, actual, st := tc.sc.run(t)
-			r := tc.sc.predict(t, w)
-			errRel := (r.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
-			t.Logf("%s: predicted %v, actual %v (%+.1f%%); binding %s (demand %.2f×); throttled %v",
-				tc.name, r.Makespan.Round(time.Second), actual.Round(time.Second), 100*errRel, r.Binding, r.Demand, st.Throttled)
-			if r.Binding != tc.binding {
-				t.Errorf("binding %q; want %q", r.Binding, tc.binding)
-			}
-			if errRel > 0.15 || errRel < -0.15 {
-				t.Errorf("predicted makespan %v is %+.1f%% off the actual %v; want within 15%%", r.Makespan, 100*errRel, actual)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				w, actual, st := tc.sc.run(t)
+				r := tc.sc.predict(t, w)
+				errRel := (r.Makespan.Seconds() - actual.Seconds()) / actual.Seconds()
+				t.Logf("%s: predicted %v, actual %v (%+.2f%%); binding %s (demand %.2f×); throttled %v",
+					tc.name, r.Makespan.Round(time.Second), actual, 100*errRel, r.Binding, r.Demand, st.Throttled)
+				if r.Binding != tc.binding {
+					t.Errorf("binding %q; want %q", r.Binding, tc.binding)
+				}
+				// In a bubble, with the calls queued in order, every run's makespan is the
+				// same: the predictions are within 0.2% of it.
+				if errRel > 0.01 || errRel < -0.01 {
+					t.Errorf("predicted makespan %v is %+.2f%% off the actual %v; want within 1%%", r.Makespan, 100*errRel, actual)
+				}
+			})
 		})
 	}
 }

@@ -3,6 +3,7 @@ package testnet
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,4 +45,25 @@ func Stalled(t testing.TB) (url string, conns *atomic.Int64) {
 		}
 	})
 	return "http://" + ln.Addr().String(), conns
+}
+
+// StalledClient returns an HTTP client whose requests are accepted and never answered,
+// with no socket: each waits until its context is done and then fails with the
+// context's error. It is Stalled for tests inside a testing/synctest bubble, whose clock
+// cannot advance while a goroutine waits on a real socket. The count is of the requests
+// made.
+func StalledClient() (client *http.Client, requests *atomic.Int64) {
+	requests = new(atomic.Int64)
+	return &http.Client{Transport: stalled{requests}}, requests
+}
+
+type stalled struct{ requests *atomic.Int64 }
+
+func (s stalled) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.requests.Add(1)
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	<-req.Context().Done()
+	return nil, req.Context().Err()
 }
