@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/tollgate-dev/tollgate/bedrocktest"
+)
+
+// benchCallers is how many callers call at once in BenchmarkGatewayOverhead.
+const benchCallers = 64
+
+// BenchmarkGatewayOverhead measures what the gateway adds to a Converse call: the same
+// calls, made by 64 concurrent callers with the Go SDK (SigV4-signed, one attempt each),
+// go once straight to a zero-latency emulator and once through the gateway relaying to
+// that emulator, in alternating rounds of the same run. The emulator's and the gateway's
+// quotas are far above the load, so nothing waits. Everything (callers, gateway,
+// emulator) shares the machine's cores. It reports each side's p50 and p99 latency and
+// calls per second, and the gateway's added p50 and p99 (through minus direct):
+//
+//	go test -run '^$' -bench GatewayOverhead -benchtime 20000x -count 3 ./internal/gateway/
+func BenchmarkGatewayOverhead(b *testing.B) {
+	g := newRelayGateway(b, relaySetup{tpm: 100_000_000_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
+		tenants: map[string]Tenant{"team-a": {}}})
+	k := g.Keys["team-a"]
+	// The callers keep a connection per caller, as a pool of 64 would; the SDK's default
+	// keeps 10 idle, which would make both sides open connections all the time.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = benchCallers
+	defer tr.CloseIdleConnections()
+	client := func(endpoint string) *bedrockruntime.Client {
+		return bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: &http.Client{Transport: tr},
+			Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")},
+			func(o *bedrockruntime.Options) {
+				o.BaseEndpoint = aws.String(endpoint)
+				o.RetryMaxAttempts = 1
+			})
+	}
+	direct, through := client(g.Emu.URL), client(g.URL)
+	in := converseOf(200, 20, "")
+	// Warm both paths' connections and the gateway's caches before timing.
+	for _, c := range []*bedrockruntime.Client{direct, through} {
+		if _, err := calls(c, in, 4*benchCallers); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	const round = 2000
+	var dLat, gLat []time.Duration
+	var dTook, gTook time.Duration
+	b.ResetTimer()
+	for left := b.N; left > 0; left -= round {
+		n := min(left, round)
+		for _, side := range []struct {
+			c    *bedrockruntime.Client
+			lat  *[]time.Duration
+			took *time.Duration
+		}{{direct, &dLat, &dTook}, {through, &gLat, &gTook}} {
+			start := time.Now()
+			lat, err := calls(side.c, in, n)
+			*side.took += time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*side.lat = append(*side.lat, lat...)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(dLat)
+	slices.Sort(gLat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	dp50, dp99, gp50, gp99 := percentile(dLat, 50), percentile(dLat, 99), percentile(gLat, 50), percentile(gLat, 99)
+	b.ReportMetric(0, "ns/op") // an op is one call on each side; the figures below say more
+	b.ReportMetric(ms(dp50), "direct-p50-ms")
+	b.ReportMetric(ms(dp99), "direct-p99-ms")
+	b.ReportMetric(ms(gp50), "gateway-p50-ms")
+	b.ReportMetric(ms(gp99), "gateway-p99-ms")
+	b.ReportMetric(ms(gp50-dp50), "added-p50-ms")
+	b.ReportMetric(ms(gp99-dp99), "added-p99-ms")
+	b.ReportMetric(float64(len(dLat))/dTook.Seconds(), "direct-calls/s")
+	b.ReportMetric(float64(len(gLat))/gTook.Seconds(), "gateway-calls/s")
+}
+
+// calls makes n Converse calls with c from benchCallers goroutines and returns each
+// call's latency.
+func calls(c *bedrockruntime.Client, in *bedrockruntime.ConverseInput, n int) ([]time.Duration, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	lat := make([]time.Duration, 0, n)
+	var wg sync.WaitGroup
+	for range benchCallers {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, n/benchCallers+1)
+			for next.Add(1) <= int64(n) {
+				start := time.Now()
+				_, err := c.Converse(context.Background(), in)
+				mine = append(mine, time.Since(start))
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp(firstErr, err)
+					mu.Unlock()
+					break
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return lat, firstErr
+}
+
+// cmp keeps the first error.
+func cmp(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// percentile is the p-th percentile of sorted (nearest rank).
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[max(i-1, 0)]
+}
