@@ -120,6 +120,7 @@ func NewRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 	obs := newObserver(m)
 	pc := cfg.Pipeline
 	pc.WaitPastForecast = true
+	pc.AWS.HTTPClient = upstreamHTTPClient(pc.AWS.HTTPClient)
 	if pc.Logger == nil {
 		pc.Logger = cfg.Logger
 	}
