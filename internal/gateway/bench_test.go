@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ const benchCallers = 64
 // "paced": the 64 callers together start 1,000 calls a second on each side, below what
 // either side can do, so the latencies are the calls' own.
 //
-// It reports each side's p50 and p99 latency and calls per second, and the gateway's
+// It reports each side's p50 and p99 latency, calls per second and CPU time per call
+// (the whole process's: callers, emulator and, through, the gateway), and the gateway's
 // added p50 and p99 (through minus direct):
 //
 //	go test -run '^$' -bench GatewayOverhead -benchtime 10000x -count 3 ./internal/gateway/
@@ -67,17 +69,18 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			const round = 1000
 			var dLat, gLat []time.Duration
-			var dTook, gTook time.Duration
+			var dTook, gTook, dCPU, gCPU time.Duration
 			for left := b.N; left > 0; left -= round {
 				n := min(left, round)
 				for _, side := range []struct {
-					c    *bedrockruntime.Client
-					lat  *[]time.Duration
-					took *time.Duration
-				}{{direct, &dLat, &dTook}, {through, &gLat, &gTook}} {
-					start := time.Now()
+					c         *bedrockruntime.Client
+					lat       *[]time.Duration
+					took, cpu *time.Duration
+				}{{direct, &dLat, &dTook, &dCPU}, {through, &gLat, &gTook, &gCPU}} {
+					start, cpu := time.Now(), processCPU(b)
 					lat, err := calls(side.c, in, n, mode.rate)
 					*side.took += time.Since(start)
+					*side.cpu += processCPU(b) - cpu
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -98,6 +101,9 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 			b.ReportMetric(ms(gp99-dp99), "added-p99-ms")
 			b.ReportMetric(float64(len(dLat))/dTook.Seconds(), "direct-calls/s")
 			b.ReportMetric(float64(len(gLat))/gTook.Seconds(), "gateway-calls/s")
+			us := func(d time.Duration, n int) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+			b.ReportMetric(us(dCPU, len(dLat)), "direct-cpu-us/call")
+			b.ReportMetric(us(gCPU, len(gLat)), "gateway-cpu-us/call")
 		})
 	}
 }
@@ -144,6 +150,17 @@ func cmp(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// processCPU is the CPU time the process has used (user and system): a call's CPU
+// counts the callers', the gateway's and the emulator's work, whatever else the machine
+// runs.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // percentile is the p-th percentile of sorted (nearest rank).
