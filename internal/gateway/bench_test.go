@@ -104,6 +104,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 			us := func(d time.Duration, n int) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
 			b.ReportMetric(us(dCPU, len(dLat)), "direct-cpu-us/call")
 			b.ReportMetric(us(gCPU, len(gLat)), "gateway-cpu-us/call")
+			b.ReportMetric(us(gCPU, len(gLat))-us(dCPU, len(dLat)), "added-cpu-us/call")
 		})
 	}
 }
