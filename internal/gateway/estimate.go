@@ -16,7 +16,9 @@ var errConverseBody = errors.New("invalid Converse body")
 // converseBody is the part of a Converse or ConverseStream body that costs tokens. Unknown
 // members are ignored; the service validates the body.
 type converseBody struct {
-	Messages []struct {
+	// RequestMetadata may name the call's priority class (callPriority).
+	RequestMetadata map[string]any `json:"requestMetadata"`
+	Messages        []struct {
 		Role    string            `json:"role"`
 		Content []json.RawMessage `json:"content"`
 	} `json:"messages"`
@@ -78,6 +80,11 @@ func converseRequest(body []byte) (*estimate.Request, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fmt.Errorf("%w: %v", errConverseBody, err)
 	}
+	return converseRequestOf(&b)
+}
+
+// converseRequestOf is converseRequest of a body already decoded.
+func converseRequestOf(b *converseBody) (*estimate.Request, error) {
 	if len(b.Messages) == 0 {
 		return nil, fmt.Errorf("%w: no messages: a Converse request needs at least one message", errConverseBody)
 	}

@@ -29,20 +29,27 @@ func (e *priorityError) Error() string { return e.msg }
 // to the tenant's maximum. A body that is not JSON is left to the operation to reject;
 // the call then gets the default class here.
 func callPriority(op wire.Operation, h http.Header, body []byte, rules *tenantRules) (quota.Priority, error) {
-	asked, where := "", ""
+	var req struct {
+		RequestMetadata map[string]any `json:"requestMetadata"`
+	}
 	if op == wire.Converse || op == wire.ConverseStream {
-		var req struct {
-			RequestMetadata map[string]any `json:"requestMetadata"`
+		if json.Unmarshal(body, &req) != nil {
+			req.RequestMetadata = nil
 		}
-		if json.Unmarshal(body, &req) == nil {
-			if v, ok := req.RequestMetadata[priorityMetadataKey]; ok {
-				s, isString := v.(string)
-				if !isString {
-					return 0, &priorityError{"requestMetadata.priority must be a string: one of critical, high, normal, low, background."}
-				}
-				asked, where = s, "requestMetadata.priority"
-			}
+	}
+	return priorityOf(req.RequestMetadata, h, rules)
+}
+
+// priorityOf is callPriority of a Converse body's requestMetadata (nil: none, or not
+// Converse).
+func priorityOf(meta map[string]any, h http.Header, rules *tenantRules) (quota.Priority, error) {
+	asked, where := "", ""
+	if v, ok := meta[priorityMetadataKey]; ok {
+		s, isString := v.(string)
+		if !isString {
+			return 0, &priorityError{"requestMetadata.priority must be a string: one of critical, high, normal, low, background."}
 		}
+		asked, where = s, "requestMetadata.priority"
 	}
 	if asked == "" && where == "" {
 		if v := h.Values(HeaderPriority); len(v) > 0 {

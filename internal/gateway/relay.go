@@ -120,6 +120,7 @@ func NewRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 	obs := newObserver(m)
 	pc := cfg.Pipeline
 	pc.WaitPastForecast = true
+	pc.AWS.HTTPClient = upstreamHTTPClient(pc.AWS.HTTPClient)
 	if pc.Logger == nil {
 		pc.Logger = cfg.Logger
 	}
@@ -169,7 +170,13 @@ func (rl *Relay) ServeCall(w http.ResponseWriter, r *http.Request, c *Call) {
 func (rl *Relay) call(w http.ResponseWriter, r *http.Request, c *Call, start time.Time) int {
 	ctx := r.Context()
 	tenant := c.Caller.Tenant
-	req, err := requestOf(c.Operation, c.Body)
+	var req *estimate.Request
+	var err error
+	if c.converse != nil {
+		req, err = converseRequestOf(c.converse)
+	} else {
+		req, err = requestOf(c.Operation, c.Body)
+	}
 	if err != nil {
 		return answerError(w, c, wire.ValidationException, err.Error())
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,38 +576,5 @@ func TestRelayStatusPageLive(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("rendered DOM:\n%s", dom)
-	}
-}
-
-// BenchmarkRelayConverse compares a Converse call through the gateway with the same call
-// straight to the emulator (no latency, quotas far above the load), 64 callers at once:
-//
-//	go test -run XXX -bench RelayConverse -benchtime 3s ./internal/gateway/
-func BenchmarkRelayConverse(b *testing.B) {
-	for _, via := range []string{"direct", "gateway"} {
-		b.Run(via, func(b *testing.B) {
-			g := newRelayGateway(b, relaySetup{tpm: 1_000_000_000_000, scale: 1, latency: bedrocktest.Latency{TimeToFirstToken: -1, PerOutputToken: -1},
-				tenants: map[string]Tenant{"team-a": {}}})
-			k := g.Keys["team-a"]
-			c := bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")},
-				func(o *bedrockruntime.Options) {
-					o.BaseEndpoint = aws.String(g.URL)
-					if via == "direct" {
-						o.BaseEndpoint = aws.String(g.Emu.URL)
-					}
-					o.RetryMaxAttempts = 1
-				})
-			in := converseOf(200, 20, "")
-			b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0)))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := c.Converse(context.Background(), in); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
 	}
 }

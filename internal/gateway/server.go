@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,9 @@ type Call struct {
 	Body []byte
 	// RequestID is the x-amzn-RequestId the gateway answers with.
 	RequestID string
+	// converse is a Converse or ConverseStream Body decoded (nil: not decoded, or it
+	// did not decode), so that it is decoded once for the priority and the estimate.
+	converse *converseBody
 }
 
 // Handler serves the Bedrock Runtime operations once a request is authenticated.
@@ -256,7 +260,19 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, wire.AccessDeniedException, reqID, fmt.Sprintf("Tenant %s may not call model %s; the gateway configuration lists the models it may call.", caller.Tenant, truncate(modelID, 200)))
 		return
 	}
-	prio, err := callPriority(op, r.Header, body, caller.rules)
+	var converse *converseBody
+	if op == wire.Converse || op == wire.ConverseStream {
+		var b converseBody
+		if json.Unmarshal(body, &b) == nil {
+			converse = &b
+		}
+	}
+	var prio quota.Priority
+	if converse != nil {
+		prio, err = priorityOf(converse.RequestMetadata, r.Header, caller.rules)
+	} else {
+		prio, err = callPriority(op, r.Header, body, caller.rules)
+	}
 	if err != nil {
 		wire.WriteError(w, wire.ValidationException, reqID, err.Error())
 		return
@@ -265,7 +281,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, wire.ServiceUnavailableException, reqID, "The gateway has no upstream configured.")
 		return
 	}
-	s.cfg.Handler.ServeCall(w, r, &Call{Operation: op, ModelID: modelID, Caller: caller, Priority: prio, Body: body, RequestID: reqID})
+	s.cfg.Handler.ServeCall(w, r, &Call{Operation: op, ModelID: modelID, Caller: caller, Priority: prio, Body: body, RequestID: reqID, converse: converse})
 }
 
 // refuse answers an authentication failure and logs it without anything secret.

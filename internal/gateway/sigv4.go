@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -147,7 +148,7 @@ func verifySigV4(r *http.Request, auth sigV4Auth, secret string, bodySHA256 []by
 	sum := sha256.Sum256([]byte(creq))
 	scope := auth.Date + "/" + auth.Region + "/" + auth.Service + "/" + sigV4Request
 	stringToSign := sigV4Algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	key := signingKey(secret, auth.Date, auth.Region, auth.Service)
+	key := signingKeys.get(secret, auth.Date, auth.Region, auth.Service)
 	want := hmacSHA256(key, []byte(stringToSign))
 	if !hmac.Equal(want, auth.Signature) {
 		return &sigError{"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
@@ -284,6 +285,37 @@ func signingKey(secret, date, region, service string) []byte {
 	k = hmacSHA256(k, []byte(region))
 	k = hmacSHA256(k, []byte(service))
 	return hmacSHA256(k, []byte(sigV4Request))
+}
+
+// signingKeyCache keeps derived signing keys: a key is the same for every request of a
+// day, region and service signed with one secret, and deriving it takes four HMACs.
+type signingKeyCache struct {
+	mu   sync.RWMutex
+	keys map[string][]byte // by secret, date, region and service
+}
+
+// maxCachedSigningKeys bounds the cache; when full it starts over, which costs each
+// caller one derivation.
+const maxCachedSigningKeys = 4096
+
+var signingKeys = &signingKeyCache{keys: map[string][]byte{}}
+
+func (c *signingKeyCache) get(secret, date, region, service string) []byte {
+	id := secret + "\x00" + date + "\x00" + region + "\x00" + service
+	c.mu.RLock()
+	k, ok := c.keys[id]
+	c.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = signingKey(secret, date, region, service)
+	c.mu.Lock()
+	if len(c.keys) >= maxCachedSigningKeys {
+		clear(c.keys)
+	}
+	c.keys[id] = k
+	c.mu.Unlock()
+	return k
 }
 
 func hmacSHA256(key, data []byte) []byte {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/smithy-go"
 
@@ -41,7 +42,55 @@ const (
 	maxFrameBytes = 16 << 20
 	// signingService is the SigV4 service name of Bedrock Runtime.
 	signingService = "bedrock"
+	// upstreamIdlePerHost is how many idle connections the gateway keeps to each
+	// upstream host: enough for a busy gateway's calls to reuse connections rather than
+	// open one per call (net/http keeps 2 by default, the AWS SDK 10).
+	upstreamIdlePerHost = 256
 )
+
+// upstreamSigner signs every upstream request. One signer for all of them keeps its
+// cache of derived signing keys, which change once a day per credentials, region and
+// service; the signer is safe for concurrent use.
+var upstreamSigner = v4.NewSigner()
+
+// upstreamHTTPClient is c (nil: the AWS SDK's default client) keeping at least
+// upstreamIdlePerHost idle connections per host. A client of another kind is used as it
+// is.
+func upstreamHTTPClient(c aws.HTTPClient) aws.HTTPClient {
+	more := func(t *http.Transport) {
+		if t.MaxIdleConnsPerHost < upstreamIdlePerHost {
+			t.MaxIdleConnsPerHost = upstreamIdlePerHost
+		}
+		if t.MaxIdleConns != 0 && t.MaxIdleConns < upstreamIdlePerHost {
+			t.MaxIdleConns = upstreamIdlePerHost
+		}
+	}
+	switch hc := c.(type) {
+	case nil:
+		return awshttp.NewBuildableClient().WithTransportOptions(more)
+	case *awshttp.BuildableClient:
+		return hc.WithTransportOptions(more)
+	case *http.Client:
+		var t *http.Transport
+		switch rt := hc.Transport.(type) {
+		case nil:
+			t = http.DefaultTransport.(*http.Transport)
+		case *http.Transport:
+			t = rt
+		default:
+			return c
+		}
+		if t.MaxIdleConnsPerHost >= upstreamIdlePerHost {
+			return c
+		}
+		copied := *hc
+		t = t.Clone()
+		more(t)
+		copied.Transport = t
+		return &copied
+	}
+	return c
+}
 
 // upstream is one answer of the upstream: a whole one, or a stream still open.
 type upstream struct {
@@ -137,7 +186,7 @@ func send(ctx context.Context, tg *pipeline.Target, model string, op wire.Operat
 		return nil, fmt.Errorf("the gateway's AWS credentials: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingService, tg.Region, time.Now()); err != nil {
+	if err := upstreamSigner.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingService, tg.Region, time.Now()); err != nil {
 		return nil, fmt.Errorf("signing the upstream request: %w", err)
 	}
 	began := time.Now()
