@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -46,13 +47,13 @@ func ParseOptions(data []byte) (Options, error) {
 		return Options{}, fmt.Errorf("bedrocktest: config: %w", err)
 	}
 	o := f.Options
-	switch f.Window {
-	case "", "bucket", "token-bucket":
-		o.Window = quota.TokenBucket
-	case "clock", "clock-minute":
-		o.Window = quota.ClockWindow
-	default:
-		return Options{}, fmt.Errorf("bedrocktest: config window: unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", f.Window)
+	o.Window = quota.TokenBucket
+	if f.Window != "" {
+		w, err := quotatext.ParseWindow(f.Window)
+		if err != nil {
+			return Options{}, fmt.Errorf("bedrocktest: config window: %w", err)
+		}
+		o.Window = w
 	}
 	if f.OutputTokens < 0 {
 		return Options{}, fmt.Errorf("bedrocktest: config output_tokens %d: must not be negative", f.OutputTokens)

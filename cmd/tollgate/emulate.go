@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
 	"github.com/tollgate-dev/tollgate/internal/emustats"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 	"github.com/tollgate-dev/tollgate/quota"
 )
 
@@ -155,7 +156,7 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 	}
 	set := cmd.Flags().Changed
 	if set("window") {
-		w, err := parseWindow(f.window)
+		w, err := quotatext.ParseWindow(f.window)
 		if err != nil {
 			return bedrocktest.Options{}, fmt.Errorf("--window: %w", err)
 		}
@@ -224,18 +225,6 @@ func (f emulateFlags) options(cmd *cobra.Command) (bedrocktest.Options, error) {
 		return bedrocktest.Options{}, errors.New("no models: keep the presets or list models in --config")
 	}
 	return c, nil // runEmulate's New checks the rest
-}
-
-// parseWindow reads a window mode: "bucket" (also "token-bucket") or "clock" (also
-// "clock-minute").
-func parseWindow(s string) (quota.Meter, error) {
-	switch s {
-	case "bucket", "token-bucket":
-		return quota.TokenBucket, nil
-	case "clock", "clock-minute":
-		return quota.ClockWindow, nil
-	}
-	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
 }
 
 // tls loads --tls-cert and --tls-key; nil means plain HTTP.

@@ -60,7 +60,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, errors.New("bench: no scenario to run")
 	}
 	for _, w := range opts.Windows {
-		if _, err := parseWindow(w); err != nil {
+		if _, err := quotatext.ParseWindow(w); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
@@ -91,7 +91,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			windows = []string{"bucket"}
 		}
 		for _, w := range windows {
-			mode, _ := parseWindow(w)
+			mode, _ := quotatext.ParseWindow(w)
 			scale := sc.timeScale()
 			if opts.TimeScale > 0 {
 				scale = opts.TimeScale
@@ -123,18 +123,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.ElapsedSeconds = time.Since(rep.Started).Seconds()
 	return rep, nil
-}
-
-// parseWindow reads a window mode: "bucket" (also "token-bucket") or "clock" (also
-// "clock-minute").
-func parseWindow(s string) (quota.Meter, error) {
-	switch s {
-	case "bucket", "token-bucket":
-		return quota.TokenBucket, nil
-	case "clock", "clock-minute":
-		return quota.ClockWindow, nil
-	}
-	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
 }
 
 // runStrategy runs one strategy on a fresh emulator and measures it.

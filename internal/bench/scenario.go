@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bedrocktest"
 	"github.com/tollgate-dev/tollgate/catalog"
+	"github.com/tollgate-dev/tollgate/internal/quotatext"
 )
 
 // ErrDocuments is matched by the error of a run whose documents cannot be found or read.
@@ -200,7 +201,7 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("time_scale: %v is not in [0, 1000]", s.TimeScale)
 	}
 	for _, w := range s.Windows {
-		if _, err := parseWindow(w); err != nil {
+		if _, err := quotatext.ParseWindow(w); err != nil {
 			return fmt.Errorf("windows: %w", err)
 		}
 	}

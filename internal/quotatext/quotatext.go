@@ -224,3 +224,16 @@ func MeterName(m quota.Meter) string {
 	}
 	return "meter(" + strconv.Itoa(int(m)) + ")"
 }
+
+// ParseWindow reads how an emulated provider meters its quotas, as the CLI, the bench
+// and the emulator's configuration write it: "bucket" (also "token-bucket") or "clock"
+// (also "clock-minute").
+func ParseWindow(s string) (quota.Meter, error) {
+	switch s {
+	case "bucket", "token-bucket":
+		return quota.TokenBucket, nil
+	case "clock", "clock-minute":
+		return quota.ClockWindow, nil
+	}
+	return 0, fmt.Errorf("unknown window mode %q: use \"bucket\" (token bucket) or \"clock\" (clock-minute windows)", s)
+}
