@@ -154,23 +154,6 @@ func converseBlocks(raw []json.RawMessage, depth int) ([]estimate.Block, error) 
 	return out, nil
 }
 
-// anthropicChunk is the part of an InvokeModelWithResponseStream chunk (an Anthropic
-// Messages stream event) the gateway reads: the output text and the final usage.
-type anthropicChunk struct {
-	Type  string `json:"type"`
-	Delta struct {
-		Text        string `json:"text"`
-		PartialJSON string `json:"partial_json"`
-		Thinking    string `json:"thinking"`
-	} `json:"delta"`
-	Metrics *struct {
-		InputTokenCount           *int64 `json:"inputTokenCount"`
-		OutputTokenCount          *int64 `json:"outputTokenCount"`
-		CacheReadInputTokenCount  int64  `json:"cacheReadInputTokenCount"`
-		CacheWriteInputTokenCount int64  `json:"cacheWriteInputTokenCount"`
-	} `json:"amazon-bedrock-invocationMetrics"`
-}
-
 // decodeChunkBytes returns the model JSON of an InvokeModelWithResponseStream chunk
 // event's payload ({"bytes": base64}).
 func decodeChunkBytes(payload []byte) ([]byte, bool) {

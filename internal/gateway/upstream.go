@@ -419,18 +419,8 @@ func observeFrame(op wire.Operation, eventType string, payload []byte, end *invo
 		if !ok {
 			return
 		}
-		var ch anthropicChunk
-		if json.Unmarshal(data, &ch) != nil {
-			return
-		}
-		if ch.Type == "content_block_delta" {
-			text.WriteString(ch.Delta.Text)
-			text.WriteString(ch.Delta.PartialJSON)
-			text.WriteString(ch.Delta.Thinking)
-		}
-		if m := ch.Metrics; m != nil && m.InputTokenCount != nil && m.OutputTokenCount != nil && *m.InputTokenCount >= 0 && *m.OutputTokenCount >= 0 {
-			end.Usage = invoke.Usage{Input: *m.InputTokenCount, Output: *m.OutputTokenCount,
-				CacheRead: max(m.CacheReadInputTokenCount, 0), CacheWrite: max(m.CacheWriteInputTokenCount, 0), Known: true}
+		if u, ok := invoke.AnthropicChunk(data, text); ok {
+			end.Usage = u
 		}
 	}
 }

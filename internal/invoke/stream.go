@@ -255,23 +255,34 @@ func observeInvoke(o *observed, ev types.ResponseStream) {
 	if !ok {
 		return
 	}
+	if u, ok := AnthropicChunk(c.Value.Bytes, &o.text); ok {
+		o.usage = u
+	}
+}
+
+// AnthropicChunk reads one InvokeModelWithResponseStream chunk (an Anthropic Messages
+// stream event, as JSON): it appends the output text it carries — text, tool-use input
+// and reasoning — to text, and returns the usage the last chunk reports
+// (amazon-bedrock-invocationMetrics), with ok true, when this is that chunk.
+func AnthropicChunk(data []byte, text *strings.Builder) (u Usage, ok bool) {
 	var ch anthropicChunk
-	if json.Unmarshal(c.Value.Bytes, &ch) != nil {
-		return
+	if json.Unmarshal(data, &ch) != nil {
+		return Usage{}, false
 	}
 	if ch.Type == "content_block_delta" {
-		o.text.WriteString(ch.Delta.Text)
-		o.text.WriteString(ch.Delta.PartialJSON)
-		o.text.WriteString(ch.Delta.Thinking)
+		text.WriteString(ch.Delta.Text)
+		text.WriteString(ch.Delta.PartialJSON)
+		text.WriteString(ch.Delta.Thinking)
 	}
-	if m := ch.Metrics; m != nil && m.InputTokenCount != nil && m.OutputTokenCount != nil &&
-		*m.InputTokenCount >= 0 && *m.OutputTokenCount >= 0 {
-		o.usage = Usage{
-			Input:      *m.InputTokenCount,
-			Output:     *m.OutputTokenCount,
-			CacheRead:  max(m.CacheReadInputTokenCount, 0),
-			CacheWrite: max(m.CacheWriteInputTokenCount, 0),
-			Known:      true,
-		}
+	m := ch.Metrics
+	if m == nil || m.InputTokenCount == nil || m.OutputTokenCount == nil || *m.InputTokenCount < 0 || *m.OutputTokenCount < 0 {
+		return Usage{}, false
 	}
+	return Usage{
+		Input:      *m.InputTokenCount,
+		Output:     *m.OutputTokenCount,
+		CacheRead:  max(m.CacheReadInputTokenCount, 0),
+		CacheWrite: max(m.CacheWriteInputTokenCount, 0),
+		Known:      true,
+	}, true
 }
