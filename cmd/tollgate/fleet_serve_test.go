@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate/internal/redistest"
+)
+
+// serveFleet is "tollgate serve" processes (the command built with go build) before one
+// "tollgate emulate" process at fleetScale, sharing one emulated account's quota
+// (fleetTPM) through one Redis. Every gateway signs upstream with upstreamAccessKey, so
+// the emulator meters them as one account.
+type serveFleet struct {
+	emu     string
+	redis   *redistest.Server
+	serves  []*proc
+	clients []*bedrockruntime.Client
+	alive   []atomic.Bool
+}
+
+// startServeFleet starts n gateways; emuTPM is the emulator's tokens-per-minute quota and
+// emuArgs its further flags.
+func startServeFleet(t *testing.T, n int, emuTPM int64, emuArgs ...string) *serveFleet {
+	t.Helper()
+	bin := tollgateBinary(t)
+	f := &serveFleet{redis: redistest.Start(t), alive: make([]atomic.Bool, n)}
+	f.emu = startEmulateProcess(t, bin, append([]string{"--time-scale", fmt.Sprint(fleetScale),
+		"--tpm", fmt.Sprintf("%s=%d", fleetModel, emuTPM), "--tpd", fleetModel + "=100000000", "--output-tokens", "100"}, emuArgs...)...)
+	xdg := t.TempDir()
+	key := createKey(t, xdg, "fleet")
+	for i := range n {
+		p := startBinary(t, bin, []string{"XDG_CONFIG_HOME=" + xdg}, "serve", "--listen", "127.0.0.1:0",
+			"--upstream", f.emu, "--time-scale", fmt.Sprint(fleetScale), "--model", fleetModel,
+			"--tpm", fmt.Sprint(fleetTPM), "--tpd", "100000000", "--redis", f.redis.URL()+"/0?account=fleet")
+		f.serves = append(f.serves, p)
+		f.clients = append(f.clients, bedrockruntime.NewFromConfig(aws.Config{Region: "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider(key.id, key.secret, "")},
+			func(o *bedrockruntime.Options) {
+				o.BaseEndpoint = aws.String(p.url)
+				// A gateway's 429 (a wait past --max-wait) is retried with the SDK's
+				// backoff; no client-side retry budget, so that none is given up.
+				o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+					so.MaxAttempts = 10
+					so.RateLimiter = ratelimit.None
+				})
+			}))
+		f.alive[i].Store(true)
+	}
+	return f
+}
+
+// kill SIGKILLs gateway i; its callers move to the others.
+func (f *serveFleet) kill(t *testing.T, i int) {
+	t.Helper()
+	f.alive[i].Store(false)
+	if err := f.serves[i].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.serves[i].cmd.Wait()
+}
+
+// client returns the gateway caller i uses: its own, i mod n, or the next live one, as a
+// load balancer would.
+func (f *serveFleet) client(i int) (int, *bedrockruntime.Client) {
+	for k := range len(f.clients) {
+		j := (i + k) % len(f.clients)
+		if f.alive[j].Load() {
+			return j, f.clients[j]
+		}
+	}
+	return -1, nil
+}
+
+// fleetLoad is callers calling a fleet until they have made their calls or are stopped.
+type fleetLoad struct {
+	done, failed atomic.Int64
+	stop         chan struct{}
+	wg           sync.WaitGroup
+	mu           sync.Mutex
+	errs         []string
+}
+
+// load starts callers callers, spread over the gateways, each making calls Converse
+// calls one after the other (until stop when calls is 0). A call that fails because its
+// gateway died is sent again to a live one; any other failure counts as failed.
+func (f *serveFleet) load(callers, calls int) *fleetLoad {
+	l := &fleetLoad{stop: make(chan struct{})}
+	for i := range callers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 0; calls == 0 || n < calls; n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := f.call(i); err != nil {
+					l.failed.Add(1)
+					l.mu.Lock()
+					l.errs = append(l.errs, err.Error())
+					l.mu.Unlock()
+					continue
+				}
+				l.done.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+// call makes one Converse call for caller i, on another gateway if its own died.
+func (f *serveFleet) call(i int) error {
+	in := &bedrockruntime.ConverseInput{ModelId: aws.String(fleetModel),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
+			&types.ContentBlockMemberText{Value: fmt.Sprintf("Caller %d. Review this clause: %s", i, strings.Repeat("the supplier shall deliver the goods ", 40))}}}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(200)}}
+	for {
+		j, c := f.client(i)
+		if c == nil {
+			return errors.New("no gateway alive")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := c.Converse(ctx, in)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !f.alive[j].Load() {
+			continue // the gateway died under the call: the caller tries another
+		}
+		return fmt.Errorf("gateway %d: %w", j, err)
+	}
+}
+
+// end stops the callers and waits for them; it fails the test if any call failed.
+func (l *fleetLoad) end(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if n := l.failed.Load(); n > 0 {
+		t.Errorf("%d of %d calls failed, want none: %v", n, n+l.done.Load(), l.errs[:min(len(l.errs), 5)])
+	}
+}
+
+// Four "tollgate serve" processes share one Redis and one emulated account (a "tollgate
+// emulate" process at 30×, 40,000 tokens a minute); thirty-two Go SDK callers, eight per
+// gateway, make 384 calls, more than the quota admits at once. The emulator, the
+// referee, throttled none and no limit's usage ever exceeded its amount, and every call
+// was answered.
+func TestFleetOfServesSharesOneQuota(t *testing.T) {
+	f := startServeFleet(t, 4, fleetTPM)
+	start := time.Now()
+	l := f.load(32, 12)
+	l.wg.Wait()
+	l.end(t)
+	s := fleetStats(t, f.emu, upstreamAccessKey)
+	t.Logf("4 gateways: %d calls, %d tokens settled in %v (emulated %v)", l.done.Load(), s.SettledTokens,
+		time.Since(start).Round(time.Millisecond), (time.Since(start) * fleetScale).Round(time.Second))
+	if l.done.Load() != 32*12 {
+		t.Errorf("%d calls answered, want %d", l.done.Load(), 32*12)
+	}
+	checkReferee(t, s)
+}
