@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/tollgate-dev/tollgate/internal/emustats"
 	"github.com/tollgate-dev/tollgate/internal/redistest"
 )
 
@@ -176,3 +178,94 @@ func TestFleetOfServesSharesOneQuota(t *testing.T) {
 	}
 	checkReferee(t, s)
 }
+
+// waitEmulated sleeps until the emulator's clock has passed d since from.
+func waitEmulated(t *testing.T, emu string, from time.Time, d time.Duration) time.Time {
+	t.Helper()
+	for {
+		now := readStats(t, emu).Now
+		if now.Sub(from) >= d {
+			return now
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Redis stops for 30 emulated seconds in the middle of a saturating load on four
+// gateways, and comes back empty (nothing is persisted). The emulator meters in clock
+// minutes with four times the fleet's quota — what four instances failing open could
+// send — so that it counts any overshoot instead of refusing it.
+//
+// The bound. Before the outage Redis holds the fleet to the quota A in any window.
+// During it each gateway admits from its grant until it lapses (room Redis counted),
+// then at its last share s·A per window, counting what it was granted in the current
+// share period; after it, Redis (empty) holds the fleet to A again, counting what each
+// gateway admitted during the outage. A minute across the outage therefore holds at
+// most what Redis admitted before it (≤ A), plus the shares and what Redis admits after
+// it (together ≤ A while the shares, measured from Redis's grants at a steady load, add
+// up to about the quota): at most 2A, where failing open would allow 4A during the
+// outage on top of what came before. The test asserts that 2A; it also checks the
+// outage is visible on every gateway's status page, metrics and log, and that every
+// call is answered.
+func TestFleetOfServesRedisOutage(t *testing.T) {
+	f := startServeFleet(t, 4, 4*fleetTPM, "--window", "clock")
+	l := f.load(32, 0)
+	t0 := readStats(t, f.emu).Now
+	waitEmulated(t, f.emu, t0, 2*time.Minute)
+	f.redis.Stop()
+	stopped := time.Now()
+	down := readStats(t, f.emu).Now
+	time.Sleep(300 * time.Millisecond) // every gateway has tried Redis
+	for i, p := range f.serves {
+		var st struct {
+			Targets []struct {
+				Shared        bool       `json:"shared"`
+				DegradedSince *time.Time `json:"degradedSince"`
+			}
+		}
+		getJSON(t, p.url+"/status.json", &st)
+		if len(st.Targets) != 1 || !st.Targets[0].Shared || st.Targets[0].DegradedSince == nil || st.Targets[0].DegradedSince.Before(stopped.Add(-time.Second)) {
+			t.Errorf("gateway %d's status with Redis stopped: %+v; want its target shared and degraded since the stop", i, st.Targets)
+		}
+		if m := getText(t, p.url+"/metrics"); !strings.Contains(m, "tollgate_shared_store_degraded{") || !regexpDegraded.MatchString(m) {
+			t.Errorf("gateway %d's metrics with Redis stopped do not show tollgate_shared_store_degraded 1", i)
+		}
+	}
+	waitEmulated(t, f.emu, down, 30*time.Second)
+	f.redis.Restart()
+	up := readStats(t, f.emu).Now
+	waitEmulated(t, f.emu, up, 2*time.Minute)
+	l.end(t)
+	s := fleetStats(t, f.emu, upstreamAccessKey)
+	for i, p := range f.serves {
+		if log := p.stderr.String(); !strings.Contains(log, "redisquota: Redis unreachable") || !strings.Contains(log, "redisquota: Redis reachable again") {
+			t.Errorf("gateway %d did not log the outage and the return:\n%s", i, log)
+		}
+		var st struct{ Targets []struct{ DegradedSince *time.Time } }
+		getJSON(t, p.url+"/status.json", &st)
+		if len(st.Targets) != 1 || st.Targets[0].DegradedSince != nil {
+			t.Errorf("gateway %d's status after Redis returned: %+v; want not degraded", i, st.Targets)
+		}
+	}
+	throttled := int64(0)
+	for _, n := range s.Throttled {
+		throttled += n
+	}
+	if throttled != 0 {
+		t.Errorf("the emulator throttled %d calls (%v), want none", throttled, s.Throttled)
+	}
+	for _, lim := range s.Limits {
+		if lim.Name != emustats.TokensPerMinute {
+			continue
+		}
+		t.Logf("%d calls; peak tokens in a clock minute %d at %v (outage from %v for 30s), the fleet's quota %d, bound %d",
+			l.done.Load(), lim.Peak, lim.PeakAt.Sub(t0).Round(time.Second), down.Sub(t0).Round(time.Second), fleetTPM, 2*fleetTPM)
+		if lim.Peak > 2*fleetTPM {
+			t.Errorf("the fleet used %d tokens in a clock minute (at %v), above 2 × its quota (%d): the fallback admitted more than the gateways' shares",
+				lim.Peak, lim.PeakAt, 2*fleetTPM)
+		}
+	}
+}
+
+// regexpDegraded matches the degraded gauge at 1.
+var regexpDegraded = regexp.MustCompile(`(?m)^tollgate_shared_store_degraded\{[^}]*\} 1$`)

@@ -125,15 +125,7 @@ func fleetStats(t *testing.T, endpoint, key string) emustats.Series {
 // fleetStatsAt reads the emulator's stats of account key, and its emulated time.
 func fleetStatsAt(t *testing.T, endpoint, key string) (emustats.Series, time.Time) {
 	t.Helper()
-	resp, err := http.Get(endpoint + emustats.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var snap emustats.Snapshot
-	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
-		t.Fatal(err)
-	}
+	snap := readStats(t, endpoint)
 	for _, s := range snap.Series {
 		if s.Model == fleetModel && strings.Contains(s.Account, key) {
 			return s, snap.Now
@@ -159,6 +151,21 @@ func checkReferee(t *testing.T, fleet emustats.Series) {
 			t.Errorf("the fleet's peak usage of %s was %d, above its amount %d (at %v)", l.Name, l.Peak, l.Amount, l.PeakAt)
 		}
 	}
+}
+
+// readStats reads the emulator's stats.
+func readStats(t *testing.T, endpoint string) emustats.Snapshot {
+	t.Helper()
+	resp, err := http.Get(endpoint + emustats.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap emustats.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }
 
 // efficiency is the quota-rate lower bound of what s settled ÷ the makespan, in
