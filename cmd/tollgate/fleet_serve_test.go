@@ -241,7 +241,9 @@ func TestFleetOfServesRedisOutage(t *testing.T) {
 		if log := p.stderr.String(); !strings.Contains(log, "redisquota: Redis unreachable") || !strings.Contains(log, "redisquota: Redis reachable again") {
 			t.Errorf("gateway %d did not log the outage and the return:\n%s", i, log)
 		}
-		var st struct{ Targets []struct{ DegradedSince *time.Time } }
+		var st struct {
+			Targets []struct{ DegradedSince *time.Time }
+		}
 		getJSON(t, p.url+"/status.json", &st)
 		if len(st.Targets) != 1 || st.Targets[0].DegradedSince != nil {
 			t.Errorf("gateway %d's status after Redis returned: %+v; want not degraded", i, st.Targets)
@@ -269,3 +271,102 @@ func TestFleetOfServesRedisOutage(t *testing.T) {
 
 // regexpDegraded matches the degraded gauge at 1.
 var regexpDegraded = regexp.MustCompile(`(?m)^tollgate_shared_store_degraded\{[^}]*\} 1$`)
+
+// settledAt samples the fleet's settled tokens on the emulator's clock.
+type settledAt struct {
+	at     time.Time
+	tokens int64
+}
+
+// sampleSettled records the fleet's settled tokens every 20ms until stop is closed.
+func sampleSettled(t *testing.T, emu string, stop <-chan struct{}) <-chan []settledAt {
+	out := make(chan []settledAt, 1)
+	go func() {
+		var s []settledAt
+		for {
+			snap := readStats(t, emu)
+			for _, se := range snap.Series {
+				if se.Model == fleetModel && strings.Contains(se.Account, upstreamAccessKey) {
+					s = append(s, settledAt{snap.Now, se.SettledTokens})
+				}
+			}
+			select {
+			case <-stop:
+				out <- s
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return out
+}
+
+// between returns the tokens settled in [from, to] of the emulator's clock.
+func between(samples []settledAt, from, to time.Time) int64 {
+	var a, b int64
+	for _, s := range samples {
+		if !s.at.After(from) {
+			a = s.tokens
+		}
+		if !s.at.After(to) {
+			b = s.tokens
+		}
+	}
+	return b - a
+}
+
+// mostIn returns the most tokens settled in any span of length w that starts in
+// [from, to].
+func mostIn(samples []settledAt, from, to time.Time, w time.Duration) int64 {
+	var most int64
+	for _, s := range samples {
+		if s.at.Before(from) || s.at.After(to) {
+			continue
+		}
+		most = max(most, between(samples, s.at, s.at.Add(w)))
+	}
+	return most
+}
+
+// One of four gateways is SIGKILLed under a saturating load; its callers move to the
+// others (as a load balancer would) and the calls it had under way are sent again. The
+// room it held stays counted until its grant lapses (a grant lifetime, 2 emulated
+// seconds here), and its charges leave the window with the rest; from then on the three
+// survivors take the whole quota as the four did.
+//
+// Saturated, the fleet admits in lumps: when the window's oldest charges leave it, the
+// room they free is taken at once, about one window (a minute plus the client's margin)
+// after the lump before. So the test compares lumps, not minutes: the most the survivors
+// settle in any 30 emulated seconds starting within one window after the kill plus a
+// grant lifetime and a margin of 3 emulated seconds must be at least 0.85 of the most the
+// four settled in any 30 seconds before the kill; keeping the dead gateway's quarter
+// would leave them about 0.75. Both are measured in the same run on the emulator's
+// clock. No call is throttled or lost.
+func TestFleetOfServesSurvivesKilledInstance(t *testing.T) {
+	f := startServeFleet(t, 4, fleetTPM)
+	stop := make(chan struct{})
+	samples := sampleSettled(t, f.emu, stop)
+	l := f.load(32, 0)
+	t0 := readStats(t, f.emu).Now
+	killAt := waitEmulated(t, f.emu, t0, 2*time.Minute+30*time.Second)
+	f.kill(t, 3)
+	const (
+		life, margin = 2 * time.Second, 3 * time.Second
+		window       = time.Minute + 7500*time.Millisecond // the client's window at 30×: 250ms of margin
+		lump         = 30 * time.Second
+	)
+	from := killAt.Add(life + margin)
+	waitEmulated(t, f.emu, from, window+lump)
+	close(stop)
+	got := <-samples
+	l.end(t)
+	before := mostIn(got, t0, killAt.Add(-lump), lump)
+	after := mostIn(got, from, from.Add(window), lump)
+	t.Logf("the most settled in %v: %d by four gateways before the kill, %d by the three survivors from %v after it (quota %d a minute)",
+		lump, before, after, life+margin, fleetTPM)
+	if float64(after) < 0.85*float64(before) {
+		t.Errorf("the survivors settled at most %d tokens in %v within a window from %v after the kill, below 0.85 × the four's %d before it: the dead gateway's share did not return",
+			after, lump, life+margin, before)
+	}
+	checkReferee(t, fleetStats(t, f.emu, upstreamAccessKey))
+}
