@@ -32,6 +32,7 @@ type serveFleet struct {
 	serves  []*proc
 	clients []*bedrockruntime.Client
 	alive   []atomic.Bool
+	dead    []chan struct{} // closed when the gateway is killed
 }
 
 // startServeFleet starts n gateways; emuTPM is the emulator's tokens-per-minute quota and
@@ -39,7 +40,7 @@ type serveFleet struct {
 func startServeFleet(t *testing.T, n int, emuTPM int64, emuArgs ...string) *serveFleet {
 	t.Helper()
 	bin := tollgateBinary(t)
-	f := &serveFleet{redis: redistest.Start(t), alive: make([]atomic.Bool, n)}
+	f := &serveFleet{redis: redistest.Start(t), alive: make([]atomic.Bool, n), dead: make([]chan struct{}, n)}
 	f.emu = startEmulateProcess(t, bin, append([]string{"--time-scale", fmt.Sprint(fleetScale),
 		"--tpm", fmt.Sprintf("%s=%d", fleetModel, emuTPM), "--tpd", fleetModel + "=100000000", "--output-tokens", "100"}, emuArgs...)...)
 	xdg := t.TempDir()
@@ -61,6 +62,7 @@ func startServeFleet(t *testing.T, n int, emuTPM int64, emuArgs ...string) *serv
 				})
 			}))
 		f.alive[i].Store(true)
+		f.dead[i] = make(chan struct{})
 	}
 	return f
 }
@@ -69,6 +71,7 @@ func startServeFleet(t *testing.T, n int, emuTPM int64, emuArgs ...string) *serv
 func (f *serveFleet) kill(t *testing.T, i int) {
 	t.Helper()
 	f.alive[i].Store(false)
+	close(f.dead[i])
 	if err := f.serves[i].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +140,13 @@ func (f *serveFleet) call(i int) error {
 			return errors.New("no gateway alive")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		go func() {
+			select {
+			case <-f.dead[j]: // no use retrying a dead gateway
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		_, err := c.Converse(ctx, in)
 		cancel()
 		if err == nil {
@@ -369,4 +379,27 @@ func TestFleetOfServesSurvivesKilledInstance(t *testing.T) {
 			after, lump, life+margin, before)
 	}
 	checkReferee(t, fleetStats(t, f.emu, upstreamAccessKey))
+}
+
+// serve --redis fails at start, naming the fix, with --emulate, for a bad URL, and for a
+// Redis that does not answer, without showing the URL's password.
+func TestServeSharedRedisErrors(t *testing.T) {
+	xdg := t.TempDir()
+	createKey(t, xdg, "team-a")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--emulate", "--redis", "redis://127.0.0.1:6379"}, `start "tollgate emulate" once and give every instance --upstream`},
+		{[]string{"--upstream", "http://127.0.0.1:1", "--tpm", "1000", "--redis", "http://127.0.0.1:6379"}, "bad Redis URL"},
+		{[]string{"--upstream", "http://127.0.0.1:1", "--tpm", "1000", "--redis", "redis://:sekrit@127.0.0.1:1/0"}, "does not answer"},
+	} {
+		_, stderr, err := runCmd(t, append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %v: %v; want an error saying %q", tc.args, err, tc.want)
+		}
+		if strings.Contains(fmt.Sprint(err)+stderr, "sekrit") {
+			t.Errorf("serve %v shows the Redis password: %v %s", tc.args, err, stderr)
+		}
+	}
 }
