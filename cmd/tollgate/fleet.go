@@ -31,8 +31,33 @@ type fleetFlags struct {
 }
 
 func (f *fleetFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&f.redis, "redis", "", "share the account's quota through this Redis with other runs, gateways and services (redis://HOST:PORT[/DB][?account=NAME]; see docs/fleet.md)")
+	fl.StringVar(&f.redis, "redis", "", redisFlagUsage)
 	fl.StringVar(&f.endpoint, "endpoint", "", `Bedrock Runtime endpoint to call instead of AWS's, such as a "tollgate emulate" shared by several runs (with its --time-scale); give the quotas with --tpm/--tpd`)
+}
+
+// redisFlagUsage is the help of run's and serve's --redis.
+const redisFlagUsage = "share the account's quota through this Redis with other runs, gateways and services (redis://HOST:PORT[/DB][?account=NAME]; see docs/fleet.md)"
+
+// checkRedisEmulate refuses --redis with an in-process emulator, whose quota no other
+// process sees; endpointFlag is the command's flag for calling a shared emulator.
+func checkRedisEmulate(redis string, emulate bool, endpointFlag string) error {
+	if redis != "" && emulate {
+		return usageError{fmt.Errorf(`--redis shares a quota between processes, but the --emulate emulator is this process's own: to try a fleet, start "tollgate emulate" once and give every instance %s with its address`, endpointFlag)}
+	}
+	return nil
+}
+
+// shareQuota shares pc's quota through the Redis at raw (when given), with the grant
+// lifetime on the endpoint's clock; logger, when not nil, receives the shared store's
+// lines (Redis unreachable, and back).
+func shareQuota(pc *pipeline.Config, raw string, scale float64, logger *slog.Logger) {
+	if raw == "" {
+		return
+	}
+	pc.Redis = scaleGrant(raw, scale)
+	if logger != nil {
+		pc.Logger = logger
+	}
 }
 
 // validate checks the fleet flags against --emulate, --time-scale and the quotas given.
@@ -40,8 +65,8 @@ func (f *fleetFlags) validate(emulate bool, timeScale float64, explicit bool) er
 	if f.endpoint != "" && !explicit {
 		return usageError{errors.New("--endpoint: give the quotas with --tpm (and --tpd): they are not read from AWS for another endpoint")}
 	}
-	if f.redis != "" && emulate {
-		return usageError{errors.New(`--redis shares a quota between processes, but the --emulate emulator is this process's own: to try a fleet, start "tollgate emulate" once and give every run --endpoint with its address`)}
+	if err := checkRedisEmulate(f.redis, emulate, "--endpoint"); err != nil {
+		return err
 	}
 	if f.endpoint != "" && emulate {
 		return usageError{errors.New("--endpoint and --emulate both say where to call: give one")}
@@ -68,8 +93,7 @@ func (f *fleetFlags) apply(pc *pipeline.Config, scale float64, stderr func() *sl
 		}
 	}
 	if f.redis != "" {
-		pc.Redis = scaleGrant(f.redis, scale)
-		pc.Logger = stderr()
+		shareQuota(pc, f.redis, scale, stderr())
 	}
 }
 

@@ -118,6 +118,44 @@ func runProcesses(t *testing.T, bin, endpoint, key string, extra []string, input
 // fleetStats reads the emulator's stats of account key.
 func fleetStats(t *testing.T, endpoint, key string) emustats.Series {
 	t.Helper()
+	s, _ := fleetStatsAt(t, endpoint, key)
+	return s
+}
+
+// fleetStatsAt reads the emulator's stats of account key, and its emulated time.
+func fleetStatsAt(t *testing.T, endpoint, key string) (emustats.Series, time.Time) {
+	t.Helper()
+	snap := readStats(t, endpoint)
+	for _, s := range snap.Series {
+		if s.Model == fleetModel && strings.Contains(s.Account, key) {
+			return s, snap.Now
+		}
+	}
+	t.Fatalf("the emulator metered nothing for account %s: %+v", key, snap.Series)
+	return emustats.Series{}, time.Time{}
+}
+
+// checkReferee checks the emulator's stats of a fleet: no call throttled, and no
+// limit's peak usage above its amount.
+func checkReferee(t *testing.T, fleet emustats.Series) {
+	t.Helper()
+	throttled := int64(0)
+	for _, n := range fleet.Throttled {
+		throttled += n
+	}
+	if throttled != 0 {
+		t.Errorf("the emulator throttled %d calls of the fleet (%v), want 0", throttled, fleet.Throttled)
+	}
+	for _, l := range fleet.Limits {
+		if l.Peak > l.Amount {
+			t.Errorf("the fleet's peak usage of %s was %d, above its amount %d (at %v)", l.Name, l.Peak, l.Amount, l.PeakAt)
+		}
+	}
+}
+
+// readStats reads the emulator's stats.
+func readStats(t *testing.T, endpoint string) emustats.Snapshot {
+	t.Helper()
 	resp, err := http.Get(endpoint + emustats.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -127,13 +165,7 @@ func fleetStats(t *testing.T, endpoint, key string) emustats.Series {
 	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range snap.Series {
-		if s.Model == fleetModel && strings.Contains(s.Account, key) {
-			return s
-		}
-	}
-	t.Fatalf("the emulator metered nothing for account %s: %+v", key, snap.Series)
-	return emustats.Series{}
+	return snap
 }
 
 // efficiency is the quota-rate lower bound of what s settled ÷ the makespan, in
@@ -170,18 +202,7 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 	}
 	fleetTook := runProcesses(t, bin, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
 	fleet := fleetStats(t, endpoint, "AKIDFLEET")
-	throttled := int64(0)
-	for _, n := range fleet.Throttled {
-		throttled += n
-	}
-	if throttled != 0 {
-		t.Errorf("the emulator throttled %d calls of the fleet (%v), want 0", throttled, fleet.Throttled)
-	}
-	for _, l := range fleet.Limits {
-		if l.Peak > l.Amount {
-			t.Errorf("the fleet's peak usage of %s was %d, above its amount %d (at %v)", l.Name, l.Peak, l.Amount, l.PeakAt)
-		}
-	}
+	checkReferee(t, fleet)
 	if t.Failed() {
 		return
 	}

@@ -50,6 +50,7 @@ type serveFlags struct {
 	limits                              []string
 	maxWait, grace                      time.Duration
 	logLevel                            string
+	redis                               string
 }
 
 func newServeCmd() *cobra.Command {
@@ -104,6 +105,7 @@ SIGTERM or Ctrl-C stops accepting calls, lets those under way finish (--grace), 
 	fl.StringArrayVar(&f.limits, "limit", nil, `another limit of each model, e.g. "input-tokens 100000/1m" (repeatable)`)
 	fl.DurationVar(&f.maxWait, "max-wait", 0, "longest a call waits for admission before 429 (default: 55s less the call's expected answer time)")
 	fl.DurationVar(&f.grace, "grace", 30*time.Second, "on SIGTERM, how long calls under way may finish before they are cancelled")
+	fl.StringVar(&f.redis, "redis", "", redisFlagUsage)
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn or error")
 	return cmd
 }
@@ -128,6 +130,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	if !f.emulate && f.upstream == "" && f.timeScale != 0 {
 		return usageError{errors.New("--time-scale only applies with --emulate or --upstream")}
+	}
+	if err := checkRedisEmulate(f.redis, f.emulate, "--upstream"); err != nil {
+		return err
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
@@ -165,6 +170,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer up.close()
+	shareQuota(&up.pipeline, f.redis, up.scale, nil) // the store's lines go to the gateway's log
 	reg := prometheus.NewRegistry()
 	relay, err := gateway.NewRelay(ctx, gateway.RelayConfig{Pipeline: up.pipeline, MaxWait: f.maxWait, TimeScale: up.scale, Registerer: reg, Logger: logger})
 	if errors.Is(err, discover.ErrTimeout) {
@@ -193,7 +199,7 @@ Point an AWS SDK program at it with a gateway key (tollgate keys create --tenant
   export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=%s
 
 Status page: %s/   Metrics: %s/metrics
-`, endpoint, up.note, path, endpoint, endpoint, endpoint)
+`, endpoint, up.note+f.sharedNote(), path, endpoint, endpoint, endpoint)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -211,6 +217,14 @@ Status page: %s/   Metrics: %s/metrics
 	relay.Close()
 	fmt.Fprintln(stdout, "gateway stopped")
 	return nil
+}
+
+// sharedNote says, after the upstream, that the quota is shared.
+func (f *serveFlags) sharedNote() string {
+	if f.redis == "" {
+		return ""
+	}
+	return ", quota shared through Redis (see docs/fleet.md)"
 }
 
 // serveSide is the gateway's upstream: its pipeline configuration, and the in-process

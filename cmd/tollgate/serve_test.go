@@ -77,8 +77,15 @@ var urlLine = regexp.MustCompile(`(?:Tollgate gateway|Bedrock emulator) on (http
 // the URL it prints when it listens.
 func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "TOLLGATE_MAIN=1"), env...)
+	return startBinary(t, os.Args[0], append([]string{"TOLLGATE_MAIN=1"}, env...), args...)
+}
+
+// startBinary starts bin (this test binary, or one tollgateBinary built) as "tollgate
+// args…" with env added, and waits for the URL it prints when it listens.
+func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	p := &proc{cmd: cmd, stdout: new(syncBuffer), stderr: new(syncBuffer)}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {

@@ -193,7 +193,11 @@ func (rl *Relay) Status() Status {
 	snaps, err := rl.e.Snapshot(context.Background())
 	if err == nil {
 		for _, s := range snaps {
-			ts := TargetStatus{Name: s.Target, InFlight: s.InFlight, Throttles: rl.obs.throttlesOf(s.Target)}
+			ts := TargetStatus{Name: s.Target, InFlight: s.InFlight, Throttles: rl.obs.throttlesOf(s.Target), Shared: s.Shared}
+			if s.Degraded {
+				since := s.DegradedSince
+				ts.DegradedSince = &since
+			}
 			for i, l := range s.Limits {
 				ts.Limits = append(ts.Limits, LimitStatus{Name: rl.limitName(l.Limit), Limit: float64(l.Limit.Amount), Used: float64(l.Used), History: rl.hist.get(s.Target, i)})
 			}

@@ -30,6 +30,12 @@ type TargetStatus struct {
 	InFlight int `json:"inFlight"`
 	// Throttles counts the throttles the target answered since the gateway started.
 	Throttles int64 `json:"throttles"`
+	// Shared is true when the target's quota is shared with other instances through
+	// Redis (serve --redis).
+	Shared bool `json:"shared"`
+	// DegradedSince, when set, is when that Redis became unreachable: the gateway admits
+	// from its last grant, then at its last share of each limit, until Redis answers.
+	DegradedSince *time.Time `json:"degradedSince,omitempty"`
 }
 
 // LimitStatus is one quota of a target and its use.

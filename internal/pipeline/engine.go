@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/estimate"
 	"github.com/tollgate-dev/tollgate/internal/route"
 	"github.com/tollgate-dev/tollgate/quota"
+	"github.com/tollgate-dev/tollgate/quota/redisquota"
 )
 
 // rightSizeQuantile is the learned output quantile max_tokens is set to when right-sizing.
@@ -181,6 +182,8 @@ type QuotaState struct {
 	// Degraded while that Redis is unreachable, and the target admits from its last grant,
 	// then at its last share of each limit.
 	Shared, Degraded bool
+	// DegradedSince is when Redis became unreachable, while Degraded.
+	DegradedSince time.Time
 }
 
 // LimitUsage is the usage of one limit.
@@ -199,13 +202,20 @@ func (e *Engine) Snapshot(ctx context.Context) ([]TargetSnapshot, error) {
 	for _, tg := range e.targets {
 		limits := tg.lim.Limits()
 		used, inFlight, queued, err := tg.lim.Usage(ctx)
-		degraded := tg.store != nil && tg.store.Status().Degraded
+		var shared redisquota.Status
+		if tg.store != nil {
+			shared = tg.store.Status()
+		}
+		degraded := shared.Degraded
 		if err != nil && !degraded {
 			return nil, fmt.Errorf("tollgate: %s: %w", tg.Name, err)
 		}
 		// While Redis is unreachable the shared usage is unknown: the limits are
 		// reported with no usage, and Degraded says why.
 		s := QuotaState{Limits: make([]LimitUsage, len(limits)), InFlight: inFlight, Queued: queued, Shared: tg.store != nil, Degraded: degraded}
+		if degraded {
+			s.DegradedSince = shared.Since
+		}
 		for i, l := range limits {
 			s.Limits[i] = LimitUsage{Limit: l}
 			if used != nil {

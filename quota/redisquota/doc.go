@@ -55,7 +55,9 @@
 // quarter lifetime later, or when the report lapses; what it already holds lasts at most
 // a grant lifetime), so a High call waiting on one instance is served before Low work on
 // another. A refused High call's report lasts
-// until it may retry. Beyond what a call needs, the room is shared by demand: each
+// until it may retry; a granted one's, while more High calls wait there, until room for
+// the next frees and two lifetimes after, since the instance asks again only when its
+// grant runs short. Beyond what a call needs, the room is shared by demand: each
 // instance's extra is at most the room left times its demand over the instances'.
 //
 // # Other meters and the in-flight cap

@@ -229,6 +229,30 @@ if mode == 0 then
     end
     reply[#reply+1] = {grant, idx}
   end
+  if ok == 1 and high > 1 then
+    -- More High calls wait here than the one granted, and this instance asks again only
+    -- when its next call needs more than its grant; the others, held back and asking
+    -- every quarter lifetime, must not take the room that frees meanwhile. So the
+    -- report lasts until room for the next call frees, and two lifetimes after.
+    local upto = now
+    for i = 1, n do
+      local l = L[i]
+      if l.meter == 0 then
+        local need = math.min(l.need, l.amount)
+        local u = l.used + reply[6+i][1]
+        if u + need > l.amount then
+          local idxs = {}
+          for idx in pairs(l.sub) do idxs[#idxs+1] = idx end
+          table.sort(idxs)
+          for _, idx in ipairs(idxs) do
+            u = u - l.sub[idx]
+            if u + need <= l.amount then upto = math.max(upto, (idx + S + 1) * l.w) break end
+          end
+        end
+      end
+    end
+    redis.call('HSET', KEYS[1], 'p:' .. id, F(upto + 2 * life) .. ' ' .. F(high) .. ' ' .. F(low))
+  end
 else
   reply = {tonumber(t[1]), tonumber(t[2]), now}
   for i = 1, n do
