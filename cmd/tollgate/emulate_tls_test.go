@@ -2,23 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -26,40 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-)
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
-func writeCert(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "emulate test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA: true, BasicConstraintsValid: true, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
-}
+	"github.com/tollgate-dev/tollgate/internal/testnet"
+)
 
 // converseOver makes one Converse call through the real SDK with an HTTP client speaking
 // only the protocols set, and returns the protocol of the answer.
@@ -97,13 +56,11 @@ func TestEmulateProtocols(t *testing.T) {
 		}
 	})
 	t.Run("--tls-cert: HTTP/2 and HTTP/1.1 over TLS", func(t *testing.T) {
-		certFile, keyFile, cert := writeCert(t)
+		certFile, keyFile, roots := testnet.CertificateFiles(t)
 		url, stop := startEmulate(t, append(fast, "--tls-cert", certFile, "--tls-key", keyFile)...)
 		if !strings.HasPrefix(url, "https://") {
 			t.Fatalf("URL %q, want https://", url)
 		}
-		roots := x509.NewCertPool()
-		roots.AddCert(cert)
 		if got := converseOver(t, url, func(p *http.Protocols) { p.SetHTTP2(true) }, roots); got != "HTTP/2.0" {
 			t.Errorf("HTTP/2 client answered over %s", got)
 		}
@@ -118,7 +75,7 @@ func TestEmulateProtocols(t *testing.T) {
 }
 
 func TestEmulateTLSUsageErrors(t *testing.T) {
-	certFile, keyFile, _ := writeCert(t)
+	certFile, keyFile, _ := testnet.CertificateFiles(t)
 	tests := []struct {
 		args []string
 		want string

@@ -2,18 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +26,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/batch"
 	"github.com/tollgate-dev/tollgate/internal/emustats"
+	"github.com/tollgate-dev/tollgate/internal/testnet"
 	"github.com/tollgate-dev/tollgate/internal/testtool"
 )
 
@@ -293,7 +287,7 @@ func TestServeJavaScriptSDKEveryOperation(t *testing.T) {
 func TestServeGoSDKEveryOperation(t *testing.T) {
 	xdg := t.TempDir()
 	key := createKey(t, xdg, "team-go")
-	certFile, keyFile, pool := writeTestCert(t)
+	certFile, keyFile, pool := testnet.CertificateFiles(t)
 	plain := startServe(t, xdg, "--emulate", "--time-scale", "20")
 	tlsSrv := startServe(t, xdg, "--emulate", "--time-scale", "20", "--tls-cert", certFile, "--tls-key", keyFile)
 	t.Run("sigv4", func(t *testing.T) {
@@ -370,42 +364,6 @@ func goEveryOperation(t *testing.T, c *bedrockruntime.Client) {
 	if err != nil || aws.ToInt32(ct.InputTokens) <= 0 {
 		t.Errorf("CountTokens: %+v, %v", ct, err)
 	}
-}
-
-// writeTestCert writes a fresh self-signed certificate for 127.0.0.1 and its key, and
-// returns their files and a pool trusting the certificate.
-func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tollgate test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // TestServeBoto3ThreadPool: the program of the issue — 16 boto3 threads reviewing 40
