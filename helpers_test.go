@@ -80,7 +80,7 @@ func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.
 			t.Fatalf("catalog has no %s", id)
 		}
 		for s := range m.Quotas {
-			limits[scopeID(id, s)] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440 * 10}
+			limits[catalog.CallID(id, s)] = bedrocktest.Limits{TokensPerMinute: tpm, TokensPerDay: tpm * 1440 * 10}
 		}
 		models = append(models, m)
 	}
@@ -99,17 +99,6 @@ func emulator(t testing.TB, mode quota.Meter, tpm int64, edit func(*bedrocktest.
 		h.Close()
 	})
 	return &emu{Handler: h, URL: "http://" + host}
-}
-
-// scopeID is an id that calls model id in scope s.
-func scopeID(id string, s catalog.Scope) string {
-	switch s {
-	case catalog.CrossRegion:
-		return "us." + id
-	case catalog.Global:
-		return "global." + id
-	}
-	return id
 }
 
 // awsConfig is an SDK configuration with static credentials, as any user's would be,

@@ -130,18 +130,7 @@ func (y yamlModel) model() (catalog.Model, map[string]Limits) {
 		}
 		// The overrides carry what the catalog's quotas do not say: zero quotas, an
 		// enforced RPM, the exact TPD.
-		overrides[scopeID(y.ID, s)] = l.Limits
+		overrides[catalog.CallID(y.ID, s)] = l.Limits
 	}
 	return m, overrides
-}
-
-// scopeID is the id that calls model id in scope s.
-func scopeID(id string, s catalog.Scope) string {
-	switch s {
-	case catalog.CrossRegion:
-		return "us." + id
-	case catalog.Global:
-		return "global." + id
-	}
-	return id
 }

@@ -71,3 +71,16 @@ func (s *Scope) UnmarshalText(b []byte) error {
 	*s = v
 	return nil
 }
+
+// CallID returns an id that calls base model id in scope s: the model id itself on
+// demand, through the US geographic profile ("us.") for CrossRegion, and through the
+// global profile ("global.") for Global.
+func CallID(id string, s Scope) string {
+	switch s {
+	case CrossRegion:
+		return "us." + id
+	case Global:
+		return "global." + id
+	}
+	return id
+}

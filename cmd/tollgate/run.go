@@ -389,14 +389,7 @@ func emulatorLimits(ref catalog.Ref, limits []quota.Limit) (string, bedrocktest.
 			ls.RequestsPerMinute = l.Amount
 		}
 	}
-	key := ref.ModelID
-	switch ref.Scope {
-	case catalog.CrossRegion:
-		key = "us." + key
-	case catalog.Global:
-		key = "global." + key
-	}
-	return key, ls
+	return catalog.CallID(ref.ModelID, ref.Scope), ls
 }
 
 // emulatorEndpoint is the endpoint the client is given for the in-process emulator: its
