@@ -47,10 +47,10 @@ func (g *ledger) settle(e *event, now time.Time, actual quota.Cost) {
 	for _, d := range dims {
 		r, a := get(e.cost, d), get(actual, d)
 		if a < r {
-			set(&e.cost, d, a)
+			costs.Set(&e.cost, d, a)
 			e.refund = true
 		} else if a > r {
-			set(&extra, d, a-r)
+			costs.Set(&extra, d, a-r)
 		}
 	}
 	if extra != (quota.Cost{}) {
@@ -64,19 +64,6 @@ func get(c quota.Cost, d quota.Dimension) int64 { return costs.Get(c, d) }
 
 // priorities lists the classes from highest to lowest.
 var priorities = [5]quota.Priority{quota.Critical, quota.High, quota.Normal, quota.Low, quota.Background}
-
-func set(c *quota.Cost, d quota.Dimension, v int64) {
-	switch d {
-	case quota.Requests:
-		c.Requests = v
-	case quota.Tokens:
-		c.Tokens = v
-	case quota.InputTokens:
-		c.InputTokens = v
-	case quota.OutputTokens:
-		c.OutputTokens = v
-	}
-}
 
 // check verifies, for every admission at t, that the admissions in [t-Per, t] (at their
 // final amounts) plus the excess charges in [t-Per, t) fit in the limit: no call was
