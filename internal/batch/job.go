@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -35,6 +36,8 @@ type planner struct {
 	tmpl    *Template
 	combine *Template
 	count   func(string) int // offline tokenizer count
+	// stopped reports that the work should end now (see watching); nil means never.
+	stopped func() bool
 }
 
 func newPlanner(cfg Config, m *catalog.Model) (*planner, error) {
@@ -48,6 +51,13 @@ func newPlanner(cfg Config, m *catalog.Model) (*planner, error) {
 	}
 	return &planner{cfg: cfg, model: m, tmpl: t, combine: c, count: estimate.Base().Count}, nil
 }
+
+// errPrepareStopped is what prepareJob returns when stopped; prepare replaces it with
+// the context's cause.
+var errPrepareStopped = errors.New("stopped")
+
+// stop reports whether the planner's work should end now.
+func (p *planner) stop() bool { return p.stopped != nil && p.stopped() }
 
 // tokens converts an offline count to the model's own count.
 func (p *planner) tokens(text string) int {
@@ -135,6 +145,9 @@ func (p *planner) prepareJob(it *item) (*job, error) {
 		return nil, err
 	}
 	n := p.tokens(whole) + sys
+	if p.stop() {
+		return nil, errPrepareStopped
+	}
 	if n <= budget {
 		j.inputTokens = n
 		return j, nil
@@ -160,6 +173,11 @@ func (p *planner) prepareJob(it *item) (*job, error) {
 	j.chunks = chunks
 	j.calls = len(chunks) + 1
 	for i := range chunks {
+		// A stopped count undercounts, so the chunks may be few and long: rendering
+		// them would take long for nothing.
+		if p.stop() {
+			return nil, errPrepareStopped
+		}
 		pr, err := p.prompt(j, level, &chunks[i])
 		if err != nil {
 			return nil, err

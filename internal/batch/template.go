@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -157,7 +156,8 @@ func (t *Template) Execute(level int, d Data) (string, error) {
 	if d.Level == "" {
 		d.Level = LevelName(level)
 	}
-	var b bytes.Buffer
+	var b strings.Builder
+	b.Grow(len(d.Document) + 4<<10) // one allocation and one copy for a long document
 	if err := c.Execute(&b, d); err != nil {
 		return "", fmt.Errorf("template %s: %w", t.t.Name(), err)
 	}

@@ -26,6 +26,7 @@ func (p *planner) prepare(ctx context.Context, it *item) (*job, error) {
 // and counts nothing once ctx has ended, so that the work built on it ends quickly.
 func (p *planner) watching(ctx context.Context) *planner {
 	w := *p
+	w.stopped = func() bool { return ctx.Err() != nil }
 	count := p.count
 	w.count = func(text string) int {
 		n := 0

@@ -148,7 +148,10 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, tooLarge(path, fi.Size())
 	}
 	// Read at most one byte past the limit, in case the file grew since Stat.
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	// Sized from Stat, so a long file is read into one buffer, not a doubling series.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(f, maxFileSize+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("extract %s: %w", path, err)
 	}

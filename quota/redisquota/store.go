@@ -131,7 +131,8 @@ type ticket struct {
 	g       *grant
 	win     []int64 // per limit, the sub-window, window or index it was charged in
 	cost    quota.Cost
-	expires int64
+	expires int64     // on the server's clock, µs
+	lapses  time.Time // expires on the caller's clock, as RetryAt reports it
 	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
 	fbm     quota.Store // the fallback store it was admitted by
 	hi      int
@@ -364,11 +365,17 @@ func (s *Store) expireLocked(now int64) {
 	}
 }
 
-func (s *Store) openLocked(st *set, g *grant, win []int64, cost quota.Cost, now int64, ttl time.Duration) uint64 {
+func (s *Store) openLocked(st *set, g *grant, win []int64, req reserveRequest, now int64) uint64 {
 	s.next++
-	t := &ticket{id: s.next, set: st, g: g, win: win, cost: cost, expires: now + ttl.Microseconds()}
-	if ttl <= 0 {
+	t := &ticket{id: s.next, set: st, g: g, win: win, cost: req.Cost, expires: now + req.TTL.Microseconds()}
+	// The caller's own time plus the lifetime, not the server's converted back: the skew
+	// may be re-measured in between, by a millisecond.
+	t.lapses = req.Now.Add(req.TTL)
+	if req.TTL <= 0 {
 		t.expires = math.MaxInt64
+	}
+	if req.TTL <= 0 || req.Now.IsZero() {
+		t.lapses = s.timeAt(t.expires)
 	}
 	s.tickets[t.id] = t
 	heap.Push(&s.byExpiry, t)
@@ -410,7 +417,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	now := s.nowLocked(req.Now)
 	s.expireLocked(now)
 	if req.MaxInFlight > 0 && len(s.tickets) >= req.MaxInFlight {
-		return admission{Blocked: -1, RetryAt: s.timeAt(s.byExpiry[0].expires)}, nil
+		return admission{Blocked: -1, RetryAt: s.byExpiry[0].lapses}, nil
 	}
 	s.noteDemand(st, now, &req.Cost)
 
@@ -426,7 +433,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			for i, l := range st.limits {
 				g.bal[i] -= costs.Get(req.Cost, l.Dimension)
 			}
-			return admission{Ticket: s.openLocked(st, g, g.idx, req.Cost, now, req.TTL)}, nil
+			return admission{Ticket: s.openLocked(st, g, g.idx, req, now)}, nil
 		}
 	}
 	if s.down && time.Now().Before(s.retryAt) {
@@ -470,7 +477,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		}
 		st.g = g
 	}
-	return admission{Ticket: s.openLocked(st, g, win, req.Cost, now, req.TTL)}, nil
+	return admission{Ticket: s.openLocked(st, g, win, req, now)}, nil
 }
 
 // noteDemand adds cost to the set's demand, rolling the demand and share periods.
