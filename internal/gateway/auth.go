@@ -17,7 +17,6 @@ import (
 var (
 	unrecognizedClient = wire.ErrorCode{Name: "UnrecognizedClientException", Status: http.StatusForbidden}
 	invalidSignature   = wire.ErrorCode{Name: "InvalidSignatureException", Status: http.StatusForbidden}
-	missingToken       = wire.ErrorCode{Name: "MissingAuthenticationTokenException", Status: http.StatusForbidden}
 )
 
 // Messages of the authentication failures. None quotes a secret, a token or the
@@ -67,7 +66,7 @@ type claim struct {
 func identify(keys *Keys, r *http.Request, now time.Time) (cl claim, reloadErr error, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return cl, nil, &authFailure{missingToken, msgNoAuth, "unsigned"}
+		return cl, nil, &authFailure{unrecognizedClient, msgNoAuth, "unsigned"}
 	}
 	var id, token string
 	if tok, ok := cutPrefixFold(h, "Bearer "); ok {

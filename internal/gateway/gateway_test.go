@@ -311,7 +311,7 @@ func TestGatewayAuthRefusedRaw(t *testing.T) {
 		wantType string
 		wantIn   string
 	}{
-		{"unsigned", httptestRequest(t, url, body), "MissingAuthenticationTokenException", "gateway key"},
+		{"unsigned", httptestRequest(t, url, body), "UnrecognizedClientException", "gateway key"},
 		{"expired", signed(time.Now().Add(-16*time.Minute), body), "InvalidSignatureException", "Signature expired"},
 		{"from the future", signed(time.Now().Add(16*time.Minute), body), "InvalidSignatureException", "Signature not yet current"},
 		{"body changed", tampered, "InvalidSignatureException", "does not match"},
