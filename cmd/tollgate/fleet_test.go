@@ -26,7 +26,7 @@ const (
 
 // tollgateBinary builds the tollgate command, without the race detector or coverage
 // even when the tests have them: the fleet's processes then run at their real speed.
-func tollgateBinary(t *testing.T) string {
+func tollgateBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tollgate")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -37,7 +37,7 @@ func tollgateBinary(t *testing.T) string {
 }
 
 // startEmulateProcess starts "tollgate emulate" as its own process and returns its URL.
-func startEmulateProcess(t *testing.T, bin string, args ...string) string {
+func startEmulateProcess(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
 	stdout, stderr := new(syncBuffer), new(syncBuffer)

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 // runCmd runs "tollgate args…" in-process and returns what it printed and its error.
-func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func runCmd(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	root := newRootCmd()
 	root.SetArgs(args)

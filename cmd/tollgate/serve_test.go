@@ -38,7 +38,7 @@ type gatewayKey struct{ id, secret, token string }
 
 // createKey runs "tollgate keys create --tenant tenant" with the default configuration
 // location under xdg (XDG_CONFIG_HOME), as a user would, and reads what it printed.
-func createKey(t *testing.T, xdg, tenant string) gatewayKey {
+func createKey(t testing.TB, xdg, tenant string) gatewayKey {
 	t.Helper()
 	t.Setenv("XDG_CONFIG_HOME", xdg)
 	out, _, err := runCmd(t, "keys", "create", "--tenant", tenant)
@@ -76,7 +76,7 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 
 // startBinary starts bin (this test binary, or one tollgateBinary built) as "tollgate
 // args…" with env added, and waits for the URL it prints when it listens.
-func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+func startBinary(t testing.TB, bin string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -189,6 +189,7 @@ func (rl *Relay) call(w http.ResponseWriter, r *http.Request, c *Call, start tim
 	if err != nil {
 		return rl.pipelineError(w, r, c, err, 0)
 	}
+	call.Estimated = pred.Input
 	if !retry && pred.Wait > maxWait {
 		rl.retries.remember(tenant, invocation, start)
 		rl.refused(c, "max_wait")

@@ -1,7 +1,9 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -110,8 +112,23 @@ func (c plainBodyClient) Do(req *http.Request) (*http.Response, error) {
 	r := new(http.Request)
 	*r = *req
 	r.Body = plainBody{req.Body}
+	if req.ContentLength > 0 && req.ContentLength <= inMemoryBody {
+		// Read into memory: net/http then writes the headers and the body together, in
+		// one system call, where it flushes the headers first for a body it cannot
+		// tell is in memory.
+		b := make([]byte, req.ContentLength)
+		if _, err := io.ReadFull(req.Body, b); err != nil {
+			return nil, fmt.Errorf("read the request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		_ = req.Body.Close()
+	}
 	return doWithin(c.next, r)
 }
+
+// inMemoryBody is the longest request body plainBodyClient reads into memory before
+// sending it.
+const inMemoryBody = 256 << 10
 
 // plainBody exposes only Read and Close of a request body: net/http's transport then
 // copies it with Read and never calls a WriteTo that smithy-go may have broken.

@@ -22,11 +22,13 @@
 // that check, the transport takes it for a write failure and closes the connection
 // under the event stream being read, and stream.Err() reports "decode event: … use
 // of closed network connection" (aws/aws-sdk-go-v2#2737 family). NewClient gives the
-// SDK an HTTP client that hands the transport each request body as a plain
-// io.ReadCloser with no WriteTo, so the check uses Read, and a closed body's Read
-// returns a clean io.EOF. The emulator's 2 ms delay before a stream's first frame hides
-// the bug; the tests check the mechanism (the transport sees no WriteTo) and run 300
-// concurrent streams against a server that answers at once.
+// SDK an HTTP client that never hands the transport the SDK's body: a body of up to
+// 256 KiB is read into memory first (net/http then also writes it in the same system
+// call as the headers), a longer one goes as a plain io.ReadCloser with no WriteTo, so
+// the check uses Read, and a closed body's Read returns a clean io.EOF. The emulator's
+// 2 ms delay before a stream's first frame hides the bug; the tests check the mechanism
+// (the transport never sees the SDK's body) and run 300 concurrent streams against a
+// server that answers at once.
 //
 // Shared event-stream decoder. A bedrockruntime.Client holds one restjson1 protocol,
 // and that protocol holds one event-stream codec whose payload buffer every stream of

@@ -50,6 +50,9 @@ type Call struct {
 	// its class, as a throttled attempt's retry is: for a call an earlier attempt of which
 	// already waited its turn (a gateway caller's SDK retrying a refused call).
 	Front bool
+	// Estimated, when set, is the estimate of Request's input an earlier Forecast of the
+	// same call made (Prediction.Input): the call is not estimated again.
+	Estimated *estimate.Input
 }
 
 // Send makes one attempt of a call on a.Target and returns the usage the service
@@ -277,7 +280,11 @@ func (e *Engine) plan(ctx context.Context, c Call, gate bool) (*call, error) {
 			e.obs.Counted(g.targets[0], exact)
 		}
 	}
-	cl.in = e.est.Input(g.model.ID, c.Request)
+	if c.Estimated != nil {
+		cl.in = *c.Estimated
+	} else {
+		cl.in = e.est.Input(g.model.ID, c.Request)
+	}
 	tokens := cl.in.Tokens
 	switch _, calibrated := e.calibrated.Load(g.model.ID); {
 	case exact > 0:

@@ -135,6 +135,9 @@ type Prediction struct {
 	Target string
 	// Cost is what the call would reserve.
 	Cost quota.Cost
+	// Input is the estimate of the call's input the forecast made: give it to Do as
+	// Call.Estimated so that the request is not estimated twice.
+	Input *estimate.Input
 }
 
 // Forecast predicts how long c would wait for admission now, on the target that would
@@ -145,7 +148,7 @@ func (e *Engine) Forecast(ctx context.Context, c Call) (Prediction, error) {
 		return Prediction{}, err
 	}
 	cl.release()
-	best := Prediction{Wait: -1, Cost: cl.cost}
+	best := Prediction{Wait: -1, Cost: cl.cost, Input: &cl.in}
 	for _, t := range cl.g.targets {
 		p, err := t.forecast(ctx, cl)
 		if err != nil {
