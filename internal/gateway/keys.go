@@ -78,9 +78,10 @@ type Keys struct {
 	file    *File
 	rules   map[string]*tenantRules
 	master  []byte
-	stamp   string    // hash of both files when loaded
-	checked time.Time // when the files were last checked
-	lastErr error     // why the newest version on disk is not in force
+	derived map[string]Credentials // the keys' secrets derived so far, from master
+	stamp   string                 // hash of both files when loaded
+	checked time.Time              // when the files were last checked
+	lastErr error                  // why the newest version on disk is not in force
 }
 
 // OpenKeys loads the configuration at path and its master secret.
@@ -114,7 +115,7 @@ func (k *Keys) load() error {
 	if sp != secretPath(k.path, k.file) {
 		before = stamp(k.path, sp)
 	}
-	k.file, k.rules, k.master = f, rules, master
+	k.file, k.rules, k.master, k.derived = f, rules, master, map[string]Credentials{}
 	k.stamp = before
 	return nil
 }
@@ -206,7 +207,12 @@ func (k *Keys) lookup(id string, now time.Time) (identity, lookupResult, error) 
 	if key.Revoked {
 		return identity{}, keyRevoked, reloadErr
 	}
-	return identity{keyID: id, tenant: key.Tenant, rules: k.rules[key.Tenant], creds: derive(k.master, id)}, keyFound, reloadErr
+	creds, ok := k.derived[id]
+	if !ok {
+		creds = derive(k.master, id)
+		k.derived[id] = creds
+	}
+	return identity{keyID: id, tenant: key.Tenant, rules: k.rules[key.Tenant], creds: creds}, keyFound, reloadErr
 }
 
 // bearerKeyID returns the key id a bearer token names (tg_<key id>_<mac>), or false if
