@@ -131,8 +131,8 @@ type ticket struct {
 	g       *grant
 	win     []int64 // per limit, the sub-window, window or index it was charged in
 	cost    quota.Cost
-	expires int64     // on the server's clock, µs
-	lapses  time.Time // expires on the caller's clock, as RetryAt reports it
+	expires int64       // on the server's clock, µs
+	lapses  time.Time   // expires on the caller's clock, as RetryAt reports it
 	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
 	fbm     quota.Store // the fallback store it was admitted by
 	hi      int
