@@ -30,7 +30,10 @@ const benchCallers = 64
 // "saturated": each caller calls again as soon as its call returns, so the calls per
 // second are the most the machine does, and the latencies include waiting for a core.
 // "paced": the 64 callers together start 1,000 calls a second on each side, below what
-// either side can do, so the latencies are the calls' own.
+// either side can do, so the latencies are the calls' own. "paced-50ms-upstream": as
+// paced, against a second emulator (and gateway in front of it) that answers after
+// 50 ms, as a model's first token comes late: then about 50 of the 64 callers have a
+// call in flight at any moment, while the cores are not saturated.
 //
 // It reports each side's p50 and p99 latency and calls per second, the gateway's added
 // p50 and p99 (through minus direct), and the gateway process's CPU time per call:
@@ -39,12 +42,8 @@ const benchCallers = 64
 func BenchmarkServeOverhead(b *testing.B) {
 	bin := tollgateBinary(b)
 	const model = serveModel
-	emu := startEmulateProcess(b, bin, "--ttft", "-1s", "--per-token", "-1s", "--output-tokens", "20",
-		"--tpm", model+"=1000000000000", "--tpd", model+"=1000000000000000")
 	xdg := b.TempDir()
 	key := createKey(b, xdg, "bench")
-	gw := startBinary(b, bin, []string{"XDG_CONFIG_HOME=" + xdg}, "serve", "--listen", "127.0.0.1:0",
-		"--upstream", emu, "--model", model, "--tpm", "10000000000", "--tpd", "1000000000000", "--log-level", "warn")
 	// The callers keep a connection per caller, as a pool of 64 would; the SDK's default
 	// keeps 10 idle, which would make both sides open connections all the time.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -58,20 +57,38 @@ func BenchmarkServeOverhead(b *testing.B) {
 				o.RetryMaxAttempts = 1
 			})
 	}
-	direct, through := client(emu), client(gw.url)
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(model),
 		Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: strings.Repeat("word ", 200)}}}},
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(20)}}
-	// Warm both paths' connections and the gateway's caches before timing.
-	for _, c := range []*bedrockruntime.Client{direct, through} {
-		if _, err := calls(c, in, 4*benchCallers, 0); err != nil {
-			b.Fatal(err)
+	// start runs an emulator that answers after ttft (negative: at once) and a gateway in
+	// front of it, and returns a client of each and the gateway.
+	start := func(ttft string) (direct, through *bedrockruntime.Client, gw *proc) {
+		emu := startEmulateProcess(b, bin, "--ttft", ttft, "--per-token", "-1s", "--output-tokens", "20",
+			"--tpm", model+"=1000000000000", "--tpd", model+"=1000000000000000")
+		gw = startBinary(b, bin, []string{"XDG_CONFIG_HOME=" + xdg}, "serve", "--listen", "127.0.0.1:0",
+			"--upstream", emu, "--model", model, "--tpm", "10000000000", "--tpd", "1000000000000", "--log-level", "warn")
+		direct, through = client(emu), client(gw.url)
+		// Warm both paths' connections and the gateway's caches before timing.
+		for _, c := range []*bedrockruntime.Client{direct, through} {
+			if _, err := calls(c, in, 4*benchCallers, 0); err != nil {
+				b.Fatal(err)
+			}
 		}
+		return direct, through, gw
 	}
+	type side struct {
+		direct, through *bedrockruntime.Client
+		gw              *proc
+	}
+	var zero, slow side
+	zero.direct, zero.through, zero.gw = start("-1s")
+	slow.direct, slow.through, slow.gw = start("50ms")
 	for _, mode := range []struct {
 		name string
+		side
 		rate float64
-	}{{"saturated", 0}, {"paced", 1000}} {
+	}{{"saturated", zero, 0}, {"paced", zero, 1000}, {"paced-50ms-upstream", slow, 1000}} {
+		direct, through, gw := mode.direct, mode.through, mode.gw
 		b.Run(mode.name, func(b *testing.B) {
 			const round = 1000
 			var dLat, gLat []time.Duration
@@ -112,8 +129,10 @@ func BenchmarkServeOverhead(b *testing.B) {
 			b.ReportMetric(float64(gCPU)/float64(time.Microsecond)/float64(len(gLat)), "gateway-process-cpu-us/call")
 		})
 	}
-	if s := gw.stderr.String(); strings.Contains(s, "level=ERROR") {
-		b.Errorf("the gateway logged errors:\n%s", s)
+	for _, gw := range []*proc{zero.gw, slow.gw} {
+		if s := gw.stderr.String(); strings.Contains(s, "level=ERROR") {
+			b.Errorf("the gateway logged errors:\n%s", s)
+		}
 	}
 }
 
