@@ -78,6 +78,7 @@ type Store struct {
 	retryAt   time.Time
 	backoff   time.Duration
 	fallback  quota.Store
+	lastTrip  time.Time // when a round trip last succeeded
 
 	trips atomic.Uint64
 
@@ -110,6 +111,17 @@ type set struct {
 	shareAt []int64
 	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
 	seedAt  int64   // when
+	pendAt  map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
+
+	// Sliding sets only (see own.go): own holds, per limit, what this instance has
+	// charged to the shared window by sub-window, sent or not; epoch names the shared
+	// state it was charged to. While capped, the instance admits only within its own
+	// room: what it held in each window when it was capped (capAmt), until capUntil.
+	own      []map[int64]int64
+	epoch    string
+	capped   bool
+	capUntil int64
+	capAmt   []int64
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
@@ -271,11 +283,16 @@ func (s *Store) background() {
 		if st.g != nil && now >= st.g.exp {
 			s.returnGrantLocked(st)
 		}
-		if len(st.pend) > 0 || st.bseq != 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-			_ = s.flushLocked(ctx, st) // a failure opens the breaker; the batch is retried
-			cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && st.holds(now) {
+			// What this instance holds still counts: find out within about a lifetime
+			// whether Redis lost it (see own.go).
+			_, _ = s.callLocked(ctx, st, 1, nil, nil)
 		}
+		if len(st.pend) > 0 || st.bseq != 0 {
+			_ = s.flushLocked(ctx, st) // a failure opens the breaker; the batch is retried
+		}
+		cancel()
 	}
 }
 
@@ -337,6 +354,12 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 				st.sliding = false
 			}
 			st.carried[i] = -1
+		}
+		if st.sliding {
+			st.own = make([]map[int64]int64, n)
+			for i := range st.own {
+				st.own[i] = map[int64]int64{}
+			}
 		}
 		s.sets[name] = st
 	}
@@ -420,6 +443,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		return admission{Blocked: -1, RetryAt: s.byExpiry[0].lapses}, nil
 	}
 	s.noteDemand(st, now, &req.Cost)
+	if st.capped && !s.down && now >= st.capUntil {
+		st.capped = false
+	}
 
 	if g := st.g; g != nil && now < g.exp {
 		fits := true
@@ -451,7 +477,22 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
 		}
 	}
-	res, err := s.callLocked(ctx, st, 0, need, want)
+	var res *result
+	for range 3 {
+		if st.capped {
+			// Recovering from an outage: no more than this instance's own room.
+			if ok, blocked, at := s.roomLocked(st, now, need, want); !ok {
+				if at < 0 || at > st.capUntil {
+					at = st.capUntil
+				}
+				return admission{Blocked: blocked, RetryAt: s.timeAt(at)}, nil
+			}
+		}
+		res, err = s.callLocked(ctx, st, 0, need, want)
+		if !errors.Is(err, errStateChanged) {
+			break
+		}
+	}
 	if err != nil {
 		return s.reserveFallback(st, now, req)
 	}
@@ -468,6 +509,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	for i := range st.limits {
 		win[i] = res.idx[i]
 		st.granted[i] += res.granted[i]
+		st.addOwn(i, win[i], res.granted[i], now)
 	}
 	var g *grant
 	if st.sliding {
@@ -522,7 +564,8 @@ func (s *Store) returnGrantLocked(st *set) {
 	st.g = nil
 	for i, b := range g.bal {
 		if b > 0 {
-			st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
+			st.pendOp(op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
+			st.addOwn(i, g.idx[i], -b, s.last)
 		}
 	}
 }
@@ -586,11 +629,14 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 			case d < 0 && live:
 				t.g.bal[i] -= d
 			case d < 0:
-				st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: t.win[i], b: -d})
+				st.pendOp(op{limit: i + 1, kind: 1, a: t.win[i], b: -d})
+				st.addOwn(i, t.win[i], d, now)
 			case d > 0 && live && t.g.bal[i] >= d:
 				t.g.bal[i] -= d
 			case d > 0:
-				st.pend = append(st.pend, op{limit: i + 1, kind: 2, b: d})
+				idx := now / width(l)
+				st.pendOp(op{limit: i + 1, kind: 6, a: idx, b: d})
+				st.addOwn(i, idx, d, now)
 			}
 		case quota.TokenBucket:
 			if d < 0 {
@@ -614,8 +660,10 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 
 // flushLocked sends the set's pending settlements.
 func (s *Store) flushLocked(ctx context.Context, st *set) error {
-	for st.bseq != 0 || len(st.pend) > 0 {
-		if _, err := s.callLocked(ctx, st, 1, nil, nil); err != nil {
+	for changed := 0; st.bseq != 0 || len(st.pend) > 0; {
+		if _, err := s.callLocked(ctx, st, 1, nil, nil); errors.Is(err, errStateChanged) && changed < 2 {
+			changed++ // the batch now holds what this instance charges again
+		} else if err != nil {
 			return err
 		}
 	}
@@ -642,6 +690,9 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 		}
 	}
 	res, err := s.callLocked(ctx, st, 1, nil, nil)
+	for k := 0; k < 2 && errors.Is(err, errStateChanged); k++ {
+		res, err = s.callLocked(ctx, st, 1, nil, nil)
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -687,6 +738,9 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 
 type result struct {
 	now, retry   int64
+	epoch        string // the set's epoch
+	rb           int64  // when the fleet's recovery from an outage ends; 0: none
+	code         int    // 1: the state was lost; 2: recovering, ask again within own room
 	ok           bool
 	blocked      int
 	granted, idx []int64
@@ -710,6 +764,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	if st.bseq == 0 && len(st.pend) > 0 {
 		st.seq++
 		st.batch, st.pend, st.bseq = st.pend, nil, st.seq
+		clear(st.pendAt)
 	}
 	now := s.last
 	high, low := 0, 0
@@ -743,6 +798,17 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	for _, o := range st.batch {
 		args = append(args, o.limit, o.kind, o.a, o.b, o.c)
 	}
+	expect, hang := "-", int64(0)
+	if st.sliding {
+		expect = st.epoch
+		switch {
+		case s.down:
+			hang = now + s.hangover()
+		case st.capped:
+			hang = st.capUntil
+		}
+	}
+	args = append(args, expect, hang)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	sent := time.Now()
@@ -753,18 +819,23 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		s.failLocked(err)
 		return nil, err
 	}
-	st.batch, st.bseq = nil, 0
+	s.lastTrip = time.Now()
 	s.recoverLocked()
-	for i, l := range st.limits {
-		if l.Meter == quota.ClockWindow {
-			if cur := now / perMicros(l); cur > st.carried[i] {
-				st.carried[i] = cur
-			}
-		}
-	}
 	res, err := parse(v, mode, n)
+	if err != nil || res.code == 0 {
+		st.batch, st.bseq = nil, 0
+	}
 	if err != nil {
 		return nil, err
+	}
+	if res.code == 0 {
+		for i, l := range st.limits {
+			if l.Meter == quota.ClockWindow {
+				if cur := now / perMicros(l); cur > st.carried[i] {
+					st.carried[i] = cur
+				}
+			}
+		}
 	}
 	// The server's clock, measured at the midpoint of the fastest round trip so far,
 	// rounded to the millisecond: instances agree on time to about that.
@@ -783,21 +854,31 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	if res.now > s.last {
 		s.last, s.lastWall = res.now, time.Now()
 	}
+	if err := s.noteStateLocked(st, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
 func parse(v []any, mode, n int) (*result, error) {
 	num := func(x any) int64 { i, _ := x.(int64); return i }
 	bad := fmt.Errorf("redisquota: unexpected reply from Redis: %v", v)
-	if mode == 0 && len(v) != 6+n || mode == 1 && len(v) != 3+n {
+	if len(v) < 6 {
 		return nil, bad
 	}
-	res := &result{serverUS: num(v[0])*1e6 + num(v[1]), now: num(v[2])}
+	res := &result{serverUS: num(v[0])*1e6 + num(v[1]), now: num(v[2]), rb: num(v[4]), code: int(num(v[5]))}
+	res.epoch, _ = v[3].(string)
+	if res.code != 0 {
+		return res, nil
+	}
+	if mode == 0 && len(v) != 9+n || mode == 1 && len(v) != 6+n {
+		return nil, bad
+	}
 	if mode == 0 {
-		res.ok, res.blocked, res.retry = num(v[3]) == 1, int(num(v[4])), num(v[5])
+		res.ok, res.blocked, res.retry = num(v[6]) == 1, int(num(v[7])), num(v[8])
 		res.granted, res.idx = make([]int64, n), make([]int64, n)
 		for i := 0; i < n; i++ {
-			p, _ := v[6+i].([]any)
+			p, _ := v[9+i].([]any)
 			if len(p) != 2 {
 				return nil, bad
 			}
@@ -807,7 +888,7 @@ func parse(v []any, mode, n int) (*result, error) {
 	}
 	res.windows = make([]usageWindow, n)
 	for i := 0; i < n; i++ {
-		p, _ := v[3+i].([]any)
+		p, _ := v[6+i].([]any)
 		if len(p) < 2 || (len(p)-2)%3 != 0 {
 			return nil, bad
 		}
