@@ -109,8 +109,8 @@ type set struct {
 	share   []float64
 	granted []int64 // granted in the current share period
 	shareAt []int64
-	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
-	seedAt  int64   // when
+	seeded  []int64          // what the fallback store was seeded with (already in the shared windows)
+	seedAt  int64            // when
 	pendAt  map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
 
 	// Sliding sets only (see own.go): own holds, per limit, what this instance has
@@ -143,8 +143,8 @@ type ticket struct {
 	g       *grant
 	win     []int64 // per limit, the sub-window, window or index it was charged in
 	cost    quota.Cost
-	expires int64     // on the server's clock, µs
-	lapses  time.Time // expires on the caller's clock, as RetryAt reports it
+	expires int64       // on the server's clock, µs
+	lapses  time.Time   // expires on the caller's clock, as RetryAt reports it
 	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
 	fbm     quota.Store // the fallback store it was admitted by
 	hi      int
