@@ -1,6 +1,9 @@
 package redisquota_test
 
 import (
+	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,5 +76,93 @@ func TestRestartedEmptyRedisKeepsFleetWithinLimit(t *testing.T) {
 	}
 	if last < 0.8*amount {
 		t.Errorf("the fleet admitted %d in the last %v, want at least %d: it did not rejoin the shared window", last, per, int(0.8*amount))
+	}
+}
+
+// Two instances saturate a limit on the wall clock; Redis stops for a window and a half,
+// then comes back empty. Each admits from its grant, then within its own room while
+// Redis is away (what it held in the window, reused as its own charges leave it), charges
+// again what it holds when Redis returns, and keeps to its own room until the other has
+// rejoined: no interval of length Per holds more than Amount, before, during or after,
+// and both admit during the outage and take the whole limit again after it.
+func TestOutageAndEmptyRestartKeepFleetWithinLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	const life, timeout = 50 * time.Millisecond, 50 * time.Millisecond
+	mk := func() *redisquota.Store {
+		c, err := redisquota.Dial(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return newStore(t, srv, redisquota.Options{Client: c, Scope: "outage", GrantLifetime: life, Timeout: timeout,
+			Logger: slog.New(slog.DiscardHandler)})
+	}
+	a, b := mk(), mk()
+	const amount, per = 100, time.Second
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: per}}
+	var mu sync.Mutex
+	var admitted []time.Time
+	var during [2]int
+	run := func(d time.Duration, count *[2]int) {
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for k, s := range []*redisquota.Store{a, b} {
+			wg.Add(1)
+			go func() { // each asks about 250 a second, the limit allows 100
+				defer wg.Done()
+				for ; time.Now().Before(end); time.Sleep(4 * time.Millisecond) {
+					now := time.Now()
+					tk, _, _, err := s.Reserve(bg, now, limits, 0, quota.Cost{Requests: 1}, time.Hour)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if tk != 0 {
+						mu.Lock()
+						admitted = append(admitted, now)
+						if count != nil {
+							count[k]++
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(3*time.Second, nil)
+	stopped := time.Now()
+	srv.Stop()
+	run(1500*time.Millisecond, &during)
+	if !a.Status().Degraded || !b.Status().Degraded {
+		t.Errorf("degraded: a %v, b %v, want both with Redis stopped", a.Status().Degraded, b.Status().Degraded)
+	}
+	srv.Restart()
+	restarted := time.Now()
+	run(3*time.Second, nil)
+	slices.SortFunc(admitted, time.Time.Compare)
+	most, at := mostInAnyWindow(admitted, per)
+	t.Logf("%d admitted; a %d and b %d while Redis was down; most in any %v: %d, ending %v after Redis stopped",
+		len(admitted), during[0], during[1], per, most, at.Sub(stopped).Round(time.Millisecond))
+	if most > amount {
+		t.Errorf("the interval of %v ending %v after Redis stopped holds %d admissions, above the limit of %d",
+			per, at.Sub(stopped).Round(time.Millisecond), most, amount)
+	}
+	if during[0] == 0 || during[1] == 0 {
+		t.Errorf("admitted a %d and b %d while Redis was down, want some each (their own room)", during[0], during[1])
+	}
+	// After it, the two take the whole limit again in a window (a saturated fleet admits
+	// in lumps, as the room a window's oldest charges free is taken at once).
+	var after []time.Time
+	for _, x := range admitted {
+		if x.After(restarted) {
+			after = append(after, x)
+		}
+	}
+	if most, _ := mostInAnyWindow(after, per); most < 0.9*amount {
+		t.Errorf("the fleet admitted at most %d in a window after Redis returned, want at least %d", most, int(0.9*amount))
+	}
+	if a.Status().Degraded || b.Status().Degraded {
+		t.Error("still degraded after Redis returned")
 	}
 }

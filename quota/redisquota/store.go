@@ -209,6 +209,7 @@ func Dial(url string) (*redis.Client, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1 // a refused connection fails the round trip at once
 	if o.DialTimeout == 0 || o.DialTimeout > 500*time.Millisecond {
 		o.DialTimeout = 500 * time.Millisecond
 	}
@@ -482,10 +483,14 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		if st.capped {
 			// Recovering from an outage: no more than this instance's own room.
 			if ok, blocked, at := s.roomLocked(st, now, need, want); !ok {
-				if at < 0 || at > st.capUntil {
-					at = st.capUntil
+				until := st.capUntil
+				if s.down {
+					until = now + time.Until(s.retryAt).Microseconds()
 				}
-				return admission{Blocked: blocked, RetryAt: s.timeAt(at)}, nil
+				if at < 0 || at > until {
+					at = until
+				}
+				return admission{Blocked: blocked, RetryAt: s.timeAt(max(at, now))}, nil
 			}
 		}
 		res, err = s.callLocked(ctx, st, 0, need, want)
