@@ -246,6 +246,7 @@ func TestFleetOfServesRedisOutage(t *testing.T) {
 	t0 := readStats(t, f.emu).Now
 	waitEmulated(t, f.emu, t0, 2*time.Minute)
 	f.redis.Stop()
+	atStop := l.done.Load()
 	stopped := time.Now()
 	down := readStats(t, f.emu).Now
 	time.Sleep(300 * time.Millisecond) // every gateway has tried Redis
@@ -266,9 +267,14 @@ func TestFleetOfServesRedisOutage(t *testing.T) {
 	}
 	waitEmulated(t, f.emu, down, 30*time.Second)
 	f.redis.Restart()
+	atRestart := l.done.Load()
 	up := readStats(t, f.emu).Now
+	waitEmulated(t, f.emu, up, time.Minute)
+	atMinute := l.done.Load()
 	waitEmulated(t, f.emu, up, 2*time.Minute)
 	l.end(t)
+	t.Logf("calls answered: %d before Redis stopped, %d while it was away, %d in the minute after it returned",
+		atStop, atRestart-atStop, atMinute-atRestart)
 	s := fleetStats(t, f.emu, upstreamAccessKey)
 	for i, p := range f.serves {
 		if log := p.stderr.String(); !strings.Contains(log, "redisquota: Redis unreachable") || !strings.Contains(log, "redisquota: Redis reachable again") {

@@ -44,8 +44,8 @@ type Options struct {
 	// grants to this one while it has only lower work waiting. It is called with the
 	// Store's lock held and must not call the Store.
 	Backlog func() (high, low int)
-	// Logger receives one line when Redis becomes unreachable and one when it returns;
-	// nil discards them.
+	// Logger receives one line when Redis becomes unreachable, one when it returns, and
+	// one when Redis has lost the shared state; nil discards them.
 	Logger *slog.Logger
 }
 
