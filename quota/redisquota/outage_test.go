@@ -79,13 +79,24 @@ func TestRestartedEmptyRedisKeepsFleetWithinLimit(t *testing.T) {
 	}
 }
 
-// Two instances saturate a limit on the wall clock; Redis stops for a window and a half,
-// then comes back empty. Each admits from its grant, then within its own room while
-// Redis is away (what it held in the window, reused as its own charges leave it), charges
-// again what it holds when Redis returns, and keeps to its own room until the other has
-// rejoined: no interval of length Per holds more than Amount, before, during or after,
-// and both admit during the outage and take the whole limit again after it.
-func TestOutageAndEmptyRestartKeepFleetWithinLimit(t *testing.T) {
+// Two instances saturate a limit on the wall clock; Redis becomes unreachable for a window
+// and a half — stopped and restarted empty, or paused (a hung host: its state kept) and
+// resumed. Each admits from its grant, then within its own room while Redis is away (what
+// it held in the window, reused as its own charges leave it); when Redis returns it sends
+// what it admitted, or charges again all it holds if Redis lost it, and keeps to its own
+// room until the other has rejoined. No interval of length Per holds more than Amount,
+// before, during or after; both admit during the outage and take the whole limit again
+// after it.
+func TestOutageKeepsFleetWithinLimit(t *testing.T) {
+	t.Run("restarted empty", func(t *testing.T) {
+		testOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart)
+	})
+	t.Run("paused", func(t *testing.T) {
+		testOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume)
+	})
+}
+
+func testOutage(t *testing.T, stop, resume func(*redistest.Server)) {
 	srv := redistest.Start(t)
 	const life, timeout = 50 * time.Millisecond, 50 * time.Millisecond
 	mk := func() *redisquota.Store {
@@ -132,12 +143,12 @@ func TestOutageAndEmptyRestartKeepFleetWithinLimit(t *testing.T) {
 	}
 	run(3*time.Second, nil)
 	stopped := time.Now()
-	srv.Stop()
+	stop(srv)
 	run(1500*time.Millisecond, &during)
 	if !a.Status().Degraded || !b.Status().Degraded {
 		t.Errorf("degraded: a %v, b %v, want both with Redis stopped", a.Status().Degraded, b.Status().Degraded)
 	}
-	srv.Restart()
+	resume(srv)
 	restarted := time.Now()
 	run(3*time.Second, nil)
 	slices.SortFunc(admitted, time.Time.Compare)
