@@ -17,6 +17,7 @@ type result struct {
 	ok           bool
 	blocked      int
 	granted, idx []int64
+	used         []int64 // mode 0: each Sliding window's sum after the grant
 	windows      []usageWindow
 	serverUS     int64
 }
@@ -127,6 +128,9 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	if res.now > s.last {
 		s.last, s.lastWall = res.now, time.Now()
 	}
+	if res.code == 0 && st.sliding && !st.capped {
+		st.noteUsed(res)
+	}
 	if err := s.noteStateLocked(st, res); err != nil {
 		return nil, err
 	}
@@ -149,13 +153,13 @@ func parse(v []any, mode, n int) (*result, error) {
 	}
 	if mode == 0 {
 		res.ok, res.blocked, res.retry = num(v[6]) == 1, int(num(v[7])), num(v[8])
-		res.granted, res.idx = make([]int64, n), make([]int64, n)
+		res.granted, res.idx, res.used = make([]int64, n), make([]int64, n), make([]int64, n)
 		for i := 0; i < n; i++ {
 			p, _ := v[9+i].([]any)
-			if len(p) != 2 {
+			if len(p) != 3 {
 				return nil, bad
 			}
-			res.granted[i], res.idx[i] = num(p[0]), num(p[1])
+			res.granted[i], res.idx[i], res.used[i] = num(p[0]), num(p[1]), num(p[2])
 		}
 		return res, nil
 	}

@@ -29,7 +29,7 @@ func (s *Store) failLocked(err error) {
 			"scope", s.tag, "error", err)
 		for _, st := range s.sets {
 			if st.sliding {
-				s.capLocked(st, s.last)
+				s.capLocked(st, s.last, true)
 			} else {
 				s.seedFallbackLocked(st)
 			}
@@ -203,7 +203,7 @@ func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admissi
 // it like a grant, at the sub-window a lifetime ahead: it counts until a lifetime after a
 // window has passed, as a grant's calls do.
 func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admission {
-	s.capLocked(st, now) // a set first used while Redis is away holds no room
+	s.capLocked(st, now, true) // a set first used while Redis is away holds no room
 	need := make([]int64, len(st.limits))
 	for i, l := range st.limits {
 		need[i] = costs.Get(req.Cost, l.Dimension)

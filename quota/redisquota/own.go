@@ -82,8 +82,10 @@ func (st *set) pendOp(o op) {
 }
 
 // capLocked holds a Sliding set to its own room from now (µs): what its charges that
-// count now add up to, per limit. A set already capped keeps its room.
-func (s *Store) capLocked(st *set, now int64) {
+// count now add up to, per limit. A set already capped keeps its room. outage says the
+// instance itself lived through the outage (it lost Redis, or found Redis had lost the
+// set's state), so that what Redis counted at its last reply before is a bound.
+func (s *Store) capLocked(st *set, now int64, outage bool) {
 	if st.own == nil || st.capped {
 		return
 	}
@@ -91,7 +93,54 @@ func (s *Store) capLocked(st *set, now int64) {
 	for i := range st.limits {
 		st.capAmt[i] = st.ownIn(i, now)
 	}
-	st.capped = true
+	st.capped, st.capFrom = true, 0
+	if outage {
+		st.capFrom = st.lastAt
+	}
+}
+
+// noteUsed records each window's sum a reply reports, while the set is not capped.
+func (st *set) noteUsed(res *result) {
+	if st.lastUsed == nil {
+		st.lastUsed = make([]int64, len(st.limits))
+	}
+	switch {
+	case res.used != nil:
+		copy(st.lastUsed, res.used)
+	case res.windows != nil:
+		for i, w := range res.windows {
+			st.lastUsed[i] = w.used
+		}
+	default:
+		return
+	}
+	st.lastAt = res.now
+}
+
+// bounded reports whether limit j of a capped set cannot be exceeded by now (µs) even
+// without its own room, so that a long limit (tokens per day), whose own room frees only
+// as the day's charges leave it, does not stop the instance while a shorter one keeps
+// every instance to its own room. A shorter limit k of the same dimension lets the fleet
+// admit at most k's Amount in any k.Per, granted by Redis or within the instances' own
+// rooms; so since this instance's last reply before the outage, at capFrom, the fleet
+// admitted at most 2·k.Amount·(⌊elapsed/k.Per⌋+1) (once for the grants Redis made before
+// it stopped, once for what was admitted since), and the calls in any window of j are
+// at most what j counted then plus that.
+func (st *set) bounded(j int, now int64) bool {
+	if st.capFrom == 0 || st.lastUsed == nil {
+		return false
+	}
+	lj := st.limits[j]
+	el := max(now-st.capFrom, 0)
+	for k, lk := range st.limits {
+		if k == j || lk.Dimension != lj.Dimension || perMicros(lk) >= perMicros(lj) {
+			continue
+		}
+		if st.lastUsed[j]+2*lk.Amount*(el/perMicros(lk)+1) <= lj.Amount {
+			return true
+		}
+	}
+	return false
 }
 
 // roomLocked reports whether need fits the set's own room at now (µs) in every limit;
@@ -101,6 +150,9 @@ func (s *Store) capLocked(st *set, now int64) {
 func (s *Store) roomLocked(st *set, now int64, need, want []int64) (ok bool, blocked int, at int64) {
 	ok, at = true, 0
 	for i, l := range st.limits {
+		if st.bounded(i, now) {
+			continue
+		}
 		used := st.ownIn(i, now)
 		room := st.capAmt[i] - used
 		if need[i] <= room {
@@ -163,14 +215,14 @@ func (s *Store) noteStateLocked(st *set, res *result) error {
 	switch res.code {
 	case 1:
 		st.epoch = res.epoch
-		s.capLocked(st, s.last)
+		s.capLocked(st, s.last, true)
 		st.capUntil = max(st.capUntil, s.last+s.hangover(), res.rb)
 		s.rebuildLocked(st)
 		s.log.Warn("redisquota: Redis lost the shared quota's state (restarted empty?); charging again what this instance holds, and admitting within it while the fleet does the same",
 			"scope", s.tag)
 		return errStateChanged
 	case 2:
-		s.capLocked(st, s.last)
+		s.capLocked(st, s.last, false)
 		st.capUntil = max(st.capUntil, res.rb)
 		return errStateChanged
 	}
@@ -178,7 +230,7 @@ func (s *Store) noteStateLocked(st *set, res *result) error {
 		st.epoch = res.epoch
 	}
 	if res.rb > s.last {
-		s.capLocked(st, s.last)
+		s.capLocked(st, s.last, false)
 		st.capUntil = max(st.capUntil, res.rb)
 	}
 	return nil

@@ -36,7 +36,8 @@ import (
 // Every reply starts {time_s, time_us, now, epoch, rb, code}. Code 1: the instance knows
 // another epoch (the state was lost); code 2: a grant was asked for during a recovery by
 // an instance that does not hold itself to its own room; neither applies nor grants
-// anything. Code 0 goes on with {ok, blocked, retry, {granted, index}...} for mode 0 and
+// anything. Code 0 goes on with {ok, blocked, retry, {granted, index, used}...} for mode 0
+// (used: a Sliding window's sum after the grant) and
 // {{used, span, at1, amount1, index1, ...}...} for mode 1.
 // S is subWindows, so that the shared window approximates as quota's own store does.
 var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(subWindows), 1))
@@ -263,7 +264,9 @@ if mode == 0 then
         idx = l.cur
       end
     end
-    reply[#reply+1] = {grant, idx}
+    local used = 0
+    if l.meter == 0 then used = l.used + (ok == 1 and grant or 0) end
+    reply[#reply+1] = {grant, idx, used}
   end
   if ok == 1 and high > 1 then
     -- More High calls wait here than the one granted, and this instance asks again only

@@ -122,6 +122,11 @@ type set struct {
 	capped   bool
 	capUntil int64
 	capAmt   []int64
+	// lastUsed is each window's sum at the last reply before the set was capped, at
+	// lastAt (µs); capFrom is lastAt when the set was capped for an outage it lived
+	// through, 0 otherwise (see bounded).
+	lastUsed        []int64
+	lastAt, capFrom int64
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
