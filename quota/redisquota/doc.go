@@ -115,13 +115,20 @@
 // again; during them every admission is within its instance's room. So no interval of
 // length Per holds more than Amount, across an outage and a restart.
 //
+// A long limit's own room — tokens per day — frees only as the day's charges leave it,
+// so an instance held to it would admit little beyond its grant. A shorter limit of the
+// same dimension (tokens per minute) bounds it instead while it can: with every instance
+// within its own room in the short limit k, the fleet admits at most 2·k.Amount per
+// k.Per since this instance's last reply before the outage (once for what Redis granted
+// before it stopped, once for what was admitted since), so while what the long limit
+// counted then plus that fits its Amount, it cannot be exceeded, and the instance is not
+// held to its own room in it.
+//
 // What the argument leaves out: an instance that starts, or first uses a limit set, in
 // the moment between Redis returning empty and the first instance finding out; and, when
 // Redis kept its state, an instance that noticed nothing (nothing of its own counted in
 // the window) and is granted room in the lifetime after Redis returns, before the
-// instances that were cut off have sent what they admitted. The own room of a long
-// limit — tokens per day — frees only as the day's charges leave it: an instance whose
-// set has one admits little beyond its grant while Redis is away. A set with a
+// instances that were cut off have sent what they admitted. A set with a
 // TokenBucket or ClockWindow limit falls back instead to its last share of each limit —
 // what it was granted over its last window, as a part of Amount, frozen while Redis is
 // away — which keeps the fleet about within the quota, and charges what it admitted to
