@@ -77,7 +77,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		expect = st.epoch
 		switch {
 		case s.down:
-			hang = now + s.hangover()
+			hang = s.clockLocked() + s.hangover()
 		case st.capped:
 			hang = st.capUntil
 		}

@@ -53,7 +53,7 @@ func (s *Store) recoverLocked() {
 	s.log.Info("redisquota: Redis reachable again; sharing the quota through it", "scope", s.tag, "after", time.Since(s.downSince).Round(time.Millisecond))
 	for _, st := range s.sets {
 		if st.capped {
-			st.capUntil = max(st.capUntil, s.last+s.hangover())
+			st.capUntil = max(st.capUntil, s.clockLocked()+s.hangover())
 		}
 	}
 	if s.fallback == nil {

@@ -3,6 +3,7 @@ package redisquota
 import (
 	"errors"
 	"slices"
+	"time"
 )
 
 // An instance of a Sliding set keeps, per limit, what it has charged to the shared window
@@ -24,6 +25,15 @@ var errStateChanged = errors.New("redisquota: the shared state changed; ask agai
 // at most a lifetime, then a quarter lifetime to the next attempt and a timeout for
 // it), and so to charge again what Redis lost.
 func (s *Store) hangover() int64 { return 2*s.life + 2*s.timeout.Microseconds() }
+
+// clockLocked returns the shared time now, µs: the latest time seen plus the time elapsed
+// since by this process's clock (an idle instance has seen no caller's time lately).
+func (s *Store) clockLocked() int64 {
+	if s.lastWall.IsZero() {
+		return s.last
+	}
+	return s.last + time.Since(s.lastWall).Microseconds()
+}
 
 // addOwn adds v to this instance's charge of limit i at sub-window idx; now (µs) prunes
 // the sub-windows that left the window.
@@ -216,7 +226,7 @@ func (s *Store) noteStateLocked(st *set, res *result) error {
 	case 1:
 		st.epoch = res.epoch
 		s.capLocked(st, s.last, true)
-		st.capUntil = max(st.capUntil, s.last+s.hangover(), res.rb)
+		st.capUntil = max(st.capUntil, s.clockLocked()+s.hangover(), res.rb)
 		s.rebuildLocked(st)
 		s.log.Warn("redisquota: Redis lost the shared quota's state (restarted empty?); charging again what this instance holds, and admitting within it while the fleet does the same",
 			"scope", s.tag)
