@@ -233,7 +233,8 @@ func waitEmulated(t *testing.T, emu string, from time.Time, d time.Duration) tim
 // only within its own room: its charges that still count in the window stay within what
 // they were when it lost Redis, so it admits again only as much as leaves the window of
 // its own. Redis had counted all their charges together within A, so their rooms add up
-// to at most A. Redis comes back empty: each gateway finds the set's state new (its
+// to at most A. (Their quota per day, far from full, is not held to their own rooms: the
+// minute's keeps it from being exceeded for hours.) Redis comes back empty: each gateway finds the set's state new (its
 // epoch changed), charges again what it holds in the window, and keeps to its own room
 // for a hangover (two grant lifetimes and two timeouts) while the others reach Redis and
 // do the same; after it, Redis counts everything that still counts and holds the fleet
