@@ -75,11 +75,15 @@ if hang > rb then
   rb = hang
   redis.call('HSET', KEYS[1], 'rb', F(rb))
 end
+local code = 0
 if expect ~= '-' and expect ~= '' and expect ~= ep then
-  return {tonumber(t[1]), tonumber(t[2]), now, ep, rb, 1}
+  code = 1
+elseif expect ~= '-' and mode == 0 and hang == 0 and rb > now then
+  code = 2
 end
-if expect ~= '-' and mode == 0 and hang == 0 and rb > now then
-  return {tonumber(t[1]), tonumber(t[2]), now, ep, rb, 2}
+if code ~= 0 then
+  if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], 3600000) end
+  return {tonumber(t[1]), tonumber(t[2]), now, ep, rb, code}
 end
 
 local L = {}
