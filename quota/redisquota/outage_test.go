@@ -193,3 +193,53 @@ func testOutage(t *testing.T, stop, resume func(*redistest.Server), long *quota.
 		t.Error("still degraded after Redis returned")
 	}
 }
+
+// An instance that noticed no outage — it had nothing counting in the window — hears
+// from Redis that another is recovering from one, and until that recovery ends it is held
+// to its own room like the others (here: none, so it waits), lest it be granted room the
+// other used while Redis was away and has not yet charged.
+func TestRecoveryHoldsBackInstanceThatNoticedNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := redisquota.Dial(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	const life, timeout = 50 * time.Millisecond, 50 * time.Millisecond
+	a := newStore(t, srv, redisquota.Options{Client: c, Scope: "noticed", GrantLifetime: life, Timeout: timeout,
+		Logger: slog.New(slog.DiscardHandler)})
+	b := newStore(t, srv, redisquota.Options{Scope: "noticed", GrantLifetime: life, Timeout: timeout})
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 100, Per: time.Second}}
+	one := quota.Cost{Requests: 1}
+	if !reserve(t, a, time.Now(), limits, one).OK {
+		t.Fatal("a's first call refused")
+	}
+	srv.Pause()
+	time.Sleep(2 * life) // a's grant lapses
+	for end := time.Now().Add(time.Second); !a.Status().Degraded && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		reserve(t, a, time.Now(), limits, one)
+	}
+	if !a.Status().Degraded {
+		t.Fatal("a not degraded with Redis paused")
+	}
+	srv.Resume()
+	for end := time.Now().Add(2 * time.Second); a.Status().Degraded && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		reserve(t, a, time.Now(), limits, one)
+	}
+	if a.Status().Degraded {
+		t.Fatal("a still degraded after Redis resumed")
+	}
+	// b has no room of its own: refused while a's recovery lasts, told to come back when
+	// it ends (two lifetimes and two timeouts after a rejoined, 200ms), admitted after.
+	now := time.Now()
+	adm := reserve(t, b, now, limits, one)
+	if adm.OK {
+		t.Fatal("b granted room while a was recovering from the outage")
+	}
+	if wait := adm.RetryAt.Sub(now); wait <= 0 || wait > 300*time.Millisecond {
+		t.Errorf("b told to retry in %v, want within the recovery (at most 2×%v+2×%v)", wait, life, timeout)
+	}
+	if adm := reserve(t, b, adm.RetryAt.Add(time.Millisecond), limits, one); !adm.OK {
+		t.Errorf("b refused once a's recovery ended: %+v", adm)
+	}
+}
