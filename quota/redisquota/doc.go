@@ -81,12 +81,56 @@
 //
 // Each round trip has a tight timeout (Options.Timeout, 200ms); a failure opens a
 // breaker that lets no call wait on Redis until a backoff (doubling up to a grant
-// lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then
-// at its last share of each limit — what it was granted in its last window, as a part of
-// Amount, frozen while Redis is away — counting what it was granted in the current
-// window, never the full limit. An instance that starts while Redis is away has no share
-// and admits nothing until Redis answers. So
-// the fleet, each instance at its own last share, stays about within the quota. It logs
-// the outage once (slog), reports it in Status, and when a round trip succeeds again it
-// charges what it admitted meanwhile to the shared windows and resumes asking for grants.
+// lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then,
+// for a set of Sliding limits, only within its own room. It keeps what it has charged to
+// each shared window by sub-window (its grants, less what it gave back, and its excess
+// charges); from the moment it finds Redis gone, its own charges that count in the window
+// stay within what they were then, C. It admits again only as much as leaves the window
+// of its own — its last share of the limit, never the full limit — and charges each call
+// like a grant, at the sub-window a lifetime ahead. An instance that starts while Redis
+// is away holds no room and admits nothing until Redis answers. It logs the outage once
+// (slog) and reports it in Status.
+//
+// Why the fleet still stays within every window. Let z be when Redis stopped. The
+// instances' charges that count at z were all counted by Redis, together at most Amount
+// (excess charges aside). An instance's own charges only leave the window after its last
+// round trip, so its C is at most its part at z, and the instances' C add up to at most
+// Amount. Take an interval [x−Per, x] ending during the outage: an instance's calls in it
+// drew on grants charged in its own window, or were admitted by it within C, so when it
+// admitted its last call of the interval its own charges covering them all were within
+// C. The interval holds at most the sum of the C, at most Amount.
+//
+// When Redis answers again, the instance sends what it admitted meanwhile, at the
+// sub-windows it charged it to, and keeps to its own room for a hangover of two grant
+// lifetimes and two timeouts: long enough for every other instance to reach Redis too (a
+// backoff of at most a lifetime, a quarter lifetime to the next attempt — an instance
+// whose charges still count tries Redis at least once a lifetime, busy or not — and a
+// timeout). It records in Redis when its hangover ends, and any instance that hears of
+// it keeps to its own room until then. Redis may have lost the set's state (restarted
+// without persistence): every limit set has an epoch, made by Redis when the set's state
+// is new, and an instance that knew another is told before anything is applied or
+// granted; it charges again every charge of its own that still counts, at its
+// sub-window, and keeps to its own room for a hangover. After the hangovers Redis counts
+// everything the fleet admitted that still counts, and the argument for grants holds
+// again; during them every admission is within its instance's room. So no interval of
+// length Per holds more than Amount, across an outage and a restart.
+//
+// A long limit's own room — tokens per day — frees only as the day's charges leave it,
+// so an instance held to it would admit little beyond its grant. A shorter limit of the
+// same dimension (tokens per minute) bounds it instead while it can: with every instance
+// within its own room in the short limit k, the fleet admits at most 2·k.Amount per
+// k.Per since this instance's last reply before the outage (once for what Redis granted
+// before it stopped, once for what was admitted since), so while what the long limit
+// counted then plus that fits its Amount, it cannot be exceeded, and the instance is not
+// held to its own room in it.
+//
+// What the argument leaves out: an instance that starts, or first uses a limit set, in
+// the moment between Redis returning empty and the first instance finding out; and, when
+// Redis kept its state, an instance that noticed nothing (nothing of its own counted in
+// the window) and is granted room in the lifetime after Redis returns, before the
+// instances that were cut off have sent what they admitted. A set with a
+// TokenBucket or ClockWindow limit falls back instead to its last share of each limit —
+// what it was granted over its last window, as a part of Amount, frozen while Redis is
+// away — which keeps the fleet about within the quota, and charges what it admitted to
+// the shared windows when Redis returns.
 package redisquota

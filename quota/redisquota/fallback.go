@@ -28,7 +28,11 @@ func (s *Store) failLocked(err error) {
 		s.log.Warn("redisquota: Redis unreachable; admitting from the current grant until it expires, then at this instance's last share of each limit",
 			"scope", s.tag, "error", err)
 		for _, st := range s.sets {
-			s.seedFallbackLocked(st)
+			if st.sliding {
+				s.capLocked(st, s.last, true)
+			} else {
+				s.seedFallbackLocked(st)
+			}
 		}
 	} else {
 		s.backoff = min(2*s.backoff, s.opts.GrantLifetime)
@@ -36,20 +40,31 @@ func (s *Store) failLocked(err error) {
 	s.retryAt = time.Now().Add(s.backoff)
 }
 
-// recoverLocked closes the breaker after a round trip succeeded: the usage admitted while
-// Redis was unreachable is charged to the shared windows, now, so that the fleet counts it.
+// recoverLocked closes the breaker after a round trip succeeded. A Sliding set keeps to
+// its own room for a hangover more, while the other instances reach Redis too; what it
+// admitted meanwhile is queued at the sub-windows it was charged to. Any other set's
+// usage admitted meanwhile is charged to the shared windows, now, so that the fleet
+// counts it.
 func (s *Store) recoverLocked() {
 	if !s.down {
 		return
 	}
 	s.down = false
 	s.log.Info("redisquota: Redis reachable again; sharing the quota through it", "scope", s.tag, "after", time.Since(s.downSince).Round(time.Millisecond))
+	for _, st := range s.sets {
+		if st.capped {
+			st.capUntil = max(st.capUntil, s.clockLocked()+s.hangover())
+		}
+	}
 	if s.fallback == nil {
 		return
 	}
 	fb := s.fallback
 	s.fallback = nil
 	for _, st := range s.sets {
+		if st.sliding {
+			continue
+		}
 		usage, _, _, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st), nil)
 		if err != nil || len(usage) != len(st.limits) {
 			continue
@@ -148,8 +163,12 @@ func spanMicros(l quota.Limit) int64 {
 }
 
 // reserveFallback admits req while Redis is unreachable and this instance holds no grant
-// that covers it: at this instance's last share of each limit, never more.
+// that covers it: a Sliding set within its own room, any other at this instance's last
+// share of each limit; never more.
 func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admission, error) {
+	if st.sliding {
+		return s.reserveOwnLocked(st, now, req), nil
+	}
 	if s.fallback == nil {
 		s.seedFallbackLocked(st)
 	}
@@ -178,4 +197,32 @@ func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admissi
 	s.tickets[t.id] = t
 	heap.Push(&s.byExpiry, t)
 	return admission{Ticket: t.id}, nil
+}
+
+// reserveOwnLocked admits req for a Sliding set within this instance's own room, charging
+// it like a grant, at the sub-window a lifetime ahead: it counts until a lifetime after a
+// window has passed, as a grant's calls do.
+func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admission {
+	s.capLocked(st, now, true) // a set first used while Redis is away holds no room
+	need := make([]int64, len(st.limits))
+	for i, l := range st.limits {
+		need[i] = costs.Get(req.Cost, l.Dimension)
+	}
+	breaker := s.timeAt(now).Add(time.Until(s.retryAt)) // Redis may be back by then
+	if ok, blocked, at := s.roomLocked(st, now, need, nil); !ok {
+		retry := breaker
+		if at >= 0 && s.timeAt(at).Before(retry) {
+			retry = s.timeAt(at)
+		}
+		return admission{Blocked: blocked, RetryAt: retry}
+	}
+	win := make([]int64, len(st.limits))
+	for i, l := range st.limits {
+		win[i] = (now + s.life) / width(l)
+		if need[i] > 0 {
+			st.addOwn(i, win[i], need[i], now)
+			st.pendOp(op{limit: i + 1, kind: 6, a: win[i], b: need[i]})
+		}
+	}
+	return admission{Ticket: s.openLocked(st, nil, win, req, now)}
 }

@@ -24,12 +24,21 @@ import (
 //
 // ARGV: id, now, seq (0: no batch), mode (0 reserve, 1 usage only), lifetime, high, low,
 // nlimits, then 8 per limit (meter, amount, per, width, need, want, carrywin, carry),
-// then nops and 5 per op (limit, kind, a, b, c). Op kinds: 1 sliding refund b at
-// sub-window a; 2 sliding charge b now; 3 bucket refund b; 4 bucket charge b; 5 clock
-// settlement of a reservation charged in window a, reserved b, actual c.
+// then nops and 5 per op (limit, kind, a, b, c), then the epoch the instance knows ("":
+// none yet, "-": not checked) and hang (0, or when the instance's recovery from an
+// outage ends). Op kinds: 1 sliding refund b at sub-window a; 2 sliding charge b now;
+// 3 bucket refund b; 4 bucket charge b; 5 clock settlement of a reservation charged in
+// window a, reserved b, actual c; 6 sliding charge b at sub-window a.
 //
-// Reply: {time_s, time_us, now, ok, blocked, retry, {granted, index}...} for mode 0;
-// {time_s, time_us, now, {used, span, at1, amount1, ...}...} for mode 1.
+// KEYS[1] also holds "e", the epoch (made when the state is new), and "rb", when the
+// fleet's recovery from an outage ends.
+//
+// Every reply starts {time_s, time_us, now, epoch, rb, code}. Code 1: the instance knows
+// another epoch (the state was lost); code 2: a grant was asked for during a recovery by
+// an instance that does not hold itself to its own room; neither applies nor grants
+// anything. Code 0 goes on with {ok, blocked, retry, {granted, index, used}...} for mode 0
+// (used: a Sliding window's sum after the grant) and
+// {{used, span, at1, amount1, index1, ...}...} for mode 1.
 // S is subWindows, so that the shared window approximates as quota's own store does.
 var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(subWindows), 1))
 
@@ -49,6 +58,33 @@ local t = redis.call('TIME')
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 if now < last then now = last end
 redis.call('HSET', KEYS[1], 'last', F(now))
+
+-- The set's epoch names its state: a Redis that lost the state (restarted empty) makes a
+-- new one, and an instance that knew the old one is told before anything is applied or
+-- granted, so that it charges again what it holds. "rb" is when the fleet's recovery from
+-- an outage ends: until then an instance asks for grants only within its own room.
+local tail = 9 + n*8 + tonumber(ARGV[9 + n*8])*5
+local expect, hang = ARGV[tail + 1], tonumber(ARGV[tail + 2])
+local ep = redis.call('HGET', KEYS[1], 'e')
+if not ep then
+  ep = t[1] .. '.' .. t[2]
+  redis.call('HSET', KEYS[1], 'e', ep)
+end
+local rb = tonumber(redis.call('HGET', KEYS[1], 'rb') or '0')
+if hang > rb then
+  rb = hang
+  redis.call('HSET', KEYS[1], 'rb', F(rb))
+end
+local code = 0
+if expect ~= '-' and expect ~= '' and expect ~= ep then
+  code = 1
+elseif expect ~= '-' and mode == 0 and hang == 0 and rb > now then
+  code = 2
+end
+if code ~= 0 then
+  if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], 3600000) end
+  return {tonumber(t[1]), tonumber(t[2]), now, ep, rb, code}
+end
 
 local L = {}
 for i = 1, n do
@@ -116,6 +152,11 @@ if seq > 0 and nops > 0 then
       elseif kind == 2 then
         l.sub[l.cur] = (l.sub[l.cur] or 0) + v
         l.used = l.used + v
+      elseif kind == 6 then
+        if a >= l.cur - S then
+          l.sub[a] = (l.sub[a] or 0) + v
+          l.used = l.used + v
+        end
       elseif kind == 3 then
         l.level = math.min(l.level + v, l.amount)
       elseif kind == 4 then
@@ -190,7 +231,7 @@ if mode == 0 then
     -- A High call waits until retry: its report lasts until it asks again.
     redis.call('HSET', KEYS[1], 'p:' .. id, F(math.max(now, retry) + life) .. ' ' .. F(high) .. ' ' .. F(low))
   end
-  reply = {tonumber(t[1]), tonumber(t[2]), now, ok, blocked, retry}
+  reply = {tonumber(t[1]), tonumber(t[2]), now, ep, rb, 0, ok, blocked, retry}
   for i = 1, n do
     local l = L[i]
     local grant, idx = 0, 0
@@ -227,7 +268,9 @@ if mode == 0 then
         idx = l.cur
       end
     end
-    reply[#reply+1] = {grant, idx}
+    local used = 0
+    if l.meter == 0 then used = l.used + (ok == 1 and grant or 0) end
+    reply[#reply+1] = {grant, idx, used}
   end
   if ok == 1 and high > 1 then
     -- More High calls wait here than the one granted, and this instance asks again only
@@ -239,7 +282,7 @@ if mode == 0 then
       local l = L[i]
       if l.meter == 0 then
         local need = math.min(l.need, l.amount)
-        local u = l.used + reply[6+i][1]
+        local u = l.used + reply[9+i][1]
         if u + need > l.amount then
           local idxs = {}
           for idx in pairs(l.sub) do idxs[#idxs+1] = idx end
@@ -254,7 +297,7 @@ if mode == 0 then
     redis.call('HSET', KEYS[1], 'p:' .. id, F(upto + 2 * life) .. ' ' .. F(high) .. ' ' .. F(low))
   end
 else
-  reply = {tonumber(t[1]), tonumber(t[2]), now}
+  reply = {tonumber(t[1]), tonumber(t[2]), now, ep, rb, 0}
   for i = 1, n do
     local l = L[i]
     local out
@@ -290,22 +333,27 @@ else
   end
 end
 
--- Write back what changed, and let idle keys lapse.
+-- Write back what changed, and let idle keys lapse; the meta key (and so the epoch)
+-- outlives them all.
+local keep = 3600000
 for i = 1, n do
   local l = L[i]
+  local ttl
   if l.meter == 0 then
     local args = {}
     for idx, v in pairs(l.sub) do args[#args+1] = F(idx) args[#args+1] = F(v) end
     if #args > 0 then redis.call('HSET', l.key, unpack(args)) end
-    redis.call('PEXPIRE', l.key, math.ceil(((S + 2) * l.w + 2 * life) / 1000) + 60000)
+    ttl = math.ceil(((S + 2) * l.w + 2 * life) / 1000) + 60000
   elseif l.meter == 1 then
     redis.call('HSET', l.key, 'l', string.format('%.17g', l.level), 't', F(now))
-    redis.call('PEXPIRE', l.key, math.ceil(2 * l.per / 1000) + 60000)
+    ttl = math.ceil(2 * l.per / 1000) + 60000
   else
     redis.call('HSET', l.key, 'w', F(l.cur), 'u', F(l.u))
-    redis.call('PEXPIRE', l.key, math.ceil(2 * l.per / 1000) + 60000)
+    ttl = math.ceil(2 * l.per / 1000) + 60000
   end
+  redis.call('PEXPIRE', l.key, ttl)
+  if ttl > keep then keep = ttl end
 end
-redis.call('PEXPIRE', KEYS[1], 3600000)
+redis.call('PEXPIRE', KEYS[1], keep)
 return reply
 `

@@ -44,8 +44,8 @@ type Options struct {
 	// grants to this one while it has only lower work waiting. It is called with the
 	// Store's lock held and must not call the Store.
 	Backlog func() (high, low int)
-	// Logger receives one line when Redis becomes unreachable and one when it returns;
-	// nil discards them.
+	// Logger receives one line when Redis becomes unreachable, one when it returns, and
+	// one when Redis has lost the shared state; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -78,6 +78,7 @@ type Store struct {
 	retryAt   time.Time
 	backoff   time.Duration
 	fallback  quota.Store
+	lastTrip  time.Time // when a round trip last succeeded
 
 	trips atomic.Uint64
 
@@ -108,8 +109,24 @@ type set struct {
 	share   []float64
 	granted []int64 // granted in the current share period
 	shareAt []int64
-	seeded  []int64 // what the fallback store was seeded with (already in the shared windows)
-	seedAt  int64   // when
+	seeded  []int64          // what the fallback store was seeded with (already in the shared windows)
+	seedAt  int64            // when
+	pendAt  map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
+
+	// Sliding sets only (see own.go): own holds, per limit, what this instance has
+	// charged to the shared window by sub-window, sent or not; epoch names the shared
+	// state it was charged to. While capped, the instance admits only within its own
+	// room: what it held in each window when it was capped (capAmt), until capUntil.
+	own      []map[int64]int64
+	epoch    string
+	capped   bool
+	capUntil int64
+	capAmt   []int64
+	// lastUsed is each window's sum at the last reply before the set was capped, at
+	// lastAt (µs); capFrom is lastAt when the set was capped for an outage it lived
+	// through, 0 otherwise (see bounded).
+	lastUsed        []int64
+	lastAt, capFrom int64
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
@@ -197,6 +214,7 @@ func Dial(url string) (*redis.Client, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1 // a refused connection fails the round trip at once
 	if o.DialTimeout == 0 || o.DialTimeout > 500*time.Millisecond {
 		o.DialTimeout = 500 * time.Millisecond
 	}
@@ -271,11 +289,16 @@ func (s *Store) background() {
 		if st.g != nil && now >= st.g.exp {
 			s.returnGrantLocked(st)
 		}
-		if len(st.pend) > 0 || st.bseq != 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-			_ = s.flushLocked(ctx, st) // a failure opens the breaker; the batch is retried
-			cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && st.holds(now) {
+			// What this instance holds still counts: find out within about a lifetime
+			// whether Redis lost it (see own.go).
+			_, _ = s.callLocked(ctx, st, 1, nil, nil)
 		}
+		if len(st.pend) > 0 || st.bseq != 0 {
+			_ = s.flushLocked(ctx, st) // a failure opens the breaker; the batch is retried
+		}
+		cancel()
 	}
 }
 
@@ -337,6 +360,12 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 				st.sliding = false
 			}
 			st.carried[i] = -1
+		}
+		if st.sliding {
+			st.own = make([]map[int64]int64, n)
+			for i := range st.own {
+				st.own[i] = map[int64]int64{}
+			}
 		}
 		s.sets[name] = st
 	}
@@ -420,6 +449,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		return admission{Blocked: -1, RetryAt: s.byExpiry[0].lapses}, nil
 	}
 	s.noteDemand(st, now, &req.Cost)
+	if st.capped && !s.down && now >= st.capUntil {
+		st.capped = false
+	}
 
 	if g := st.g; g != nil && now < g.exp {
 		fits := true
@@ -451,7 +483,26 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
 		}
 	}
-	res, err := s.callLocked(ctx, st, 0, need, want)
+	var res *result
+	for range 3 {
+		if st.capped {
+			// Recovering from an outage: no more than this instance's own room.
+			if ok, blocked, at := s.roomLocked(st, now, need, want); !ok {
+				until := st.capUntil
+				if s.down {
+					until = now + time.Until(s.retryAt).Microseconds()
+				}
+				if at < 0 || at > until {
+					at = until
+				}
+				return admission{Blocked: blocked, RetryAt: s.timeAt(max(at, now))}, nil
+			}
+		}
+		res, err = s.callLocked(ctx, st, 0, need, want)
+		if !errors.Is(err, errStateChanged) {
+			break
+		}
+	}
 	if err != nil {
 		return s.reserveFallback(st, now, req)
 	}
@@ -468,6 +519,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	for i := range st.limits {
 		win[i] = res.idx[i]
 		st.granted[i] += res.granted[i]
+		st.addOwn(i, win[i], res.granted[i], now)
 	}
 	var g *grant
 	if st.sliding {
@@ -522,7 +574,8 @@ func (s *Store) returnGrantLocked(st *set) {
 	st.g = nil
 	for i, b := range g.bal {
 		if b > 0 {
-			st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
+			st.pendOp(op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
+			st.addOwn(i, g.idx[i], -b, s.last)
 		}
 	}
 }
@@ -586,11 +639,14 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 			case d < 0 && live:
 				t.g.bal[i] -= d
 			case d < 0:
-				st.pend = append(st.pend, op{limit: i + 1, kind: 1, a: t.win[i], b: -d})
+				st.pendOp(op{limit: i + 1, kind: 1, a: t.win[i], b: -d})
+				st.addOwn(i, t.win[i], d, now)
 			case d > 0 && live && t.g.bal[i] >= d:
 				t.g.bal[i] -= d
 			case d > 0:
-				st.pend = append(st.pend, op{limit: i + 1, kind: 2, b: d})
+				idx := now / width(l)
+				st.pendOp(op{limit: i + 1, kind: 6, a: idx, b: d})
+				st.addOwn(i, idx, d, now)
 			}
 		case quota.TokenBucket:
 			if d < 0 {
@@ -614,8 +670,10 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 
 // flushLocked sends the set's pending settlements.
 func (s *Store) flushLocked(ctx context.Context, st *set) error {
-	for st.bseq != 0 || len(st.pend) > 0 {
-		if _, err := s.callLocked(ctx, st, 1, nil, nil); err != nil {
+	for changed := 0; st.bseq != 0 || len(st.pend) > 0; {
+		if _, err := s.callLocked(ctx, st, 1, nil, nil); errors.Is(err, errStateChanged) && changed < 2 {
+			changed++ // the batch now holds what this instance charges again
+		} else if err != nil {
 			return err
 		}
 	}
@@ -642,6 +700,9 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 		}
 	}
 	res, err := s.callLocked(ctx, st, 1, nil, nil)
+	for k := 0; k < 2 && errors.Is(err, errStateChanged); k++ {
+		res, err = s.callLocked(ctx, st, 1, nil, nil)
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -683,141 +744,6 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 		}
 	}
 	return used, fits, inFlight, nil
-}
-
-type result struct {
-	now, retry   int64
-	ok           bool
-	blocked      int
-	granted, idx []int64
-	windows      []usageWindow
-	serverUS     int64
-}
-
-type usageWindow struct {
-	used, span int64
-	exp        []expiry
-}
-
-type expiry struct{ at, amount, idx int64 }
-
-// callLocked runs the script for st: mode 0 asks for need (and up to want) in every
-// limit, mode 1 reports the windows. Either sends the set's settlement batch first.
-func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []int64) (*result, error) {
-	if s.down && time.Now().Before(s.retryAt) {
-		return nil, fmt.Errorf("redisquota: Redis unreachable since %s, next attempt in %v: %s", s.downSince.Format(time.RFC3339), time.Until(s.retryAt).Round(time.Millisecond), s.downErr)
-	}
-	if st.bseq == 0 && len(st.pend) > 0 {
-		st.seq++
-		st.batch, st.pend, st.bseq = st.pend, nil, st.seq
-	}
-	now := s.last
-	high, low := 0, 0
-	if s.opts.Backlog != nil && mode == 0 {
-		high, low = s.opts.Backlog()
-	}
-	n := len(st.limits)
-	args := make([]any, 0, 9+8*n+1+5*len(st.batch))
-	args = append(args, s.id, now, st.bseq, mode, s.life, high, low, n)
-	for i, l := range st.limits {
-		var nd, wt int64
-		if need != nil {
-			nd, wt = need[i], want[i]
-		}
-		cwin, carry := int64(-1), int64(0)
-		if l.Meter == quota.ClockWindow {
-			per := perMicros(l)
-			if cur := now / per; cur > st.carried[i] {
-				cwin = cur
-				start := cur * per
-				for _, t := range s.tickets {
-					if t.set == st && t.fb == 0 && t.win[i]*per < start {
-						carry += costs.Get(t.cost, l.Dimension)
-					}
-				}
-			}
-		}
-		args = append(args, int(l.Meter), l.Amount, perMicros(l), width(l), nd, wt, cwin, carry)
-	}
-	args = append(args, len(st.batch))
-	for _, o := range st.batch {
-		args = append(args, o.limit, o.kind, o.a, o.b, o.c)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	sent := time.Now()
-	s.trips.Add(1)
-	v, err := script.Run(ctx, s.opts.Client, st.keys, args...).Slice()
-	rtt := time.Since(sent)
-	if err != nil {
-		s.failLocked(err)
-		return nil, err
-	}
-	st.batch, st.bseq = nil, 0
-	s.recoverLocked()
-	for i, l := range st.limits {
-		if l.Meter == quota.ClockWindow {
-			if cur := now / perMicros(l); cur > st.carried[i] {
-				st.carried[i] = cur
-			}
-		}
-	}
-	res, err := parse(v, mode, n)
-	if err != nil {
-		return nil, err
-	}
-	// The server's clock, measured at the midpoint of the fastest round trip so far,
-	// rounded to the millisecond: instances agree on time to about that.
-	if res.serverUS > 0 && (s.skewRTT == 0 || rtt < s.skewRTT) {
-		mid := sent.Add(rtt / 2).UnixMicro()
-		skew := (res.serverUS - mid + 500) / 1000 * 1000
-		if res.serverUS-mid < 0 {
-			skew = -((mid - res.serverUS + 500) / 1000 * 1000)
-		}
-		s.skewRTT = rtt
-		if d := skew - s.skew; d != 0 {
-			s.skew = skew
-			s.last += d
-		}
-	}
-	if res.now > s.last {
-		s.last, s.lastWall = res.now, time.Now()
-	}
-	return res, nil
-}
-
-func parse(v []any, mode, n int) (*result, error) {
-	num := func(x any) int64 { i, _ := x.(int64); return i }
-	bad := fmt.Errorf("redisquota: unexpected reply from Redis: %v", v)
-	if mode == 0 && len(v) != 6+n || mode == 1 && len(v) != 3+n {
-		return nil, bad
-	}
-	res := &result{serverUS: num(v[0])*1e6 + num(v[1]), now: num(v[2])}
-	if mode == 0 {
-		res.ok, res.blocked, res.retry = num(v[3]) == 1, int(num(v[4])), num(v[5])
-		res.granted, res.idx = make([]int64, n), make([]int64, n)
-		for i := 0; i < n; i++ {
-			p, _ := v[6+i].([]any)
-			if len(p) != 2 {
-				return nil, bad
-			}
-			res.granted[i], res.idx[i] = num(p[0]), num(p[1])
-		}
-		return res, nil
-	}
-	res.windows = make([]usageWindow, n)
-	for i := 0; i < n; i++ {
-		p, _ := v[3+i].([]any)
-		if len(p) < 2 || (len(p)-2)%3 != 0 {
-			return nil, bad
-		}
-		w := usageWindow{used: num(p[0]), span: num(p[1])}
-		for j := 2; j < len(p); j += 3 {
-			w.exp = append(w.exp, expiry{at: num(p[j]), amount: num(p[j+1]), idx: num(p[j+2])})
-		}
-		res.windows[i] = w
-	}
-	return res, nil
 }
 
 type ticketHeap []*ticket
