@@ -47,6 +47,32 @@
 // Redis receives it; an instance that dies stops drawing on its grant at once, and its
 // last grant leaves the shared window with the rest of its charges.
 //
+// # Why the fleet stays within every clock window
+//
+// A ClockWindow limit counts consecutive windows k = ⌊t/Per⌋ on Redis's clock; Redis keeps
+// u, the count of the current one, and a grant is room in it. A grant made at g in window
+// k adds its room to u only if the need fits beside u and the rest fits in what is left
+// (so right after a grant u ≤ Amount), never in k's guards (Per/200 at either end), and
+// it is drawn on only until min(g+L, the end of k less its guard): every call admitted
+// from it is admitted in k. Room goes back to k and only to k: a grant's unused room when
+// it is given back, a refund of a call settled in k (into the grant while it is live in
+// k, else to u), and an excess charge settled in k (from the grant while it has room,
+// else to u); a change that reaches Redis after k has ended is dropped, as k no longer
+// counts. A call charged in an earlier window and still open is carried into k by its
+// instance at its first round trip in k, and replaced by its excess when it settles.
+//
+// So in window k, at every moment, u is at least the sum of: the calls admitted in k,
+// each at its reservation (at its actual cost once its settlement has reached the grant
+// or Redis); the unused room of the grants made in k; and the carries and excess charges
+// counted in k. Calls are admitted only from that unused room, which grows only by a grant,
+// made only while u ≤ Amount after it. So the calls admitted in k, with the carries and
+// excess charges Redis had counted when the last grant they drew on was made, total at
+// most Amount — what one store holding the window alone would allow. As for Sliding
+// limits, an excess charge counts from when Redis receives it (with the next request or
+// within a quarter lifetime), and so does a carry. Nothing is charged ahead here: a
+// grant's room counts in the window it is drawn on in, so the cost is only that every
+// instance asks again when a window opens.
+//
 // # Priority across instances
 //
 // Options.Backlog reports the calls an instance has waiting, High and above apart from
@@ -60,13 +86,11 @@
 // grant runs short. Beyond what a call needs, the room is shared by demand: each
 // instance's extra is at most the room left times its demand over the instances'.
 //
-// # Other meters and the in-flight cap
+// # Token buckets and the in-flight cap
 //
-// A limit set that has a TokenBucket or ClockWindow limit takes a round trip for each
-// reservation and each settlement (the script is exact for one instance: a bucket of the
-// shared level, a window of the shared clock; a ClockWindow's open reservations are
-// carried into the next window by the instance holding them). MaxInFlight caps this
-// instance's open reservations, not the fleet's.
+// A limit set that has a TokenBucket limit takes a round trip for each reservation and
+// each settlement (the script is exact for one instance: a bucket of the shared level).
+// MaxInFlight caps this instance's open reservations, not the fleet's.
 //
 // # Time
 //

@@ -28,7 +28,8 @@ import (
 // none yet, "-": not checked) and hang (0, or when the instance's recovery from an
 // outage ends). Op kinds: 1 sliding refund b at sub-window a; 2 sliding charge b now;
 // 3 bucket refund b; 4 bucket charge b; 5 clock settlement of a reservation charged in
-// window a, reserved b, actual c; 6 sliding charge b at sub-window a.
+// window a, reserved b, actual c; 6 sliding charge b at sub-window a; 7 clock change b
+// (a refund when negative) to window a, dropped if a has ended.
 //
 // KEYS[1] also holds "e", the epoch (made when the state is new), and "rb", when the
 // fleet's recovery from an outage ends.
@@ -161,6 +162,8 @@ if seq > 0 and nops > 0 then
         l.level = math.min(l.level + v, l.amount)
       elseif kind == 4 then
         l.level = l.level - v
+      elseif kind == 7 then
+        if a == l.cur then l.u = math.max(l.u + v, 0) end
       elseif kind == 5 then
         if a < l.cur then
           l.u = l.u - math.min(v, l.u) + math.max(c - v, 0)
@@ -237,9 +240,18 @@ if mode == 0 then
     local grant, idx = 0, 0
     if ok == 1 then
       grant = l.need
+      -- Beyond the need, a share of the room left, by the instances' demand; none while
+      -- another instance reports High backlog and this one does not, nor in a clock
+      -- window's guards.
+      local room = 0
       if l.meter == 0 then
-        -- Beyond the need, a share of the room left, by the instances' demand; none
-        -- while another instance reports High backlog and this one does not.
+        room = l.amount - l.used - grant
+      elseif l.meter == 2 then
+        local g = math.floor(l.per / S)
+        local pos = now - l.cur * l.per
+        if pos >= g and pos < l.per - g then room = l.amount - l.u - grant end
+      end
+      if l.meter ~= 1 then
         local dem = redis.call('HGETALL', l.key)
         local total = l.want
         for j = 1, #dem, 2 do
@@ -254,11 +266,12 @@ if mode == 0 then
           end
         end
         redis.call('HSET', l.key, 'd:' .. id, F(now + life) .. ' ' .. F(l.want))
-        local room = l.amount - l.used - grant
         if l.want > grant and room > 0 and not (high == 0 and others > 0) then
           local extra = math.min(l.want - grant, math.floor(room * l.want / total))
           if extra > 0 then grant = grant + extra end
         end
+      end
+      if l.meter == 0 then
         idx = math.floor((now + life) / l.w)
         l.sub[idx] = (l.sub[idx] or 0) + grant
       elseif l.meter == 1 then

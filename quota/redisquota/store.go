@@ -93,7 +93,9 @@ var _ quota.Store = (*Store)(nil)
 type set struct {
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
-	sliding bool // every limit is Sliding: the set admits locally from grants
+	sliding bool // every limit is Sliding: the set keeps its own room for outages (own.go)
+	// local: every limit is Sliding or ClockWindow: the set admits locally from grants.
+	local   bool
 	g       *grant
 	seq     uint64
 	pend    []op   // settlements not yet sent
@@ -351,13 +353,16 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	st := s.sets[name]
 	if st == nil {
 		n := len(limits)
-		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+		st = &set{sliding: true, local: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
 			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
 			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
 			if l.Meter != quota.Sliding {
 				st.sliding = false
+			}
+			if l.Meter == quota.TokenBucket {
+				st.local = false
 			}
 			st.carried[i] = -1
 		}
@@ -411,9 +416,9 @@ func (s *Store) openLocked(st *set, g *grant, win []int64, req reserveRequest, n
 	return t.id
 }
 
-// Reserve implements quota.Store. A Sliding limit set is admitted from this instance's
-// grant when it covers the cost; otherwise, and for sets with TokenBucket or ClockWindow
-// limits always, it takes one round trip to Redis.
+// Reserve implements quota.Store. A set of Sliding and ClockWindow limits is admitted
+// from this instance's grant when it covers the cost; otherwise, and for sets with a
+// TokenBucket limit always, it takes one round trip to Redis.
 func (s *Store) Reserve(ctx context.Context, now time.Time, limits []quota.Limit, maxInFlight int, cost quota.Cost, ttl time.Duration) (uint64, time.Time, int, error) {
 	adm, err := s.reserve(ctx, reserveRequest{Now: now, Limits: limits, MaxInFlight: maxInFlight, Cost: cost, TTL: ttl})
 	return adm.Ticket, adm.RetryAt, adm.Blocked, err
@@ -477,7 +482,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	for i, l := range st.limits {
 		need[i] = costs.Get(req.Cost, l.Dimension)
 		want[i] = need[i]
-		if st.sliding {
+		if st.local {
 			// A few seconds of demand: what was asked for over the last two grant
 			// lifetimes covers the next one.
 			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
@@ -522,10 +527,16 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
 	var g *grant
-	if st.sliding {
+	if st.local {
 		g = &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
 		for i, l := range st.limits {
 			g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
+			if l.Meter == quota.ClockWindow {
+				// Room in a clock window is drawn on only in that window, and not in
+				// the guard at its end.
+				per := perMicros(l)
+				g.exp = min(g.exp, (win[i]+1)*per-per/subWindows)
+			}
 		}
 		st.g = g
 	}
@@ -573,16 +584,24 @@ func (s *Store) returnGrantLocked(st *set) {
 	}
 	st.g = nil
 	for i, b := range g.bal {
-		if b > 0 {
+		if b <= 0 {
+			continue
+		}
+		switch st.limits[i].Meter {
+		case quota.Sliding:
 			st.pendOp(op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
 			st.addOwn(i, g.idx[i], -b, s.last)
+		case quota.ClockWindow:
+			// Back to the window it was counted in, if that window still runs.
+			st.pendOp(op{limit: i + 1, kind: 7, a: g.idx[i], b: -b})
 		}
 	}
 }
 
-// Settle implements quota.Store. A Sliding set's refund goes back to the grant while it
-// lasts, and its excess is drawn from it while it has room; the rest is sent to Redis in
-// the next batch. A set with TokenBucket or ClockWindow limits settles in one round trip.
+// Settle implements quota.Store. A refund goes back to the grant while it lasts (for a
+// ClockWindow limit, while it is in the window the call ends in), and an excess is drawn
+// from it while it has room; the rest is sent to Redis in the next batch. A set with a
+// TokenBucket limit settles in one round trip.
 func (s *Store) Settle(ctx context.Context, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) (bool, error) {
 	return s.settle(ctx, settleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
 }
@@ -655,10 +674,10 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 				st.pend = append(st.pend, op{limit: i + 1, kind: 4, b: d})
 			}
 		case quota.ClockWindow:
-			st.pend = append(st.pend, op{limit: i + 1, kind: 5, a: t.win[i], b: reserved, c: actual})
+			s.settleClockLocked(st, t, i, now, reserved, actual)
 		}
 	}
-	if !st.sliding {
+	if !st.local {
 		// At once, and with this reservation still open when a window's carry is
 		// counted. On failure the batch stays queued and is sent again later.
 		_ = s.flushLocked(ctx, st)
@@ -666,6 +685,38 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 	heap.Remove(&s.byExpiry, t.hi)
 	delete(s.tickets, t.id)
 	return true, nil
+}
+
+// settleClockLocked settles limit i, a ClockWindow, of ticket t: the change to the count
+// of the window the call ends in, e. A call that ends in the window it was charged in
+// replaces its reservation by its actual cost there; one charged earlier adds its excess
+// to e, and, if this instance carried the reservation into e, takes it out. A refund
+// goes back to the grant while it is in e; an excess is drawn from the grant while it
+// has room; the rest is queued for e, and is dropped if e has ended when Redis gets it.
+func (s *Store) settleClockLocked(st *set, t *ticket, i int, now, reserved, actual int64) {
+	e := now / perMicros(st.limits[i])
+	d := actual - reserved
+	switch {
+	case t.win[i] == e:
+	case st.carried[i] >= e:
+		d = max(d, 0) - reserved
+	default:
+		d = max(d, 0)
+	}
+	if g := st.g; g != nil && now < g.exp && g.idx[i] == e {
+		switch {
+		case d < 0:
+			g.bal[i] -= d
+			d = 0
+		case d > 0:
+			take := min(d, g.bal[i])
+			g.bal[i] -= take
+			d -= take
+		}
+	}
+	if d != 0 {
+		st.pendOp(op{limit: i + 1, kind: 7, a: e, b: d})
+	}
 }
 
 // flushLocked sends the set's pending settlements.
@@ -714,7 +765,7 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 	at := s.timeAt(n)
 	for i, w := range res.windows {
 		held := int64(0)
-		if g := st.g; g != nil {
+		if g := st.g; g != nil && (limits[i].Meter != quota.ClockWindow || g.idx[i] == n/perMicros(limits[i])) {
 			held = g.bal[i]
 		}
 		used[i] = w.used - held
