@@ -174,3 +174,137 @@ func TestClockGrantEndsWithItsWindow(t *testing.T) {
 		t.Fatal("A admitted a call in a full window from room granted in the one before")
 	}
 }
+
+// Two instances sharing a TokenBucket set (beside a Sliding limit) at a steady load admit
+// from grants: fewer than one round trip to Redis per ten admitted calls. (An instance
+// alone takes a round trip per call, keeping the bucket exact; see the package
+// documentation.)
+func TestBucketGrantsAdmitLocally(t *testing.T) {
+	srv := redistest.Start(t)
+	var fleet [2]*redisquota.Store
+	for i := range fleet {
+		fleet[i] = newStore(t, srv, redisquota.Options{Scope: "bucketsteady"})
+	}
+	limits := []quota.Limit{
+		{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute, Meter: quota.TokenBucket},
+		{Dimension: quota.Requests, Amount: 100_000, Per: time.Minute},
+	}
+	now := quotatest.T0
+	const calls = 4000
+	for i := 0; i < calls; i++ {
+		now = now.Add(5 * time.Millisecond) // 200 calls a second, over both
+		s := fleet[i%2]
+		adm := reserve(t, s, now, limits, quota.Cost{Requests: 1, Tokens: 100})
+		if !adm.OK {
+			t.Fatalf("call %d refused: %+v", i, adm)
+		}
+		if ok, err := s.Settle(bg, now, limits, adm.Ticket, quota.Cost{Requests: 1, Tokens: 60}); err != nil || !ok {
+			t.Fatalf("settle: %v %v", ok, err)
+		}
+	}
+	trips := fleet[0].Status().RoundTrips + fleet[1].Status().RoundTrips
+	t.Logf("%d round trips for %d calls (%.4f per call)", trips, calls, float64(trips)/calls)
+	if r := float64(trips) / calls; r > 0.1 {
+		t.Errorf("%d round trips for %d calls (%.3f per call), want at most 0.1", trips, calls, r)
+	}
+}
+
+// Three instances on one Redis saturate a TokenBucket limit, driven on one clock with a
+// load that changes (so the bucket fills, and grants are held while it refills) and
+// random refunds: what they admit never overdraws a bucket of the limit's size and rate
+// (the provider's), checked from the admission and settlement times: in any interval,
+// requests admitted ≤ Amount + rate·length; and together they admit most of the rate.
+func TestBucketFleetNeverOverdraws(t *testing.T) {
+	srv := redistest.Start(t)
+	const n = 3
+	var fleet [n]*redisquota.Store
+	for i := range fleet {
+		fleet[i] = newStore(t, srv, redisquota.Options{Scope: "bucketfleet", GrantLifetime: time.Second})
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	limits := []quota.Limit{
+		{Dimension: quota.Requests, Amount: 100, Per: 10 * time.Second, Meter: quota.TokenBucket},
+		{Dimension: quota.Tokens, Amount: 10000, Per: 10 * time.Second, Meter: quota.TokenBucket},
+	}
+	// The provider's buckets, level and when last refilled.
+	type bucket struct {
+		l     quota.Limit
+		level float64
+		last  time.Time
+	}
+	buckets := []*bucket{{l: limits[0], level: 100}, {l: limits[1], level: 10000}}
+	refill := func(b *bucket, now time.Time) {
+		if !b.last.IsZero() {
+			b.level = min(b.level+float64(now.Sub(b.last))*float64(b.l.Amount)/float64(b.l.Per), float64(b.l.Amount))
+		}
+		b.last = now
+	}
+	type call struct {
+		at     time.Time
+		cost   quota.Cost
+		ticket uint64
+		s      int
+	}
+	var live []*call
+	var admittedAt []time.Time
+	now := quotatest.T0
+	start := now
+	gap := 10
+	for i := 0; i < 20000; i++ {
+		if rng.IntN(300) == 0 {
+			gap = []int{4, 20, 100, 400}[rng.IntN(4)]
+		}
+		now = now.Add(time.Duration(rng.IntN(gap)) * time.Millisecond)
+		k := rng.IntN(n)
+		c := quota.Cost{Requests: 1, Tokens: int64(1 + rng.IntN(200))}
+		if adm := reserve(t, fleet[k], now, limits, c); adm.OK {
+			for _, b := range buckets {
+				refill(b, now)
+				if b.level -= float64(costs.Get(c, b.l.Dimension)); b.level < -1e-6 {
+					t.Fatalf("limit %v: the admission at +%v overdraws the bucket: level %.3f", b.l, now.Sub(start), b.level)
+				}
+			}
+			live = append(live, &call{at: now, cost: c, ticket: adm.Ticket, s: k})
+			admittedAt = append(admittedAt, now)
+		}
+		for j := 0; j < len(live); j++ {
+			o := live[j]
+			if now.Sub(o.at) < time.Duration(rng.IntN(3000))*time.Millisecond {
+				continue
+			}
+			live = append(live[:j], live[j+1:]...)
+			j--
+			actual := quota.Cost{Requests: 1, Tokens: rng.Int64N(o.cost.Tokens + 1)}
+			ok, err := fleet[o.s].Settle(bg, now, limits, o.ticket, actual)
+			if err != nil || !ok {
+				t.Fatalf("settle: %v %v", ok, err)
+			}
+			b := buckets[1]
+			refill(b, now)
+			b.level = min(b.level+float64(o.cost.Tokens-actual.Tokens), float64(b.l.Amount))
+		}
+	}
+	// Requests are never refunded: in any interval [s, e] between two admissions, at
+	// most Amount + rate·(e−s) of them.
+	rate := float64(limits[0].Amount) / float64(limits[0].Per)
+	for i := range admittedAt {
+		for j := i; j < len(admittedAt); j++ {
+			if got, bound := float64(j-i+1), float64(limits[0].Amount)+rate*float64(admittedAt[j].Sub(admittedAt[i])); got > bound+1e-6 {
+				t.Fatalf("%d requests admitted in [+%v, +%v], more than the bucket allows (%.2f)", j-i+1, admittedAt[i].Sub(start), admittedAt[j].Sub(start), bound)
+			}
+			if bound := float64(limits[0].Amount) + rate*float64(admittedAt[j].Sub(admittedAt[i])); bound >= float64(len(admittedAt)-i) {
+				break // no longer interval from i can reach the bound
+			}
+		}
+	}
+	span := now.Sub(start)
+	share := float64(len(admittedAt)) / (float64(limits[0].Amount) + rate*float64(span))
+	var trips uint64
+	for _, s := range fleet {
+		trips += s.Status().RoundTrips
+	}
+	t.Logf("%d admitted over %v, %.3f of what the requests bucket allows; %d round trips", len(admittedAt), span, share, trips)
+	if share < 0.5 {
+		t.Errorf("the fleet used %.2f of the requests bucket over %v; want at least 0.5", share, span)
+	}
+}

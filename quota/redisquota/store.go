@@ -94,8 +94,6 @@ type set struct {
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
 	sliding bool // every limit is Sliding: the set keeps its own room for outages (own.go)
-	// local: every limit is Sliding or ClockWindow: the set admits locally from grants.
-	local   bool
 	g       *grant
 	seq     uint64
 	pend    []op   // settlements not yet sent
@@ -137,6 +135,9 @@ type grant struct {
 	exp int64
 	idx []int64
 	bal []int64
+	// extra is, for a TokenBucket limit, what was granted beyond the need: the most
+	// bal may hold (refunds go back to the grant only up to it).
+	extra []int64
 }
 
 type op struct {
@@ -353,16 +354,13 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	st := s.sets[name]
 	if st == nil {
 		n := len(limits)
-		st = &set{sliding: true, local: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
 			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
 			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
 			if l.Meter != quota.Sliding {
 				st.sliding = false
-			}
-			if l.Meter == quota.TokenBucket {
-				st.local = false
 			}
 			st.carried[i] = -1
 		}
@@ -482,11 +480,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	for i, l := range st.limits {
 		need[i] = costs.Get(req.Cost, l.Dimension)
 		want[i] = need[i]
-		if st.local {
-			// A few seconds of demand: what was asked for over the last two grant
-			// lifetimes covers the next one.
-			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
-		}
+		// A few seconds of demand: what was asked for over the last two grant lifetimes
+		// covers the next one.
+		want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
 	}
 	var res *result
 	for range 3 {
@@ -526,20 +522,24 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		st.granted[i] += res.granted[i]
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
-	var g *grant
-	if st.local {
-		g = &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
-		for i, l := range st.limits {
-			g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
-			if l.Meter == quota.ClockWindow {
-				// Room in a clock window is drawn on only in that window, and not in
-				// the guard at its end.
-				per := perMicros(l)
-				g.exp = min(g.exp, (win[i]+1)*per-per/subWindows)
+	g := &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
+	for i, l := range st.limits {
+		g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
+		switch l.Meter {
+		case quota.ClockWindow:
+			// Room in a clock window is drawn on only in that window, and not in the
+			// guard at its end.
+			per := perMicros(l)
+			g.exp = min(g.exp, (win[i]+1)*per-per/subWindows)
+		case quota.TokenBucket:
+			// A bucket's grant lapses in Redis at the lifetime's end, not earlier.
+			if g.extra == nil {
+				g.extra = make([]int64, n)
 			}
+			g.extra[i] = g.bal[i]
 		}
-		st.g = g
 	}
+	st.g = g
 	return admission{Ticket: s.openLocked(st, g, win, req, now)}, nil
 }
 
@@ -594,6 +594,9 @@ func (s *Store) returnGrantLocked(st *set) {
 		case quota.ClockWindow:
 			// Back to the window it was counted in, if that window still runs.
 			st.pendOp(op{limit: i + 1, kind: 7, a: g.idx[i], b: -b})
+		case quota.TokenBucket:
+			// Back to the bucket, if the grant has not lapsed there.
+			st.pendOp(op{limit: i + 1, kind: 8, a: g.exp, b: b})
 		}
 	}
 }
@@ -649,6 +652,7 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 		return t.fbm.Settle(ctx, req.Now, s.scaledLocked(st), t.fb, req.Actual)
 	}
 	live := t.g != nil && t.g == st.g && now < t.g.exp
+	flush := false
 	for i, l := range st.limits {
 		reserved, actual := costs.Get(t.cost, l.Dimension), costs.Get(req.Actual, l.Dimension)
 		d := actual - reserved
@@ -668,18 +672,33 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 				st.addOwn(i, idx, d, now)
 			}
 		case quota.TokenBucket:
+			// A refund goes back to the grant up to what it held beyond its need, an
+			// excess is drawn from it; the rest is sent at once, as a bucket's refund
+			// must reach it when the provider's does (see the package documentation).
+			if g := st.g; g != nil && now < g.exp && g.extra != nil {
+				if d < 0 {
+					take := min(-d, g.extra[i]-g.bal[i])
+					g.bal[i] += take
+					d += take
+				} else if d > 0 {
+					take := min(d, g.bal[i])
+					g.bal[i] -= take
+					d -= take
+				}
+			}
 			if d < 0 {
 				st.pend = append(st.pend, op{limit: i + 1, kind: 3, b: -d})
+				flush = true
 			} else if d > 0 {
 				st.pend = append(st.pend, op{limit: i + 1, kind: 4, b: d})
+				flush = true
 			}
 		case quota.ClockWindow:
 			s.settleClockLocked(st, t, i, now, reserved, actual)
 		}
 	}
-	if !st.local {
-		// At once, and with this reservation still open when a window's carry is
-		// counted. On failure the batch stays queued and is sent again later.
+	if flush {
+		// On failure the batch stays queued and is sent again later.
 		_ = s.flushLocked(ctx, st)
 	}
 	heap.Remove(&s.byExpiry, t.hi)
