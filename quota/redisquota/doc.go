@@ -86,10 +86,38 @@
 // grant runs short. Beyond what a call needs, the room is shared by demand: each
 // instance's extra is at most the room left times its demand over the instances'.
 //
-// # Token buckets and the in-flight cap
+// # Why the fleet stays within a token bucket
 //
-// A limit set that has a TokenBucket limit takes a round trip for each reservation and
-// each settlement (the script is exact for one instance: a bucket of the shared level).
+// A TokenBucket limit of Amount B per Per admits what a bucket of B tokens refilling at
+// r = B/Per allows: the provider's bucket P, drawn on by the fleet's admissions and given
+// back its refunds (up to B), never goes below zero; without refunds, no interval [s, t]
+// holds more than B + r·(t−s). Redis keeps the shared level ℓ. A grant takes the need and
+// an extra E from ℓ, only if ℓ covers the need and E what is left; the need is used at
+// once, E up to L later. A plain shared bucket would not do: a full bucket grants E, the
+// instance uses it just before it lapses, when the bucket has refilled r·L, and another
+// instance takes that too: up to B + r·L in one instant. So while an extra lasts it lowers
+// the bucket's capacity: ℓ refills only up to B − O, where O is the extras not lapsed (as
+// they lapse, lapse by lapse), refunds and returned room fill it only up to that, and room
+// given back after its grant lapsed is dropped.
+//
+// Let b be the unused extras the instances hold; each holds at most its extra, so b ≤ O.
+// Then ℓ + b ≤ P at all times. A grant moves E from ℓ to b and takes the need from ℓ and
+// P alike; a call admitted from a grant takes from b and P alike; room given back moves
+// from b to ℓ (or is lost); a lapse only drops b. A refund adds to P what it adds to ℓ (or
+// to b, up to the extra), unless P fills, and then ℓ + b ≤ (B − O) + O = B = P; refill
+// raises P by r·dt unless P fills (the same bound), and ℓ by at most that. As ℓ ≥ 0 after
+// every grant, P ≥ 0: the fleet never overdraws the bucket. A refund the grant cannot
+// hold is sent at once: one reaching ℓ after P had filled and been drawn again would let
+// ℓ + b pass P. An excess charge is drawn from the grant while it has room, and the rest
+// sent at once; it counts from when Redis receives it, as for windows.
+//
+// The cost is the refill lost while ℓ is held at B − O, up to r·L a lifetime (3% of a
+// bucket of a minute for 2s): an instance exact alone could lose it in a quiet moment.
+// So a bucket grants an extra only while another instance reports demand (within a
+// lifetime); an instance alone takes a round trip per reservation, as exact as one store.
+//
+// # The in-flight cap
+//
 // MaxInFlight caps this instance's open reservations, not the fleet's.
 //
 // # Time

@@ -414,9 +414,9 @@ func (s *Store) openLocked(st *set, g *grant, win []int64, req reserveRequest, n
 	return t.id
 }
 
-// Reserve implements quota.Store. A set of Sliding and ClockWindow limits is admitted
-// from this instance's grant when it covers the cost; otherwise, and for sets with a
-// TokenBucket limit always, it takes one round trip to Redis.
+// Reserve implements quota.Store. A reservation is admitted from this instance's grant
+// when it covers the cost; otherwise it takes one round trip to Redis. (A TokenBucket
+// limit grants beyond the need only to an instance of a fleet.)
 func (s *Store) Reserve(ctx context.Context, now time.Time, limits []quota.Limit, maxInFlight int, cost quota.Cost, ttl time.Duration) (uint64, time.Time, int, error) {
 	adm, err := s.reserve(ctx, reserveRequest{Now: now, Limits: limits, MaxInFlight: maxInFlight, Cost: cost, TTL: ttl})
 	return adm.Ticket, adm.RetryAt, adm.Blocked, err
@@ -603,8 +603,8 @@ func (s *Store) returnGrantLocked(st *set) {
 
 // Settle implements quota.Store. A refund goes back to the grant while it lasts (for a
 // ClockWindow limit, while it is in the window the call ends in), and an excess is drawn
-// from it while it has room; the rest is sent to Redis in the next batch. A set with a
-// TokenBucket limit settles in one round trip.
+// from it while it has room; the rest is sent to Redis in the next batch, or, for a
+// TokenBucket limit, at once.
 func (s *Store) Settle(ctx context.Context, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) (bool, error) {
 	return s.settle(ctx, settleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
 }
