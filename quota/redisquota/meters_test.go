@@ -308,3 +308,40 @@ func TestBucketFleetNeverOverdraws(t *testing.T) {
 		t.Errorf("the fleet used %.2f of the requests bucket over %v; want at least 0.5", share, span)
 	}
 }
+
+// Room an instance of a fleet holds beyond its need in a token bucket goes back to the
+// bucket when it gives its grant back, also when a ClockWindow limit of the same set
+// ends the grant early.
+func TestBucketGrantGoesBack(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newStore(t, srv, redisquota.Options{Scope: "bucketback"})
+	b := newStore(t, srv, redisquota.Options{Scope: "bucketback"})
+	limits := []quota.Limit{
+		{Dimension: quota.Requests, Amount: 1000, Per: time.Minute, Meter: quota.TokenBucket},
+		{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute, Meter: quota.ClockWindow},
+	}
+	now := quotatest.T0.Add(59 * time.Second) // the clock minute ends 0.7s before the grant's lifetime
+	if adm := reserve(t, b, now, limits, quota.Cost{Requests: 1, Tokens: 10}); !adm.OK {
+		t.Fatalf("B's call refused: %+v", adm)
+	}
+	for i := 0; i < 20; i++ {
+		now = now.Add(time.Millisecond)
+		if adm := reserve(t, a, now, limits, quota.Cost{Requests: 1, Tokens: 10}); !adm.OK {
+			t.Fatalf("A's call %d refused: %+v", i, adm)
+		}
+	}
+	tripsBefore := a.Status().RoundTrips
+	if tripsBefore >= 20 {
+		t.Fatalf("A took %d round trips for 20 calls: it was granted nothing beyond its needs", tripsBefore)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	used, _, _, err := b.Usage(bg, now, limits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used[0] != 21 {
+		t.Errorf("the bucket holds %d requests after A gave its grant back; want 21, the calls admitted", used[0])
+	}
+}

@@ -136,8 +136,10 @@ type grant struct {
 	idx []int64
 	bal []int64
 	// extra is, for a TokenBucket limit, what was granted beyond the need: the most
-	// bal may hold (refunds go back to the grant only up to it).
+	// bal may hold (refunds go back to the grant only up to it). It lapses in Redis at
+	// lapse, a lifetime after the grant (exp may be earlier, for a ClockWindow limit).
 	extra []int64
+	lapse int64
 }
 
 type op struct {
@@ -522,7 +524,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		st.granted[i] += res.granted[i]
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
-	g := &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
+	g := &grant{exp: res.now + s.life, lapse: res.now + s.life, idx: win, bal: make([]int64, n)}
 	for i, l := range st.limits {
 		g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
 		switch l.Meter {
@@ -532,7 +534,6 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			per := perMicros(l)
 			g.exp = min(g.exp, (win[i]+1)*per-per/subWindows)
 		case quota.TokenBucket:
-			// A bucket's grant lapses in Redis at the lifetime's end, not earlier.
 			if g.extra == nil {
 				g.extra = make([]int64, n)
 			}
@@ -596,7 +597,7 @@ func (s *Store) returnGrantLocked(st *set) {
 			st.pendOp(op{limit: i + 1, kind: 7, a: g.idx[i], b: -b})
 		case quota.TokenBucket:
 			// Back to the bucket, if the grant has not lapsed there.
-			st.pendOp(op{limit: i + 1, kind: 8, a: g.exp, b: b})
+			st.pendOp(op{limit: i + 1, kind: 8, a: g.lapse, b: b})
 		}
 	}
 }
