@@ -95,16 +95,17 @@
 // an extra E from ℓ, only if ℓ covers the need and E what is left; the need is used at
 // once, E up to L later. A plain shared bucket would not do: a full bucket grants E, the
 // instance uses it just before it lapses, when the bucket has refilled r·L, and another
-// instance takes that too: up to B + r·L in one instant. So while an extra lasts it lowers
-// the bucket's capacity: ℓ refills only up to B − O, where O is the extras not lapsed (as
-// they lapse, lapse by lapse), refunds and returned room fill it only up to that, and room
-// given back after its grant lapsed is dropped.
+// instance takes that too: up to B + r·L in one instant. So while a grant with an extra
+// lasts it lowers the bucket's capacity by the whole grant: ℓ refills only up to B − O,
+// where O is those grants not lapsed (as they lapse, lapse by lapse), refunds and returned
+// room fill it only up to that, and room given back after its grant lapsed is dropped.
 //
-// Let b be the unused extras the instances hold; each holds at most its extra, so b ≤ O.
-// Then ℓ + b ≤ P at all times. A grant moves E from ℓ to b and takes the need from ℓ and
-// P alike; a call admitted from a grant takes from b and P alike; room given back moves
-// from b to ℓ (or is lost); a lapse only drops b. A refund adds to P what it adds to ℓ (or
-// to b, up to the extra), unless P fills, and then ℓ + b ≤ (B − O) + O = B = P; refill
+// Let b be the unused room the instances hold; each holds at most its grant (refunds go
+// back to it only up to that), so b ≤ O. Then ℓ + b ≤ P at all times. A grant moves E
+// from ℓ to b and takes the need from ℓ and P alike (ℓ − need − E ≤ B − O − the grant); a
+// call admitted from a grant takes from b and P alike; room given back moves from b to ℓ
+// (or is lost); a lapse only drops b. A refund adds to P what it adds to ℓ or b, unless
+// P fills, and then ℓ + b ≤ (B − O) + O = B = P; refill
 // raises P by r·dt unless P fills (the same bound), and ℓ by at most that. As ℓ ≥ 0 after
 // every grant, P ≥ 0: the fleet never overdraws the bucket. A refund the grant cannot
 // hold is sent at once: one reaching ℓ after P had filled and been drawn again would let
@@ -112,7 +113,8 @@
 // sent at once; it counts from when Redis receives it, as for windows.
 //
 // The cost is the refill lost while ℓ is held at B − O, up to r·L a lifetime (3% of a
-// bucket of a minute for 2s): an instance exact alone could lose it in a quiet moment.
+// bucket of a minute for 2s) when the bucket is near full: an instance exact alone could
+// lose it.
 // So a bucket grants an extra only while another instance reports demand (within a
 // lifetime); an instance alone takes a round trip per reservation, as exact as one store.
 //

@@ -19,7 +19,7 @@ import (
 //   - sliding: field "<i>" is the sum charged in sub-window i (of width w); sub-windows
 //     i >= cur-S count, where cur is the current one and S the number of sub-windows;
 //   - bucket: "l" the level (negative in debt), "t" when it was last refilled, "x:<id>"
-//     instance id's grant beyond its need, "expires extra";
+//     instance id's grant, when beyond its need, "expires amount";
 //   - clock: "w" the current window's index, "u" its usage;
 //   - all: "d:<id>" is instance id's reported demand, "expires want".
 //
@@ -323,7 +323,9 @@ if mode == 0 then
       elseif l.meter == 1 then
         l.level = l.level - grant
         if grant > l.need then
-          redis.call('HSET', l.key, 'x:' .. id, F(now + life) .. ' ' .. F(grant - l.need))
+          -- The whole grant, so that refunds of the call it was asked for go back to
+          -- it too.
+          redis.call('HSET', l.key, 'x:' .. id, F(now + life) .. ' ' .. F(grant))
           idx = now + life
         end
       else

@@ -135,9 +135,10 @@ type grant struct {
 	exp int64
 	idx []int64
 	bal []int64
-	// extra is, for a TokenBucket limit, what was granted beyond the need: the most
-	// bal may hold (refunds go back to the grant only up to it). It lapses in Redis at
-	// lapse, a lifetime after the grant (exp may be earlier, for a ClockWindow limit).
+	// extra is, for a TokenBucket limit, what was granted when it was more than the
+	// need (0 otherwise): the most bal may hold, as refunds go back to the grant only up
+	// to it. Redis lowers the bucket's capacity by it until lapse, a lifetime after the
+	// grant (exp may be earlier, for a ClockWindow limit).
 	extra []int64
 	lapse int64
 }
@@ -537,7 +538,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			if g.extra == nil {
 				g.extra = make([]int64, n)
 			}
-			g.extra[i] = g.bal[i]
+			if g.bal[i] > 0 {
+				g.extra[i] = res.granted[i]
+			}
 		}
 	}
 	st.g = g
