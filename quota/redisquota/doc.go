@@ -98,7 +98,8 @@
 // instance takes that too: up to B + r·L in one instant. So while a grant with an extra
 // lasts it lowers the bucket's capacity by the whole grant: ℓ refills only up to B − O,
 // where O is those grants not lapsed (as they lapse, lapse by lapse), refunds and returned
-// room fill it only up to that, and room given back after its grant lapsed is dropped.
+// room fill it only up to that, and room given back after its grant lapsed is dropped
+// (an instance that stops drawing on a grant gives it back half a lifetime early).
 //
 // Let b be the unused room the instances hold; each holds at most its grant (refunds go
 // back to it only up to that), so b ≤ O. Then ℓ + b ≤ P at all times. A grant moves E

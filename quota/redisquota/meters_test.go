@@ -345,3 +345,38 @@ func TestBucketGrantGoesBack(t *testing.T) {
 		t.Errorf("the bucket holds %d requests after A gave its grant back; want 21, the calls admitted", used[0])
 	}
 }
+
+// An idle instance gives its bucket grant back before the grant lapses in Redis, while
+// the other instances keep Redis's clock moving: its unused room returns to the bucket
+// instead of being dropped with the lapse. (Real time: the giving back is the Store's
+// background work.)
+func TestIdleBucketGrantGoesBackBeforeLapse(t *testing.T) {
+	srv := redistest.Start(t)
+	opts := redisquota.Options{Scope: "bucketidle", GrantLifetime: 200 * time.Millisecond}
+	a, b := newStore(t, srv, opts), newStore(t, srv, opts)
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Hour, Meter: quota.TokenBucket}}
+	if adm := reserve(t, b, time.Now(), limits, quota.Cost{Requests: 1}); !adm.OK {
+		t.Fatalf("B's call refused: %+v", adm)
+	}
+	for i := 0; i < 20; i++ {
+		if adm := reserve(t, a, time.Now(), limits, quota.Cost{Requests: 1}); !adm.OK {
+			t.Fatalf("A's call %d refused: %+v", i, adm)
+		}
+	}
+	if trips := a.Status().RoundTrips; trips >= 20 {
+		t.Fatalf("A took %d round trips for 20 calls: it was granted nothing beyond its needs", trips)
+	}
+	// A is idle; B asks about the bucket every 10ms, for two lifetimes.
+	for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, _, _, err := b.Usage(bg, time.Now(), limits, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, _, _, err := b.Usage(bg, time.Now(), limits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used[0] != 21 {
+		t.Errorf("the bucket holds %d requests; want 21, the calls admitted (A's unused room given back)", used[0])
+	}
+}

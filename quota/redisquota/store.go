@@ -141,6 +141,18 @@ type grant struct {
 	// grant (exp may be earlier, for a ClockWindow limit).
 	extra []int64
 	lapse int64
+	drawn int64 // when a call was last admitted from the grant (µs)
+}
+
+// holdsExtra reports whether the grant holds unused room of a TokenBucket limit's grant
+// beyond the need.
+func (g *grant) holdsExtra() bool {
+	for i, x := range g.extra {
+		if x > 0 && g.bal[i] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type op struct {
@@ -292,7 +304,9 @@ func (s *Store) background() {
 	}
 	now := s.last + time.Since(s.lastWall).Microseconds()
 	for _, st := range s.sets {
-		if st.g != nil && now >= st.g.exp {
+		if g := st.g; g != nil && (now >= g.exp || now >= g.lapse-s.life/2 && now-g.drawn >= s.life/4 && g.holdsExtra()) {
+			// A bucket's room comes back only before the grant lapses in Redis: an
+			// instance that has stopped drawing on it gives it back a few ticks early.
 			s.returnGrantLocked(st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
@@ -471,6 +485,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			for i, l := range st.limits {
 				g.bal[i] -= costs.Get(req.Cost, l.Dimension)
 			}
+			g.drawn = now
 			return admission{Ticket: s.openLocked(st, g, g.idx, req, now)}, nil
 		}
 	}
@@ -525,7 +540,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		st.granted[i] += res.granted[i]
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
-	g := &grant{exp: res.now + s.life, lapse: res.now + s.life, idx: win, bal: make([]int64, n)}
+	g := &grant{exp: res.now + s.life, lapse: res.now + s.life, drawn: res.now, idx: win, bal: make([]int64, n)}
 	for i, l := range st.limits {
 		g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
 		switch l.Meter {
