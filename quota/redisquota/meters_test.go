@@ -354,7 +354,7 @@ func TestIdleBucketGrantGoesBackBeforeLapse(t *testing.T) {
 	srv := redistest.Start(t)
 	opts := redisquota.Options{Scope: "bucketidle", GrantLifetime: 200 * time.Millisecond}
 	a, b := newStore(t, srv, opts), newStore(t, srv, opts)
-	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Hour, Meter: quota.TokenBucket}}
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: 24 * time.Hour, Meter: quota.TokenBucket}}
 	if adm := reserve(t, b, time.Now(), limits, quota.Cost{Requests: 1}); !adm.OK {
 		t.Fatalf("B's call refused: %+v", adm)
 	}
