@@ -80,6 +80,43 @@ func BenchmarkRoundTrips(b *testing.B) {
 			b.ReportMetric(float64(h.n.Load())/float64(b.N), "trips/call")
 		})
 	}
+	// The other meters: a ClockWindow set on one instance, a TokenBucket set on two (an
+	// instance alone on a bucket asks Redis for every call).
+	for _, m := range []struct {
+		name      string
+		meter     quota.Meter
+		instances int
+	}{{"clock", quota.ClockWindow, 1}, {"bucket", quota.TokenBucket, 2}} {
+		limits := slices.Clone(benchLimits)
+		limits[0].Meter = m.meter
+		for _, perSecond := range []int{20, 2000} {
+			b.Run("store=grants/meter="+m.name+"/instances="+strconv.Itoa(m.instances)+"/calls-per-second="+strconv.Itoa(perSecond), func(b *testing.B) {
+				c, h := benchClient(b, srv)
+				var fleet []*redisquota.Store
+				for range m.instances {
+					fleet = append(fleet, newStore(b, srv, redisquota.Options{Client: c, Scope: b.Name() + "/" + strconv.Itoa(b.N)}))
+				}
+				now := time.Now()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					now = now.Add(time.Second / time.Duration(perSecond))
+					s := fleet[i%len(fleet)]
+					ticket, retry, _, err := s.Reserve(bg, now, limits, 0, quota.Cost{Requests: 1, Tokens: 1000}, time.Minute)
+					if err == nil && ticket == 0 && m.meter == quota.ClockWindow {
+						// In a clock window's guard: at its end.
+						now = retry
+						ticket, _, _, err = s.Reserve(bg, now, limits, 0, quota.Cost{Requests: 1, Tokens: 1000}, time.Minute)
+					}
+					if err != nil || ticket == 0 {
+						b.Fatal(ticket, err)
+					}
+					_, _ = s.Settle(bg, now, limits, ticket, quota.Cost{Requests: 1, Tokens: 700})
+				}
+				b.ReportMetric(float64(h.n.Load())/float64(b.N), "trips/call")
+			})
+		}
+	}
 	b.Run("store=per-call-lua", func(b *testing.B) {
 		c, h := benchClient(b, srv)
 		for i := 0; i < b.N; i++ {

@@ -47,6 +47,32 @@
 // Redis receives it; an instance that dies stops drawing on its grant at once, and its
 // last grant leaves the shared window with the rest of its charges.
 //
+// # Why the fleet stays within every clock window
+//
+// A ClockWindow limit counts consecutive windows k = ⌊t/Per⌋ on Redis's clock; Redis keeps
+// u, the count of the current one, and a grant is room in it. A grant made at g in window
+// k adds its room to u only if the need fits beside u and the rest fits in what is left
+// (so right after a grant u ≤ Amount), never in k's guards (Per/200 at either end), and
+// it is drawn on only until min(g+L, the end of k less its guard): every call admitted
+// from it is admitted in k. Room goes back to k and only to k: a grant's unused room when
+// it is given back, a refund of a call settled in k (into the grant while it is live in
+// k, else to u), and an excess charge settled in k (from the grant while it has room,
+// else to u); a change that reaches Redis after k has ended is dropped, as k no longer
+// counts. A call charged in an earlier window and still open is carried into k by its
+// instance at its first round trip in k, and replaced by its excess when it settles.
+//
+// So in window k, at every moment, u is at least the sum of: the calls admitted in k,
+// each at its reservation (at its actual cost once its settlement has reached the grant
+// or Redis); the unused room of the grants made in k; and the carries and excess charges
+// counted in k. Calls are admitted only from that unused room, which grows only by a grant,
+// made only while u ≤ Amount after it. So the calls admitted in k, with the carries and
+// excess charges Redis had counted when the last grant they drew on was made, total at
+// most Amount — what one store holding the window alone would allow. As for Sliding
+// limits, an excess charge counts from when Redis receives it (with the next request or
+// within a quarter lifetime), and so does a carry. Nothing is charged ahead here: a
+// grant's room counts in the window it is drawn on in, so the cost is only that every
+// instance asks again when a window opens.
+//
 // # Priority across instances
 //
 // Options.Backlog reports the calls an instance has waiting, High and above apart from
@@ -60,13 +86,42 @@
 // grant runs short. Beyond what a call needs, the room is shared by demand: each
 // instance's extra is at most the room left times its demand over the instances'.
 //
-// # Other meters and the in-flight cap
+// # Why the fleet stays within a token bucket
 //
-// A limit set that has a TokenBucket or ClockWindow limit takes a round trip for each
-// reservation and each settlement (the script is exact for one instance: a bucket of the
-// shared level, a window of the shared clock; a ClockWindow's open reservations are
-// carried into the next window by the instance holding them). MaxInFlight caps this
-// instance's open reservations, not the fleet's.
+// A TokenBucket limit of Amount B per Per admits what a bucket of B tokens refilling at
+// r = B/Per allows: the provider's bucket P, drawn on by the fleet's admissions and given
+// back its refunds (up to B), never goes below zero; without refunds, no interval [s, t]
+// holds more than B + r·(t−s). Redis keeps the shared level ℓ. A grant takes the need and
+// an extra E from ℓ, only if ℓ covers the need and E what is left; the need is used at
+// once, E up to L later. A plain shared bucket would not do: a full bucket grants E, the
+// instance uses it just before it lapses, when the bucket has refilled r·L, and another
+// instance takes that too: up to B + r·L in one instant. So while a grant with an extra
+// lasts it lowers the bucket's capacity by the whole grant: ℓ refills only up to B − O,
+// where O is those grants not lapsed (as they lapse, lapse by lapse), refunds and returned
+// room fill it only up to that, and room given back after its grant lapsed is dropped
+// (an instance that stops drawing on a grant gives it back half a lifetime early).
+//
+// Let b be the unused room the instances hold; each holds at most its grant (refunds go
+// back to it only up to that), so b ≤ O. Then ℓ + b ≤ P at all times. A grant moves E
+// from ℓ to b and takes the need from ℓ and P alike (ℓ − need − E ≤ B − O − the grant); a
+// call admitted from a grant takes from b and P alike; room given back moves from b to ℓ
+// (or is lost); a lapse only drops b. A refund adds to P what it adds to ℓ or b, unless
+// P fills, and then ℓ + b ≤ (B − O) + O = B = P; refill
+// raises P by r·dt unless P fills (the same bound), and ℓ by at most that. As ℓ ≥ 0 after
+// every grant, P ≥ 0: the fleet never overdraws the bucket. A refund the grant cannot
+// hold is sent at once: one reaching ℓ after P had filled and been drawn again would let
+// ℓ + b pass P. An excess charge is drawn from the grant while it has room, and the rest
+// sent at once; it counts from when Redis receives it, as for windows.
+//
+// The cost is the refill lost while ℓ is held at B − O, up to r·L a lifetime (3% of a
+// bucket of a minute for 2s) when the bucket is near full: an instance exact alone could
+// lose it.
+// So a bucket grants an extra only while another instance reports demand (within a
+// lifetime); an instance alone takes a round trip per reservation, as exact as one store.
+//
+// # The in-flight cap
+//
+// MaxInFlight caps this instance's open reservations, not the fleet's.
 //
 // # Time
 //

@@ -74,10 +74,11 @@ func (st *set) holds(now int64) bool {
 	return false
 }
 
-// pendOp queues a settlement op, adding a refund or a charge at a sub-window to one
-// queued for the same, so that an outage's admissions make one op per sub-window.
+// pendOp queues a settlement op, adding a refund or a charge at a sub-window (or a
+// change to a clock window) to one queued for the same, so that an outage's admissions,
+// or a grant's settlements, make one op per sub-window.
 func (st *set) pendOp(o op) {
-	if o.kind == 1 || o.kind == 6 {
+	if o.kind == 1 || o.kind == 6 || o.kind == 7 {
 		k := [3]int64{int64(o.limit), int64(o.kind), o.a}
 		if j, ok := st.pendAt[k]; ok {
 			st.pend[j].b += o.b

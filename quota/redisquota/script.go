@@ -18,7 +18,8 @@ import (
 // limits' keys:
 //   - sliding: field "<i>" is the sum charged in sub-window i (of width w); sub-windows
 //     i >= cur-S count, where cur is the current one and S the number of sub-windows;
-//   - bucket: "l" the level (negative in debt), "t" when it was last refilled;
+//   - bucket: "l" the level (negative in debt), "t" when it was last refilled, "x:<id>"
+//     instance id's grant, when beyond its need, "expires amount";
 //   - clock: "w" the current window's index, "u" its usage;
 //   - all: "d:<id>" is instance id's reported demand, "expires want".
 //
@@ -28,7 +29,9 @@ import (
 // none yet, "-": not checked) and hang (0, or when the instance's recovery from an
 // outage ends). Op kinds: 1 sliding refund b at sub-window a; 2 sliding charge b now;
 // 3 bucket refund b; 4 bucket charge b; 5 clock settlement of a reservation charged in
-// window a, reserved b, actual c; 6 sliding charge b at sub-window a.
+// window a, reserved b, actual c; 6 sliding charge b at sub-window a; 7 clock change b
+// (a refund when negative) to window a, dropped if a has ended; 8 bucket return b of the
+// grant that lapses at a, dropped if it has lapsed.
 //
 // KEYS[1] also holds "e", the epoch (made when the state is new), and "rb", when the
 // fleet's recovery from an outage ends.
@@ -119,8 +122,37 @@ for i = 1, n do
     lv = lv and tonumber(lv) or l.amount
     local tt = redis.call('HGET', l.key, 't')
     tt = tt and tonumber(tt) or now
-    if now > tt then lv = math.min(lv + (now - tt) * l.amount / l.per, l.amount) end
-    l.level = lv
+    -- Grants' extras not yet lapsed ("x:<id>" = "expires extra") lower the bucket's
+    -- capacity until they lapse: refill up to Amount less them, lapse by lapse.
+    local xs, o = {}, 0
+    local h = redis.call('HGETALL', l.key)
+    for j = 1, #h, 2 do
+      if string.sub(h[j], 1, 2) == 'x:' then
+        local e, xv = string.match(h[j+1], '^(%S+) (%S+)')
+        e, xv = tonumber(e), tonumber(xv)
+        if e <= tt then
+          redis.call('HDEL', l.key, h[j])
+        else
+          xs[#xs+1] = {e, xv, h[j]}
+          o = o + xv
+        end
+      end
+    end
+    table.sort(xs, function(p, q) return p[1] < q[1] end)
+    local function fill(from, to)
+      local cap = l.amount - o
+      if to > from and lv < cap then lv = math.min(lv + (to - from) * l.amount / l.per, cap) end
+    end
+    local at = tt
+    for _, x in ipairs(xs) do
+      if x[1] > now then break end
+      fill(at, x[1])
+      at = x[1]
+      o = o - x[2]
+      redis.call('HDEL', l.key, x[3])
+    end
+    fill(at, now)
+    l.level, l.o = lv, o
   else
     local cur = math.floor(now / l.per)
     l.cur = cur
@@ -158,9 +190,20 @@ if seq > 0 and nops > 0 then
           l.used = l.used + v
         end
       elseif kind == 3 then
-        l.level = math.min(l.level + v, l.amount)
+        if l.level < l.amount - l.o then l.level = math.min(l.level + v, l.amount - l.o) end
+      elseif kind == 8 then
+        -- An instance gives back the unused extra of its grant that lapses at a: only
+        -- while it has not lapsed (once it has, the bucket no longer holds its room).
+        local x = redis.call('HGET', l.key, 'x:' .. id)
+        if x and tonumber(string.match(x, '^(%S+)')) == a and a > now then
+          l.o = l.o - tonumber(string.match(x, ' (%S+)$'))
+          redis.call('HDEL', l.key, 'x:' .. id)
+          if l.level < l.amount - l.o then l.level = math.min(l.level + v, l.amount - l.o) end
+        end
       elseif kind == 4 then
         l.level = l.level - v
+      elseif kind == 7 then
+        if a == l.cur then l.u = math.max(l.u + v, 0) end
       elseif kind == 5 then
         if a < l.cur then
           l.u = l.u - math.min(v, l.u) + math.max(c - v, 0)
@@ -237,9 +280,20 @@ if mode == 0 then
     local grant, idx = 0, 0
     if ok == 1 then
       grant = l.need
+      -- Beyond the need, a share of the room left, by the instances' demand; none while
+      -- another instance reports High backlog and this one does not, nor in a clock
+      -- window's guards.
+      local room = 0
       if l.meter == 0 then
-        -- Beyond the need, a share of the room left, by the instances' demand; none
-        -- while another instance reports High backlog and this one does not.
+        room = l.amount - l.used - grant
+      elseif l.meter == 1 then
+        room = math.floor(l.level - grant)
+      elseif l.meter == 2 then
+        local g = math.floor(l.per / S)
+        local pos = now - l.cur * l.per
+        if pos >= g and pos < l.per - g then room = l.amount - l.u - grant end
+      end
+      do
         local dem = redis.call('HGETALL', l.key)
         local total = l.want
         for j = 1, #dem, 2 do
@@ -254,15 +308,26 @@ if mode == 0 then
           end
         end
         redis.call('HSET', l.key, 'd:' .. id, F(now + life) .. ' ' .. F(l.want))
-        local room = l.amount - l.used - grant
+        -- A bucket grants beyond the need only to an instance of a fleet (another
+        -- reports demand): an extra lowers the bucket's capacity while it lasts, and an
+        -- instance alone keeps the bucket exact.
+        if l.meter == 1 and total <= l.want then room = 0 end
         if l.want > grant and room > 0 and not (high == 0 and others > 0) then
           local extra = math.min(l.want - grant, math.floor(room * l.want / total))
           if extra > 0 then grant = grant + extra end
         end
+      end
+      if l.meter == 0 then
         idx = math.floor((now + life) / l.w)
         l.sub[idx] = (l.sub[idx] or 0) + grant
       elseif l.meter == 1 then
         l.level = l.level - grant
+        if grant > l.need then
+          -- The whole grant, so that refunds of the call it was asked for go back to
+          -- it too.
+          redis.call('HSET', l.key, 'x:' .. id, F(now + life) .. ' ' .. F(grant))
+          idx = now + life
+        end
       else
         l.u = l.u + grant
         idx = l.cur

@@ -93,7 +93,7 @@ var _ quota.Store = (*Store)(nil)
 type set struct {
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
-	sliding bool // every limit is Sliding: the set admits locally from grants
+	sliding bool // every limit is Sliding: the set keeps its own room for outages (own.go)
 	g       *grant
 	seq     uint64
 	pend    []op   // settlements not yet sent
@@ -135,6 +135,24 @@ type grant struct {
 	exp int64
 	idx []int64
 	bal []int64
+	// extra is, for a TokenBucket limit, what was granted when it was more than the
+	// need (0 otherwise): the most bal may hold, as refunds go back to the grant only up
+	// to it. Redis lowers the bucket's capacity by it until lapse, a lifetime after the
+	// grant (exp may be earlier, for a ClockWindow limit).
+	extra []int64
+	lapse int64
+	drawn int64 // when a call was last admitted from the grant (µs)
+}
+
+// holdsExtra reports whether the grant holds unused room of a TokenBucket limit's grant
+// beyond the need.
+func (g *grant) holdsExtra() bool {
+	for i, x := range g.extra {
+		if x > 0 && g.bal[i] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type op struct {
@@ -286,7 +304,9 @@ func (s *Store) background() {
 	}
 	now := s.last + time.Since(s.lastWall).Microseconds()
 	for _, st := range s.sets {
-		if st.g != nil && now >= st.g.exp {
+		if g := st.g; g != nil && (now >= g.exp || now >= g.lapse-s.life/2 && now-g.drawn >= s.life/4 && g.holdsExtra()) {
+			// A bucket's room comes back only before the grant lapses in Redis: an
+			// instance that has stopped drawing on it gives it back a few ticks early.
 			s.returnGrantLocked(st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
@@ -411,9 +431,9 @@ func (s *Store) openLocked(st *set, g *grant, win []int64, req reserveRequest, n
 	return t.id
 }
 
-// Reserve implements quota.Store. A Sliding limit set is admitted from this instance's
-// grant when it covers the cost; otherwise, and for sets with TokenBucket or ClockWindow
-// limits always, it takes one round trip to Redis.
+// Reserve implements quota.Store. A reservation is admitted from this instance's grant
+// when it covers the cost; otherwise it takes one round trip to Redis. (A TokenBucket
+// limit grants beyond the need only to an instance of a fleet.)
 func (s *Store) Reserve(ctx context.Context, now time.Time, limits []quota.Limit, maxInFlight int, cost quota.Cost, ttl time.Duration) (uint64, time.Time, int, error) {
 	adm, err := s.reserve(ctx, reserveRequest{Now: now, Limits: limits, MaxInFlight: maxInFlight, Cost: cost, TTL: ttl})
 	return adm.Ticket, adm.RetryAt, adm.Blocked, err
@@ -465,6 +485,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			for i, l := range st.limits {
 				g.bal[i] -= costs.Get(req.Cost, l.Dimension)
 			}
+			g.drawn = now
 			return admission{Ticket: s.openLocked(st, g, g.idx, req, now)}, nil
 		}
 	}
@@ -477,11 +498,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	for i, l := range st.limits {
 		need[i] = costs.Get(req.Cost, l.Dimension)
 		want[i] = need[i]
-		if st.sliding {
-			// A few seconds of demand: what was asked for over the last two grant
-			// lifetimes covers the next one.
-			want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
-		}
+		// A few seconds of demand: what was asked for over the last two grant lifetimes
+		// covers the next one.
+		want[i] = max(need[i], (st.dem[i]+st.prevDem[i])/2)
 	}
 	var res *result
 	for range 3 {
@@ -521,14 +540,25 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		st.granted[i] += res.granted[i]
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
-	var g *grant
-	if st.sliding {
-		g = &grant{exp: res.now + s.life, idx: win, bal: make([]int64, n)}
-		for i, l := range st.limits {
-			g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
+	g := &grant{exp: res.now + s.life, lapse: res.now + s.life, drawn: res.now, idx: win, bal: make([]int64, n)}
+	for i, l := range st.limits {
+		g.bal[i] = res.granted[i] - costs.Get(req.Cost, l.Dimension)
+		switch l.Meter {
+		case quota.ClockWindow:
+			// Room in a clock window is drawn on only in that window, and not in the
+			// guard at its end.
+			per := perMicros(l)
+			g.exp = min(g.exp, (win[i]+1)*per-per/subWindows)
+		case quota.TokenBucket:
+			if g.extra == nil {
+				g.extra = make([]int64, n)
+			}
+			if g.bal[i] > 0 {
+				g.extra[i] = res.granted[i]
+			}
 		}
-		st.g = g
 	}
+	st.g = g
 	return admission{Ticket: s.openLocked(st, g, win, req, now)}, nil
 }
 
@@ -573,16 +603,27 @@ func (s *Store) returnGrantLocked(st *set) {
 	}
 	st.g = nil
 	for i, b := range g.bal {
-		if b > 0 {
+		if b <= 0 {
+			continue
+		}
+		switch st.limits[i].Meter {
+		case quota.Sliding:
 			st.pendOp(op{limit: i + 1, kind: 1, a: g.idx[i], b: b})
 			st.addOwn(i, g.idx[i], -b, s.last)
+		case quota.ClockWindow:
+			// Back to the window it was counted in, if that window still runs.
+			st.pendOp(op{limit: i + 1, kind: 7, a: g.idx[i], b: -b})
+		case quota.TokenBucket:
+			// Back to the bucket, if the grant has not lapsed there.
+			st.pendOp(op{limit: i + 1, kind: 8, a: g.lapse, b: b})
 		}
 	}
 }
 
-// Settle implements quota.Store. A Sliding set's refund goes back to the grant while it
-// lasts, and its excess is drawn from it while it has room; the rest is sent to Redis in
-// the next batch. A set with TokenBucket or ClockWindow limits settles in one round trip.
+// Settle implements quota.Store. A refund goes back to the grant while it lasts (for a
+// ClockWindow limit, while it is in the window the call ends in), and an excess is drawn
+// from it while it has room; the rest is sent to Redis in the next batch, or, for a
+// TokenBucket limit, at once.
 func (s *Store) Settle(ctx context.Context, now time.Time, limits []quota.Limit, ticket uint64, actual quota.Cost) (bool, error) {
 	return s.settle(ctx, settleRequest{Now: now, Limits: limits, Ticket: ticket, Actual: actual})
 }
@@ -630,6 +671,7 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 		return t.fbm.Settle(ctx, req.Now, s.scaledLocked(st), t.fb, req.Actual)
 	}
 	live := t.g != nil && t.g == st.g && now < t.g.exp
+	flush := false
 	for i, l := range st.limits {
 		reserved, actual := costs.Get(t.cost, l.Dimension), costs.Get(req.Actual, l.Dimension)
 		d := actual - reserved
@@ -649,23 +691,70 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 				st.addOwn(i, idx, d, now)
 			}
 		case quota.TokenBucket:
+			// A refund goes back to the grant up to what it held beyond its need, an
+			// excess is drawn from it; the rest is sent at once, as a bucket's refund
+			// must reach it when the provider's does (see the package documentation).
+			if g := st.g; g != nil && now < g.exp && g.extra != nil {
+				if d < 0 {
+					take := min(-d, g.extra[i]-g.bal[i])
+					g.bal[i] += take
+					d += take
+				} else if d > 0 {
+					take := min(d, g.bal[i])
+					g.bal[i] -= take
+					d -= take
+				}
+			}
 			if d < 0 {
 				st.pend = append(st.pend, op{limit: i + 1, kind: 3, b: -d})
+				flush = true
 			} else if d > 0 {
 				st.pend = append(st.pend, op{limit: i + 1, kind: 4, b: d})
+				flush = true
 			}
 		case quota.ClockWindow:
-			st.pend = append(st.pend, op{limit: i + 1, kind: 5, a: t.win[i], b: reserved, c: actual})
+			s.settleClockLocked(st, t, i, now, reserved, actual)
 		}
 	}
-	if !st.sliding {
-		// At once, and with this reservation still open when a window's carry is
-		// counted. On failure the batch stays queued and is sent again later.
+	if flush {
+		// On failure the batch stays queued and is sent again later.
 		_ = s.flushLocked(ctx, st)
 	}
 	heap.Remove(&s.byExpiry, t.hi)
 	delete(s.tickets, t.id)
 	return true, nil
+}
+
+// settleClockLocked settles limit i, a ClockWindow, of ticket t: the change to the count
+// of the window the call ends in, e. A call that ends in the window it was charged in
+// replaces its reservation by its actual cost there; one charged earlier adds its excess
+// to e, and, if this instance carried the reservation into e, takes it out. A refund
+// goes back to the grant while it is in e; an excess is drawn from the grant while it
+// has room; the rest is queued for e, and is dropped if e has ended when Redis gets it.
+func (s *Store) settleClockLocked(st *set, t *ticket, i int, now, reserved, actual int64) {
+	e := now / perMicros(st.limits[i])
+	d := actual - reserved
+	switch {
+	case t.win[i] == e:
+	case st.carried[i] >= e:
+		d = max(d, 0) - reserved
+	default:
+		d = max(d, 0)
+	}
+	if g := st.g; g != nil && now < g.exp && g.idx[i] == e {
+		switch {
+		case d < 0:
+			g.bal[i] -= d
+			d = 0
+		case d > 0:
+			take := min(d, g.bal[i])
+			g.bal[i] -= take
+			d -= take
+		}
+	}
+	if d != 0 {
+		st.pendOp(op{limit: i + 1, kind: 7, a: e, b: d})
+	}
 }
 
 // flushLocked sends the set's pending settlements.
@@ -714,7 +803,7 @@ func (s *Store) Usage(ctx context.Context, now time.Time, limits []quota.Limit, 
 	at := s.timeAt(n)
 	for i, w := range res.windows {
 		held := int64(0)
-		if g := st.g; g != nil {
+		if g := st.g; g != nil && (limits[i].Meter != quota.ClockWindow || g.idx[i] == n/perMicros(limits[i])) {
 			held = g.bal[i]
 		}
 		used[i] = w.used - held
