@@ -22,30 +22,7 @@ func TestClockGrantsAdmitLocally(t *testing.T) {
 		{Dimension: quota.Tokens, Amount: 1_000_000, Per: time.Minute, Meter: quota.ClockWindow},
 		{Dimension: quota.Requests, Amount: 100_000, Per: time.Minute},
 	}
-	now := quotatest.T0.Add(10 * time.Second) // 4000 calls 5ms apart stay in one clock minute
-	const calls = 4000
-	for i := 0; i < calls; i++ {
-		now = now.Add(5 * time.Millisecond) // 200 calls a second
-		adm := reserve(t, s, now, limits, quota.Cost{Requests: 1, Tokens: 100})
-		if !adm.OK {
-			t.Fatalf("call %d refused: %+v", i, adm)
-		}
-		if ok, err := s.Settle(bg, now, limits, adm.Ticket, quota.Cost{Requests: 1, Tokens: 60}); err != nil || !ok {
-			t.Fatalf("settle: %v %v", ok, err)
-		}
-	}
-	trips := s.Status().RoundTrips
-	t.Logf("%d round trips for %d calls (%.4f per call)", trips, calls, float64(trips)/calls)
-	if r := float64(trips) / calls; r > 0.1 {
-		t.Errorf("%d round trips for %d calls (%.3f per call), want at most 0.1", trips, calls, r)
-	}
-	used, _, _, err := s.Usage(bg, now, limits, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := int64(calls * 60); used[0] != want {
-		t.Errorf("the clock window's tokens = %d, want %d (every call settled at 60)", used[0], want)
-	}
+	admitsLocally(t, s, limits, quotatest.T0.Add(10*time.Second)) // 20 s of calls stay in one clock minute
 }
 
 // Three instances on one Redis saturate a ClockWindow limit, driven on one clock with
