@@ -126,3 +126,58 @@ func testClockOutage(t *testing.T, stop, resume func(*redistest.Server)) {
 		t.Errorf("window %d, after Redis returned, holds %d admissions, want at least %d", last, used[last], amount*9/10)
 	}
 }
+
+// An instance last answered by Redis in an earlier window than the one it finds Redis
+// gone in has no part of the windows that follow: its charges there are not the window
+// Redis went away in, where the others' parts were counted. D takes half the limit in one
+// window and is idle in the next, in which A is granted room and Redis stops: D admits
+// nothing until Redis returns; A admits in that window what it held there, and in the
+// next as much again.
+func TestClockOutageNoShareFromAnEarlierWindow(t *testing.T) {
+	srv := redistest.Start(t)
+	mk := func() *redisquota.Store {
+		c, err := redisquota.Dial(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return newStore(t, srv, redisquota.Options{Client: c, Scope: "clockearlier", Timeout: 50 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)})
+	}
+	a, d := mk(), mk()
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 100, Per: 10 * time.Second, Meter: quota.ClockWindow}}
+	one := quota.Cost{Requests: 1}
+	calls := func(s *redisquota.Store, from time.Time, n int) int {
+		ok := 0
+		for i := 0; i < n; i++ {
+			at := from.Add(time.Duration(i) * time.Millisecond)
+			if adm := reserve(t, s, at, limits, one); adm.OK {
+				if done, err := s.Settle(bg, at, limits, adm.Ticket, one); err != nil || !done {
+					t.Fatalf("settle: %v %v", done, err)
+				}
+				ok++
+			}
+		}
+		return ok
+	}
+	if got := calls(d, quotatest.T0.Add(time.Second), 50); got != 50 {
+		t.Fatalf("d admitted %d of 50 in window 0", got)
+	}
+	if got := calls(a, quotatest.T0.Add(12*time.Second), 30); got != 30 {
+		t.Fatalf("a admitted %d of 30 in window 1", got)
+	}
+	srv.Stop()
+	if got := calls(d, quotatest.T0.Add(13*time.Second), 20); got != 0 {
+		t.Errorf("d admitted %d in the window Redis went away in, holding nothing there", got)
+	}
+	if !d.Status().Degraded {
+		t.Fatal("d not degraded with Redis stopped")
+	}
+	held := 30 + calls(a, quotatest.T0.Add(13*time.Second), 100) // the rest of its grant
+	if got := calls(d, quotatest.T0.Add(25*time.Second), 20); got != 0 {
+		t.Errorf("d admitted %d in the next window, on its part of an earlier one", got)
+	}
+	if got := calls(a, quotatest.T0.Add(25*time.Second), 100); got != held {
+		t.Errorf("a admitted %d in the next window, want the %d it held in the window Redis went away in", got, held)
+	}
+}
