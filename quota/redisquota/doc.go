@@ -187,8 +187,10 @@
 // admits only as its grant's unused room and refunds come back to it. In each later
 // window it admits up to C again (the same part of Amount, if Amount changed), but only
 // if Redis last answered for the set in k too, and f is before k's guard at its end;
-// otherwise nothing until Redis is back. It admits in no window's guards, and charges each
-// call to its window, sent when Redis returns (dropped if that window has ended); the
+// otherwise nothing until Redis is back. Its calls still open from an earlier window
+// count in each later one, as a round trip would carry them. It admits in no window's
+// guards, and charges each call to its window, sent when Redis returns (dropped if that
+// window has ended); the
 // epoch and the hangover are as for Sliding limits, and an instance that finds Redis lost
 // the state charges again what it holds in the current window.
 //

@@ -212,6 +212,26 @@ func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admissi
 	}
 	breaker := s.timeAt(now).Add(time.Until(s.retryAt)) // Redis may be back by then
 	for i, l := range st.limits {
+		if l.Meter != quota.ClockWindow {
+			continue
+		}
+		if cur := now / perMicros(l); cur > st.carried[i] {
+			// Calls charged in an earlier window and still open count in this one too,
+			// as a round trip would carry them: within this window's own room.
+			var carry int64
+			for _, t := range s.tickets {
+				if t.set == st && t.fb == 0 && t.win[i] < cur {
+					carry += costs.Get(t.cost, l.Dimension)
+				}
+			}
+			st.carried[i] = cur
+			if carry > 0 {
+				st.addOwn(i, cur, carry, now)
+				st.pendOp(op{limit: i + 1, kind: 7, a: cur, b: carry})
+			}
+		}
+	}
+	for i, l := range st.limits {
 		if l.Meter != quota.ClockWindow || need[i] == 0 {
 			continue
 		}
