@@ -46,6 +46,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		high, low = s.opts.Backlog()
 	}
 	n := len(st.limits)
+	carries := make([]int64, n)
 	args := make([]any, 0, 9+8*n+1+5*len(st.batch))
 	args = append(args, s.id, now, st.bseq, mode, s.life, high, low, n)
 	for i, l := range st.limits {
@@ -66,6 +67,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 				}
 			}
 		}
+		carries[i] = carry
 		args = append(args, int(l.Meter), l.Amount, perMicros(l), width(l), nd, wt, cwin, carry)
 	}
 	args = append(args, len(st.batch))
@@ -73,7 +75,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		args = append(args, o.limit, o.kind, o.a, o.b, o.c)
 	}
 	expect, hang := "-", int64(0)
-	if st.sliding {
+	if st.exact {
 		expect = st.epoch
 		switch {
 		case s.down:
@@ -103,10 +105,14 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		return nil, err
 	}
 	if res.code == 0 {
+		st.okAt = res.now
 		for i, l := range st.limits {
 			if l.Meter == quota.ClockWindow {
 				if cur := now / perMicros(l); cur > st.carried[i] {
 					st.carried[i] = cur
+					if res.now/perMicros(l) == cur {
+						st.addOwn(i, cur, carries[i], res.now) // Redis counted the carry in cur
+					}
 				}
 			}
 		}
@@ -128,7 +134,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	if res.now > s.last {
 		s.last, s.lastWall = res.now, time.Now()
 	}
-	if res.code == 0 && st.sliding && !st.capped {
+	if res.code == 0 && st.exact && !st.capped {
 		st.noteUsed(res)
 	}
 	if err := s.noteStateLocked(st, res); err != nil {

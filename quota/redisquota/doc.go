@@ -137,7 +137,8 @@
 // Each round trip has a tight timeout (Options.Timeout, 200ms); a failure opens a
 // breaker that lets no call wait on Redis until a backoff (doubling up to a grant
 // lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then,
-// for a set of Sliding limits, only within its own room. It keeps what it has charged to
+// for a set of Sliding and ClockWindow limits, only within its own room (for clock
+// windows, see below). It keeps what it has charged to
 // each shared window by sub-window (its grants, less what it gave back, and its excess
 // charges); from the moment it finds Redis gone, its own charges that count in the window
 // stay within what they were then, C. It admits again only as much as leaves the window
@@ -179,13 +180,44 @@
 // counted then plus that fits its Amount, it cannot be exceeded, and the instance is not
 // held to its own room in it.
 //
+// A ClockWindow limit's own room is kept by clock window: the instance's charges in each
+// window — its grants less the room it gave back, its carries and its settlements there,
+// and what it admitted on its own. When it finds Redis gone (or finds Redis lost the
+// set's state), at f in window k, its room in k is what it held in k then, C: there it
+// admits only as its grant's unused room and refunds come back to it. In each later
+// window it admits up to C again (the same part of Amount, if Amount changed), but only
+// if Redis last answered for the set in k too, and f is before k's guard at its end;
+// otherwise nothing until Redis is back. Its calls still open from an earlier window
+// count in each later one, as a round trip would carry them. It admits in no window's
+// guards, and charges each call to its window, sent when Redis returns (dropped if that
+// window has ended); the
+// epoch and the hangover are as for Sliding limits, and an instance that finds Redis lost
+// the state charges again what it holds in the current window.
+//
+// Why the fleet still stays within every clock window. Let z be when Redis stopped, in
+// window k_z. The instances' charges in k_z were all counted by Redis, together at most
+// Amount (excess charges aside), and an instance's C is at most its part: what it holds
+// in k beyond what Redis counted from it is excess charges not yet sent, and room it gave
+// back or was refunded only lowers it. An instance that keeps a share was last answered before z and found Redis gone
+// after, both in one window: k_z, the same for all of them — the guard covers the
+// millisecond by which instances' clocks may differ on where a window ends. So their C
+// add up to at most Amount, and the others have no share. In k_z every call is admitted
+// within its instance's C (a grant's calls are charged where it was); in a later window
+// during the outage the instances admit at most their C, at most Amount in all. When
+// Redis returns (or is found to have lost the state) in window w, each cut-off instance
+// sends what it admitted in w (or all it holds in w); during the hangover each admits in
+// w within its own room, through grants Redis counts too; after it Redis counts all the
+// fleet admitted in w, and the argument for grants holds again. The cost: an instance
+// granted nothing in k_z, or that found Redis gone in another window than it last heard
+// from it, admits nothing until Redis returns, and a share is of k_z's demand.
+//
 // What the argument leaves out: an instance that starts, or first uses a limit set, in
 // the moment between Redis returning empty and the first instance finding out; and, when
 // Redis kept its state, an instance that noticed nothing (nothing of its own counted in
 // the window) and is granted room in the lifetime after Redis returns, before the
-// instances that were cut off have sent what they admitted. A set with a
-// TokenBucket or ClockWindow limit falls back instead to its last share of each limit —
-// what it was granted over its last window, as a part of Amount, frozen while Redis is
-// away — which keeps the fleet about within the quota, and charges what it admitted to
-// the shared windows when Redis returns.
+// instances that were cut off have sent what they admitted. A set with a TokenBucket
+// limit falls back instead to its last share of each limit — what it was granted over
+// its last window, as a part of Amount, frozen while Redis is away — which keeps the
+// fleet about within the quota, and charges what it admitted to the shared windows when
+// Redis returns.
 package redisquota

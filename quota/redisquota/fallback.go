@@ -28,7 +28,7 @@ func (s *Store) failLocked(err error) {
 		s.log.Warn("redisquota: Redis unreachable; admitting from the current grant until it expires, then at this instance's last share of each limit",
 			"scope", s.tag, "error", err)
 		for _, st := range s.sets {
-			if st.sliding {
+			if st.exact {
 				s.capLocked(st, s.last, true)
 			} else {
 				s.seedFallbackLocked(st)
@@ -62,7 +62,7 @@ func (s *Store) recoverLocked() {
 	fb := s.fallback
 	s.fallback = nil
 	for _, st := range s.sets {
-		if st.sliding {
+		if st.exact {
 			continue
 		}
 		usage, _, _, err := fb.Usage(context.Background(), s.timeAt(s.last), s.scaledLocked(st), nil)
@@ -166,7 +166,7 @@ func spanMicros(l quota.Limit) int64 {
 // that covers it: a Sliding set within its own room, any other at this instance's last
 // share of each limit; never more.
 func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admission, error) {
-	if st.sliding {
+	if st.exact {
 		return s.reserveOwnLocked(st, now, req), nil
 	}
 	if s.fallback == nil {
@@ -199,9 +199,11 @@ func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admissi
 	return admission{Ticket: t.id}, nil
 }
 
-// reserveOwnLocked admits req for a Sliding set within this instance's own room, charging
-// it like a grant, at the sub-window a lifetime ahead: it counts until a lifetime after a
-// window has passed, as a grant's calls do.
+// reserveOwnLocked admits req for a set without a TokenBucket limit within this
+// instance's own room. It charges a Sliding limit like a grant, at the sub-window a
+// lifetime ahead: it counts until a lifetime after a window has passed, as a grant's
+// calls do. It charges a ClockWindow limit to the current window, and, as a grant is,
+// is not admitted in its guards, where the instances' clocks may disagree on the window.
 func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admission {
 	s.capLocked(st, now, true) // a set first used while Redis is away holds no room
 	need := make([]int64, len(st.limits))
@@ -209,6 +211,47 @@ func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admissi
 		need[i] = costs.Get(req.Cost, l.Dimension)
 	}
 	breaker := s.timeAt(now).Add(time.Until(s.retryAt)) // Redis may be back by then
+	for i, l := range st.limits {
+		if l.Meter != quota.ClockWindow {
+			continue
+		}
+		if cur := now / perMicros(l); cur > st.carried[i] {
+			// Calls charged in an earlier window and still open count in this one too,
+			// as a round trip would carry them: within this window's own room.
+			var carry int64
+			for _, t := range s.tickets {
+				if t.set == st && t.fb == 0 && t.win[i] < cur {
+					carry += costs.Get(t.cost, l.Dimension)
+				}
+			}
+			st.carried[i] = cur
+			if carry > 0 {
+				st.addOwn(i, cur, carry, now)
+				st.pendOp(op{limit: i + 1, kind: 7, a: cur, b: carry})
+			}
+		}
+	}
+	for i, l := range st.limits {
+		if l.Meter != quota.ClockWindow || need[i] == 0 {
+			continue
+		}
+		per := perMicros(l)
+		g, start := per/subWindows, now/per*per
+		at := int64(-1)
+		switch pos := now - start; {
+		case pos < g:
+			at = start + g
+		case pos >= per-g:
+			at = start + per + g
+		}
+		if at >= 0 {
+			retry := s.timeAt(at)
+			if breaker.Before(retry) {
+				retry = breaker
+			}
+			return admission{Blocked: i, RetryAt: retry}
+		}
+	}
 	if ok, blocked, at := s.roomLocked(st, now, need, nil); !ok {
 		retry := breaker
 		if at >= 0 && s.timeAt(at).Before(retry) {
@@ -218,10 +261,14 @@ func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admissi
 	}
 	win := make([]int64, len(st.limits))
 	for i, l := range st.limits {
+		kind := 6
 		win[i] = (now + s.life) / width(l)
+		if l.Meter == quota.ClockWindow {
+			kind, win[i] = 7, now/perMicros(l)
+		}
 		if need[i] > 0 {
 			st.addOwn(i, win[i], need[i], now)
-			st.pendOp(op{limit: i + 1, kind: 6, a: win[i], b: need[i]})
+			st.pendOp(op{limit: i + 1, kind: kind, a: win[i], b: need[i]})
 		}
 	}
 	return admission{Ticket: s.openLocked(st, nil, win, req, now)}

@@ -2,18 +2,26 @@ package redisquota
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/quota"
 )
 
-// An instance of a Sliding set keeps, per limit, what it has charged to the shared window
-// by sub-window (own): the grants at the sub-window they were charged to, less what it
-// gave back, and its excess charges. While Redis is unreachable, and until the fleet has
-// had time to recover from it, the instance admits only within its own room: in every
-// limit its own charges that still count in the window stay within what they were when
-// it was capped (capAmt), so it admits again only as much as leaves the window of its
-// own. Redis counted all the instances' charges together within Amount, so their own
-// rooms add up to at most Amount. The package documentation gives the argument.
+// An instance of a set without a TokenBucket limit keeps, per limit, what it has charged
+// to the shared window (own): for a Sliding limit by sub-window — the grants at the
+// sub-window they were charged to, less what it gave back, and its excess charges — and
+// for a ClockWindow limit by window — its grants, carries and settlements there. While
+// Redis is unreachable, and until the fleet has had time to recover from it, the
+// instance admits only within its own room: in every Sliding limit its own charges that
+// still count in the window stay within what they were when it was capped (capAmt), so
+// it admits again only as much as leaves the window of its own; in a ClockWindow limit
+// its charges in the window it was capped in stay within what they were then, and in
+// each later window within the same part of that window's Amount, if Redis answered it
+// last in the window it found Redis gone in (else nothing). Redis counted all the
+// instances' charges together within Amount, so their own rooms add up to at most
+// Amount. The package documentation gives the argument.
 
 // errStateChanged is callLocked's answer when Redis replied but neither applied nor
 // granted anything: the set's state was lost, or the fleet is recovering from an
@@ -52,7 +60,11 @@ func (st *set) addOwn(i int, idx, v, now int64) {
 
 // ownIn returns this instance's charges of limit i that count in the window at now (µs).
 func (st *set) ownIn(i int, now int64) int64 {
-	low := now/width(st.limits[i]) - subWindows
+	l := st.limits[i]
+	low := now/width(l) - subWindows
+	if l.Meter == quota.ClockWindow {
+		low = now / perMicros(l)
+	}
 	var sum int64
 	for idx, v := range st.own[i] {
 		if idx < low {
@@ -92,17 +104,33 @@ func (st *set) pendOp(o op) {
 	st.pend = append(st.pend, o)
 }
 
-// capLocked holds a Sliding set to its own room from now (µs): what its charges that
-// count now add up to, per limit. A set already capped keeps its room. outage says the
-// instance itself lived through the outage (it lost Redis, or found Redis had lost the
-// set's state), so that what Redis counted at its last reply before is a bound.
+// capLocked holds a set to its own room from now (µs): what its charges that count now
+// add up to, per limit. A set already capped keeps its room. outage says the instance
+// itself lived through the outage (it lost Redis, or found Redis had lost the set's
+// state), so that what Redis counted at its last reply before is a bound.
+//
+// A ClockWindow limit's room is reckoned from the window the instance is in now, by its
+// clock since the last reply (not the last caller's time: the set may be idle). Its
+// share of later windows is what it holds in this one, if Redis last answered for the
+// set in this window too, out of the guard at its end: then Redis went away in this
+// window, the same for every instance that keeps a share, and counted their charges in
+// it together within Amount.
 func (s *Store) capLocked(st *set, now int64, outage bool) {
 	if st.own == nil || st.capped {
 		return
 	}
-	st.capAmt = make([]int64, len(st.limits))
-	for i := range st.limits {
-		st.capAmt[i] = st.ownIn(i, now)
+	n := len(st.limits)
+	st.capAmt, st.capWin, st.capAmount, st.capShare = make([]int64, n), make([]int64, n), make([]int64, n), make([]bool, n)
+	f := max(s.clockLocked(), now)
+	for i, l := range st.limits {
+		if l.Meter != quota.ClockWindow {
+			st.capAmt[i] = st.ownIn(i, now)
+			continue
+		}
+		per := perMicros(l)
+		k := f / per
+		st.capAmt[i], st.capWin[i], st.capAmount[i] = st.ownIn(i, f), k, l.Amount
+		st.capShare[i] = outage && st.okAt > 0 && st.okAt/per == k && f < (k+1)*per-per/subWindows
 	}
 	st.capped, st.capFrom = true, 0
 	if outage {
@@ -137,14 +165,20 @@ func (st *set) noteUsed(res *result) {
 // admitted at most 2·k.Amount·(⌊elapsed/k.Per⌋+1) (once for the grants Redis made before
 // it stopped, once for what was admitted since), and the calls in any window of j are
 // at most what j counted then plus that.
+//
+// Only Sliding limits bound and are bounded so: a clock window admits up to twice its
+// Amount in an interval of its Per, across a boundary.
 func (st *set) bounded(j int, now int64) bool {
 	if st.capFrom == 0 || st.lastUsed == nil {
 		return false
 	}
 	lj := st.limits[j]
+	if lj.Meter != quota.Sliding {
+		return false
+	}
 	el := max(now-st.capFrom, 0)
 	for k, lk := range st.limits {
-		if k == j || lk.Dimension != lj.Dimension || perMicros(lk) >= perMicros(lj) {
+		if k == j || lk.Meter != quota.Sliding || lk.Dimension != lj.Dimension || perMicros(lk) >= perMicros(lj) {
 			continue
 		}
 		if st.lastUsed[j]+2*lk.Amount*(el/perMicros(lk)+1) <= lj.Amount {
@@ -162,6 +196,26 @@ func (s *Store) roomLocked(st *set, now int64, need, want []int64) (ok bool, blo
 	ok, at = true, 0
 	for i, l := range st.limits {
 		if st.bounded(i, now) {
+			continue
+		}
+		if l.Meter == quota.ClockWindow {
+			per := perMicros(l)
+			cur := now / per
+			room := st.capIn(i, cur) - st.ownIn(i, now)
+			if need[i] <= room {
+				if want != nil {
+					want[i] = min(want[i], room)
+				}
+				continue
+			}
+			free := int64(-1) // nothing of its own leaves a clock window: the next one
+			if need[i] <= st.capIn(i, cur+1) {
+				free = (cur+1)*per + per/subWindows
+			}
+			if ok || (at >= 0 && (free < 0 || free > at)) {
+				blocked, at = i, free
+			}
+			ok = false
 			continue
 		}
 		used := st.ownIn(i, now)
@@ -195,13 +249,34 @@ func (s *Store) roomLocked(st *set, now int64, need, want []int64) (ok bool, blo
 	return ok, blocked, at
 }
 
+// capIn is the own room of ClockWindow limit i of a capped set in window w.
+func (st *set) capIn(i int, w int64) int64 {
+	switch {
+	case w == st.capWin[i]:
+		return st.capAmt[i]
+	case w < st.capWin[i] || !st.capShare[i] || st.capAmount[i] <= 0:
+		return 0
+	case st.limits[i].Amount == st.capAmount[i]:
+		return st.capAmt[i]
+	}
+	// The Amount changed: the same part of the new one.
+	return int64(math.Floor(float64(st.capAmt[i]) * float64(st.limits[i].Amount) / float64(st.capAmount[i])))
+}
+
 // rebuildLocked queues, for a Redis that lost the set's state, every charge of this
-// instance that still counts, at the sub-window it was charged to; the batch in flight
-// and the queued settlements are in them already.
+// instance that still counts, at the sub-window (or the clock window) it was charged to;
+// the batch in flight and the queued settlements are in them already.
 func (s *Store) rebuildLocked(st *set) {
 	st.batch, st.bseq, st.pend = nil, 0, nil
 	clear(st.pendAt)
 	for i, l := range st.limits {
+		if l.Meter == quota.ClockWindow {
+			cur := s.last / perMicros(l)
+			if v := st.own[i][cur]; v > 0 {
+				st.pendOp(op{limit: i + 1, kind: 7, a: cur, b: v})
+			}
+			continue
+		}
 		low := s.last/width(l) - subWindows
 		idxs := make([]int64, 0, len(st.own[i]))
 		for idx := range st.own[i] {
@@ -220,7 +295,7 @@ func (s *Store) rebuildLocked(st *set) {
 // the state: charge again what this instance holds, and keep to its own room), or a
 // recovery under way in the fleet (keep to its own room until it ends).
 func (s *Store) noteStateLocked(st *set, res *result) error {
-	if !st.sliding {
+	if !st.exact {
 		return nil
 	}
 	switch res.code {

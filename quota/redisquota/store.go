@@ -93,7 +93,7 @@ var _ quota.Store = (*Store)(nil)
 type set struct {
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
-	sliding bool // every limit is Sliding: the set keeps its own room for outages (own.go)
+	exact   bool // no TokenBucket limit: the set keeps its own room for outages (own.go)
 	g       *grant
 	seq     uint64
 	pend    []op   // settlements not yet sent
@@ -113,15 +113,23 @@ type set struct {
 	seedAt  int64            // when
 	pendAt  map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
 
-	// Sliding sets only (see own.go): own holds, per limit, what this instance has
-	// charged to the shared window by sub-window, sent or not; epoch names the shared
-	// state it was charged to. While capped, the instance admits only within its own
-	// room: what it held in each window when it was capped (capAmt), until capUntil.
-	own      []map[int64]int64
-	epoch    string
-	capped   bool
-	capUntil int64
-	capAmt   []int64
+	// Sets without a TokenBucket limit only (see own.go): own holds, per limit, what this
+	// instance has charged to the shared window, sent or not, by sub-window (Sliding) or
+	// by window (ClockWindow); epoch names the shared state it was charged to. While
+	// capped, the instance admits only within its own room: what it held in each window
+	// when it was capped (capAmt), until capUntil. For a ClockWindow limit capAmt is what
+	// it held in window capWin; in later windows it is its share of them, capAmt of
+	// capAmount (the Amount then), if capShare, else nothing.
+	own       []map[int64]int64
+	epoch     string
+	capped    bool
+	capUntil  int64
+	capAmt    []int64
+	capWin    []int64
+	capAmount []int64
+	capShare  []bool
+	// okAt is when (µs) Redis last answered for the set with its state as known.
+	okAt int64
 	// lastUsed is each window's sum at the last reply before the set was capped, at
 	// lastAt (µs); capFrom is lastAt when the set was capped for an outage it lived
 	// through, 0 otherwise (see bounded).
@@ -371,17 +379,17 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	st := s.sets[name]
 	if st == nil {
 		n := len(limits)
-		st = &set{sliding: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+		st = &set{exact: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
 			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
 			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
-			if l.Meter != quota.Sliding {
-				st.sliding = false
+			if l.Meter == quota.TokenBucket {
+				st.exact = false
 			}
 			st.carried[i] = -1
 		}
-		if st.sliding {
+		if st.exact {
 			st.own = make([]map[int64]int64, n)
 			for i := range st.own {
 				st.own[i] = map[int64]int64{}
@@ -613,6 +621,7 @@ func (s *Store) returnGrantLocked(st *set) {
 		case quota.ClockWindow:
 			// Back to the window it was counted in, if that window still runs.
 			st.pendOp(op{limit: i + 1, kind: 7, a: g.idx[i], b: -b})
+			st.addOwn(i, g.idx[i], -b, s.last)
 		case quota.TokenBucket:
 			// Back to the bucket, if the grant has not lapsed there.
 			st.pendOp(op{limit: i + 1, kind: 8, a: g.lapse, b: b})
@@ -754,6 +763,7 @@ func (s *Store) settleClockLocked(st *set, t *ticket, i int, now, reserved, actu
 	}
 	if d != 0 {
 		st.pendOp(op{limit: i + 1, kind: 7, a: e, b: d})
+		st.addOwn(i, e, d, now)
 	}
 }
 
