@@ -25,7 +25,7 @@ func (s *Store) failLocked(err error) {
 	if !s.down {
 		s.down, s.downSince = true, time.Now()
 		s.backoff = 50 * time.Millisecond
-		s.log.Warn("redisquota: Redis unreachable; admitting from the current grant until it expires, then at this instance's last share of each limit",
+		s.log.Warn("redisquota: Redis unreachable; admitting from the current grant until it expires, then only within this instance's own part of each limit, never the whole limit",
 			"scope", s.tag, "error", err)
 		for _, st := range s.sets {
 			if st.exact {

@@ -272,7 +272,8 @@ func (s *Store) Close() error {
 // Status reports whether the Store reaches Redis.
 type Status struct {
 	// Degraded is true while Redis is unreachable: the Store admits from its last grant
-	// until it expires, then at its last share of each limit.
+	// until it expires, then only within its own part of each limit (see the package
+	// documentation), never the whole limit.
 	Degraded bool
 	// Since is when Redis became unreachable; Reason is the last error.
 	Since  time.Time
