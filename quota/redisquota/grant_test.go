@@ -40,6 +40,16 @@ func reserve(t *testing.T, s quota.Store, now time.Time, limits []quota.Limit, c
 	return admission{OK: tk != 0, Ticket: tk, RetryAt: at, Blocked: b}
 }
 
+// storesOn returns n Stores on srv with options o, as n instances sharing one quota.
+func storesOn(t *testing.T, srv *redistest.Server, n int, o redisquota.Options) []*redisquota.Store {
+	t.Helper()
+	fleet := make([]*redisquota.Store, n)
+	for i := range fleet {
+		fleet[i] = newStore(t, srv, o)
+	}
+	return fleet
+}
+
 // At a steady load one instance admits from grants: fewer than one round trip to Redis
 // per ten admitted calls.
 func TestGrantsAdmitLocally(t *testing.T) {
@@ -87,10 +97,7 @@ func admitsLocally(t *testing.T, s *redisquota.Store, limits []quota.Limit, star
 func TestFleetNeverOverAnyWindow(t *testing.T) {
 	srv := redistest.Start(t)
 	const n = 3
-	var fleet [n]*redisquota.Store
-	for i := range fleet {
-		fleet[i] = newStore(t, srv, redisquota.Options{Scope: "fleet"})
-	}
+	fleet := storesOn(t, srv, n, redisquota.Options{Scope: "fleet"})
 	rng := rand.New(rand.NewPCG(7, 8))
 	limits := []quota.Limit{
 		{Dimension: quota.Tokens, Amount: 20000, Per: time.Minute},

@@ -33,10 +33,7 @@ func TestClockGrantsAdmitLocally(t *testing.T) {
 func TestClockFleetNeverOverAnyWindow(t *testing.T) {
 	srv := redistest.Start(t)
 	const n = 3
-	var fleet [n]*redisquota.Store
-	for i := range fleet {
-		fleet[i] = newStore(t, srv, redisquota.Options{Scope: "clockfleet", GrantLifetime: time.Second})
-	}
+	fleet := storesOn(t, srv, n, redisquota.Options{Scope: "clockfleet", GrantLifetime: time.Second})
 	rng := rand.New(rand.NewPCG(9, 10))
 	limits := []quota.Limit{
 		{Dimension: quota.Requests, Amount: 400, Per: 10 * time.Second, Meter: quota.ClockWindow},
@@ -194,10 +191,7 @@ func TestBucketGrantsAdmitLocally(t *testing.T) {
 func TestBucketFleetNeverOverdraws(t *testing.T) {
 	srv := redistest.Start(t)
 	const n = 3
-	var fleet [n]*redisquota.Store
-	for i := range fleet {
-		fleet[i] = newStore(t, srv, redisquota.Options{Scope: "bucketfleet", GrantLifetime: time.Second})
-	}
+	fleet := storesOn(t, srv, n, redisquota.Options{Scope: "bucketfleet", GrantLifetime: time.Second})
 	rng := rand.New(rand.NewPCG(11, 12))
 	limits := []quota.Limit{
 		{Dimension: quota.Requests, Amount: 100, Per: 10 * time.Second, Meter: quota.TokenBucket},
