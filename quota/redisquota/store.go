@@ -143,10 +143,10 @@ type set struct {
 	// grant; the local buckets it admits from while Redis is away and until bUntil,
 	// when the fleet's recovery ends (nil: none); and the recovery end Redis last
 	// reported (rbKnown).
-	gk, gc, gp         []int64
-	fleetK, fleetPrev  []int64
-	lb                 []*localBucket
-	bUntil, rbKnown    int64
+	gk, gc, gp        []int64
+	fleetK, fleetPrev []int64
+	lb                []*localBucket
+	bUntil, rbKnown   int64
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
