@@ -242,7 +242,9 @@
 //
 // When an instance reaches Redis again, or finds it lost the state (a new epoch, as for
 // the other sets), it records a hangover of two lifetimes and two timeouts in Redis, as
-// above: long enough for every other instance to reach Redis too. Until the latest
+// above: long enough for every other instance to reach Redis too (one with local buckets
+// tries Redis at least once a lifetime while it is away, busy or not, so none uses its
+// local buckets past the recovery without having recorded its own). Until the latest
 // recorded end, rb, Redis grants nothing for the set (an instance that asks and did not
 // live through the outage is told to wait), and holds the bucket at min(ℓ, 0), refilling
 // it only from rb; the instances admit from their local buckets meanwhile, and those that

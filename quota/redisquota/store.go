@@ -332,9 +332,11 @@ func (s *Store) background() {
 			s.returnGrantLocked(st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && st.holds(now) {
+		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && (st.holds(now) || s.down && st.lb != nil) {
 			// What this instance holds still counts: find out within about a lifetime
-			// whether Redis lost it (see own.go).
+			// whether Redis lost it (see own.go). An instance with local buckets finds
+			// out within about a lifetime that Redis is back, busy or not, so that it
+			// records its hangover before the fleet's recovery ends (see bucket.go).
 			_, _ = s.callLocked(ctx, st, 1, nil, nil)
 		}
 		if len(st.pend) > 0 || st.bseq != 0 {
