@@ -83,6 +83,14 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		case st.capped:
 			hang = st.capUntil
 		}
+	} else {
+		expect = st.epoch
+		switch {
+		case s.down:
+			hang = s.clockLocked() + s.hangover()
+		case st.bUntil > s.last:
+			hang = st.bUntil
+		}
 	}
 	args = append(args, expect, hang)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -134,6 +142,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	if res.now > s.last {
 		s.last, s.lastWall = res.now, time.Now()
 	}
+	st.rbKnown = res.rb
 	if res.code == 0 && st.exact && !st.capped {
 		st.noteUsed(res)
 	}

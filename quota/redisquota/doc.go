@@ -215,9 +215,49 @@
 // the moment between Redis returning empty and the first instance finding out; and, when
 // Redis kept its state, an instance that noticed nothing (nothing of its own counted in
 // the window) and is granted room in the lifetime after Redis returns, before the
-// instances that were cut off have sent what they admitted. A set with a TokenBucket
-// limit falls back instead to its last share of each limit — what it was granted over
-// its last window, as a part of Amount, frozen while Redis is away — which keeps the
-// fleet about within the quota, and charges what it admitted to the shared windows when
-// Redis returns.
+// instances that were cut off have sent what they admitted.
+//
+// A set with a TokenBucket limit of B per Per (r = B/Per) keeps instead to its own part
+// of each bucket. Redis counts what it grants the fleet by period of length Per on its
+// clock, and tells an instance with every grant what the fleet was granted in the period
+// before the current one; the instance counts its own grants by period. When it finds
+// Redis gone at d, in period k, its share s is its grants in k−1 over the fleet's, if
+// Redis last granted it in k too and d is before k's guard (Per/200) at its end, else 0.
+// Redis stopped at some z with the last grant ≤ z ≤ d, so every instance with a share
+// refers to the same k−1, and the shares add up to at most 1. The instance admits from its
+// grant until it lapses, then from a local bucket of rate s·r and capacity s·B that is
+// empty and starts to fill at d plus a grant lifetime and a timeout, when every grant
+// Redis made has lapsed (the timeout covers the millisecond by which clocks differ).
+//
+// Why the fleet stays within the bucket across an outage. Let P be the provider's bucket,
+// b the grants' unused room and Λ the local buckets' levels summed. Up to z, ℓ + b ≤ P
+// (above) with ℓ ≥ 0, so b ≤ P. From z on, P ≥ b + Λ: a call from a grant takes from b and
+// P alike, a lapse drops b, a call from a local bucket takes from it and P alike, and a
+// refund adds to a local bucket at most what it adds to P, unless P fills; refill raises
+// Λ by at most Σs·r ≤ r, and P by r unless it is full. A local bucket holds anything only
+// once every grant has lapsed (b = 0), and Λ ≤ Σs·B ≤ B, so a full P = B is at least
+// b + Λ. So P never goes below zero — for any interval [a, t] inside the outage the
+// local buckets admit at most Σs·(B + r·(t−a)), and one that begins before it is bounded
+// by the provider's level at z, which the grants' room is part of.
+//
+// When an instance reaches Redis again, or finds it lost the state (a new epoch, as for
+// the other sets), it records a hangover of two lifetimes and two timeouts in Redis, as
+// above: long enough for every other instance to reach Redis too (one with local buckets
+// tries Redis at least once a lifetime while it is away, busy or not, so none uses its
+// local buckets past the recovery without having recorded its own). Until the latest
+// recorded end, rb, Redis grants nothing for the set (an instance that asks and did not
+// live through the outage is told to wait), and holds the bucket at min(ℓ, 0), refilling
+// it only from rb; the instances admit from their local buckets meanwhile, and those that
+// have none wait. So through the recovery P ≥ b + Λ still holds with b = 0, and at rb the
+// local buckets are dropped with ℓ ≤ 0 ≤ P and no grant outstanding: the argument for
+// grants holds again from there. Nothing admitted meanwhile needs charging — the bucket
+// starts from empty, after an empty restart too. The cost: a lifetime after the grant
+// lapses with nothing admitted, the bucket's burst B after every outage, and no share for
+// an instance not granted in both k−1 and k. What this leaves out, as for the other sets:
+// an instance that first uses the set after an empty restart before any instance that
+// knew the old epoch reports it, and, when Redis kept its state, an instance that noticed
+// nothing and is granted room before the first cut-off instance reports. The Sliding and
+// ClockWindow limits of a set with a TokenBucket limit fall back to the instance's last
+// share of them, frozen while Redis is away, which keeps the fleet only about within
+// them, and are charged what was admitted when Redis returns.
 package redisquota

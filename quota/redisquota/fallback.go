@@ -32,6 +32,7 @@ func (s *Store) failLocked(err error) {
 				s.capLocked(st, s.last, true)
 			} else {
 				s.seedFallbackLocked(st)
+				s.startLocalLocked(st)
 			}
 		}
 	} else {
@@ -54,6 +55,9 @@ func (s *Store) recoverLocked() {
 	for _, st := range s.sets {
 		if st.capped {
 			st.capUntil = max(st.capUntil, s.clockLocked()+s.hangover())
+		}
+		if st.lb != nil {
+			st.bUntil = max(st.bUntil, s.clockLocked()+s.hangover())
 		}
 	}
 	if s.fallback == nil {
@@ -80,7 +84,7 @@ func (s *Store) recoverLocked() {
 			kind := 2
 			switch l.Meter {
 			case quota.TokenBucket:
-				kind = 4
+				continue // Redis holds the bucket empty through the recovery instead
 			case quota.ClockWindow:
 				kind = 5 // a settlement of nothing reserved, in this window: an excess
 			}
@@ -110,6 +114,9 @@ func (s *Store) scaledLocked(st *set) []quota.Limit {
 	out := make([]quota.Limit, len(st.limits))
 	for i, l := range st.limits {
 		l.Amount = max(1, int64(float64(l.Amount)*st.shareOf(i, s.last)))
+		if l.Meter == quota.TokenBucket {
+			l.Amount = 1 << 50 // the local buckets hold it (bucket.go)
+		}
 		out[i] = l
 	}
 	return out
@@ -173,7 +180,20 @@ func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admissi
 		s.seedFallbackLocked(st)
 	}
 	limits := s.scaledLocked(st)
+	if ok, blocked, at := st.localRoom(now, req.Cost); !ok {
+		retry := s.timeAt(now).Add(time.Until(s.retryAt))
+		if !s.down {
+			retry = s.timeAt(st.bUntil)
+		}
+		if at >= 0 && s.timeAt(at).Before(retry) {
+			retry = s.timeAt(at)
+		}
+		return admission{Blocked: blocked, RetryAt: retry}, nil
+	}
 	for i, l := range limits {
+		if l.Meter == quota.TokenBucket {
+			continue
+		}
 		if st.shareOf(i, now) == 0 || costs.Get(req.Cost, l.Dimension) > l.Amount {
 			// No share, or more than this instance's share could ever admit: wait for
 			// Redis.
@@ -192,8 +212,9 @@ func (s *Store) reserveFallback(st *set, now int64, req reserveRequest) (admissi
 		}
 		return adm, nil
 	}
+	st.drawLocal(now, req.Cost)
 	s.next++
-	t := &ticket{id: s.next, set: st, cost: req.Cost, expires: now + req.TTL.Microseconds(), fb: adm.Ticket, fbm: s.fallback}
+	t := &ticket{id: s.next, set: st, cost: req.Cost, expires: now + req.TTL.Microseconds(), fb: adm.Ticket, fbm: s.fallback, lb: true}
 	s.tickets[t.id] = t
 	heap.Push(&s.byExpiry, t)
 	return admission{Ticket: t.id}, nil

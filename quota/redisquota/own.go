@@ -296,7 +296,7 @@ func (s *Store) rebuildLocked(st *set) {
 // recovery under way in the fleet (keep to its own room until it ends).
 func (s *Store) noteStateLocked(st *set, res *result) error {
 	if !st.exact {
-		return nil
+		return s.noteBucketStateLocked(st, res)
 	}
 	switch res.code {
 	case 1:

@@ -19,7 +19,8 @@ import (
 //   - sliding: field "<i>" is the sum charged in sub-window i (of width w); sub-windows
 //     i >= cur-S count, where cur is the current one and S the number of sub-windows;
 //   - bucket: "l" the level (negative in debt), "t" when it was last refilled, "x:<id>"
-//     instance id's grant, when beyond its need, "expires amount";
+//     instance id's grant, when beyond its need, "expires amount"; "gk" the index of
+//     the current period of Per, "gc" the fleet's grants in it, "gp" in the one before;
 //   - clock: "w" the current window's index, "u" its usage;
 //   - all: "d:<id>" is instance id's reported demand, "expires want".
 //
@@ -40,7 +41,8 @@ import (
 // another epoch (the state was lost); code 2: a grant was asked for during a recovery by
 // an instance that does not hold itself to its own room; neither applies nor grants
 // anything. Code 0 goes on with {ok, blocked, retry, {granted, index, used}...} for mode 0
-// (used: a Sliding window's sum after the grant) and
+// (used: a Sliding window's sum after the grant; a bucket's: what the fleet was granted
+// in the period of Per before the current one) and
 // {{used, span, at1, amount1, index1, ...}...} for mode 1.
 // S is subWindows, so that the shared window approximates as quota's own store does.
 var script = redis.NewScript(strings.Replace(scriptSource, "local S = 200", "local S = "+strconv.Itoa(subWindows), 1))
@@ -122,6 +124,24 @@ for i = 1, n do
     lv = lv and tonumber(lv) or l.amount
     local tt = redis.call('HGET', l.key, 't')
     tt = tt and tonumber(tt) or now
+    -- Through the fleet's recovery from an outage the bucket is held empty (the
+    -- instances admit from their own parts of it meanwhile); it fills from the end.
+    if rb > tt then
+      lv = math.min(lv, 0)
+      tt = math.min(rb, now)
+    end
+    -- The fleet's grants in the current period of Per ("gk" its index, "gc") and the
+    -- one before ("gp").
+    local pk = math.floor(now / l.per)
+    local gk = tonumber(redis.call('HGET', l.key, 'gk') or '-1')
+    l.gc = tonumber(redis.call('HGET', l.key, 'gc') or '0')
+    l.gp = tonumber(redis.call('HGET', l.key, 'gp') or '0')
+    if gk == pk - 1 then
+      l.gp, l.gc = l.gc, 0
+    elseif gk ~= pk then
+      l.gp, l.gc = 0, 0
+    end
+    l.pk = pk
     -- Grants' extras not yet lapsed ("x:<id>" = "expires extra") lower the bucket's
     -- capacity until they lapse: refill up to Amount less them, lapse by lapse.
     local xs, o = {}, 0
@@ -212,6 +232,12 @@ if seq > 0 and nops > 0 then
         end
       end
     end
+  end
+end
+
+if rb > now then
+  for i = 1, n do
+    if L[i].meter == 1 and L[i].level > 0 then L[i].level = 0 end
   end
 end
 
@@ -322,6 +348,7 @@ if mode == 0 then
         l.sub[idx] = (l.sub[idx] or 0) + grant
       elseif l.meter == 1 then
         l.level = l.level - grant
+        l.gc = l.gc + grant
         if grant > l.need then
           -- The whole grant, so that refunds of the call it was asked for go back to
           -- it too.
@@ -335,6 +362,7 @@ if mode == 0 then
     end
     local used = 0
     if l.meter == 0 then used = l.used + (ok == 1 and grant or 0) end
+    if l.meter == 1 then used = l.gp end
     reply[#reply+1] = {grant, idx, used}
   end
   if ok == 1 and high > 1 then
@@ -410,7 +438,7 @@ for i = 1, n do
     if #args > 0 then redis.call('HSET', l.key, unpack(args)) end
     ttl = math.ceil(((S + 2) * l.w + 2 * life) / 1000) + 60000
   elseif l.meter == 1 then
-    redis.call('HSET', l.key, 'l', string.format('%.17g', l.level), 't', F(now))
+    redis.call('HSET', l.key, 'l', string.format('%.17g', l.level), 't', F(now), 'gk', F(l.pk), 'gc', F(l.gc), 'gp', F(l.gp))
     ttl = math.ceil(2 * l.per / 1000) + 60000
   else
     redis.call('HSET', l.key, 'w', F(l.cur), 'u', F(l.u))

@@ -135,6 +135,18 @@ type set struct {
 	// through, 0 otherwise (see bounded).
 	lastUsed        []int64
 	lastAt, capFrom int64
+
+	// Sets with a TokenBucket limit only (see bucket.go): per limit, this instance's
+	// grants in the period of index gk (gc) and the one before (gp), periods being of
+	// the limit's Per on Redis's clock; what the whole fleet was granted in the period
+	// before the one of index fleetK (fleetPrev), as Redis last said in reply to a
+	// grant; the local buckets it admits from while Redis is away and until bUntil,
+	// when the fleet's recovery ends (nil: none); and the recovery end Redis last
+	// reported (rbKnown).
+	gk, gc, gp        []int64
+	fleetK, fleetPrev []int64
+	lb                []*localBucket
+	bUntil, rbKnown   int64
 }
 
 // grant is room granted to this instance: bal of each limit may be drawn on until exp;
@@ -178,6 +190,7 @@ type ticket struct {
 	lapses  time.Time   // expires on the caller's clock, as RetryAt reports it
 	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
 	fbm     quota.Store // the fallback store it was admitted by
+	lb      bool        // admitted from the local buckets of its set's TokenBucket limits
 	hi      int
 }
 
@@ -319,9 +332,11 @@ func (s *Store) background() {
 			s.returnGrantLocked(st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && st.holds(now) {
+		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && (st.holds(now) || s.down && st.lb != nil) {
 			// What this instance holds still counts: find out within about a lifetime
-			// whether Redis lost it (see own.go).
+			// whether Redis lost it (see own.go). An instance with local buckets finds
+			// out within about a lifetime that Redis is back, busy or not, so that it
+			// records its hangover before the fleet's recovery ends (see bucket.go).
 			_, _ = s.callLocked(ctx, st, 1, nil, nil)
 		}
 		if len(st.pend) > 0 || st.bseq != 0 {
@@ -389,6 +404,13 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 				st.exact = false
 			}
 			st.carried[i] = -1
+		}
+		if !st.exact {
+			st.gk, st.gc, st.gp = make([]int64, n), make([]int64, n), make([]int64, n)
+			st.fleetK, st.fleetPrev = make([]int64, n), make([]int64, n)
+			for i := range st.gk {
+				st.gk[i], st.fleetK[i] = -1, -1
+			}
 		}
 		if st.exact {
 			st.own = make([]map[int64]int64, n)
@@ -513,6 +535,11 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	}
 	var res *result
 	for range 3 {
+		if !st.exact && now < st.bUntil && st.rbKnown >= st.bUntil {
+			// Recovering from an outage: Redis holds the bucket empty until the
+			// recovery ends; this instance admits from its local buckets meanwhile.
+			return s.reserveFallback(st, now, req)
+		}
 		if st.capped {
 			// Recovering from an outage: no more than this instance's own room.
 			if ok, blocked, at := s.roomLocked(st, now, need, want); !ok {
@@ -531,7 +558,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			break
 		}
 	}
-	if err != nil {
+	if err != nil || (!st.exact && now < st.bUntil) {
 		return s.reserveFallback(st, now, req)
 	}
 	if !res.ok {
@@ -542,6 +569,9 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			st.dem[i] = max(0, st.dem[i]-costs.Get(req.Cost, l.Dimension))
 		}
 		return admission{Blocked: res.blocked, RetryAt: s.timeAt(res.retry)}, nil
+	}
+	if !st.exact {
+		s.noteBucketGrantLocked(st, res)
 	}
 	win := make([]int64, n)
 	for i := range st.limits {
@@ -664,11 +694,14 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 	if t.fb != 0 {
 		heap.Remove(&s.byExpiry, t.hi)
 		delete(s.tickets, t.id)
+		if t.lb && st.lb != nil {
+			st.settleLocal(now, t.cost, req.Actual)
+		}
 		if t.fbm != s.fallback {
 			// Admitted while Redis was unreachable, settled after it returned: the
 			// shared windows hold the reservation's charge; an excess is added to them.
 			for i, l := range st.limits {
-				if d := costs.Get(req.Actual, l.Dimension) - costs.Get(t.cost, l.Dimension); d > 0 && l.Meter != quota.ClockWindow {
+				if d := costs.Get(req.Actual, l.Dimension) - costs.Get(t.cost, l.Dimension); d > 0 && l.Meter != quota.ClockWindow && !(t.lb && st.lb != nil && l.Meter == quota.TokenBucket) {
 					kind := 2
 					if l.Meter == quota.TokenBucket {
 						kind = 4
