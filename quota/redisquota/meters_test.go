@@ -42,14 +42,8 @@ func TestClockFleetNeverOverAnyWindow(t *testing.T) {
 	per := int64(10 * time.Second)
 	guard := per / 200
 	win := func(at time.Time) int64 { return at.UnixNano() / per }
-	type call struct {
-		at     time.Time
-		cost   quota.Cost
-		ticket uint64
-		s      int
-	}
 	used := map[int64]quota.Cost{} // the provider's count per window
-	var live []*call
+	var live []*openCall
 	admitted := 0
 	now := quotatest.T0.Add(3 * time.Second)
 	first := win(now)
@@ -77,29 +71,18 @@ func TestClockFleetNeverOverAnyWindow(t *testing.T) {
 					t.Fatalf("limit %d: window %d holds %d after the admission at +%v", j, w-first, got, now.Sub(quotatest.T0))
 				}
 			}
-			live = append(live, &call{at: now, cost: c, ticket: adm.Ticket, s: k})
+			live = append(live, &openCall{at: now, cost: c, ticket: adm.Ticket, s: k})
 			admitted++
 		}
 		// Calls end 0-3s after they start, some in the next window, for at most what
 		// they reserved.
-		for j := 0; j < len(live); j++ {
-			o := live[j]
-			if now.Sub(o.at) < time.Duration(rng.IntN(3000))*time.Millisecond {
-				continue
-			}
-			live = append(live[:j], live[j+1:]...)
-			j--
-			actual := quota.Cost{Requests: 1, Tokens: rng.Int64N(o.cost.Tokens + 1)}
-			ok, err := fleet[o.s].Settle(bg, now, limits, o.ticket, actual)
-			if err != nil || !ok {
-				t.Fatalf("settle: %v %v", ok, err)
-			}
+		live = endSome(t, rng, fleet, limits, now, live, func(o *openCall, actual quota.Cost) {
 			if win(now) == win(o.at) {
 				u := used[win(now)]
 				u.Tokens -= o.cost.Tokens - actual.Tokens
 				used[win(now)] = u
 			}
-		}
+		})
 	}
 	// Every full window but the last: the requests limit binds.
 	var full, sum int64
@@ -210,13 +193,7 @@ func TestBucketFleetNeverOverdraws(t *testing.T) {
 		}
 		b.last = now
 	}
-	type call struct {
-		at     time.Time
-		cost   quota.Cost
-		ticket uint64
-		s      int
-	}
-	var live []*call
+	var live []*openCall
 	var admittedAt []time.Time
 	now := quotatest.T0
 	start := now
@@ -235,25 +212,14 @@ func TestBucketFleetNeverOverdraws(t *testing.T) {
 					t.Fatalf("limit %v: the admission at +%v overdraws the bucket: level %.3f", b.l, now.Sub(start), b.level)
 				}
 			}
-			live = append(live, &call{at: now, cost: c, ticket: adm.Ticket, s: k})
+			live = append(live, &openCall{at: now, cost: c, ticket: adm.Ticket, s: k})
 			admittedAt = append(admittedAt, now)
 		}
-		for j := 0; j < len(live); j++ {
-			o := live[j]
-			if now.Sub(o.at) < time.Duration(rng.IntN(3000))*time.Millisecond {
-				continue
-			}
-			live = append(live[:j], live[j+1:]...)
-			j--
-			actual := quota.Cost{Requests: 1, Tokens: rng.Int64N(o.cost.Tokens + 1)}
-			ok, err := fleet[o.s].Settle(bg, now, limits, o.ticket, actual)
-			if err != nil || !ok {
-				t.Fatalf("settle: %v %v", ok, err)
-			}
+		live = endSome(t, rng, fleet, limits, now, live, func(o *openCall, actual quota.Cost) {
 			b := buckets[1]
 			refill(b, now)
 			b.level = min(b.level+float64(o.cost.Tokens-actual.Tokens), float64(b.l.Amount))
-		}
+		})
 	}
 	// Requests are never refunded: in any interval [s, e] between two admissions, at
 	// most Amount + rate·(e−s) of them.
@@ -350,4 +316,35 @@ func TestIdleBucketGrantGoesBackBeforeLapse(t *testing.T) {
 	if used[0] != 21 {
 		t.Errorf("the bucket holds %d requests; want 21, the calls admitted (A's unused room given back)", used[0])
 	}
+}
+
+// openCall is a call a test fleet has admitted and not yet ended: when, for what, its
+// ticket and the index of the store that admitted it.
+type openCall struct {
+	at     time.Time
+	cost   quota.Cost
+	ticket uint64
+	s      int
+}
+
+// endSome ends, at now, each call of live that has run for a random 0–3s, settling it at
+// a random part of the tokens it reserved, tells ended of each, and returns the calls
+// still open.
+func endSome(t *testing.T, rng *rand.Rand, fleet []*redisquota.Store, limits []quota.Limit, now time.Time, live []*openCall, ended func(o *openCall, actual quota.Cost)) []*openCall {
+	t.Helper()
+	for j := 0; j < len(live); j++ {
+		o := live[j]
+		if now.Sub(o.at) < time.Duration(rng.IntN(3000))*time.Millisecond {
+			continue
+		}
+		live = append(live[:j], live[j+1:]...)
+		j--
+		actual := quota.Cost{Requests: 1, Tokens: rng.Int64N(o.cost.Tokens + 1)}
+		ok, err := fleet[o.s].Settle(bg, now, limits, o.ticket, actual)
+		if err != nil || !ok {
+			t.Fatalf("settle: %v %v", ok, err)
+		}
+		ended(o, actual)
+	}
+	return live
 }
