@@ -92,9 +92,10 @@ type Config struct {
 	// Redis URL, redis://[user:password@]host:port[/db] (rediss:// for TLS, unix:///path),
 	// whose query may add account=NAME, the pool's account ("default" when absent:
 	// processes calling two AWS accounts through one Redis must each name theirs),
-	// scope=NAME (a further split) and grant=DURATION (how long an instance may admit
-	// from room it was granted, 2s when absent). New fails when Redis does not
-	// answer; later outages are ridden out at the instance's last share of each limit.
+	// scope=NAME (a further split), grant=DURATION (how long an instance may admit
+	// from room it was granted, 2s when absent) and fallback=none (admit nothing beyond
+	// the current grant while Redis is unreachable; by default an instance admits within
+	// its own part of each limit, its last share). New fails when Redis does not answer.
 	// See docs/fleet.md.
 	Redis string
 

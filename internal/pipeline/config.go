@@ -124,7 +124,9 @@ type Config struct {
 	// model and scope, so that together they stay within it (see quota/redisquota). The
 	// query may add account=NAME (DefaultAccount when absent: instances calling two AWS
 	// accounts must name them), scope=NAME (a further split, such as one pool per team
-	// under its own quota) and grant=DURATION (the grant lifetime, 2s when absent).
+	// under its own quota), grant=DURATION (the grant lifetime, 2s when absent) and
+	// fallback=none (while Redis is unreachable, nothing beyond the current grant; by
+	// default the instance's own part of each limit).
 	Redis string
 }
 

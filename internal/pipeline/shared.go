@@ -24,14 +24,19 @@ type shared struct {
 	account string
 	scope   string
 	life    time.Duration
+	// noFallback: while Redis is unreachable, admit nothing beyond the current grant
+	// (fallback=none), so that a partition of some instances cannot take the fleet over
+	// the quota.
+	noFallback bool
 }
 
 // parseRedis reads Config.Redis: a go-redis URL whose query may also carry account,
-// scope and grant (the grant lifetime), which are ours and taken off before dialing.
+// scope, grant (the grant lifetime) and fallback (own or none), which are ours and taken
+// off before dialing.
 func parseRedis(raw string) (*shared, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("tollgate: bad Redis URL: %v (want redis://host:port[/db][?account=NAME&scope=NAME&grant=2s])", redactErr(err, raw))
+		return nil, fmt.Errorf("tollgate: bad Redis URL: %v (want redis://host:port[/db][?account=NAME&scope=NAME&grant=2s&fallback=none])", redactErr(err, raw))
 	}
 	sh := &shared{account: DefaultAccount}
 	q := u.Query()
@@ -44,9 +49,17 @@ func parseRedis(raw string) (*shared, error) {
 			return nil, fmt.Errorf("tollgate: Redis URL: grant=%q: give the grant lifetime as a duration of at least 10ms, such as grant=2s", v)
 		}
 	}
+	switch v := q.Get("fallback"); v {
+	case "", "own":
+	case "none":
+		sh.noFallback = true
+	default:
+		return nil, fmt.Errorf("tollgate: Redis URL: fallback=%q: give fallback=own (while Redis is unreachable, admit within this instance's own part of the quota; the default) or fallback=none (admit nothing beyond the current grant)", v)
+	}
 	q.Del("account")
 	q.Del("scope")
 	q.Del("grant")
+	q.Del("fallback")
 	u.RawQuery = q.Encode()
 	c, err := redisquota.Dial(u.String())
 	if err != nil {
@@ -84,6 +97,7 @@ func (sh *shared) storeFor(e *Engine, t *Target, lim **quota.Limiter) (*redisquo
 	return redisquota.New(redisquota.Options{
 		Client: sh.client, Account: sh.account, Region: t.Region, Model: t.Model, Scope: sh.scope,
 		GrantLifetime: sh.life,
+		NoFallback:    sh.noFallback,
 		Backlog: func() (high, low int) {
 			if *lim == nil {
 				return 0, 0

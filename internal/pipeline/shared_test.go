@@ -146,6 +146,7 @@ func TestSharedRedisBadURLAndUnreachable(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"http://localhost:6379", "bad Redis URL"},
 		{"redis://localhost:6379/?grant=soon", "grant lifetime"},
+		{"redis://localhost:6379/?fallback=half", "fallback=none"},
 		{"redis://user:hunter2@127.0.0.1:1/", "does not answer"},
 	} {
 		_, err := pipeline.New(context.Background(), pipeline.Config{

@@ -150,28 +150,3 @@ func (s *Store) noteBucketGrantLocked(st *set, res *result) {
 		st.lb = nil
 	}
 }
-
-// noteBucketStateLocked takes in what a reply says of a set with a TokenBucket limit: a
-// new epoch (Redis lost the state) or a recovery under way keeps the instance to its
-// local buckets (none if it did not live through an outage) until the recovery ends, and
-// its next request has Redis hold the bucket empty until then.
-func (s *Store) noteBucketStateLocked(st *set, res *result) error {
-	switch res.code {
-	case 1:
-		st.epoch = res.epoch
-		st.bUntil = max(st.bUntil, s.clockLocked()+s.hangover(), res.rb)
-		s.log.Warn("redisquota: Redis lost the shared quota's state (restarted empty?); admitting within this instance's own part of each limit while the fleet recovers",
-			"scope", s.tag)
-		return errStateChanged
-	case 2:
-		st.bUntil = max(st.bUntil, res.rb)
-		return errStateChanged
-	}
-	if st.epoch == "" {
-		st.epoch = res.epoch
-	}
-	if res.rb > s.last {
-		st.bUntil = max(st.bUntil, res.rb)
-	}
-	return nil
-}

@@ -22,20 +22,36 @@ import (
 // the fleet takes the whole rate again.
 func TestBucketOutageKeepsFleetWithinTheBucket(t *testing.T) {
 	t.Run("paused", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume)
+		testBucketOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume, quota.TokenBucket)
 	})
 	t.Run("restarted empty", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart)
+		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.TokenBucket)
 	})
 }
 
-func testBucketOutage(t *testing.T, stop, resume func(*redistest.Server)) {
+// The same with the requests limited by a Sliding window, or by clock windows, beside the
+// tokens bucket: a set with both keeps its own room of the window and a local bucket of
+// the bucket, and no window holds more than the requests' Amount.
+func TestMixedOutageKeepsFleetWithinEveryLimit(t *testing.T) {
+	t.Run("sliding paused", func(t *testing.T) {
+		testBucketOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume, quota.Sliding)
+	})
+	t.Run("sliding restarted empty", func(t *testing.T) {
+		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.Sliding)
+	})
+	t.Run("clock restarted empty", func(t *testing.T) {
+		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.ClockWindow)
+	})
+}
+
+// testBucketOutage runs the outage with the requests limit metered by reqMeter.
+func testBucketOutage(t *testing.T, stop, resume func(*redistest.Server), reqMeter quota.Meter) {
 	srv := redistest.Start(t)
 	fleet := storesOn(t, srv, 3, redisquota.Options{Scope: "bucketout", GrantLifetime: 500 * time.Millisecond,
 		Timeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	now := quotatest.T0
 	const amount, per = 100, 10 * time.Second
-	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: per, Meter: quota.TokenBucket},
+	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: per, Meter: reqMeter},
 		{Dimension: quota.Tokens, Amount: 6000, Per: per, Meter: quota.TokenBucket}}
 	rng := rand.New(rand.NewPCG(5, 6))
 	// The provider's tokens bucket (the referee for a dimension with refunds): level and
@@ -115,9 +131,28 @@ func testBucketOutage(t *testing.T, stop, resume func(*redistest.Server)) {
 	if late < 90 {
 		t.Errorf("%d admitted in the last 10s, after Redis returned; want at least 90 (the rate is 10/s)", late)
 	}
+	switch reqMeter {
+	case quota.Sliding:
+		if most, end := mostInAnyWindow(at, per, quotatest.T0); most > amount {
+			t.Errorf("%d admissions in the window of %v ending at +%v; the limit is %d", most, per, end.Sub(quotatest.T0), amount)
+		}
+	case quota.ClockWindow:
+		byWin := map[int64]int{} // T0 is on a window's boundary
+		for _, a := range at {
+			byWin[int64(a.Sub(quotatest.T0)/per)]++
+		}
+		for w, n := range byWin {
+			if n > amount {
+				t.Errorf("clock window %d (from +%v) holds %d admissions; the limit is %d", w, time.Duration(w)*per, n, amount)
+			}
+		}
+	}
 	rate := float64(amount) / float64(per)
 	worst := 0.0
 	for i := range at {
+		if reqMeter != quota.TokenBucket {
+			break
+		}
 		for j := i; j < len(at); j++ {
 			bound := float64(amount) + rate*float64(at[j].Sub(at[i]))
 			if over := float64(j-i+1) - bound; over > worst {

@@ -61,7 +61,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 				cwin = cur
 				start := cur * per
 				for _, t := range s.tickets {
-					if t.set == st && t.fb == 0 && t.win[i]*per < start {
+					if t.set == st && t.win[i]*per < start {
 						carry += costs.Get(t.cost, l.Dimension)
 					}
 				}
@@ -74,23 +74,15 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 	for _, o := range st.batch {
 		args = append(args, o.limit, o.kind, o.a, o.b, o.c)
 	}
-	expect, hang := "-", int64(0)
-	if st.exact {
-		expect = st.epoch
-		switch {
-		case s.down:
-			hang = s.clockLocked() + s.hangover()
-		case st.capped:
+	expect, hang := st.epoch, int64(0)
+	switch {
+	case s.down:
+		hang = s.clockLocked() + s.hangover()
+	case st.capped || st.bUntil > s.last:
+		if st.capped {
 			hang = st.capUntil
 		}
-	} else {
-		expect = st.epoch
-		switch {
-		case s.down:
-			hang = s.clockLocked() + s.hangover()
-		case st.bUntil > s.last:
-			hang = st.bUntil
-		}
+		hang = max(hang, st.bUntil)
 	}
 	args = append(args, expect, hang)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -143,7 +135,7 @@ func (s *Store) callLocked(ctx context.Context, st *set, mode int, need, want []
 		s.last, s.lastWall = res.now, time.Now()
 	}
 	st.rbKnown = res.rb
-	if res.code == 0 && st.exact && !st.capped {
+	if res.code == 0 && !st.capped {
 		st.noteUsed(res)
 	}
 	if err := s.noteStateLocked(st, res); err != nil {

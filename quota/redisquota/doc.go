@@ -136,9 +136,10 @@
 //
 // Each round trip has a tight timeout (Options.Timeout, 200ms); a failure opens a
 // breaker that lets no call wait on Redis until a backoff (doubling up to a grant
-// lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then,
-// for a set of Sliding and ClockWindow limits, only within its own room (for clock
-// windows, see below). It keeps what it has charged to
+// lifetime) passes. Meanwhile the instance admits from its grant until it lapses, then
+// only within its own room of every Sliding and ClockWindow limit (for clock windows, see
+// below) and its own part of every TokenBucket limit (see below): a call is admitted only
+// if it fits them all. It keeps what it has charged to
 // each shared window by sub-window (its grants, less what it gave back, and its excess
 // charges); from the moment it finds Redis gone, its own charges that count in the window
 // stay within what they were then, C. It admits again only as much as leaves the window
@@ -256,8 +257,29 @@
 // an instance not granted in both k−1 and k. What this leaves out, as for the other sets:
 // an instance that first uses the set after an empty restart before any instance that
 // knew the old epoch reports it, and, when Redis kept its state, an instance that noticed
-// nothing and is granted room before the first cut-off instance reports. The Sliding and
-// ClockWindow limits of a set with a TokenBucket limit fall back to the instance's last
-// share of them, frozen while Redis is away, which keeps the fleet only about within
-// them, and are charged what was admitted when Redis returns.
+// nothing and is granted room before the first cut-off instance reports.
+//
+// A set with both kinds keeps both: its Sliding and ClockWindow limits to the instance's
+// own room and its TokenBucket limits to its local buckets, from when it finds Redis gone
+// until the fleet's recovery ends (the later of the two hangovers, which start together).
+// Each argument holds limit by limit, as every admission is within both. Through the
+// recovery Redis grants the set nothing (its bucket is held empty), so the instance
+// admits only from its own room and local buckets, and its window charges reach Redis
+// in its batches, as for a set of windows alone.
+//
+// # A partition of one instance
+//
+// The arguments above take Redis to be gone for every instance. When only some lose it
+// (a network partition) while the others keep using it, Redis cannot tell a cut-off
+// instance from a dead one, and it must let the others have a dead one's room as soon as
+// its grants lapse and its charges leave the window; so what a cut-off instance admits
+// on its own room comes on top of what the others are granted. It is bounded by that
+// room: in any window of a Sliding limit, and in any clock window, the fleet admits at
+// most Amount plus the cut-off instances' own rooms C (what they had charged that still
+// counted, or held in the window, when they were cut off); in any interval [a, t] a
+// TokenBucket limit admits at most (1 + Σs)·(B + r·(t−a)), Σs the cut-off instances'
+// shares. A fleet that must stay within Amount in a partition too can have no fallback:
+// with Options.NoFallback an instance admits nothing beyond its grant while Redis is
+// away, at the cost of admitting nothing anywhere while Redis is down for all.
+// TestPartitionOfOneInstance measures both.
 package redisquota

@@ -46,7 +46,7 @@ func (s *Store) clockLocked() int64 {
 // addOwn adds v to this instance's charge of limit i at sub-window idx; now (µs) prunes
 // the sub-windows that left the window.
 func (st *set) addOwn(i int, idx, v, now int64) {
-	if st.own == nil || v == 0 {
+	if st.own[i] == nil || v == 0 {
 		return
 	}
 	m := st.own[i]
@@ -116,7 +116,7 @@ func (st *set) pendOp(o op) {
 // window, the same for every instance that keeps a share, and counted their charges in
 // it together within Amount.
 func (s *Store) capLocked(st *set, now int64, outage bool) {
-	if st.own == nil || st.capped {
+	if st.capped {
 		return
 	}
 	n := len(st.limits)
@@ -195,7 +195,7 @@ func (st *set) bounded(j int, now int64) bool {
 func (s *Store) roomLocked(st *set, now int64, need, want []int64) (ok bool, blocked int, at int64) {
 	ok, at = true, 0
 	for i, l := range st.limits {
-		if st.bounded(i, now) {
+		if l.Meter == quota.TokenBucket || st.bounded(i, now) {
 			continue
 		}
 		if l.Meter == quota.ClockWindow {
@@ -270,7 +270,10 @@ func (s *Store) rebuildLocked(st *set) {
 	st.batch, st.bseq, st.pend = nil, 0, nil
 	clear(st.pendAt)
 	for i, l := range st.limits {
-		if l.Meter == quota.ClockWindow {
+		switch l.Meter {
+		case quota.TokenBucket:
+			continue // the bucket starts from empty (see bucket.go)
+		case quota.ClockWindow:
 			cur := s.last / perMicros(l)
 			if v := st.own[i][cur]; v > 0 {
 				st.pendOp(op{limit: i + 1, kind: 7, a: cur, b: v})
@@ -292,32 +295,36 @@ func (s *Store) rebuildLocked(st *set) {
 }
 
 // noteStateLocked takes in what a reply says of the set's state: a new epoch (Redis lost
-// the state: charge again what this instance holds, and keep to its own room), or a
-// recovery under way in the fleet (keep to its own room until it ends).
+// the state: charge again what this instance holds, and keep to its own room and its
+// local buckets), or a recovery under way in the fleet (keep to them until it ends). An
+// instance that did not live through the outage has no local buckets: a set with a
+// TokenBucket limit waits for the recovery's end, and Redis holds the bucket empty until
+// then.
 func (s *Store) noteStateLocked(st *set, res *result) error {
-	if !st.exact {
-		return s.noteBucketStateLocked(st, res)
+	hold := func(outage bool, until int64) {
+		s.capLocked(st, s.last, outage)
+		st.capUntil = max(st.capUntil, until)
+		if st.bucket {
+			st.bUntil = max(st.bUntil, until)
+		}
 	}
 	switch res.code {
 	case 1:
 		st.epoch = res.epoch
-		s.capLocked(st, s.last, true)
-		st.capUntil = max(st.capUntil, s.clockLocked()+s.hangover(), res.rb)
+		hold(true, max(s.clockLocked()+s.hangover(), res.rb))
 		s.rebuildLocked(st)
-		s.log.Warn("redisquota: Redis lost the shared quota's state (restarted empty?); charging again what this instance holds, and admitting within it while the fleet does the same",
+		s.log.Warn("redisquota: Redis lost the shared quota's state (restarted empty?); charging again what this instance holds, and admitting within its own part of each limit while the fleet does the same",
 			"scope", s.tag)
 		return errStateChanged
 	case 2:
-		s.capLocked(st, s.last, false)
-		st.capUntil = max(st.capUntil, res.rb)
+		hold(false, res.rb)
 		return errStateChanged
 	}
 	if st.epoch == "" {
 		st.epoch = res.epoch
 	}
 	if res.rb > s.last {
-		s.capLocked(st, s.last, false)
-		st.capUntil = max(st.capUntil, res.rb)
+		hold(false, res.rb)
 	}
 	return nil
 }

@@ -44,6 +44,12 @@ type Options struct {
 	// grants to this one while it has only lower work waiting. It is called with the
 	// Store's lock held and must not call the Store.
 	Backlog func() (high, low int)
+	// NoFallback makes an instance that cannot reach Redis admit nothing beyond its
+	// current grant until Redis answers again, instead of its own part of each limit.
+	// The fleet then stays within every limit also when only some instances lose Redis
+	// (a network partition, which Redis cannot tell from their death: see the package
+	// documentation), at the cost of admitting nothing while Redis is down for all.
+	NoFallback bool
 	// Logger receives one line when Redis becomes unreachable, one when it returns, and
 	// one when Redis has lost the shared state; nil discards them.
 	Logger *slog.Logger
@@ -77,7 +83,6 @@ type Store struct {
 	downErr   string
 	retryAt   time.Time
 	backoff   time.Duration
-	fallback  quota.Store
 	lastTrip  time.Time // when a round trip last succeeded
 
 	trips atomic.Uint64
@@ -93,7 +98,7 @@ var _ quota.Store = (*Store)(nil)
 type set struct {
 	keys    []string // meta, then one per limit
 	limits  []quota.Limit
-	exact   bool // no TokenBucket limit: the set keeps its own room for outages (own.go)
+	bucket  bool // the set has a TokenBucket limit: it keeps local buckets for outages (bucket.go)
 	g       *grant
 	seq     uint64
 	pend    []op   // settlements not yet sent
@@ -104,22 +109,15 @@ type set struct {
 	// lifetime, per limit.
 	dem, prevDem []int64
 	demAt        int64
-	// share is each limit's part of its Amount this instance was granted over the last
-	// grant lifetimes: the rate it falls back to when Redis is unreachable.
-	share   []float64
-	granted []int64 // granted in the current share period
-	shareAt []int64
-	seeded  []int64          // what the fallback store was seeded with (already in the shared windows)
-	seedAt  int64            // when
-	pendAt  map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
+	pendAt       map[[3]int64]int // pend's refunds and charges at a sub-window, by limit, kind and sub-window
 
-	// Sets without a TokenBucket limit only (see own.go): own holds, per limit, what this
+	// Sliding and ClockWindow limits (see own.go): own holds, per limit, what this
 	// instance has charged to the shared window, sent or not, by sub-window (Sliding) or
-	// by window (ClockWindow); epoch names the shared state it was charged to. While
-	// capped, the instance admits only within its own room: what it held in each window
-	// when it was capped (capAmt), until capUntil. For a ClockWindow limit capAmt is what
-	// it held in window capWin; in later windows it is its share of them, capAmt of
-	// capAmount (the Amount then), if capShare, else nothing.
+	// by window (ClockWindow) (nil for a TokenBucket limit); epoch names the shared state
+	// it was charged to. While capped, the instance admits only within its own room: what
+	// it held in each window when it was capped (capAmt), until capUntil. For a
+	// ClockWindow limit capAmt is what it held in window capWin; in later windows it is
+	// its share of them, capAmt of capAmount (the Amount then), if capShare, else nothing.
 	own       []map[int64]int64
 	epoch     string
 	capped    bool
@@ -136,7 +134,7 @@ type set struct {
 	lastUsed        []int64
 	lastAt, capFrom int64
 
-	// Sets with a TokenBucket limit only (see bucket.go): per limit, this instance's
+	// TokenBucket limits (see bucket.go): per limit, this instance's
 	// grants in the period of index gk (gc) and the one before (gp), periods being of
 	// the limit's Per on Redis's clock; what the whole fleet was granted in the period
 	// before the one of index fleetK (fleetPrev), as Redis last said in reply to a
@@ -186,11 +184,9 @@ type ticket struct {
 	g       *grant
 	win     []int64 // per limit, the sub-window, window or index it was charged in
 	cost    quota.Cost
-	expires int64       // on the server's clock, µs
-	lapses  time.Time   // expires on the caller's clock, as RetryAt reports it
-	fb      uint64      // the fallback store's ticket, for a call admitted while Redis was unreachable
-	fbm     quota.Store // the fallback store it was admitted by
-	lb      bool        // admitted from the local buckets of its set's TokenBucket limits
+	expires int64     // on the server's clock, µs
+	lapses  time.Time // expires on the caller's clock, as RetryAt reports it
+	lb      bool      // admitted from the local buckets of its set's TokenBucket limits
 	hi      int
 }
 
@@ -332,11 +328,13 @@ func (s *Store) background() {
 			s.returnGrantLocked(st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime) && (st.holds(now) || s.down && st.lb != nil) {
+		if len(st.pend) == 0 && st.bseq == 0 && (s.down || time.Since(s.lastTrip) >= s.opts.GrantLifetime && st.holds(now)) {
 			// What this instance holds still counts: find out within about a lifetime
-			// whether Redis lost it (see own.go). An instance with local buckets finds
-			// out within about a lifetime that Redis is back, busy or not, so that it
-			// records its hangover before the fleet's recovery ends (see bucket.go).
+			// whether Redis lost it (see own.go). While Redis is away, find out as the
+			// breaker allows that it is back, busy or not: a call refused within the
+			// instance's own room does not ask Redis, and an instance with local
+			// buckets must record its hangover before the fleet's recovery ends (see
+			// bucket.go).
 			_, _ = s.callLocked(ctx, st, 1, nil, nil)
 		}
 		if len(st.pend) > 0 || st.bseq != 0 {
@@ -395,27 +393,23 @@ func (s *Store) setFor(limits []quota.Limit) (*set, error) {
 	st := s.sets[name]
 	if st == nil {
 		n := len(limits)
-		st = &set{exact: true, carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
-			share: make([]float64, n), granted: make([]int64, n), shareAt: make([]int64, n), limits: make([]quota.Limit, n)}
+		st = &set{carried: make([]int64, n), dem: make([]int64, n), prevDem: make([]int64, n),
+			limits: make([]quota.Limit, n), own: make([]map[int64]int64, n)}
 		st.keys = append(st.keys, s.tag+":set:"+name)
 		for i, l := range limits {
 			st.keys = append(st.keys, s.tag+":limit:"+parts[i])
 			if l.Meter == quota.TokenBucket {
-				st.exact = false
+				st.bucket = true
+			} else {
+				st.own[i] = map[int64]int64{}
 			}
 			st.carried[i] = -1
 		}
-		if !st.exact {
+		if st.bucket {
 			st.gk, st.gc, st.gp = make([]int64, n), make([]int64, n), make([]int64, n)
 			st.fleetK, st.fleetPrev = make([]int64, n), make([]int64, n)
 			for i := range st.gk {
 				st.gk[i], st.fleetK[i] = -1, -1
-			}
-		}
-		if st.exact {
-			st.own = make([]map[int64]int64, n)
-			for i := range st.own {
-				st.own[i] = map[int64]int64{}
 			}
 		}
 		s.sets[name] = st
@@ -521,7 +515,7 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		}
 	}
 	if s.down && time.Now().Before(s.retryAt) {
-		return s.reserveFallback(st, now, req) // the breaker is open: no call waits on Redis
+		return s.reserveFallback(st, now, req), nil // the breaker is open: no call waits on Redis
 	}
 	s.returnGrantLocked(st)
 	n := len(st.limits)
@@ -535,10 +529,10 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	}
 	var res *result
 	for range 3 {
-		if !st.exact && now < st.bUntil && st.rbKnown >= st.bUntil {
+		if st.bucket && now < st.bUntil && st.rbKnown >= st.bUntil {
 			// Recovering from an outage: Redis holds the bucket empty until the
 			// recovery ends; this instance admits from its local buckets meanwhile.
-			return s.reserveFallback(st, now, req)
+			return s.reserveFallback(st, now, req), nil
 		}
 		if st.capped {
 			// Recovering from an outage: no more than this instance's own room.
@@ -558,8 +552,8 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 			break
 		}
 	}
-	if err != nil || (!st.exact && now < st.bUntil) {
-		return s.reserveFallback(st, now, req)
+	if err != nil || (st.bucket && now < st.bUntil) {
+		return s.reserveFallback(st, now, req), nil
 	}
 	if !res.ok {
 		// A refused call asks again, maybe many times, before it is admitted: counting
@@ -570,13 +564,12 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 		}
 		return admission{Blocked: res.blocked, RetryAt: s.timeAt(res.retry)}, nil
 	}
-	if !st.exact {
+	if st.bucket {
 		s.noteBucketGrantLocked(st, res)
 	}
 	win := make([]int64, n)
 	for i := range st.limits {
 		win[i] = res.idx[i]
-		st.granted[i] += res.granted[i]
 		st.addOwn(i, win[i], res.granted[i], now)
 	}
 	g := &grant{exp: res.now + s.life, lapse: res.now + s.life, drawn: res.now, idx: win, bal: make([]int64, n)}
@@ -601,13 +594,10 @@ func (s *Store) reserve(ctx context.Context, req reserveRequest) (admission, err
 	return admission{Ticket: s.openLocked(st, g, win, req, now)}, nil
 }
 
-// noteDemand adds cost to the set's demand, rolling the demand and share periods.
+// noteDemand adds cost to the set's demand, rolling the demand periods.
 func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
 	if st.demAt == 0 {
 		st.demAt = now
-		for i := range st.shareAt {
-			st.shareAt[i] = now
-		}
 	}
 	if now-st.demAt >= s.life {
 		if now-st.demAt >= 2*s.life {
@@ -620,16 +610,6 @@ func (s *Store) noteDemand(st *set, now int64, cost *quota.Cost) {
 	}
 	for i, l := range st.limits {
 		st.dem[i] += costs.Get(*cost, l.Dimension)
-	}
-	// Each limit's share is measured over its window, and at least a few grant
-	// lifetimes; while Redis is away it is frozen.
-	for i, l := range st.limits {
-		span := max(4*s.life, perMicros(l))
-		if el := now - st.shareAt[i]; el >= span && !s.down {
-			st.share[i] = min(1, float64(st.granted[i])/float64(l.Amount)*float64(perMicros(l))/float64(el))
-			st.granted[i] = 0
-			st.shareAt[i] = now
-		}
 	}
 }
 
@@ -691,27 +671,8 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 	if len(req.Limits) != len(st.limits) {
 		return false, fmt.Errorf("redisquota: Settle got %d limits for a reservation made under %d: pass the limits it was reserved under", len(req.Limits), len(st.limits))
 	}
-	if t.fb != 0 {
-		heap.Remove(&s.byExpiry, t.hi)
-		delete(s.tickets, t.id)
-		if t.lb && st.lb != nil {
-			st.settleLocal(now, t.cost, req.Actual)
-		}
-		if t.fbm != s.fallback {
-			// Admitted while Redis was unreachable, settled after it returned: the
-			// shared windows hold the reservation's charge; an excess is added to them.
-			for i, l := range st.limits {
-				if d := costs.Get(req.Actual, l.Dimension) - costs.Get(t.cost, l.Dimension); d > 0 && l.Meter != quota.ClockWindow && !(t.lb && st.lb != nil && l.Meter == quota.TokenBucket) {
-					kind := 2
-					if l.Meter == quota.TokenBucket {
-						kind = 4
-					}
-					st.pend = append(st.pend, op{limit: i + 1, kind: kind, b: d})
-				}
-			}
-			return true, nil
-		}
-		return t.fbm.Settle(ctx, req.Now, s.scaledLocked(st), t.fb, req.Actual)
+	if t.lb && st.lb != nil {
+		st.settleLocal(now, t.cost, req.Actual) // its TokenBucket limits, in the local buckets
 	}
 	live := t.g != nil && t.g == st.g && now < t.g.exp
 	flush := false
@@ -734,6 +695,16 @@ func (s *Store) settle(ctx context.Context, req settleRequest) (bool, error) {
 				st.addOwn(i, idx, d, now)
 			}
 		case quota.TokenBucket:
+			if t.lb {
+				// Admitted from the local buckets: settled there while they last; once
+				// they are gone, an excess is charged to the shared bucket (which
+				// started from empty: a refund has nothing to go back to).
+				if st.lb == nil && d > 0 {
+					st.pend = append(st.pend, op{limit: i + 1, kind: 4, b: d})
+					flush = true
+				}
+				continue
+			}
 			// A refund goes back to the grant up to what it held beyond its need, an
 			// excess is drawn from it; the rest is sent at once, as a bucket's refund
 			// must reach it when the provider's does (see the package documentation).
