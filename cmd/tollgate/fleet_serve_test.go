@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -38,7 +37,7 @@ type serveFleet struct {
 
 // startServeFleet starts n gateways; emuTPM is the emulator's tokens-per-minute quota and
 // emuArgs its further flags.
-func startServeFleet(t *testing.T, n int, emuTPM int64, emuArgs ...string) *serveFleet {
+func startServeFleet(t testing.TB, n int, emuTPM int64, emuArgs ...string) *serveFleet {
 	t.Helper()
 	bin := tollgateBinary(t)
 	f := &serveFleet{redis: redistest.Start(t), alive: make([]atomic.Bool, n), dead: make([]chan struct{}, n)}
@@ -161,7 +160,7 @@ func (f *serveFleet) call(i int) error {
 }
 
 // end stops the callers and waits for them; it fails the test if any call failed.
-func (l *fleetLoad) end(t *testing.T) {
+func (l *fleetLoad) end(t testing.TB) {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
@@ -174,40 +173,35 @@ func (l *fleetLoad) end(t *testing.T) {
 // emulate" process at 30×, 40,000 tokens a minute); thirty-two Go SDK callers, eight per
 // gateway, make 384 calls, more than the quota admits at once. The emulator, the
 // referee, throttled none and no limit's usage ever exceeded its amount, and every call
-// was answered. Beside them, one gateway alone serves the same load on an account of its
-// own; the fleet's quota efficiency is logged beside its. Both are wall-clock measures
-// that depend on the machine's load, so the ratio (at least 0.95) is asserted only with
-// TOLLGATE_FLEET_EFFICIENCY=1:
-//
-//	TOLLGATE_FLEET_EFFICIENCY=1 go test -count=1 ./cmd/tollgate/ -run TestFleetOfServesSharesOneQuota -v
+// was answered. The fleet's quota efficiency beside one gateway's alone on the same load
+// is a wall-clock measure, so it lives in BenchmarkFleetEfficiency.
 func TestFleetOfServesSharesOneQuota(t *testing.T) {
-	const callers, calls = 32, 12
-	serveLoad := func(gateways int) (emustats.Series, time.Duration) {
-		f := startServeFleet(t, gateways, fleetTPM)
-		start := time.Now()
-		l := f.load(callers, calls)
-		l.wg.Wait()
-		took := time.Since(start)
-		l.end(t)
-		s := fleetStats(t, f.emu, upstreamAccessKey)
-		t.Logf("%d gateways: %d calls, %d tokens settled in %v (emulated %v)", gateways, l.done.Load(), s.SettledTokens,
-			took.Round(time.Millisecond), (took * fleetScale).Round(time.Second))
-		if l.done.Load() != callers*calls {
-			t.Errorf("%d gateways: %d calls answered, want %d", gateways, l.done.Load(), callers*calls)
-		}
-		checkReferee(t, s)
-		return s, took
+	serveFleetLoad(t, 4)
+}
+
+// fleetCallers and fleetCalls are the load of TestFleetOfServesSharesOneQuota: callers
+// each making calls calls.
+const fleetCallers, fleetCalls = 32, 12
+
+// serveFleetLoad runs the load of TestFleetOfServesSharesOneQuota through gateways
+// "tollgate serve" processes sharing one Redis, checks the referee, and returns its
+// stats and the makespan.
+func serveFleetLoad(t testing.TB, gateways int) (emustats.Series, time.Duration) {
+	t.Helper()
+	f := startServeFleet(t, gateways, fleetTPM)
+	start := time.Now()
+	l := f.load(fleetCallers, fleetCalls)
+	l.wg.Wait()
+	took := time.Since(start)
+	l.end(t)
+	s := fleetStats(t, f.emu, upstreamAccessKey)
+	t.Logf("%d gateways: %d calls, %d tokens settled in %v (emulated %v), efficiency %.3f", gateways, l.done.Load(), s.SettledTokens,
+		took.Round(time.Millisecond), (took * fleetScale).Round(time.Second), efficiency(t, s, took))
+	if l.done.Load() != fleetCallers*fleetCalls {
+		t.Errorf("%d gateways: %d calls answered, want %d", gateways, l.done.Load(), fleetCallers*fleetCalls)
 	}
-	fleet, fleetTook := serveLoad(4)
-	if t.Failed() {
-		return
-	}
-	alone, aloneTook := serveLoad(1)
-	fe, ae := efficiency(t, fleet, fleetTook), efficiency(t, alone, aloneTook)
-	t.Logf("efficiency: fleet of 4 %.3f, one gateway alone %.3f; ratio %.3f", fe, ae, fe/ae)
-	if os.Getenv("TOLLGATE_FLEET_EFFICIENCY") == "1" && fe < 0.95*ae {
-		t.Errorf("the fleet's efficiency %.3f is below 0.95 × one gateway's alone (%.3f)", fe, ae)
-	}
+	checkReferee(t, s)
+	return s, took
 }
 
 // waitEmulated sleeps until the emulator's clock has passed d since from.

@@ -61,7 +61,7 @@ func startEmulateProcess(t testing.TB, bin string, args ...string) string {
 }
 
 // fleetSets splits the example contracts into n disjoint folders.
-func fleetSets(t *testing.T, n int) []string {
+func fleetSets(t testing.TB, n int) []string {
 	t.Helper()
 	src := exampleCopy(t, false)
 	files, err := filepath.Glob(filepath.Join(src, "*.txt"))
@@ -86,7 +86,7 @@ func fleetSets(t *testing.T, n int) []string {
 
 // runProcesses runs one "tollgate run" process per input list, all at once, as account
 // key, and returns the time from the first start to the last end.
-func runProcesses(t *testing.T, bin, endpoint, key string, extra []string, inputs [][]string) time.Duration {
+func runProcesses(t testing.TB, bin, endpoint, key string, extra []string, inputs [][]string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -116,14 +116,14 @@ func runProcesses(t *testing.T, bin, endpoint, key string, extra []string, input
 }
 
 // fleetStats reads the emulator's stats of account key.
-func fleetStats(t *testing.T, endpoint, key string) emustats.Series {
+func fleetStats(t testing.TB, endpoint, key string) emustats.Series {
 	t.Helper()
 	s, _ := fleetStatsAt(t, endpoint, key)
 	return s
 }
 
 // fleetStatsAt reads the emulator's stats of account key, and its emulated time.
-func fleetStatsAt(t *testing.T, endpoint, key string) (emustats.Series, time.Time) {
+func fleetStatsAt(t testing.TB, endpoint, key string) (emustats.Series, time.Time) {
 	t.Helper()
 	snap := readStats(t, endpoint)
 	for _, s := range snap.Series {
@@ -137,7 +137,7 @@ func fleetStatsAt(t *testing.T, endpoint, key string) (emustats.Series, time.Tim
 
 // checkReferee checks the emulator's stats of a fleet: no call throttled, and no
 // limit's peak usage above its amount.
-func checkReferee(t *testing.T, fleet emustats.Series) {
+func checkReferee(t testing.TB, fleet emustats.Series) {
 	t.Helper()
 	throttled := int64(0)
 	for _, n := range fleet.Throttled {
@@ -154,7 +154,7 @@ func checkReferee(t *testing.T, fleet emustats.Series) {
 }
 
 // readStats reads the emulator's stats.
-func readStats(t *testing.T, endpoint string) emustats.Snapshot {
+func readStats(t testing.TB, endpoint string) emustats.Snapshot {
 	t.Helper()
 	resp, err := http.Get(endpoint + emustats.Path)
 	if err != nil {
@@ -170,7 +170,7 @@ func readStats(t *testing.T, endpoint string) emustats.Snapshot {
 
 // efficiency is the quota-rate lower bound of what s settled ÷ the makespan, in
 // emulated time.
-func efficiency(t *testing.T, s emustats.Series, makespan time.Duration) float64 {
+func efficiency(t testing.TB, s emustats.Series, makespan time.Duration) float64 {
 	t.Helper()
 	tpm := quota.Limit{Dimension: quota.Tokens, Amount: fleetTPM, Per: time.Minute}
 	bound, _, ok := analyze.LowerBound([]quota.Limit{tpm}, quota.Cost{Tokens: s.SettledTokens}, analyze.BucketReading, time.Time{})
@@ -182,13 +182,11 @@ func efficiency(t *testing.T, s emustats.Series, makespan time.Duration) float64
 
 // Four "tollgate run" processes (the command built with go build) over disjoint
 // documents share one emulated account's quota through one Redis. The emulator, a
-// "tollgate emulate" process of its own, is the referee: no call
-// is throttled and no limit's usage ever exceeds its amount. Beside them, one run alone
-// does all the documents on a second account; the fleet's quota efficiency is logged
-// beside it. Both are wall-clock measures that depend on the machine's load, so the
-// ratio (at least 0.95) is asserted only with TOLLGATE_FLEET_EFFICIENCY=1:
-//
-//	TOLLGATE_FLEET_EFFICIENCY=1 go test -count=1 ./cmd/tollgate/ -run TestFleetOfRunsSharesOneQuota -v
+// "tollgate emulate" process of its own, is the referee: no call is throttled and no
+// limit's usage ever exceeds its amount. (The fleet's quota efficiency is logged; the
+// ratio to one instance alone is measured on the gateways' finer load, in
+// BenchmarkFleetEfficiency: these 16 documents are each about a quarter of a minute's
+// quota, so a run ends in one emulated minute or the next by how they pack.)
 func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 	bin := tollgateBinary(t)
 	srv := redistest.Start(t)
@@ -200,22 +198,11 @@ func TestFleetOfRunsSharesOneQuota(t *testing.T) {
 	for i, d := range dirs {
 		inputs[i] = []string{d}
 	}
-	fleetTook := runProcesses(t, bin, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
+	took := runProcesses(t, bin, endpoint, "AKIDFLEET", []string{"--redis", srv.URL() + "/0?account=fleet&grant=30ms"}, inputs)
 	fleet := fleetStats(t, endpoint, "AKIDFLEET")
 	checkReferee(t, fleet)
-	if t.Failed() {
-		return
-	}
-
-	aloneTook := runProcesses(t, bin, endpoint, "AKIDALONE", nil, [][]string{dirs})
-	alone := fleetStats(t, endpoint, "AKIDALONE")
-	fe, ae := efficiency(t, fleet, fleetTook), efficiency(t, alone, aloneTook)
-	t.Logf("fleet of 4: %d tokens in %v (emulated %v), efficiency %.3f; one run alone: %d tokens in %v, efficiency %.3f; ratio %.3f",
-		fleet.SettledTokens, fleetTook.Round(time.Millisecond), (fleetTook * fleetScale).Round(time.Second), fe,
-		alone.SettledTokens, aloneTook.Round(time.Millisecond), ae, fe/ae)
-	if os.Getenv("TOLLGATE_FLEET_EFFICIENCY") == "1" && fe < 0.95*ae {
-		t.Errorf("the fleet's efficiency %.3f is below 0.95 × one run's alone (%.3f)", fe, ae)
-	}
+	t.Logf("fleet of 4: %d tokens in %v (emulated %v), efficiency %.3f",
+		fleet.SettledTokens, took.Round(time.Millisecond), (took * fleetScale).Round(time.Second), efficiency(t, fleet, took))
 }
 
 // --redis fails at start, naming the fix, for a bad URL, a Redis that does not answer,

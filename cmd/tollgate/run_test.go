@@ -39,7 +39,7 @@ func runCmd(t testing.TB, args ...string) (stdout, stderr string, err error) {
 }
 
 // exampleCopy copies examples/contracts into a new folder, with broken files beside them.
-func exampleCopy(t *testing.T, broken bool) string {
+func exampleCopy(t testing.TB, broken bool) string {
 	t.Helper()
 	src := filepath.Join("..", "..", "examples", "contracts")
 	dst := filepath.Join(t.TempDir(), "contracts")

@@ -34,7 +34,7 @@ type TargetStatus struct {
 	// Redis (serve --redis).
 	Shared bool `json:"shared"`
 	// DegradedSince, when set, is when that Redis became unreachable: the gateway admits
-	// from its last grant, then at its last share of each limit, until Redis answers.
+	// from its last grant, then within its own part of each limit, until Redis answers.
 	DegradedSince *time.Time `json:"degradedSince,omitempty"`
 }
 

@@ -183,7 +183,7 @@ func newMetrics() *Metrics {
 			"target", "limit"),
 		degraded: gauge("shared_store_degraded",
 			"1 while a target whose quota is shared through Redis cannot reach it: the target admits from its "+
-				"last grant until it lapses, then at its last share of each limit, never the full limit; 0 when Redis answers.",
+				"last grant until it lapses, then within its own part of each limit (or nothing, with fallback=none), never the full limit; 0 when Redis answers.",
 			"target"),
 		estimateError: histogram("estimate_error_ratio",
 			"Per call, the token count the service reported divided by Tollgate's estimate of it before the call. "+

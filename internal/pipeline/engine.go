@@ -183,7 +183,7 @@ type QuotaState struct {
 	Queued [5]int
 	// Shared is true when the quota is held in Redis with other instances (Config.Redis);
 	// Degraded while that Redis is unreachable, and the target admits from its last grant,
-	// then at its last share of each limit.
+	// then within its own part of each limit.
 	Shared, Degraded bool
 	// DegradedSince is when Redis became unreachable, while Degraded.
 	DegradedSince time.Time
