@@ -18,7 +18,9 @@ import (
 // than Amount plus its own room C, which is at most what it admitted in the Per and a
 // lifetime before the cut plus its grant's unused room (itself at most what it admitted
 // in the two lifetimes before: a grant is sized by them). With NoFallback it admits
-// nothing beyond its grant, and no window holds more than Amount. Both meters of windows.
+// nothing beyond its grant, and no window holds more than Amount. The same for a token
+// bucket of B refilling at r: no interval of length T holds more than (1 + s)·(B + r·T),
+// s ≤ 1 the cut-off instance's share, or B + r·T with NoFallback.
 func TestPartitionOfOneInstance(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -29,6 +31,8 @@ func TestPartitionOfOneInstance(t *testing.T) {
 		{"sliding NoFallback", quota.Sliding, true},
 		{"clock", quota.ClockWindow, false},
 		{"clock NoFallback", quota.ClockWindow, true},
+		{"bucket", quota.TokenBucket, false},
+		{"bucket NoFallback", quota.TokenBucket, true},
 	} {
 		t.Run(c.name, func(t *testing.T) { testPartition(t, c.meter, c.noFallback) })
 	}
@@ -102,6 +106,10 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 	for now.Before(rejoined.Add(20 * time.Second)) {
 		step()
 	}
+	// After the partition the fleet takes the whole limit again.
+	if late := len(all) - countBefore(all, now.Add(-per)); late < amount*9/10 {
+		t.Errorf("%d admitted in the last %v, want at least %d", late, per, amount*9/10)
+	}
 	// What the first admitted in [from, to].
 	count := func(from, to time.Time) int {
 		n := 0
@@ -113,6 +121,36 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 		return n
 	}
 	grant := count(f.Add(-2*life), f)
+	switch {
+	case noFallback && during > grant:
+		t.Errorf("with NoFallback the cut-off instance admitted %d during the partition, more than its grant (at most %d)", during, grant)
+	case !noFallback && during == 0:
+		t.Error("the cut-off instance admitted nothing on its own during the partition")
+	}
+	if meter == quota.TokenBucket {
+		share := 1.0
+		if noFallback {
+			share = 0
+		}
+		rate := float64(amount) / float64(per)
+		worst := 0.0
+		for i := range all {
+			for j := i; j < len(all); j++ {
+				bound := (1 + share) * (float64(amount) + rate*float64(all[j].Sub(all[i])))
+				if over := float64(j-i+1) - bound; over > worst {
+					worst = over
+				}
+				if bound >= float64(len(all)-i) {
+					break
+				}
+			}
+		}
+		t.Logf("admitted %d; the cut-off instance %d during the partition", len(all), during)
+		if worst > 1e-6 {
+			t.Errorf("an interval holds %.1f admissions more than (1 + %v)·(B + r·T)", worst, share)
+		}
+		return
+	}
 	room := grant
 	if meter == quota.Sliding {
 		room += count(f.Add(-per-life-per/200), f) // a grant counts a lifetime and a sub-window longer
@@ -122,11 +160,6 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 	bound := amount + room
 	if noFallback {
 		bound = amount
-		if during > grant {
-			t.Errorf("with NoFallback the cut-off instance admitted %d during the partition, more than its grant (at most %d)", during, grant)
-		}
-	} else if during == 0 {
-		t.Error("the cut-off instance admitted nothing on its own room during the partition")
 	}
 	most, end := 0, time.Time{}
 	if meter == quota.Sliding {
@@ -144,10 +177,6 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 		len(all), during, most, end.Sub(quotatest.T0), bound, room)
 	if most > bound {
 		t.Errorf("a window (ending or starting at +%v) holds %d admissions, above the bound of %d", end.Sub(quotatest.T0), most, bound)
-	}
-	// After the partition the fleet takes the whole limit again.
-	if late := len(all) - len(all[:0]) - countBefore(all, now.Add(-per)); late < amount*9/10 {
-		t.Errorf("%d admitted in the last %v, want at least %d", late, per, amount*9/10)
 	}
 }
 
