@@ -45,6 +45,26 @@ func TestMixedOutageKeepsFleetWithinEveryLimit(t *testing.T) {
 }
 
 // testBucketOutage runs the outage with the requests limit metered by reqMeter.
+// overBucket returns how many admissions (sorted times) the interval between two of them
+// that holds the most beyond factor·(B + r·len) holds beyond it, for a bucket of amount
+// per per; 0 if none does.
+func overBucket(at []time.Time, amount int, per time.Duration, factor float64) float64 {
+	rate := float64(amount) / float64(per)
+	worst := 0.0
+	for i := range at {
+		for j := i; j < len(at); j++ {
+			bound := factor * (float64(amount) + rate*float64(at[j].Sub(at[i])))
+			if over := float64(j-i+1) - bound; over > worst {
+				worst = over
+			}
+			if bound >= float64(len(at)-i) {
+				break
+			}
+		}
+	}
+	return worst
+}
+
 func testBucketOutage(t *testing.T, stop, resume func(*redistest.Server), reqMeter quota.Meter) {
 	srv := redistest.Start(t)
 	fleet := storesOn(t, srv, 3, redisquota.Options{Scope: "bucketout", GrantLifetime: 500 * time.Millisecond,
@@ -147,22 +167,9 @@ func testBucketOutage(t *testing.T, stop, resume func(*redistest.Server), reqMet
 			}
 		}
 	}
-	rate := float64(amount) / float64(per)
 	worst := 0.0
-	for i := range at {
-		if reqMeter != quota.TokenBucket {
-			break
-		}
-		for j := i; j < len(at); j++ {
-			bound := float64(amount) + rate*float64(at[j].Sub(at[i]))
-			if over := float64(j-i+1) - bound; over > worst {
-				worst = over
-				_ = 0 // t.Logf("worst so far: %d in [+%v, +%v]", j-i+1, at[i].Sub(quotatest.T0), at[j].Sub(quotatest.T0))
-			}
-			if bound >= float64(len(at)-i) {
-				break
-			}
-		}
+	if reqMeter == quota.TokenBucket {
+		worst = overBucket(at, amount, per, 1)
 	}
 	if worst > 1e-6 {
 		t.Errorf("an interval holds %.1f admissions more than the bucket allows", worst)

@@ -33,12 +33,7 @@ func testClockOutage(t *testing.T, stop, resume func(*redistest.Server)) {
 	const life, timeout = 500 * time.Millisecond, 50 * time.Millisecond
 	var fleet [3]*redisquota.Store
 	for i := range fleet {
-		c, err := redisquota.Dial(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		fleet[i] = newStore(t, srv, redisquota.Options{Client: c, Scope: "clockout", GrantLifetime: life, Timeout: timeout,
+		fleet[i] = dialedStore(t, srv.URL(), redisquota.Options{Scope: "clockout", GrantLifetime: life, Timeout: timeout,
 			Logger: slog.New(slog.DiscardHandler)})
 	}
 	const amount, per = 3000, 10 * time.Second
@@ -136,12 +131,7 @@ func testClockOutage(t *testing.T, stop, resume func(*redistest.Server)) {
 func TestClockOutageNoShareFromAnEarlierWindow(t *testing.T) {
 	srv := redistest.Start(t)
 	mk := func() *redisquota.Store {
-		c, err := redisquota.Dial(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return newStore(t, srv, redisquota.Options{Client: c, Scope: "clockearlier", Timeout: 50 * time.Millisecond,
+		return dialedStore(t, srv.URL(), redisquota.Options{Scope: "clockearlier", Timeout: 50 * time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler)})
 	}
 	a, d := mk(), mk()

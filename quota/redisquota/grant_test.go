@@ -366,13 +366,8 @@ func TestRedisDownFallsBackToShare(t *testing.T) {
 // while the breaker is open none waits at all.
 func TestHungRedisDoesNotHoldCalls(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := redisquota.Dial(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	const timeout = 100 * time.Millisecond
-	s := newStore(t, srv, redisquota.Options{Client: c, Timeout: timeout, GrantLifetime: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	s := dialedStore(t, srv.URL(), redisquota.Options{Timeout: timeout, GrantLifetime: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
 	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Minute}}
 	if adm := reserve(t, s, time.Now(), limits, quota.Cost{Requests: 1}); !adm.OK {
 		t.Fatal(adm)
@@ -444,12 +439,7 @@ func TestDeadInstanceShareReturns(t *testing.T) {
 // nothing rather than guess.
 func TestNoShareAdmitsNothing(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := redisquota.Dial(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	s := newStore(t, srv, redisquota.Options{Client: c, Timeout: 50 * time.Millisecond})
+	s := dialedStore(t, srv.URL(), redisquota.Options{Timeout: 50 * time.Millisecond})
 	srv.Stop()
 	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 1000, Per: time.Minute}}
 	now := time.Now()

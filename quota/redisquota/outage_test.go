@@ -111,12 +111,7 @@ func testOutage(t *testing.T, stop, resume func(*redistest.Server), long *quota.
 	srv := redistest.Start(t)
 	const life, timeout = 50 * time.Millisecond, 50 * time.Millisecond
 	mk := func() *redisquota.Store {
-		c, err := redisquota.Dial(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return newStore(t, srv, redisquota.Options{Client: c, Scope: "outage", GrantLifetime: life, Timeout: timeout,
+		return dialedStore(t, srv.URL(), redisquota.Options{Scope: "outage", GrantLifetime: life, Timeout: timeout,
 			Logger: slog.New(slog.DiscardHandler)})
 	}
 	a, b := mk(), mk()
@@ -200,13 +195,8 @@ func testOutage(t *testing.T, stop, resume func(*redistest.Server), long *quota.
 // other used while Redis was away and has not yet charged.
 func TestRecoveryHoldsBackInstanceThatNoticedNothing(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := redisquota.Dial(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	const life, timeout = 50 * time.Millisecond, 50 * time.Millisecond
-	a := newStore(t, srv, redisquota.Options{Client: c, Scope: "noticed", GrantLifetime: life, Timeout: timeout,
+	a := dialedStore(t, srv.URL(), redisquota.Options{Scope: "noticed", GrantLifetime: life, Timeout: timeout,
 		Logger: slog.New(slog.DiscardHandler)})
 	b := newStore(t, srv, redisquota.Options{Scope: "noticed", GrantLifetime: life, Timeout: timeout})
 	limits := []quota.Limit{{Dimension: quota.Requests, Amount: 100, Per: time.Second}}

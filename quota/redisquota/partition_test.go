@@ -50,13 +50,7 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 		if i == 0 {
 			url = proxy.URL()
 		}
-		c, err := redisquota.Dial(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		o.Client = c
-		fleet[i] = newStore(t, srv, o)
+		fleet[i] = dialedStore(t, url, o)
 	}
 	const amount, per = 100, 10 * time.Second
 	limits := []quota.Limit{{Dimension: quota.Requests, Amount: amount, Per: per, Meter: meter}}
@@ -132,19 +126,7 @@ func testPartition(t *testing.T, meter quota.Meter, noFallback bool) {
 		if noFallback {
 			share = 0
 		}
-		rate := float64(amount) / float64(per)
-		worst := 0.0
-		for i := range all {
-			for j := i; j < len(all); j++ {
-				bound := (1 + share) * (float64(amount) + rate*float64(all[j].Sub(all[i])))
-				if over := float64(j-i+1) - bound; over > worst {
-					worst = over
-				}
-				if bound >= float64(len(all)-i) {
-					break
-				}
-			}
-		}
+		worst := overBucket(all, amount, per, 1+share)
 		t.Logf("admitted %d; the cut-off instance %d during the partition", len(all), during)
 		if worst > 1e-6 {
 			t.Errorf("an interval holds %.1f admissions more than (1 + %v)·(B + r·T)", worst, share)

@@ -34,6 +34,19 @@ func newStore(t testing.TB, srv *redistest.Server, opts redisquota.Options) *red
 	return s
 }
 
+// dialedStore returns a Store on the Redis at url through a client made by
+// redisquota.Dial (tight timeouts, no retries), both closed when the test ends.
+func dialedStore(t testing.TB, url string, opts redisquota.Options) *redisquota.Store {
+	t.Helper()
+	c, err := redisquota.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	opts.Client = c
+	return newStore(t, nil, opts)
+}
+
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	quotatest.Run(t, func(t *testing.T) quota.Store { return newStore(t, srv, redisquota.Options{}) })
