@@ -265,3 +265,36 @@ func TestSharedRedisKeysNameAccountRegionModelScope(t *testing.T) {
 		}
 	}
 }
+
+// While Redis is unreachable an engine admits within its own part of the quota: here,
+// once its first call's charge has left a window of one second, one more call. With
+// fallback=none in the URL it admits nothing beyond its grant until Redis answers.
+func TestSharedRedisFallbackNone(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		admit bool
+	}{{"", true}, {"&fallback=none", false}} {
+		t.Run("fallback"+tc.query, func(t *testing.T) {
+			srv := redistest.Start(t)
+			e, err := pipeline.New(context.Background(), pipeline.Config{
+				AWS:     aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")},
+				Targets: []pipeline.TargetConfig{{Model: sonnet35, Limits: []quota.Limit{{Dimension: quota.Requests, Amount: 100, Per: time.Second}}}},
+				Redis:   srv.URL() + "?grant=100ms" + tc.query,
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if _, err := e.Do(context.Background(), prioCall(quota.Normal), quick); err != nil {
+				t.Fatal(err)
+			}
+			srv.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err = e.Do(ctx, prioCall(quota.Normal), quick)
+			if admitted := err == nil; admitted != tc.admit {
+				t.Errorf("a call with Redis stopped: %v; want admitted %v", err, tc.admit)
+			}
+		})
+	}
+}
