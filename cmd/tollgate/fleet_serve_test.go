@@ -283,13 +283,7 @@ func TestFleetOfServesRedisOutage(t *testing.T) {
 			t.Errorf("gateway %d's status after Redis returned: %+v; want not degraded", i, st.Targets)
 		}
 	}
-	throttled := int64(0)
-	for _, n := range s.Throttled {
-		throttled += n
-	}
-	if throttled != 0 {
-		t.Errorf("the emulator throttled %d calls (%v), want none", throttled, s.Throttled)
-	}
+	checkNoThrottle(t, s)
 	for _, lim := range s.Limits {
 		if lim.Name != emustats.TokensPerMinute {
 			continue
