@@ -98,10 +98,11 @@ func (s *Store) retryLocked(st *set, now int64) time.Time {
 }
 
 // reserveOwnLocked admits req within this instance's own room of each Sliding and
-// ClockWindow limit of the set (reserveFallback checks its TokenBucket limits). It charges a Sliding limit like a grant, at the sub-window a
-// lifetime ahead: it counts until a lifetime after a window has passed, as a grant's
-// calls do. It charges a ClockWindow limit to the current window, and, as a grant is,
-// is not admitted in its guards, where the instances' clocks may disagree on the window.
+// ClockWindow limit of the set (reserveFallback checks its TokenBucket limits). It
+// charges a Sliding limit like a grant, at the sub-window a lifetime ahead: it counts
+// until a lifetime after a window has passed, as a grant's calls do. It charges a
+// ClockWindow limit to the current window, and, as a grant is, is not admitted in its
+// guards, where the instances' clocks may disagree on the window.
 func (s *Store) reserveOwnLocked(st *set, now int64, req reserveRequest) admission {
 	s.capLocked(st, now, true) // a set first used while Redis is away holds no room
 	need := make([]int64, len(st.limits))
