@@ -21,11 +21,8 @@ import (
 // the bucket in the period before, admits something while Redis is away; and after it
 // the fleet takes the whole rate again.
 func TestBucketOutageKeepsFleetWithinTheBucket(t *testing.T) {
-	t.Run("paused", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume, quota.TokenBucket)
-	})
-	t.Run("restarted empty", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.TokenBucket)
+	eachOutage(t, "", func(t *testing.T, stop, resume func(*redistest.Server)) {
+		testBucketOutage(t, stop, resume, quota.TokenBucket)
 	})
 }
 
@@ -33,11 +30,8 @@ func TestBucketOutageKeepsFleetWithinTheBucket(t *testing.T) {
 // tokens bucket: a set with both keeps its own room of the window and a local bucket of
 // the bucket, and no window holds more than the requests' Amount.
 func TestMixedOutageKeepsFleetWithinEveryLimit(t *testing.T) {
-	t.Run("sliding paused", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume, quota.Sliding)
-	})
-	t.Run("sliding restarted empty", func(t *testing.T) {
-		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.Sliding)
+	eachOutage(t, "sliding ", func(t *testing.T, stop, resume func(*redistest.Server)) {
+		testBucketOutage(t, stop, resume, quota.Sliding)
 	})
 	t.Run("clock restarted empty", func(t *testing.T) {
 		testBucketOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, quota.ClockWindow)

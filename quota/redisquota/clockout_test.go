@@ -20,12 +20,7 @@ import (
 // in. During the outage each admits in the later windows, and after it the fleet takes
 // the whole limit again.
 func TestClockOutageKeepsFleetWithinEveryWindow(t *testing.T) {
-	t.Run("paused", func(t *testing.T) {
-		testClockOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume)
-	})
-	t.Run("restarted empty", func(t *testing.T) {
-		testClockOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart)
-	})
+	eachOutage(t, "", testClockOutage)
 }
 
 func testClockOutage(t *testing.T, stop, resume func(*redistest.Server)) {

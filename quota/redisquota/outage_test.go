@@ -13,6 +13,13 @@ import (
 	"github.com/tollgate-dev/tollgate/quota/redisquota"
 )
 
+// eachOutage runs run twice: with Redis paused and resumed (its state kept), and stopped
+// and restarted empty; the subtests' names start with prefix.
+func eachOutage(t *testing.T, prefix string, run func(t *testing.T, stop, resume func(*redistest.Server))) {
+	t.Run(prefix+"paused", func(t *testing.T) { run(t, (*redistest.Server).Pause, (*redistest.Server).Resume) })
+	t.Run(prefix+"restarted empty", func(t *testing.T) { run(t, (*redistest.Server).Stop, (*redistest.Server).Restart) })
+}
+
 // mostInAnyWindow returns the most admissions (sorted times) in any interval of length
 // per that ends at or after from, and when that interval ends.
 func mostInAnyWindow(at []time.Time, per time.Duration, from time.Time) (int, time.Time) {
@@ -95,12 +102,7 @@ func TestRestartedEmptyRedisKeepsFleetWithinLimit(t *testing.T) {
 // than the outage, so the long limit's own room (which frees only as its charges leave
 // its window) does not stop them.
 func TestOutageKeepsFleetWithinLimit(t *testing.T) {
-	t.Run("restarted empty", func(t *testing.T) {
-		testOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, nil)
-	})
-	t.Run("paused", func(t *testing.T) {
-		testOutage(t, (*redistest.Server).Pause, (*redistest.Server).Resume, nil)
-	})
+	eachOutage(t, "", func(t *testing.T, stop, resume func(*redistest.Server)) { testOutage(t, stop, resume, nil) })
 	long := &quota.Limit{Dimension: quota.Requests, Amount: 1_000_000, Per: 1000 * time.Second}
 	t.Run("restarted empty with a long limit", func(t *testing.T) {
 		testOutage(t, (*redistest.Server).Stop, (*redistest.Server).Restart, long)
